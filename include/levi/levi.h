@@ -1,0 +1,13 @@
+/* levi/levi.h — the whole public API of liblevi. */
+#ifndef LEVI_LEVI_H
+#define LEVI_LEVI_H
+
+#include "levi/status.h"
+#include "levi/log.h"
+#include "levi/runtime.h"
+#include "levi/tensor.h"
+#include "levi/ops.h"
+
+#define LEVI_VERSION "0.1.0"
+
+#endif

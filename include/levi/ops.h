@@ -1,0 +1,197 @@
+/* levi/ops.h — forward and backward launches on device tensors.
+ *
+ * Conventions (llm.c): arguments are ctx, outputs, saved statistics, inputs,
+ * weights, sizes. Gradients carry a d prefix; every *_backward ACCUMULATES
+ * into its outputs (+=), zeroing gradients is its own step
+ * (levi_tensor_zero). A NULL gradient output means "not needed" (frozen
+ * weights, or an input that is data). Every op is enqueued on ctx->queue and
+ * returns without waiting, unless it returns host values.
+ * All tensors are float32, row-major, contiguous from their offset. */
+#ifndef LEVI_OPS_H
+#define LEVI_OPS_H
+
+#include "levi/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* --- GEMM (CLBlast) -------------------------------------------------------- */
+
+/* C (M,N) = alpha * op(A) op(B) + beta * C, row-major. op(A) is (M,K):
+ * A is (M,K) or, with trans_a, (K,M); likewise B is (K,N) or (N,K).
+ * Uses ctx's pre-allocated temporary buffer (grown once, never per call). */
+levi_status levi_gemm(levi_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha,
+                      const levi_tensor *A, const levi_tensor *B, float beta, const levi_tensor *C);
+
+/* batch independent GEMMs; matrix i starts at offset + i*stride in each tensor. */
+levi_status levi_gemm_batched(levi_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha,
+                              const levi_tensor *A, size_t stride_a, const levi_tensor *B, size_t stride_b,
+                              float beta, const levi_tensor *C, size_t stride_c, int batch);
+
+/* --- linear ----------------------------------------------------------------- */
+
+/* out (N,OC) = inp (N,C) · w (OC,C)ᵀ + b (OC); b may be NULL. */
+levi_status levi_linear_forward(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *inp,
+                                const levi_tensor *w, const levi_tensor *b, int N, int C, int OC);
+/* dinp (N,C) += dout·w; dw (OC,C) += doutᵀ·inp; db (OC) += Σ_rows dout. Any of
+ * dinp, dw, db may be NULL. */
+levi_status levi_linear_backward(levi_ctx *ctx, const levi_tensor *dinp, const levi_tensor *dw,
+                                 const levi_tensor *db, const levi_tensor *dout, const levi_tensor *inp,
+                                 const levi_tensor *w, int N, int C, int OC);
+
+/* --- elementwise ------------------------------------------------------------ */
+
+/* GELU, exact erf form (Hugging Face "gelu"): out = x/2 (1 + erf(x/√2)). n elements. */
+levi_status levi_gelu_forward(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *inp, size_t n);
+levi_status levi_gelu_backward(levi_ctx *ctx, const levi_tensor *dinp, const levi_tensor *inp,
+                               const levi_tensor *dout, size_t n);
+levi_status levi_relu_forward(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *inp, size_t n);
+levi_status levi_relu_backward(levi_ctx *ctx, const levi_tensor *dinp, const levi_tensor *inp,
+                               const levi_tensor *dout, size_t n);
+/* out = a + b (residual). Its backward is two levi_accumulate calls. */
+levi_status levi_add_forward(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *a, const levi_tensor *b,
+                             size_t n);
+/* out = s * inp. Its backward is levi_axpy(dinp, s, dout). */
+levi_status levi_scale_forward(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *inp, float s, size_t n);
+/* dst += src */
+levi_status levi_accumulate(levi_ctx *ctx, const levi_tensor *dst, const levi_tensor *src, size_t n);
+/* dst += alpha * src */
+levi_status levi_axpy(levi_ctx *ctx, const levi_tensor *dst, float alpha, const levi_tensor *src, size_t n);
+/* out (rows, cols) += bias (cols) broadcast over rows */
+levi_status levi_add_bias(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *bias, int rows, int cols);
+
+/* Column blocks: dst[r, dst_col + j] (=|+=) src[r, src_col + j] for r < rows, j < cols;
+ * row strides dst_ld and src_ld. Concatenation along the feature axis is one
+ * call per input (accumulate = 0); its backward (split) is one call per input
+ * with roles swapped and accumulate = 1. */
+levi_status levi_copy_cols(levi_ctx *ctx, const levi_tensor *dst, int dst_ld, int dst_col, const levi_tensor *src,
+                           int src_ld, int src_col, int rows, int cols, int accumulate);
+
+/* --- token reductions -------------------------------------------------------- */
+
+/* out (B,C) = mean over T of inp (B,T,C); backward: dinp (B,T,C) += dout/T. */
+levi_status levi_mean_tokens_forward(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *inp, int B, int T,
+                                     int C);
+levi_status levi_mean_tokens_backward(levi_ctx *ctx, const levi_tensor *dinp, const levi_tensor *dout, int B,
+                                      int T, int C);
+/* out (B,C) = inp[:, token, :] of (B,T,C) (CLS = token 0); backward adds back. */
+levi_status levi_take_token_forward(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *inp, int token,
+                                    int B, int T, int C);
+levi_status levi_take_token_backward(levi_ctx *ctx, const levi_tensor *dinp, const levi_tensor *dout, int token,
+                                     int B, int T, int C);
+
+/* --- normalization and softmax ------------------------------------------------ */
+
+/* LayerNorm over the last axis, biased variance: out (N,C), mean (N), rstd (N). */
+levi_status levi_layernorm_forward(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *mean,
+                                   const levi_tensor *rstd, const levi_tensor *inp, const levi_tensor *w,
+                                   const levi_tensor *b, int N, int C, float eps);
+/* dinp, dw, db accumulate; dw/db may be NULL (frozen). */
+levi_status levi_layernorm_backward(levi_ctx *ctx, const levi_tensor *dinp, const levi_tensor *dw,
+                                    const levi_tensor *db, const levi_tensor *dout, const levi_tensor *inp,
+                                    const levi_tensor *w, const levi_tensor *mean, const levi_tensor *rstd, int N,
+                                    int C);
+
+/* Row softmax, numerically stable: out (rows, cols). */
+levi_status levi_softmax_forward(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *inp, int rows, int cols);
+/* dinp += out ⊙ (dout − Σ_j dout⊙out) per row. */
+levi_status levi_softmax_backward(levi_ctx *ctx, const levi_tensor *dinp, const levi_tensor *out,
+                                  const levi_tensor *dout, int rows, int cols);
+
+/* --- attention ------------------------------------------------------------------ */
+
+/* Multi-head scaled-dot-product attention, no mask:
+ *   q, k, v, out (B,T,C) with C = NH*hs; att (B,NH,T,T) saves the softmax
+ *   probabilities (fp32) for backward; scratch holds levi_attention_scratch_numel
+ *   floats (head-major copies of q, k, v and the context). */
+size_t levi_attention_scratch_numel(int B, int T, int C, int NH);
+levi_status levi_attention_forward(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *att,
+                                   const levi_tensor *q, const levi_tensor *k, const levi_tensor *v,
+                                   const levi_tensor *scratch, int B, int T, int C, int NH);
+/* dq, dk, dv (B,T,C) accumulate. scratch: levi_attention_scratch_numel + B*NH*T*T floats. */
+size_t levi_attention_backward_scratch_numel(int B, int T, int C, int NH);
+levi_status levi_attention_backward(levi_ctx *ctx, const levi_tensor *dq, const levi_tensor *dk,
+                                    const levi_tensor *dv, const levi_tensor *dout, const levi_tensor *q,
+                                    const levi_tensor *k, const levi_tensor *v, const levi_tensor *att,
+                                    const levi_tensor *scratch, int B, int T, int C, int NH);
+
+/* --- convolution and pooling (NCHW) ------------------------------------------------ */
+
+typedef struct levi_conv_shape {
+    int B, C, H, W;   /* input */
+    int OC, KH, KW;   /* filters: w (OC, C, KH, KW) */
+    int stride, pad;
+    int OH, OW;       /* filled by levi_conv_shape_init */
+} levi_conv_shape;
+levi_status levi_conv_shape_init(levi_conv_shape *s);
+size_t levi_conv2d_scratch_numel(const levi_conv_shape *s);
+/* out (B,OC,OH,OW) = conv(inp (B,C,H,W), w) + b (OC); b may be NULL. */
+levi_status levi_conv2d_forward(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *inp,
+                                const levi_tensor *w, const levi_tensor *b, const levi_tensor *scratch,
+                                const levi_conv_shape *s);
+/* dinp, dw, db accumulate; any may be NULL. */
+levi_status levi_conv2d_backward(levi_ctx *ctx, const levi_tensor *dinp, const levi_tensor *dw,
+                                 const levi_tensor *db, const levi_tensor *dout, const levi_tensor *inp,
+                                 const levi_tensor *w, const levi_tensor *scratch, const levi_conv_shape *s);
+
+/* Max / average pooling, window k, stride st, no padding: inp (B,C,H,W) →
+ * out (B,C,(H-k)/st+1,(W-k)/st+1). Max backward recomputes the argmax from inp
+ * (first maximum wins, as PyTorch). */
+levi_status levi_maxpool_forward(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *inp, int B, int C,
+                                 int H, int W, int k, int st);
+levi_status levi_maxpool_backward(levi_ctx *ctx, const levi_tensor *dinp, const levi_tensor *dout,
+                                  const levi_tensor *inp, int B, int C, int H, int W, int k, int st);
+levi_status levi_avgpool_forward(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *inp, int B, int C,
+                                 int H, int W, int k, int st);
+levi_status levi_avgpool_backward(levi_ctx *ctx, const levi_tensor *dinp, const levi_tensor *dout, int B, int C,
+                                  int H, int W, int k, int st);
+/* out (B,C) = mean over H*W of inp (B,C,H,W) — same as mean_tokens with
+ * T = H*W on a (B,C,HW) layout; provided under its own name for clarity. */
+levi_status levi_global_avgpool_forward(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *inp, int B,
+                                        int C, int HW);
+levi_status levi_global_avgpool_backward(levi_ctx *ctx, const levi_tensor *dinp, const levi_tensor *dout, int B,
+                                         int C, int HW);
+
+/* --- loss ------------------------------------------------------------------------ */
+
+/* Softmax cross-entropy with integer labels (stored as exact floats, B).
+ * probs (B,K) saved for backward; losses (B) per-row loss; correct (B) 1/0
+ * per row (argmax == label, first maximum wins). If host_loss / host_correct
+ * are non-NULL this call waits and returns the batch mean loss and the
+ * number of correct rows. A label outside [0,K) gives LEVI_ERR_INVALID_ARG
+ * (checked on the host before launch when host values are requested). */
+levi_status levi_crossentropy_forward(levi_ctx *ctx, const levi_tensor *probs, const levi_tensor *losses,
+                                      const levi_tensor *correct, const levi_tensor *logits,
+                                      const levi_tensor *labels, int B, int K, float *host_loss,
+                                      int *host_correct);
+/* dlogits (B,K) += scale * (probs − onehot(labels)); scale is 1/B for a mean. */
+levi_status levi_crossentropy_backward(levi_ctx *ctx, const levi_tensor *dlogits, const levi_tensor *probs,
+                                       const levi_tensor *labels, int B, int K, float scale);
+
+/* --- optimizer --------------------------------------------------------------------- */
+
+typedef struct levi_adamw_cfg {
+    float lr, beta1, beta2, eps, weight_decay;
+} levi_adamw_cfg;
+
+/* One flat AdamW step over n parameters (decoupled weight decay, bias
+ * correction with step t ≥ 1): params, m, v updated in place. */
+levi_status levi_adamw_update(levi_ctx *ctx, const levi_tensor *params, const levi_tensor *grads,
+                              const levi_tensor *m, const levi_tensor *v, size_t n, const levi_adamw_cfg *cfg,
+                              int t);
+/* Global L2 norm of grads (n), returned on the host; if max_norm > 0 and the
+ * norm exceeds it, grads are scaled by max_norm / norm. */
+levi_status levi_grad_clip(levi_ctx *ctx, const levi_tensor *grads, size_t n, float max_norm, float *norm_out);
+
+/* --- self-check -------------------------------------------------------------------- */
+
+/* One kernel from cl/ and one CLBlast SGEMM on ctx, each compared with a
+ * host result; a line per check goes to `report` (may be NULL). Returns
+ * LEVI_ERR_CHECK_FAILED when a result differs. */
+levi_status levi_self_check(levi_ctx *ctx, FILE *report);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

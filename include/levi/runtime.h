@@ -1,0 +1,178 @@
+/* levi/runtime.h — OpenCL platforms and devices, selection, contexts, and
+ * runtime compilation of the kernels in cl/ with a persistent binary cache.
+ *
+ * Nothing here assumes one global device: every levi_ctx owns its context,
+ * queue, programs and scratch memory, and several may live side by side. */
+#ifndef LEVI_RUNTIME_H
+#define LEVI_RUNTIME_H
+
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120
+#endif
+#include <CL/cl.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "levi/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Everything levi needs to know about a device, gathered once by query. */
+typedef struct levi_device_info {
+    int index;          /* flat index over all platforms, stable for a given machine */
+    int platform_index; /* P in "P:D" */
+    int device_index;   /* D in "P:D" */
+    cl_platform_id platform;
+    cl_device_id device;
+    cl_device_type type;
+    char platform_name[128];
+    char platform_vendor[128];
+    char platform_version[128];
+    char name[256];
+    char vendor[128];
+    char driver_version[128];
+    char device_version[128];   /* "OpenCL 3.0 PoCL ..." */
+    char opencl_c_version[128]; /* "OpenCL C 1.2 ..." */
+    unsigned compute_units;
+    unsigned max_clock_mhz;
+    unsigned long long global_mem;
+    unsigned long long max_alloc;
+    unsigned long long local_mem;
+    size_t max_work_group;
+    int fp16; /* cl_khr_fp16 reported */
+    int fp64; /* cl_khr_fp64 reported or double config non-zero */
+} levi_device_info;
+
+typedef struct levi_device_list {
+    levi_device_info *devices;
+    int count;
+    int default_index; /* first GPU, else 0 */
+} levi_device_list;
+
+/* Enumerate every platform and device. A platform that fails is skipped with a
+ * warning; no platform at all returns LEVI_ERR_NO_PLATFORM with a hint. */
+levi_status levi_device_list_query(levi_device_list *out);
+void levi_device_list_free(levi_device_list *list);
+
+/* Index of the default device in `devices` (first GPU, else first), -1 if n == 0. */
+int levi_device_default(const levi_device_info *devices, int n);
+
+/* Resolve a selector against a device list. `sel` may be NULL or "" (default),
+ * an index "N", "P:D", "cpu" | "gpu" | "accelerator", or a case-insensitive
+ * substring of the device, vendor or platform name. No match gives
+ * LEVI_ERR_NO_MATCH, several gives LEVI_ERR_AMBIGUOUS; `why` (may be NULL)
+ * receives a short reason for the log line. */
+levi_status levi_device_select(const levi_device_info *devices, int n, const char *sel, int *index,
+                               char *why, size_t why_len);
+
+const char *levi_device_type_name(cl_device_type type);
+
+/* The list as a JSON array (one object per device, stable field names).
+ * `tuned` may be NULL; else tuned[i] says whether device i has tuned GEMM
+ * parameters. Caller frees the string with free(). */
+char *levi_device_list_json(const levi_device_list *list, const int *tuned);
+
+/* One human-readable block describing a device. */
+void levi_device_print(FILE *f, const levi_device_info *d, int is_default);
+
+/* --- on-disk cache folder ------------------------------------------------ */
+
+/* The cache folder: $LEVI_CACHE_DIR, else $XDG_CACHE_HOME/levi-cl, else
+ * $HOME/.cache/levi-cl. LEVI_CACHE_DIR=off disables caching (*enabled = 0). */
+levi_status levi_cache_dir(char *buf, size_t len, int *enabled);
+
+/* Create a folder and its parents (mkdir -p). */
+levi_status levi_mkdirs(const char *path);
+
+/* Write `len` bytes to `path` atomically: temp file in the same folder,
+ * fsync, rename. A failure leaves no file behind. */
+levi_status levi_write_file_atomic(const char *path, const void *data, size_t len);
+
+/* Read a whole file into malloc'ed memory (NUL-terminated for convenience). */
+levi_status levi_read_file(const char *path, char **data, size_t *len);
+
+/* --- hashing (program cache keys, tuning files) --------------------------- */
+typedef struct {
+    unsigned long long a, b;
+} levi_hash128;
+void levi_hash_init(levi_hash128 *h);
+void levi_hash_update(levi_hash128 *h, const void *data, size_t len);
+void levi_hash_str(levi_hash128 *h, const char *s); /* includes the terminating NUL */
+void levi_hash_hex(const levi_hash128 *h, char out[33]);
+
+/* --- context ------------------------------------------------------------ */
+
+#define LEVI_MAX_PROGRAMS 32
+#define LEVI_MAX_KERNELS 192
+
+typedef struct levi_program_slot {
+    char file[48]; /* "elementwise" for cl/elementwise.cl */
+    cl_program program;
+} levi_program_slot;
+
+typedef struct levi_kernel_slot {
+    char name[64];
+    cl_kernel kernel;
+} levi_kernel_slot;
+
+typedef struct levi_ctx {
+    levi_device_info info;
+    cl_context context;
+    cl_command_queue queue;
+    char build_options[256]; /* derived from the device; part of the cache key */
+    char cache_dir[1024];    /* "" when caching is off */
+    levi_program_slot programs[LEVI_MAX_PROGRAMS];
+    int n_programs;
+    levi_kernel_slot kernels[LEVI_MAX_KERNELS];
+    int n_kernels;
+    size_t wg; /* default 1-D work-group size: min(64, device max) */
+    /* GEMM scratch for CLBlast (grown on demand, never per call once sized) */
+    cl_mem gemm_temp;
+    size_t gemm_temp_bytes;
+    /* counters, for tests and the debug log */
+    int programs_compiled;
+    int programs_from_cache;
+} levi_ctx;
+
+/* Create a context and in-order queue on one device. */
+levi_status levi_ctx_create(levi_ctx **out, const levi_device_info *device);
+
+/* Enumerate, select (`sel`, else $LEVI_DEVICE, else the default), log the
+ * choice in one line on stderr, and create the context. On a selection
+ * error, the message lists the candidates. */
+levi_status levi_ctx_open(levi_ctx **out, const char *sel);
+
+void levi_ctx_destroy(levi_ctx *ctx);
+
+/* The kernel `name` from cl/<file>.cl, built for this context on first use
+ * (from the disk cache where possible). The kernel stays owned by ctx. */
+levi_status levi_kernel_get(levi_ctx *ctx, const char *file, const char *name, cl_kernel *out);
+
+/* Source of cl/<file>.cl: $LEVI_CL_DIR/<file>.cl when set, else the copy
+ * embedded at build time. *src is malloc'ed; free it. */
+levi_status levi_cl_source(const char *file, char **src, size_t *len);
+
+/* Names of the embedded .cl files (without extension), NULL-terminated. */
+const char *const *levi_cl_files(void);
+
+/* Launch a 1-D kernel over n items, rounding the global size up to a multiple
+ * of the work-group size (kernels guard with `if (i >= n) return;`). */
+levi_status levi_launch_1d(levi_ctx *ctx, cl_kernel k, size_t n);
+
+/* Launch with explicit global and local sizes (dims 1..3; local may be NULL). */
+levi_status levi_launch(levi_ctx *ctx, cl_kernel k, cl_uint dims, const size_t *global,
+                        const size_t *local);
+
+/* Set kernel argument i from a value: LEVI_ARG(k, 0, buf). */
+#define LEVI_ARG(k, i, v) clSetKernelArg((k), (i), sizeof(v), &(v))
+
+/* Wait for everything queued on ctx. */
+levi_status levi_finish(levi_ctx *ctx);
+
+
+#ifdef __cplusplus
+}
+#endif
+#endif

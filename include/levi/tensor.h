@@ -1,0 +1,88 @@
+/* levi/tensor.h — device tensors: a view (cl_mem, offset) with a shape, and
+ * arenas that carve one allocation per role (parameters, gradients,
+ * activations, optimizer state) by a size table.
+ *
+ * Offsets and sizes are in float elements, as CLBlast counts them. A tensor
+ * knows its context (and so its device and queue). */
+#ifndef LEVI_TENSOR_H
+#define LEVI_TENSOR_H
+
+#include "levi/runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LEVI_MAX_DIMS 4
+
+typedef struct levi_tensor {
+    levi_ctx *ctx;
+    cl_mem buf;    /* the underlying buffer (shared with other views) */
+    size_t offset; /* first element, in floats */
+    size_t numel;
+    int ndim;
+    int shape[LEVI_MAX_DIMS];
+    int owns; /* 1 when this tensor released buf on free */
+} levi_tensor;
+
+/* Allocate a device buffer of `bytes`; an allocation above the device's max
+ * single allocation, or one that fails, returns LEVI_ERR_DEVICE_MEMORY with a
+ * message naming the byte count and the device. */
+levi_status levi_buffer_alloc(levi_ctx *ctx, size_t bytes, cl_mem *out);
+
+/* A tensor with its own buffer, zero-filled. shape has ndim entries. */
+levi_status levi_tensor_alloc(levi_tensor *t, levi_ctx *ctx, int ndim, const int *shape);
+/* Shorthands: levi_tensor_alloc2(&t, ctx, rows, cols) etc. */
+levi_status levi_tensor_alloc1(levi_tensor *t, levi_ctx *ctx, int n0);
+levi_status levi_tensor_alloc2(levi_tensor *t, levi_ctx *ctx, int n0, int n1);
+
+/* A view into an existing buffer (does not own it). */
+levi_tensor levi_tensor_view(levi_ctx *ctx, cl_mem buf, size_t offset, int ndim, const int *shape);
+/* The same memory seen with another shape of equal numel (no copy). */
+levi_tensor levi_tensor_reshape(const levi_tensor *t, int ndim, const int *shape);
+/* Rows [start, start+count) of the first dimension. */
+levi_tensor levi_tensor_rows(const levi_tensor *t, int start, int count);
+
+void levi_tensor_free(levi_tensor *t);
+
+/* Blocking copies of the whole tensor (numel floats). */
+levi_status levi_tensor_write(const levi_tensor *t, const float *host);
+levi_status levi_tensor_read(const levi_tensor *t, float *host);
+/* Device-to-device copy of src into dst (same numel). */
+levi_status levi_tensor_copy(const levi_tensor *dst, const levi_tensor *src);
+/* Fill with zeros / a constant (enqueued, not blocking). */
+levi_status levi_tensor_zero(const levi_tensor *t);
+levi_status levi_tensor_fill(const levi_tensor *t, float value);
+
+/* Debug dump: "LEVITNS1" magic, ndim, shape, then float32 data. Atomic. */
+levi_status levi_tensor_dump(const levi_tensor *t, const char *path);
+
+/* Shape as text, e.g. "(8,197,192)", into buf. */
+const char *levi_tensor_shape_str(const levi_tensor *t, char *buf, size_t len);
+
+/* --- arenas -------------------------------------------------------------- */
+
+/* One buffer per role. Plan first (levi_arena_reserve returns offsets), then
+ * levi_arena_commit allocates once; views are then made with
+ * levi_arena_tensor. Each reservation is aligned to 64 floats, which also
+ * satisfies CL_DEVICE_MEM_BASE_ADDR_ALIGN for sub-buffers on all devices we
+ * know of; kernels address by offset, so sub-buffers are never needed. */
+typedef struct levi_arena {
+    levi_ctx *ctx;
+    cl_mem buf;
+    size_t numel; /* reserved so far (floats) */
+    const char *role; /* "parameters", "gradients", ... for error messages */
+} levi_arena;
+
+void levi_arena_init(levi_arena *a, levi_ctx *ctx, const char *role);
+size_t levi_arena_reserve(levi_arena *a, size_t numel);
+levi_status levi_arena_commit(levi_arena *a); /* allocates and zero-fills */
+levi_tensor levi_arena_tensor(const levi_arena *a, size_t offset, int ndim, const int *shape);
+/* The whole arena as one flat tensor (for AdamW, zeroing, clipping). */
+levi_tensor levi_arena_all(const levi_arena *a);
+void levi_arena_free(levi_arena *a);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,107 @@
+/* Contexts: one OpenCL context + in-order queue per device, with its own
+ * program and kernel tables. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "levi/log.h"
+#include "levi/runtime.h"
+
+static void derive_build_options(levi_ctx *ctx) {
+    int major = 1, minor = 1;
+    /* "OpenCL C 1.2 pocl" → 1.2; kernels are OpenCL C 1.2, so never ask for more. */
+    if (sscanf(ctx->info.opencl_c_version, "OpenCL C %d.%d", &major, &minor) != 2) major = 1, minor = 1;
+    const char *std = (major > 1 || minor >= 2) ? "-cl-std=CL1.2" : "-cl-std=CL1.1";
+    snprintf(ctx->build_options, sizeof ctx->build_options, "%s -DLEVI_WG=%zu", std, ctx->wg);
+}
+
+levi_status levi_ctx_create(levi_ctx **out, const levi_device_info *device) {
+    *out = NULL;
+    levi_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
+    ctx->info = *device;
+    ctx->wg = device->max_work_group >= 64 ? 64 : device->max_work_group;
+    if (ctx->wg == 0) ctx->wg = 1;
+    derive_build_options(ctx);
+    int enabled = 0;
+    if (levi_cache_dir(ctx->cache_dir, sizeof ctx->cache_dir, &enabled) != LEVI_OK || !enabled)
+        ctx->cache_dir[0] = '\0';
+    cl_int rc;
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)device->platform, 0};
+    ctx->context = clCreateContext(props, 1, &device->device, NULL, NULL, &rc);
+    if (rc != CL_SUCCESS) {
+        free(ctx);
+        return levi_error(rc, "cannot create an OpenCL context on '%s': %s", device->name, levi_status_name(rc));
+    }
+    ctx->queue = clCreateCommandQueue(ctx->context, device->device, 0, &rc);
+    if (rc != CL_SUCCESS) {
+        clReleaseContext(ctx->context);
+        free(ctx);
+        return levi_error(rc, "cannot create a command queue on '%s': %s", device->name, levi_status_name(rc));
+    }
+    *out = ctx;
+    return LEVI_OK;
+}
+
+levi_status levi_ctx_open(levi_ctx **out, const char *sel) {
+    *out = NULL;
+    levi_device_list list;
+    LEVI_TRY(levi_device_list_query(&list));
+    const char *from = "--device";
+    if (!sel || !*sel) {
+        sel = getenv("LEVI_DEVICE");
+        from = "LEVI_DEVICE";
+    }
+    int index = -1;
+    char why[160] = "";
+    levi_status st = levi_device_select(list.devices, list.count, sel, &index, why, sizeof why);
+    if (st != LEVI_OK) {
+        char msg[4096];
+        int used = snprintf(msg, sizeof msg, "%s=%s: %s\ncandidates:", from, sel ? sel : "", levi_last_error());
+        for (int i = 0; i < list.count && used > 0 && (size_t)used < sizeof msg; i++)
+            used += snprintf(msg + used, sizeof msg - (size_t)used, "\n  [%d] %d:%d  %-5s %s (%s)", i,
+                             list.devices[i].platform_index, list.devices[i].device_index,
+                             levi_device_type_name(list.devices[i].type), list.devices[i].name,
+                             list.devices[i].platform_name);
+        levi_device_list_free(&list);
+        return levi_error(st, "%s", msg);
+    }
+    const levi_device_info *d = &list.devices[index];
+    LEVI_INFO("device [%d] %d:%d %s (%s, driver %s): %s", d->index, d->platform_index, d->device_index, d->name,
+              d->platform_name, d->driver_version, why);
+    st = levi_ctx_create(out, d);
+    levi_device_list_free(&list);
+    return st;
+}
+
+void levi_ctx_destroy(levi_ctx *ctx) {
+    if (!ctx) return;
+    if (ctx->queue) clFinish(ctx->queue);
+    for (int i = 0; i < ctx->n_kernels; i++) clReleaseKernel(ctx->kernels[i].kernel);
+    for (int i = 0; i < ctx->n_programs; i++) clReleaseProgram(ctx->programs[i].program);
+    if (ctx->gemm_temp) clReleaseMemObject(ctx->gemm_temp);
+    if (ctx->queue) clReleaseCommandQueue(ctx->queue);
+    if (ctx->context) clReleaseContext(ctx->context);
+    free(ctx);
+}
+
+levi_status levi_launch(levi_ctx *ctx, cl_kernel k, cl_uint dims, const size_t *global, const size_t *local) {
+    cl_int rc = clEnqueueNDRangeKernel(ctx->queue, k, dims, NULL, global, local, 0, NULL, NULL);
+    if (rc != CL_SUCCESS) {
+        char name[64] = "?";
+        clGetKernelInfo(k, CL_KERNEL_FUNCTION_NAME, sizeof name, name, NULL);
+        return levi_error(rc, "launching kernel '%s' on '%s': %s", name, ctx->info.name, levi_status_name(rc));
+    }
+    return LEVI_OK;
+}
+
+levi_status levi_launch_1d(levi_ctx *ctx, cl_kernel k, size_t n) {
+    if (n == 0) return LEVI_OK;
+    size_t local = ctx->wg;
+    size_t global = (n + local - 1) / local * local;
+    return levi_launch(ctx, k, 1, &global, &local);
+}
+
+levi_status levi_finish(levi_ctx *ctx) {
+    LEVI_CL_CHECK(clFinish(ctx->queue));
+    return LEVI_OK;
+}

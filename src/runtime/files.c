@@ -1,0 +1,141 @@
+/* The cache folder, mkdir -p, atomic writes, whole-file reads, and the
+ * 128-bit FNV-1a hash used for cache keys. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "levi/runtime.h"
+
+levi_status levi_cache_dir(char *buf, size_t len, int *enabled) {
+    const char *env = getenv("LEVI_CACHE_DIR");
+    *enabled = 1;
+    if (env && !strcmp(env, "off")) {
+        *enabled = 0;
+        buf[0] = '\0';
+        return LEVI_OK;
+    }
+    int n;
+    if (env && *env) n = snprintf(buf, len, "%s", env);
+    else if (getenv("XDG_CACHE_HOME") && *getenv("XDG_CACHE_HOME"))
+        n = snprintf(buf, len, "%s/levi-cl", getenv("XDG_CACHE_HOME"));
+    else if (getenv("HOME") && *getenv("HOME")) n = snprintf(buf, len, "%s/.cache/levi-cl", getenv("HOME"));
+    else n = snprintf(buf, len, "/tmp/levi-cl-cache");
+    if (n < 0 || (size_t)n >= len) return levi_error(LEVI_ERR_INVALID_ARG, "cache folder path is too long");
+    return LEVI_OK;
+}
+
+levi_status levi_mkdirs(const char *path) {
+    char tmp[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof tmp) return levi_error(LEVI_ERR_INVALID_ARG, "bad folder path '%s'", path);
+    memcpy(tmp, path, n + 1);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            return levi_error(LEVI_ERR_IO, "cannot create folder '%s': %s", tmp, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        return levi_error(LEVI_ERR_IO, "cannot create folder '%s': %s", tmp, strerror(errno));
+    struct stat st;
+    if (stat(tmp, &st) != 0 || !S_ISDIR(st.st_mode))
+        return levi_error(LEVI_ERR_IO, "'%s' exists and is not a folder", tmp);
+    return LEVI_OK;
+}
+
+levi_status levi_write_file_atomic(const char *path, const void *data, size_t len) {
+    size_t n = strlen(path);
+    char *tmp = malloc(n + 32);
+    if (!tmp) return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
+    snprintf(tmp, n + 32, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) {
+        levi_status st = levi_error(LEVI_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+        free(tmp);
+        return st;
+    }
+    const char *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            levi_status st = levi_error(LEVI_ERR_IO, "write to '%s' failed: %s", path, strerror(errno));
+            close(fd);
+            unlink(tmp);
+            free(tmp);
+            return st;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0) {
+        levi_status st = levi_error(LEVI_ERR_IO, "flushing '%s' failed: %s", path, strerror(errno));
+        unlink(tmp);
+        free(tmp);
+        return st;
+    }
+    if (rename(tmp, path) != 0) {
+        levi_status st = levi_error(LEVI_ERR_IO, "cannot rename onto '%s': %s", path, strerror(errno));
+        unlink(tmp);
+        free(tmp);
+        return st;
+    }
+    free(tmp);
+    return LEVI_OK;
+}
+
+levi_status levi_read_file(const char *path, char **data, size_t *len) {
+    *data = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return levi_error(LEVI_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return levi_error(LEVI_ERR_IO, "'%s' is not a regular file", path);
+    }
+    size_t n = (size_t)st.st_size;
+    char *buf = malloc(n + 1);
+    if (!buf) {
+        fclose(f);
+        return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory reading '%s' (%zu bytes)", path, n);
+    }
+    if (n && fread(buf, 1, n, f) != n) {
+        free(buf);
+        fclose(f);
+        return levi_error(LEVI_ERR_IO, "short read from '%s'", path);
+    }
+    fclose(f);
+    buf[n] = '\0';
+    *data = buf;
+    *len = n;
+    return LEVI_OK;
+}
+
+/* Two FNV-1a 64 streams with different offsets: 128 bits of key, enough to
+ * make accidental collisions between cache entries negligible. */
+void levi_hash_init(levi_hash128 *h) {
+    h->a = 0xcbf29ce484222325ULL;
+    h->b = 0x84222325cbf29ce4ULL;
+}
+
+void levi_hash_update(levi_hash128 *h, const void *data, size_t len) {
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++) {
+        h->a = (h->a ^ p[i]) * 0x100000001b3ULL;
+        h->b = (h->b ^ (unsigned char)(p[i] + 0x5b)) * 0x100000001b3ULL;
+        h->b ^= h->b >> 29;
+    }
+}
+
+void levi_hash_str(levi_hash128 *h, const char *s) { levi_hash_update(h, s, strlen(s) + 1); }
+
+void levi_hash_hex(const levi_hash128 *h, char out[33]) {
+    snprintf(out, 33, "%016llx%016llx", h->a, h->b);
+}

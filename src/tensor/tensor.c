@@ -1,0 +1,172 @@
+/* Device tensors and arenas. */
+#include "levi/tensor.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+levi_status levi_buffer_alloc(levi_ctx *ctx, size_t bytes, cl_mem *out) {
+    *out = NULL;
+    if (bytes == 0) bytes = 4;
+    if (ctx->info.max_alloc && bytes > ctx->info.max_alloc)
+        return levi_error(LEVI_ERR_DEVICE_MEMORY,
+                          "requested %zu bytes on '%s', above its max single allocation of %llu bytes", bytes,
+                          ctx->info.name, ctx->info.max_alloc);
+    cl_int rc;
+    cl_mem m = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &rc);
+    if (rc != CL_SUCCESS)
+        return levi_error(LEVI_ERR_DEVICE_MEMORY, "allocating %zu bytes on '%s' failed: %s", bytes, ctx->info.name,
+                          levi_status_name(rc));
+    *out = m;
+    return LEVI_OK;
+}
+
+static size_t shape_numel(int ndim, const int *shape) {
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= (size_t)(shape[i] > 0 ? shape[i] : 0);
+    return n;
+}
+
+levi_tensor levi_tensor_view(levi_ctx *ctx, cl_mem buf, size_t offset, int ndim, const int *shape) {
+    levi_tensor t;
+    memset(&t, 0, sizeof t);
+    t.ctx = ctx;
+    t.buf = buf;
+    t.offset = offset;
+    t.ndim = ndim;
+    for (int i = 0; i < ndim && i < LEVI_MAX_DIMS; i++) t.shape[i] = shape[i];
+    t.numel = shape_numel(ndim, shape);
+    return t;
+}
+
+levi_status levi_tensor_alloc(levi_tensor *t, levi_ctx *ctx, int ndim, const int *shape) {
+    memset(t, 0, sizeof *t);
+    if (ndim < 1 || ndim > LEVI_MAX_DIMS)
+        return levi_error(LEVI_ERR_INVALID_ARG, "tensor rank %d is not in 1..%d", ndim, LEVI_MAX_DIMS);
+    for (int i = 0; i < ndim; i++)
+        if (shape[i] <= 0) return levi_error(LEVI_ERR_INVALID_ARG, "tensor dimension %d is %d", i, shape[i]);
+    size_t n = shape_numel(ndim, shape);
+    cl_mem m;
+    LEVI_TRY(levi_buffer_alloc(ctx, n * sizeof(float), &m));
+    *t = levi_tensor_view(ctx, m, 0, ndim, shape);
+    t->owns = 1;
+    levi_status st = levi_tensor_zero(t);
+    if (st != LEVI_OK) levi_tensor_free(t);
+    return st;
+}
+
+levi_status levi_tensor_alloc1(levi_tensor *t, levi_ctx *ctx, int n0) { return levi_tensor_alloc(t, ctx, 1, &n0); }
+
+levi_status levi_tensor_alloc2(levi_tensor *t, levi_ctx *ctx, int n0, int n1) {
+    int s[2] = {n0, n1};
+    return levi_tensor_alloc(t, ctx, 2, s);
+}
+
+levi_tensor levi_tensor_reshape(const levi_tensor *t, int ndim, const int *shape) {
+    levi_tensor r = levi_tensor_view(t->ctx, t->buf, t->offset, ndim, shape);
+    return r;
+}
+
+levi_tensor levi_tensor_rows(const levi_tensor *t, int start, int count) {
+    levi_tensor r = *t;
+    size_t row = t->shape[0] ? t->numel / (size_t)t->shape[0] : 0;
+    r.owns = 0;
+    r.offset = t->offset + (size_t)start * row;
+    r.shape[0] = count;
+    r.numel = row * (size_t)count;
+    return r;
+}
+
+void levi_tensor_free(levi_tensor *t) {
+    if (t->owns && t->buf) clReleaseMemObject(t->buf);
+    memset(t, 0, sizeof *t);
+}
+
+levi_status levi_tensor_write(const levi_tensor *t, const float *host) {
+    if (!t->numel) return LEVI_OK;
+    LEVI_CL_CHECK(clEnqueueWriteBuffer(t->ctx->queue, t->buf, CL_TRUE, t->offset * sizeof(float),
+                                       t->numel * sizeof(float), host, 0, NULL, NULL));
+    return LEVI_OK;
+}
+
+levi_status levi_tensor_read(const levi_tensor *t, float *host) {
+    if (!t->numel) return LEVI_OK;
+    LEVI_CL_CHECK(clEnqueueReadBuffer(t->ctx->queue, t->buf, CL_TRUE, t->offset * sizeof(float),
+                                      t->numel * sizeof(float), host, 0, NULL, NULL));
+    return LEVI_OK;
+}
+
+levi_status levi_tensor_copy(const levi_tensor *dst, const levi_tensor *src) {
+    if (dst->numel != src->numel)
+        return levi_error(LEVI_ERR_SHAPE, "copy of %zu elements into a tensor of %zu", src->numel, dst->numel);
+    if (!dst->numel) return LEVI_OK;
+    LEVI_CL_CHECK(clEnqueueCopyBuffer(dst->ctx->queue, src->buf, dst->buf, src->offset * sizeof(float),
+                                      dst->offset * sizeof(float), dst->numel * sizeof(float), 0, NULL, NULL));
+    return LEVI_OK;
+}
+
+levi_status levi_tensor_fill(const levi_tensor *t, float value) {
+    if (!t->numel) return LEVI_OK;
+    LEVI_CL_CHECK(clEnqueueFillBuffer(t->ctx->queue, t->buf, &value, sizeof value, t->offset * sizeof(float),
+                                      t->numel * sizeof(float), 0, NULL, NULL));
+    return LEVI_OK;
+}
+
+levi_status levi_tensor_zero(const levi_tensor *t) { return levi_tensor_fill(t, 0.0f); }
+
+const char *levi_tensor_shape_str(const levi_tensor *t, char *buf, size_t len) {
+    size_t used = 0;
+    used += (size_t)snprintf(buf, len, "(");
+    for (int i = 0; i < t->ndim && used < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, i ? ",%d" : "%d", t->shape[i]);
+    if (used < len) snprintf(buf + used, len - used, ")");
+    return buf;
+}
+
+levi_status levi_tensor_dump(const levi_tensor *t, const char *path) {
+    size_t head = 8 + 4 + 4 * LEVI_MAX_DIMS;
+    char *buf = malloc(head + t->numel * sizeof(float));
+    if (!buf) return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory dumping a tensor");
+    memcpy(buf, "LEVITNS1", 8);
+    int dims[LEVI_MAX_DIMS + 1] = {t->ndim};
+    for (int i = 0; i < LEVI_MAX_DIMS; i++) dims[i + 1] = i < t->ndim ? t->shape[i] : 0;
+    memcpy(buf + 8, dims, sizeof dims);
+    levi_status st = levi_tensor_read(t, (float *)(void *)(buf + head));
+    if (st == LEVI_OK) st = levi_write_file_atomic(path, buf, head + t->numel * sizeof(float));
+    free(buf);
+    return st;
+}
+
+void levi_arena_init(levi_arena *a, levi_ctx *ctx, const char *role) {
+    memset(a, 0, sizeof *a);
+    a->ctx = ctx;
+    a->role = role;
+}
+
+size_t levi_arena_reserve(levi_arena *a, size_t numel) {
+    size_t off = a->numel;
+    a->numel += (numel + 63) / 64 * 64;
+    return off;
+}
+
+levi_status levi_arena_commit(levi_arena *a) {
+    levi_status st = levi_buffer_alloc(a->ctx, a->numel * sizeof(float), &a->buf);
+    if (st != LEVI_OK) return levi_error(st, "%s arena: %s", a->role ? a->role : "tensor", levi_last_error());
+    levi_tensor all = levi_arena_all(a);
+    return levi_tensor_zero(&all);
+}
+
+levi_tensor levi_arena_tensor(const levi_arena *a, size_t offset, int ndim, const int *shape) {
+    return levi_tensor_view(a->ctx, a->buf, offset, ndim, shape);
+}
+
+levi_tensor levi_arena_all(const levi_arena *a) {
+    int n = (int)a->numel;
+    return levi_tensor_view(a->ctx, a->buf, 0, 1, &n);
+}
+
+void levi_arena_free(levi_arena *a) {
+    if (a->buf) clReleaseMemObject(a->buf);
+    a->buf = NULL;
+    a->numel = 0;
+}
