@@ -7,6 +7,8 @@
 #include "levi/runtime.h"
 #include "levi/tensor.h"
 #include "levi/ops.h"
+#include "levi/safetensors.h"
+#include "levi/json_util.h"
 
 #define LEVI_VERSION "0.1.0"
 

@@ -1,0 +1,39 @@
+/* levi/json_util.h — read config JSON files with cJSON and get typed fields
+ * with errors that name the file and the field:
+ *   "config.json: field 'hidden_size' must be an integer in [1, 65536], got -3" */
+#ifndef LEVI_JSON_UTIL_H
+#define LEVI_JSON_UTIL_H
+
+#include <cjson/cJSON.h>
+
+#include "levi/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Parse the whole file `path`; the caller frees *out with cJSON_Delete. The
+ * top level must be a JSON object. */
+levi_status levi_json_load(const char *path, cJSON **out);
+
+/* Typed getters. `where` names the object in errors (usually the file path).
+ * When the key is absent: LEVI_ERR_FORMAT if `required`, else *out keeps its
+ * value (the default) and LEVI_OK. A present key of the wrong type or out of
+ * range is always LEVI_ERR_FORMAT. */
+levi_status levi_json_get_int(const cJSON *obj, const char *where, const char *key, long long min,
+                              long long max, int *out, int required);
+levi_status levi_json_get_float(const cJSON *obj, const char *where, const char *key, double min,
+                                double max, double *out, int required);
+/* *out points into obj (valid while obj lives). */
+levi_status levi_json_get_string(const cJSON *obj, const char *where, const char *key, const char **out,
+                                 int required);
+levi_status levi_json_get_bool(const cJSON *obj, const char *where, const char *key, int *out,
+                               int required);
+
+/* Serialize (formatted) and write atomically: temp file, fsync, rename. */
+levi_status levi_json_write_atomic(const char *path, const cJSON *json);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
