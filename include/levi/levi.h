@@ -9,6 +9,7 @@
 #include "levi/ops.h"
 #include "levi/safetensors.h"
 #include "levi/json_util.h"
+#include "levi/vit.h"
 
 #define LEVI_VERSION "0.1.0"
 
