@@ -7,6 +7,7 @@
 #include "levi/runtime.h"
 #include "levi/tensor.h"
 #include "levi/ops.h"
+#include "levi/report.h"
 #include "levi/data.h"
 #include "levi/safetensors.h"
 #include "levi/json_util.h"
