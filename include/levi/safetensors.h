@@ -33,6 +33,7 @@ typedef struct levi_safetensors {
     int count;
     levi_st_tensor *tensors;  /* in file order of data_offsets */
     char *metadata_json;      /* the __metadata__ object re-serialized as JSON text, or NULL */
+    void *meta_;              /* internal: the parsed __metadata__ (a cJSON object) */
 } levi_safetensors;
 
 /* Read and validate `path`; F32/F16/BF16 load as F32; other dtypes give
