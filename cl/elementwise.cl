@@ -9,3 +9,116 @@ __kernel void scale_forward(__global float *out, const ulong out_off, __global c
     if (i >= n) return;
     out[out_off + i] = s * inp[inp_off + i];
 }
+
+/* GELU, exact erf form: out = x/2 (1 + erf(x/sqrt 2)). inp, out (n) */
+__kernel void gelu_forward(__global float *out, const ulong out_off, __global const float *inp,
+                           const ulong inp_off, const ulong n) {
+    const size_t i = get_global_id(0);
+    if (i >= n) return;
+    const float x = inp[inp_off + i];
+    out[out_off + i] = 0.5f * x * (1.0f + erf(x * 0.70710678118654752f));
+}
+
+/* dinp (n) += dout * (Phi(x) + x phi(x)) */
+__kernel void gelu_backward(__global float *dinp, const ulong dinp_off, __global const float *inp,
+                            const ulong inp_off, __global const float *dout, const ulong dout_off,
+                            const ulong n) {
+    const size_t i = get_global_id(0);
+    if (i >= n) return;
+    const float x = inp[inp_off + i];
+    const float cdf = 0.5f * (1.0f + erf(x * 0.70710678118654752f));
+    const float pdf = 0.39894228040143268f * exp(-0.5f * x * x);
+    dinp[dinp_off + i] += dout[dout_off + i] * (cdf + x * pdf);
+}
+
+/* out (n) = max(x, 0) */
+__kernel void relu_forward(__global float *out, const ulong out_off, __global const float *inp,
+                           const ulong inp_off, const ulong n) {
+    const size_t i = get_global_id(0);
+    if (i >= n) return;
+    const float x = inp[inp_off + i];
+    out[out_off + i] = x > 0.0f ? x : 0.0f;
+}
+
+/* dinp (n) += x > 0 ? dout : 0 */
+__kernel void relu_backward(__global float *dinp, const ulong dinp_off, __global const float *inp,
+                            const ulong inp_off, __global const float *dout, const ulong dout_off,
+                            const ulong n) {
+    const size_t i = get_global_id(0);
+    if (i >= n) return;
+    if (inp[inp_off + i] > 0.0f) dinp[dinp_off + i] += dout[dout_off + i];
+}
+
+/* out (n) = a (n) + b (n) */
+__kernel void add_forward(__global float *out, const ulong out_off, __global const float *a, const ulong a_off,
+                          __global const float *b, const ulong b_off, const ulong n) {
+    const size_t i = get_global_id(0);
+    if (i >= n) return;
+    out[out_off + i] = a[a_off + i] + b[b_off + i];
+}
+
+/* dst (n) += alpha * src (n) */
+__kernel void axpy_accumulate(__global float *dst, const ulong dst_off, const float alpha,
+                              __global const float *src, const ulong src_off, const ulong n) {
+    const size_t i = get_global_id(0);
+    if (i >= n) return;
+    dst[dst_off + i] += alpha * src[src_off + i];
+}
+
+/* out (rows, cols) += bias (cols); n = rows * cols */
+__kernel void add_bias_rows(__global float *out, const ulong out_off, __global const float *bias,
+                            const ulong bias_off, const int cols, const ulong n) {
+    const size_t i = get_global_id(0);
+    if (i >= n) return;
+    out[out_off + i] += bias[bias_off + i % (size_t)cols];
+}
+
+/* dst[r, dst_col + j] (=|+=) src[r, src_col + j], r < rows, j < cols */
+__kernel void copy_cols_2d(__global float *dst, const ulong dst_off, const int dst_ld, const int dst_col,
+                           __global const float *src, const ulong src_off, const int src_ld, const int src_col,
+                           const int rows, const int cols, const int accumulate) {
+    const size_t i = get_global_id(0);
+    if (i >= (size_t)rows * (size_t)cols) return;
+    const size_t r = i / (size_t)cols, j = i % (size_t)cols;
+    const float x = src[src_off + r * (size_t)src_ld + (size_t)src_col + j];
+    const size_t d = dst_off + r * (size_t)dst_ld + (size_t)dst_col + j;
+    if (accumulate)
+        dst[d] += x;
+    else
+        dst[d] = x;
+}
+
+/* out (B,C) = mean over T of inp (B,T,C); one item per (b, c) */
+__kernel void mean_tokens_forward(__global float *out, const ulong out_off, __global const float *inp,
+                                  const ulong inp_off, const int B, const int T, const int C) {
+    const size_t i = get_global_id(0);
+    if (i >= (size_t)B * (size_t)C) return;
+    const size_t b = i / (size_t)C, c = i % (size_t)C;
+    __global const float *p = inp + inp_off + b * (size_t)T * (size_t)C + c;
+    float s = 0.0f;
+    for (int t = 0; t < T; t++) s += p[(size_t)t * (size_t)C];
+    out[out_off + i] = s / (float)T;
+}
+
+/* dinp (B,T,C) += dout (B,C) / T */
+__kernel void mean_tokens_backward(__global float *dinp, const ulong dinp_off, __global const float *dout,
+                                   const ulong dout_off, const int B, const int T, const int C) {
+    const size_t i = get_global_id(0);
+    const size_t TC = (size_t)T * (size_t)C;
+    if (i >= (size_t)B * TC) return;
+    const size_t b = i / TC, c = i % (size_t)C;
+    dinp[dinp_off + i] += dout[dout_off + b * (size_t)C + c] / (float)T;
+}
+
+/* out (B,C) = inp (B,T,C)[:, token, :], or with backward = 1 dinp[:, token, :] += dout */
+__kernel void take_token_rows(__global float *x, const ulong x_off, __global float *y, const ulong y_off,
+                              const int token, const int B, const int T, const int C, const int backward) {
+    const size_t i = get_global_id(0);
+    if (i >= (size_t)B * (size_t)C) return;
+    const size_t b = i / (size_t)C, c = i % (size_t)C;
+    const size_t xi = x_off + (b * (size_t)T + (size_t)token) * (size_t)C + c;
+    if (backward)
+        x[xi] += y[y_off + i];
+    else
+        y[y_off + i] = x[xi];
+}

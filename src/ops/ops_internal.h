@@ -1,0 +1,55 @@
+/* Helpers shared by the op launchers in src/ops/ (not installed).
+ *
+ * Kernel arguments are set in order through a cursor:
+ *     cl_uint a = 0;
+ *     LEVI_TRY(ops_arg_tensor(k, &a, out));   // (buffer, ulong offset) pair
+ *     LEVI_TRY(ops_arg_int(k, &a, C));
+ * and every tensor argument is checked to hold enough elements first. */
+#ifndef LEVI_OPS_INTERNAL_H
+#define LEVI_OPS_INTERNAL_H
+
+#include "levi/ops.h"
+
+/* Buffer + offset (in floats) of t. */
+static inline levi_status ops_arg_tensor(cl_kernel k, cl_uint *a, const levi_tensor *t) {
+    cl_ulong off = t->offset;
+    LEVI_CL_CHECK(clSetKernelArg(k, (*a)++, sizeof(cl_mem), &t->buf));
+    LEVI_CL_CHECK(clSetKernelArg(k, (*a)++, sizeof off, &off));
+    return LEVI_OK;
+}
+
+static inline levi_status ops_arg_int(cl_kernel k, cl_uint *a, int v) {
+    cl_int x = v;
+    LEVI_CL_CHECK(clSetKernelArg(k, (*a)++, sizeof x, &x));
+    return LEVI_OK;
+}
+
+static inline levi_status ops_arg_ulong(cl_kernel k, cl_uint *a, size_t v) {
+    cl_ulong x = v;
+    LEVI_CL_CHECK(clSetKernelArg(k, (*a)++, sizeof x, &x));
+    return LEVI_OK;
+}
+
+static inline levi_status ops_arg_float(cl_kernel k, cl_uint *a, float v) {
+    LEVI_CL_CHECK(clSetKernelArg(k, (*a)++, sizeof v, &v));
+    return LEVI_OK;
+}
+
+/* A __local float array of n elements. */
+static inline levi_status ops_arg_local(cl_kernel k, cl_uint *a, size_t n) {
+    LEVI_CL_CHECK(clSetKernelArg(k, (*a)++, n * sizeof(float), NULL));
+    return LEVI_OK;
+}
+
+/* `t` must be non-NULL and hold at least `need` floats. `op` and `name` go
+ * into the message: "layernorm_forward: inp holds 12 floats, needs 16". */
+levi_status ops_need(const char *op, const char *name, const levi_tensor *t, size_t need);
+
+/* Work-group size for a kernel that reduces within a group: a power of two,
+ * at most ctx->wg and the kernel's own limit (CL_KERNEL_WORK_GROUP_SIZE). */
+levi_status ops_reduce_wg(levi_ctx *ctx, cl_kernel k, size_t *wg);
+
+/* Launch `groups` work-groups of `wg` items each (1-D). */
+levi_status ops_launch_groups(levi_ctx *ctx, cl_kernel k, size_t groups, size_t wg);
+
+#endif

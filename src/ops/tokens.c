@@ -1,0 +1,76 @@
+/* Token reductions over (B,T,C): mean over tokens and take-token (CLS),
+ * launches of cl/elementwise.cl. */
+#include "ops_internal.h"
+
+static levi_status check_btc(const char *op, int B, int T, int C) {
+    if (B <= 0 || T <= 0 || C <= 0)
+        return levi_error(LEVI_ERR_INVALID_ARG, "%s: B=%d T=%d C=%d must be positive", op, B, T, C);
+    return LEVI_OK;
+}
+
+/* out (B,C) = mean over T of inp (B,T,C) */
+levi_status levi_mean_tokens_forward(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *inp, int B, int T,
+                                     int C) {
+    LEVI_TRY(check_btc("mean_tokens_forward", B, T, C));
+    LEVI_TRY(ops_need("mean_tokens_forward", "out", out, (size_t)B * C));
+    LEVI_TRY(ops_need("mean_tokens_forward", "inp", inp, (size_t)B * T * C));
+    cl_kernel k;
+    LEVI_TRY(levi_kernel_get(ctx, "elementwise", "mean_tokens_forward", &k));
+    cl_uint a = 0;
+    LEVI_TRY(ops_arg_tensor(k, &a, out));
+    LEVI_TRY(ops_arg_tensor(k, &a, inp));
+    LEVI_TRY(ops_arg_int(k, &a, B));
+    LEVI_TRY(ops_arg_int(k, &a, T));
+    LEVI_TRY(ops_arg_int(k, &a, C));
+    return levi_launch_1d(ctx, k, (size_t)B * C);
+}
+
+/* dinp (B,T,C) += dout (B,C) / T */
+levi_status levi_mean_tokens_backward(levi_ctx *ctx, const levi_tensor *dinp, const levi_tensor *dout, int B,
+                                      int T, int C) {
+    if (!dinp) return LEVI_OK;
+    LEVI_TRY(check_btc("mean_tokens_backward", B, T, C));
+    LEVI_TRY(ops_need("mean_tokens_backward", "dinp", dinp, (size_t)B * T * C));
+    LEVI_TRY(ops_need("mean_tokens_backward", "dout", dout, (size_t)B * C));
+    cl_kernel k;
+    LEVI_TRY(levi_kernel_get(ctx, "elementwise", "mean_tokens_backward", &k));
+    cl_uint a = 0;
+    LEVI_TRY(ops_arg_tensor(k, &a, dinp));
+    LEVI_TRY(ops_arg_tensor(k, &a, dout));
+    LEVI_TRY(ops_arg_int(k, &a, B));
+    LEVI_TRY(ops_arg_int(k, &a, T));
+    LEVI_TRY(ops_arg_int(k, &a, C));
+    return levi_launch_1d(ctx, k, (size_t)B * T * C);
+}
+
+/* x (B,T,C), y (B,C): y = x[:, token, :] or, backward, x[:, token, :] += y */
+static levi_status take_token(levi_ctx *ctx, const char *op, const levi_tensor *x, const levi_tensor *y, int token,
+                              int B, int T, int C, int backward) {
+    LEVI_TRY(check_btc(op, B, T, C));
+    if (token < 0 || token >= T)
+        return levi_error(LEVI_ERR_INVALID_ARG, "%s: token %d is not in [0, %d)", op, token, T);
+    LEVI_TRY(ops_need(op, backward ? "dinp" : "inp", x, (size_t)B * T * C));
+    LEVI_TRY(ops_need(op, backward ? "dout" : "out", y, (size_t)B * C));
+    cl_kernel k;
+    LEVI_TRY(levi_kernel_get(ctx, "elementwise", "take_token_rows", &k));
+    cl_uint a = 0;
+    LEVI_TRY(ops_arg_tensor(k, &a, x));
+    LEVI_TRY(ops_arg_tensor(k, &a, y));
+    LEVI_TRY(ops_arg_int(k, &a, token));
+    LEVI_TRY(ops_arg_int(k, &a, B));
+    LEVI_TRY(ops_arg_int(k, &a, T));
+    LEVI_TRY(ops_arg_int(k, &a, C));
+    LEVI_TRY(ops_arg_int(k, &a, backward));
+    return levi_launch_1d(ctx, k, (size_t)B * C);
+}
+
+levi_status levi_take_token_forward(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *inp, int token,
+                                    int B, int T, int C) {
+    return take_token(ctx, "take_token_forward", inp, out, token, B, T, C, 0);
+}
+
+levi_status levi_take_token_backward(levi_ctx *ctx, const levi_tensor *dinp, const levi_tensor *dout, int token,
+                                     int B, int T, int C) {
+    if (!dinp) return LEVI_OK;
+    return take_token(ctx, "take_token_backward", dinp, dout, token, B, T, C, 1);
+}

@@ -1,0 +1,87 @@
+#include "ops_check.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int ops_small(void) {
+    const char *s = getenv("LEVI_TEST_SMALL");
+    return s && *s && strcmp(s, "0") != 0;
+}
+
+levi_tensor ops_upload(levi_ctx *ctx, const float *host, size_t n) {
+    levi_tensor t;
+    ck_assert_levi_ok(levi_tensor_alloc1(&t, ctx, (int)n));
+    if (host) ck_assert_levi_ok(levi_tensor_write(&t, host));
+    return t;
+}
+
+float *ops_download(const levi_tensor *t, size_t n) {
+    ck_assert_uint_ge(t->numel, n);
+    float *h = malloc(t->numel * sizeof(float));
+    ck_assert_ptr_nonnull(h);
+    ck_assert_levi_ok(levi_tensor_read(t, h));
+    return h;
+}
+
+float *ops_rand(size_t n, unsigned seed, float lo, float hi) {
+    float *x = malloc((n ? n : 1) * sizeof(float));
+    ck_assert_ptr_nonnull(x);
+    test_fill_uniform(x, n, seed, lo, hi);
+    return x;
+}
+
+double *ops_to_double(const float *x, size_t n) {
+    double *d = malloc((n ? n : 1) * sizeof(double));
+    ck_assert_ptr_nonnull(d);
+    for (size_t i = 0; i < n; i++) d[i] = x[i];
+    return d;
+}
+
+static double check_impl(const char *what, const float *gf, const double *gd, const double *ref, size_t n,
+                         double atol, double rtol) {
+    double scale = 0, worst = 0, worst_excess = -1;
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(ref[i]));
+    double tol = atol + rtol * scale;
+    for (size_t i = 0; i < n; i++) {
+        double g = gf ? (double)gf[i] : gd[i];
+        double d = fabs(g - ref[i]);
+        if (!(d == d) || !isfinite(g)) d = INFINITY;
+        if (d > worst) worst = d;
+        if (d - tol > worst_excess) {
+            worst_excess = d - tol;
+            at = i;
+        }
+    }
+    double g_at = n ? (gf ? (double)gf[at] : gd[at]) : 0;
+    ck_assert_msg(worst <= tol, "%s: worst |diff| %.3g at [%zu] (got %.8g, want %.8g) exceeds %.3g (atol %.1g + rtol %.1g * max|ref| %.3g), n=%zu",
+                  what, worst, at, g_at, n ? ref[at] : 0.0, tol, atol, rtol, scale, n);
+    return worst;
+}
+
+double ops_check_close(const char *what, const float *got, const double *ref, size_t n, double atol, double rtol) {
+    return check_impl(what, got, NULL, ref, n, atol, rtol);
+}
+
+double ops_check_close_d(const char *what, const double *got, const double *ref, size_t n, double atol,
+                         double rtol) {
+    return check_impl(what, NULL, got, ref, n, atol, rtol);
+}
+
+void ops_fd_grad(double *grad, ops_fn f, double *x, size_t n, const double *w, size_t m, double h, void *user) {
+    double *out = malloc((m ? m : 1) * sizeof(double));
+    ck_assert_ptr_nonnull(out);
+    for (size_t i = 0; i < n; i++) {
+        double x0 = x[i], lp = 0, lm = 0;
+        x[i] = x0 + h;
+        f(out, x, user);
+        for (size_t j = 0; j < m; j++) lp += w[j] * out[j];
+        x[i] = x0 - h;
+        f(out, x, user);
+        for (size_t j = 0; j < m; j++) lm += w[j] * out[j];
+        x[i] = x0;
+        grad[i] = (lp - lm) / (2 * h);
+    }
+    free(out);
+}

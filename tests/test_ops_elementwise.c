@@ -1,0 +1,272 @@
+/* Elementwise and token ops against host references in double; backwards
+ * against the host analytic backward (which is itself checked against
+ * central finite differences), accumulating onto non-zero gradients.
+ * Sizes are awkward on purpose: 1, 7, 33, 197, 1000. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops_check.h"
+
+static levi_ctx *g_ctx;
+static const size_t k_sizes[] = {1, 7, 33, 197, 1000};
+static const size_t k_small_sizes[] = {1, 7, 33};
+
+static size_t n_sizes(void) { return ops_small() ? 3 : 5; }
+static size_t size_at(size_t i) { return ops_small() ? k_small_sizes[i] : k_sizes[i]; }
+
+static void setup(void) { g_ctx = test_ctx(); }
+static void teardown(void) {
+    levi_ctx_destroy(g_ctx);
+    g_ctx = NULL;
+}
+
+/* --- unary activations ------------------------------------------------------ */
+
+static double gelu_ref(double x) { return 0.5 * x * (1 + erf(x / sqrt(2.0))); }
+static double gelu_grad_ref(double x) { return 0.5 * (1 + erf(x / sqrt(2.0))) + x * exp(-0.5 * x * x) / sqrt(2 * M_PI); }
+static double relu_ref(double x) { return x > 0 ? x : 0; }
+static double relu_grad_ref(double x) { return x > 0 ? 1 : 0; }
+
+typedef struct unary_case {
+    const char *name;
+    double (*f)(double);
+    double (*df)(double);
+    levi_status (*fwd)(levi_ctx *, const levi_tensor *, const levi_tensor *, size_t);
+    levi_status (*bwd)(levi_ctx *, const levi_tensor *, const levi_tensor *, const levi_tensor *, size_t);
+} unary_case;
+
+static const unary_case k_unary[] = {
+    {"gelu", gelu_ref, gelu_grad_ref, levi_gelu_forward, levi_gelu_backward},
+    {"relu", relu_ref, relu_grad_ref, levi_relu_forward, levi_relu_backward},
+};
+
+
+/* host analytic backward against central finite differences, per element */
+static void check_unary_host_grad(const unary_case *c) {
+    enum { N = 64 };
+    float *xf = ops_rand(N, 99, -4, 4);
+    double fd[N], an[N];
+    for (int i = 0; i < N; i++) {
+        double x = xf[i];
+        if (fabs(x) < 0.05) x += 0.1; /* keep ReLU's kink out of the stencil */
+        const double h = 1e-5;
+        fd[i] = (c->f(x + h) - c->f(x - h)) / (2 * h);
+        an[i] = c->df(x);
+    }
+    char what[64];
+    snprintf(what, sizeof what, "%s host backward vs FD", c->name);
+    ops_check_close_d(what, an, fd, N, 1e-8, 1e-7);
+    free(xf);
+}
+
+START_TEST(unary_ops) {
+    const unary_case *c = &k_unary[_i];
+    check_unary_host_grad(c);
+    for (size_t si = 0; si < n_sizes(); si++) {
+        size_t n = size_at(si);
+        float *x = ops_rand(n, 1 + (unsigned)n, -5, 5);
+        float *dout = ops_rand(n, 2 + (unsigned)n, -1, 1);
+        float *g0 = ops_rand(n, 3 + (unsigned)n, -1, 1);
+        levi_tensor tx = ops_upload(g_ctx, x, n), ty = ops_upload(g_ctx, NULL, n), td = ops_upload(g_ctx, dout, n),
+                    tg = ops_upload(g_ctx, g0, n);
+        ck_assert_levi_ok(c->fwd(g_ctx, &ty, &tx, n));
+        ck_assert_levi_ok(c->bwd(g_ctx, &tg, &tx, &td, n));
+        float *y = ops_download(&ty, n), *g = ops_download(&tg, n);
+        double *ry = malloc(n * sizeof(double)), *rg = malloc(n * sizeof(double));
+        for (size_t i = 0; i < n; i++) {
+            ry[i] = c->f(x[i]);
+            rg[i] = g0[i] + dout[i] * c->df(x[i]);
+        }
+        char what[64];
+        snprintf(what, sizeof what, "%s forward n=%zu", c->name, n);
+        ops_check_close(what, y, ry, n, 1e-6, 1e-6);
+        snprintf(what, sizeof what, "%s backward (accumulating) n=%zu", c->name, n);
+        ops_check_close(what, g, rg, n, 1e-6, 1e-6);
+        levi_tensor_free(&tx);
+        levi_tensor_free(&ty);
+        levi_tensor_free(&td);
+        levi_tensor_free(&tg);
+        free(x), free(dout), free(g0), free(y), free(g), free(ry), free(rg);
+    }
+}
+END_TEST
+
+/* --- add, scale, axpy, accumulate ------------------------------------------------ */
+
+START_TEST(binary_ops) {
+    for (size_t si = 0; si < n_sizes(); si++) {
+        size_t n = size_at(si);
+        float *a = ops_rand(n, 11, -3, 3), *b = ops_rand(n, 12, -3, 3);
+        levi_tensor ta = ops_upload(g_ctx, a, n), tb = ops_upload(g_ctx, b, n), to = ops_upload(g_ctx, NULL, n);
+        double *ref = malloc(n * sizeof(double));
+        char what[64];
+
+        ck_assert_levi_ok(levi_add_forward(g_ctx, &to, &ta, &tb, n));
+        float *o = ops_download(&to, n);
+        for (size_t i = 0; i < n; i++) ref[i] = (double)a[i] + b[i];
+        snprintf(what, sizeof what, "add n=%zu", n);
+        ops_check_close(what, o, ref, n, 1e-6, 1e-7);
+        free(o);
+
+        ck_assert_levi_ok(levi_scale_forward(g_ctx, &to, &ta, -0.75f, n));
+        o = ops_download(&to, n);
+        for (size_t i = 0; i < n; i++) ref[i] = -0.75 * a[i];
+        snprintf(what, sizeof what, "scale n=%zu", n);
+        ops_check_close(what, o, ref, n, 1e-6, 1e-7);
+        free(o);
+
+        /* to = -0.75 a; to += 2.5 b; to += a */
+        ck_assert_levi_ok(levi_axpy(g_ctx, &to, 2.5f, &tb, n));
+        ck_assert_levi_ok(levi_accumulate(g_ctx, &to, &ta, n));
+        o = ops_download(&to, n);
+        for (size_t i = 0; i < n; i++) ref[i] = -0.75 * a[i] + 2.5 * b[i] + a[i];
+        snprintf(what, sizeof what, "axpy + accumulate n=%zu", n);
+        ops_check_close(what, o, ref, n, 1e-5, 1e-6);
+        free(o);
+
+        levi_tensor_free(&ta);
+        levi_tensor_free(&tb);
+        levi_tensor_free(&to);
+        free(a), free(b), free(ref);
+    }
+}
+END_TEST
+
+/* a size mismatch is an error naming the tensor, not an out-of-bounds launch */
+START_TEST(size_errors) {
+    levi_tensor a = ops_upload(g_ctx, NULL, 7), b = ops_upload(g_ctx, NULL, 8);
+    ck_assert_int_eq(levi_add_forward(g_ctx, &b, &a, &b, 8), LEVI_ERR_SHAPE);
+    ck_assert_ptr_nonnull(strstr(levi_last_error(), "add_forward: a holds 7 floats, needs 8"));
+    ck_assert_int_eq(levi_add_bias(g_ctx, &b, &a, 1, 8), LEVI_ERR_SHAPE);
+    ck_assert_int_eq(levi_copy_cols(g_ctx, &b, 4, 3, &a, 7, 0, 1, 2, 0), LEVI_ERR_INVALID_ARG);
+    ck_assert_int_eq(levi_take_token_forward(g_ctx, &a, &b, 2, 1, 2, 4), LEVI_ERR_INVALID_ARG);
+    levi_tensor_free(&a);
+    levi_tensor_free(&b);
+}
+END_TEST
+
+/* --- bias, column blocks, token reductions -------------------------------------- */
+
+START_TEST(add_bias_op) {
+    const int shapes[][2] = {{1, 1}, {7, 33}, {33, 7}, {3, 1000}, {197, 5}};
+    int ns = ops_small() ? 3 : 5;
+    for (int s = 0; s < ns; s++) {
+        int R = shapes[s][0], Cc = shapes[s][1];
+        size_t n = (size_t)R * Cc;
+        float *x = ops_rand(n, 21, -1, 1), *bias = ops_rand(Cc, 22, -1, 1);
+        levi_tensor tx = ops_upload(g_ctx, x, n), tb = ops_upload(g_ctx, bias, Cc);
+        ck_assert_levi_ok(levi_add_bias(g_ctx, &tx, &tb, R, Cc));
+        float *o = ops_download(&tx, n);
+        double *ref = malloc(n * sizeof(double));
+        for (size_t i = 0; i < n; i++) ref[i] = (double)x[i] + bias[i % Cc];
+        char what[64];
+        snprintf(what, sizeof what, "add_bias %dx%d", R, Cc);
+        ops_check_close(what, o, ref, n, 1e-6, 1e-7);
+        levi_tensor_free(&tx);
+        levi_tensor_free(&tb);
+        free(x), free(bias), free(o), free(ref);
+    }
+}
+END_TEST
+
+START_TEST(copy_cols_concat_split) {
+    /* concat a (R,5) and b (R,33) into c (R,38), then split back with accumulate */
+    int R = ops_small() ? 7 : 197, A = 5, Bw = 33, W = A + Bw;
+    float *a = ops_rand((size_t)R * A, 31, -1, 1), *b = ops_rand((size_t)R * Bw, 32, -1, 1);
+    float *ga = ops_rand((size_t)R * A, 33, -1, 1);
+    levi_tensor ta = ops_upload(g_ctx, a, (size_t)R * A), tb = ops_upload(g_ctx, b, (size_t)R * Bw),
+                tc = ops_upload(g_ctx, NULL, (size_t)R * W), tga = ops_upload(g_ctx, ga, (size_t)R * A);
+    ck_assert_levi_ok(levi_copy_cols(g_ctx, &tc, W, 0, &ta, A, 0, R, A, 0));
+    ck_assert_levi_ok(levi_copy_cols(g_ctx, &tc, W, A, &tb, Bw, 0, R, Bw, 0));
+    float *c = ops_download(&tc, (size_t)R * W);
+    double *ref = malloc((size_t)R * W * sizeof(double));
+    for (int r = 0; r < R; r++)
+        for (int j = 0; j < W; j++) ref[r * W + j] = j < A ? a[r * A + j] : b[r * Bw + j - A];
+    ops_check_close("concat", c, ref, (size_t)R * W, 0, 0);
+    /* split: ga += c[:, 0:A] */
+    ck_assert_levi_ok(levi_copy_cols(g_ctx, &tga, A, 0, &tc, W, 0, R, A, 1));
+    float *g = ops_download(&tga, (size_t)R * A);
+    for (int i = 0; i < R * A; i++) ref[i] = (double)ga[i] + a[i];
+    ops_check_close("split (accumulate)", g, ref, (size_t)R * A, 1e-6, 1e-7);
+    levi_tensor_free(&ta);
+    levi_tensor_free(&tb);
+    levi_tensor_free(&tc);
+    levi_tensor_free(&tga);
+    free(a), free(b), free(ga), free(c), free(g), free(ref);
+}
+END_TEST
+
+START_TEST(token_ops) {
+    const int shapes[][3] = {{1, 1, 1}, {2, 7, 33}, {3, 197, 7}, {1, 5, 1000}};
+    int ns = ops_small() ? 2 : 4;
+    for (int s = 0; s < ns; s++) {
+        int B = shapes[s][0], T = shapes[s][1], C = shapes[s][2];
+        size_t n = (size_t)B * T * C, m = (size_t)B * C;
+        float *x = ops_rand(n, 41, -2, 2), *dout = ops_rand(m, 42, -1, 1), *g0 = ops_rand(n, 43, -1, 1);
+        levi_tensor tx = ops_upload(g_ctx, x, n), to = ops_upload(g_ctx, NULL, m), td = ops_upload(g_ctx, dout, m),
+                    tg = ops_upload(g_ctx, g0, n);
+        double *ref = malloc(n * sizeof(double));
+        char what[80];
+        int token = T - 1;
+
+        ck_assert_levi_ok(levi_mean_tokens_forward(g_ctx, &to, &tx, B, T, C));
+        float *o = ops_download(&to, m);
+        for (int b = 0; b < B; b++)
+            for (int c = 0; c < C; c++) {
+                double acc = 0;
+                for (int t = 0; t < T; t++) acc += x[((size_t)b * T + t) * C + c];
+                ref[b * C + c] = acc / T;
+            }
+        snprintf(what, sizeof what, "mean_tokens forward B=%d T=%d C=%d", B, T, C);
+        ops_check_close(what, o, ref, m, 1e-6, 1e-5);
+        free(o);
+
+        ck_assert_levi_ok(levi_take_token_forward(g_ctx, &to, &tx, token, B, T, C));
+        o = ops_download(&to, m);
+        for (int b = 0; b < B; b++)
+            for (int c = 0; c < C; c++) ref[b * C + c] = x[((size_t)b * T + token) * C + c];
+        snprintf(what, sizeof what, "take_token forward B=%d T=%d C=%d", B, T, C);
+        ops_check_close(what, o, ref, m, 0, 0);
+        free(o);
+
+        /* both backwards accumulate into the same non-zero gradient */
+        ck_assert_levi_ok(levi_mean_tokens_backward(g_ctx, &tg, &td, B, T, C));
+        ck_assert_levi_ok(levi_take_token_backward(g_ctx, &tg, &td, token, B, T, C));
+        o = ops_download(&tg, n);
+        for (int b = 0; b < B; b++)
+            for (int t = 0; t < T; t++)
+                for (int c = 0; c < C; c++) {
+                    size_t i = ((size_t)b * T + t) * C + c;
+                    ref[i] = (double)g0[i] + dout[b * C + c] / (double)T + (t == token ? dout[b * C + c] : 0);
+                }
+        snprintf(what, sizeof what, "mean_tokens + take_token backward B=%d T=%d C=%d", B, T, C);
+        ops_check_close(what, o, ref, n, 1e-6, 1e-6);
+        free(o);
+        levi_tensor_free(&tx);
+        levi_tensor_free(&to);
+        levi_tensor_free(&td);
+        levi_tensor_free(&tg);
+        free(x), free(dout), free(g0), free(ref);
+    }
+}
+END_TEST
+
+int main(void) {
+    if (!test_have_device()) {
+        fprintf(stderr, "no OpenCL device: op tests skipped\n");
+        return TEST_SKIP;
+    }
+    Suite *s = suite_create("ops_elementwise");
+    TCase *tc = tcase_create("elementwise");
+    tcase_add_unchecked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_loop_test(tc, unary_ops, 0, (int)(sizeof k_unary / sizeof k_unary[0]));
+    tcase_add_test(tc, binary_ops);
+    tcase_add_test(tc, size_errors);
+    tcase_add_test(tc, add_bias_op);
+    tcase_add_test(tc, copy_cols_concat_split);
+    tcase_add_test(tc, token_ops);
+    suite_add_tcase(s, tc);
+    return test_run(s);
+}
