@@ -1,0 +1,494 @@
+/* ViT backbone: configuration, memory plan (one arena per role), HF-like
+ * random init, and the forward pass (HF ViTModel, pre-LN). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vit_internal.h"
+
+void levi_vit_config_default(levi_vit_config *c) {
+    memset(c, 0, sizeof *c);
+    c->image_size = 28;
+    c->patch_size = 7;
+    c->num_channels = 1;
+    c->hidden_size = 64;
+    c->num_hidden_layers = 4;
+    c->num_attention_heads = 4;
+    c->intermediate_size = 128;
+    c->layer_norm_eps = 1e-12f;
+    c->qkv_bias = 1;
+    c->image_mean = 0.5f;
+    c->image_std = 0.5f;
+}
+
+levi_status levi_vit_config_validate(const levi_vit_config *c) {
+    const struct {
+        const char *name;
+        int v, lo, hi;
+    } f[] = {
+        {"image_size", c->image_size, 1, 4096},
+        {"patch_size", c->patch_size, 1, 4096},
+        {"num_channels", c->num_channels, 1, 64},
+        {"hidden_size", c->hidden_size, 1, 65536},
+        {"num_hidden_layers", c->num_hidden_layers, 1, VIT_MAX_LAYERS},
+        {"num_attention_heads", c->num_attention_heads, 1, 4096},
+        {"intermediate_size", c->intermediate_size, 1, 1 << 20},
+    };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (f[i].v < f[i].lo || f[i].v > f[i].hi)
+            return levi_error(LEVI_ERR_INVALID_ARG, "ViT config: %s must be in [%d, %d], got %d", f[i].name,
+                              f[i].lo, f[i].hi, f[i].v);
+    if (c->image_size % c->patch_size)
+        return levi_error(LEVI_ERR_INVALID_ARG, "ViT config: image_size %d is not a multiple of patch_size %d",
+                          c->image_size, c->patch_size);
+    if (c->hidden_size % c->num_attention_heads)
+        return levi_error(LEVI_ERR_INVALID_ARG,
+                          "ViT config: hidden_size %d is not a multiple of num_attention_heads %d",
+                          c->hidden_size, c->num_attention_heads);
+    if (!(c->layer_norm_eps > 0.0f) || !isfinite(c->layer_norm_eps))
+        return levi_error(LEVI_ERR_INVALID_ARG, "ViT config: layer_norm_eps must be positive, got %g",
+                          (double)c->layer_norm_eps);
+    if (!(c->image_std > 0.0f) || !isfinite(c->image_std) || !isfinite(c->image_mean))
+        return levi_error(LEVI_ERR_INVALID_ARG, "ViT config: image_std must be positive and image_mean finite");
+    return LEVI_OK;
+}
+
+/* --- views and host transfers ------------------------------------------------- */
+
+levi_tensor vit_view1(const levi_arena *a, size_t off, int n0) { return levi_arena_tensor(a, off, 1, &n0); }
+levi_tensor vit_view2(const levi_arena *a, size_t off, int n0, int n1) {
+    int s[2] = {n0, n1};
+    return levi_arena_tensor(a, off, 2, s);
+}
+levi_tensor vit_view3(const levi_arena *a, size_t off, int n0, int n1, int n2) {
+    int s[3] = {n0, n1, n2};
+    return levi_arena_tensor(a, off, 3, s);
+}
+
+levi_status vit_read_arena(const levi_arena *a, float **host) {
+    *host = malloc((a->numel ? a->numel : 1) * sizeof(float));
+    if (!*host) return levi_error(LEVI_ERR_HOST_MEMORY, "ViT: cannot allocate %zu floats for the %s", a->numel,
+                                  a->role);
+    if (!a->numel) return LEVI_OK;
+    levi_tensor all = levi_arena_all(a);
+    levi_status st = levi_tensor_read(&all, *host);
+    if (st != LEVI_OK) {
+        free(*host);
+        *host = NULL;
+    }
+    return st;
+}
+
+levi_status vit_write_arena(const levi_arena *a, const float *host) {
+    if (!a->numel) return LEVI_OK;
+    levi_tensor all = levi_arena_all(a);
+    return levi_tensor_write(&all, host);
+}
+
+/* --- the tensor table ------------------------------------------------------------- */
+
+static size_t add_param(levi_vit *v, int arena, int init, int ndim, const long long *shape, const char *fmt,
+                        ...) __attribute__((format(printf, 6, 7)));
+static size_t add_param(levi_vit *v, int arena, int init, int ndim, const long long *shape, const char *fmt,
+                        ...) {
+    vit_param *p = &v->table[v->n_table++];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->name, sizeof p->name, fmt, ap);
+    va_end(ap);
+    p->arena = arena;
+    p->init = init;
+    p->ndim = ndim;
+    p->numel = 1;
+    for (int i = 0; i < ndim; i++) {
+        p->shape[i] = shape[i];
+        p->numel *= (size_t)shape[i];
+    }
+    p->off = levi_arena_reserve(arena == VIT_ARENA_LORA ? &v->lora : &v->params, p->numel);
+    return p->off;
+}
+
+#define SHAPE(...) ((const long long[]){__VA_ARGS__})
+
+static void plan_params(levi_vit *v) {
+    const levi_vit_config *c = &v->cfg;
+    const long long D = c->hidden_size, M = c->intermediate_size, C = c->num_channels, P = c->patch_size;
+    const long long r = v->lora_rank;
+    const int P_ = VIT_ARENA_PARAMS, N = VIT_INIT_NORMAL, Z = VIT_INIT_ZERO, O = VIT_INIT_ONE;
+    v->cls = add_param(v, P_, N, 3, SHAPE(1, 1, D), "embeddings.cls_token");
+    v->pos = add_param(v, P_, N, 3, SHAPE(1, v->T, D), "embeddings.position_embeddings");
+    v->patch_w = add_param(v, P_, N, 4, SHAPE(D, C, P, P), "embeddings.patch_embeddings.projection.weight");
+    v->patch_b = add_param(v, P_, Z, 1, SHAPE(D), "embeddings.patch_embeddings.projection.bias");
+    for (int l = 0; l < c->num_hidden_layers; l++) {
+        vit_block_w *w = &v->blk[l];
+        char pre[64];
+        snprintf(pre, sizeof pre, "encoder.layer.%d.", l);
+        w->ln1_w = add_param(v, P_, O, 1, SHAPE(D), "%slayernorm_before.weight", pre);
+        w->ln1_b = add_param(v, P_, Z, 1, SHAPE(D), "%slayernorm_before.bias", pre);
+        const char *qkv[3] = {"query", "key", "value"};
+        size_t *qkv_w[3] = {&w->q_w, &w->k_w, &w->v_w}, *qkv_b[3] = {&w->q_b, &w->k_b, &w->v_b};
+        for (int j = 0; j < 3; j++) {
+            *qkv_w[j] = add_param(v, P_, N, 2, SHAPE(D, D), "%sattention.attention.%s.weight", pre, qkv[j]);
+            if (c->qkv_bias)
+                *qkv_b[j] = add_param(v, P_, Z, 1, SHAPE(D), "%sattention.attention.%s.bias", pre, qkv[j]);
+        }
+        w->o_w = add_param(v, P_, N, 2, SHAPE(D, D), "%sattention.output.dense.weight", pre);
+        w->o_b = add_param(v, P_, Z, 1, SHAPE(D), "%sattention.output.dense.bias", pre);
+        w->ln2_w = add_param(v, P_, O, 1, SHAPE(D), "%slayernorm_after.weight", pre);
+        w->ln2_b = add_param(v, P_, Z, 1, SHAPE(D), "%slayernorm_after.bias", pre);
+        w->fc1_w = add_param(v, P_, N, 2, SHAPE(M, D), "%sintermediate.dense.weight", pre);
+        w->fc1_b = add_param(v, P_, Z, 1, SHAPE(M), "%sintermediate.dense.bias", pre);
+        w->fc2_w = add_param(v, P_, N, 2, SHAPE(D, M), "%soutput.dense.weight", pre);
+        w->fc2_b = add_param(v, P_, Z, 1, SHAPE(D), "%soutput.dense.bias", pre);
+    }
+    v->lnf_w = add_param(v, P_, O, 1, SHAPE(D), "layernorm.weight");
+    v->lnf_b = add_param(v, P_, Z, 1, SHAPE(D), "layernorm.bias");
+    if (r > 0)
+        for (int l = 0; l < c->num_hidden_layers; l++) {
+            vit_block_lora *lw = &v->lblk[l];
+            const char *fmt = "encoder.layer.%d.attention.attention.%s.lora_%s";
+            lw->qa = add_param(v, VIT_ARENA_LORA, VIT_INIT_LORA_A, 2, SHAPE(r, D), fmt, l, "query", "A");
+            lw->qb = add_param(v, VIT_ARENA_LORA, Z, 2, SHAPE(D, r), fmt, l, "query", "B");
+            lw->va = add_param(v, VIT_ARENA_LORA, VIT_INIT_LORA_A, 2, SHAPE(r, D), fmt, l, "value", "A");
+            lw->vb = add_param(v, VIT_ARENA_LORA, Z, 2, SHAPE(D, r), fmt, l, "value", "B");
+        }
+}
+
+static void plan_acts(levi_vit *v) {
+    const levi_vit_config *c = &v->cfg;
+    const size_t B = (size_t)v->max_batch, BT = B * (size_t)v->T, D = (size_t)c->hidden_size;
+    const size_t M = (size_t)c->intermediate_size, NH = (size_t)c->num_attention_heads, r = (size_t)v->lora_rank;
+    const int L = c->num_hidden_layers, train = v->train_mode != LEVI_VIT_FROZEN;
+    levi_arena *a = &v->acts;
+    v->patches = levi_arena_reserve(a, B * (size_t)v->NP * (size_t)v->CPP);
+    v->pemb = levi_arena_reserve(a, B * (size_t)v->NP * D);
+    for (int l = 0; l <= L + 1; l++) v->hidden[l] = levi_arena_reserve(a, BT * D);
+    for (int l = 0; l < L; l++) {
+        if (!train && l > 0) { /* frozen: block intermediates are not kept, one set serves all */
+            v->act[l] = v->act[0];
+            continue;
+        }
+        vit_block_act *x = &v->act[l];
+        x->ln1 = levi_arena_reserve(a, BT * D);
+        x->ln1_mean = levi_arena_reserve(a, BT);
+        x->ln1_rstd = levi_arena_reserve(a, BT);
+        x->q = levi_arena_reserve(a, BT * D);
+        x->k = levi_arena_reserve(a, BT * D);
+        x->v = levi_arena_reserve(a, BT * D);
+        x->att = levi_arena_reserve(a, B * NH * (size_t)v->T * (size_t)v->T);
+        x->ctx = levi_arena_reserve(a, BT * D);
+        x->hmid = levi_arena_reserve(a, BT * D);
+        x->ln2 = levi_arena_reserve(a, BT * D);
+        x->ln2_mean = levi_arena_reserve(a, BT);
+        x->ln2_rstd = levi_arena_reserve(a, BT);
+        x->fc1 = levi_arena_reserve(a, BT * M);
+        x->gel = levi_arena_reserve(a, BT * M);
+        if (r) {
+            x->qa = levi_arena_reserve(a, BT * r);
+            x->va = levi_arena_reserve(a, BT * r);
+        }
+    }
+    v->lnf_mean = levi_arena_reserve(a, BT);
+    v->lnf_rstd = levi_arena_reserve(a, BT);
+    v->cls_out = levi_arena_reserve(a, (size_t)(L + 1) * B * D);
+    size_t scratch = levi_attention_scratch_numel(v->max_batch, v->T, c->hidden_size, c->num_attention_heads);
+    if (train) {
+        size_t bs =
+            levi_attention_backward_scratch_numel(v->max_batch, v->T, c->hidden_size, c->num_attention_heads);
+        if (bs > scratch) scratch = bs;
+        v->dh = levi_arena_reserve(a, BT * D);
+        v->dtmp = levi_arena_reserve(a, BT * D);
+        v->dq = levi_arena_reserve(a, BT * D);
+        v->dk = levi_arena_reserve(a, BT * D);
+        v->dv = levi_arena_reserve(a, BT * D);
+        v->dctx = levi_arena_reserve(a, BT * D);
+        v->dfc1 = levi_arena_reserve(a, BT * M);
+        v->dgel = levi_arena_reserve(a, BT * M);
+        if (r) v->dqa = levi_arena_reserve(a, BT * r);
+        v->dpemb = levi_arena_reserve(a, B * (size_t)v->NP * D);
+    }
+    v->att_scratch = levi_arena_reserve(a, scratch);
+}
+
+levi_status levi_vit_create(levi_vit **out, levi_ctx *ctx, const levi_vit_config *cfg, int max_batch,
+                            int train_mode, int lora_rank) {
+    *out = NULL;
+    LEVI_TRY(levi_vit_config_validate(cfg));
+    if (max_batch < 1 || max_batch > 1 << 20)
+        return levi_error(LEVI_ERR_INVALID_ARG, "ViT: max_batch must be in [1, 1048576], got %d", max_batch);
+    if (train_mode < LEVI_VIT_FROZEN || train_mode > LEVI_VIT_LORA)
+        return levi_error(LEVI_ERR_INVALID_ARG, "ViT: train_mode must be 0 (frozen), 1 (full) or 2 (LoRA), got %d",
+                          train_mode);
+    if (lora_rank < 0 || lora_rank > cfg->hidden_size)
+        return levi_error(LEVI_ERR_INVALID_ARG, "ViT: lora_rank must be in [0, hidden_size %d], got %d",
+                          cfg->hidden_size, lora_rank);
+    if (train_mode == LEVI_VIT_LORA && lora_rank == 0)
+        return levi_error(LEVI_ERR_INVALID_ARG, "ViT: LoRA training (train_mode 2) needs lora_rank >= 1");
+    if (train_mode == LEVI_VIT_FULL && lora_rank > 0)
+        return levi_error(LEVI_ERR_INVALID_ARG, "ViT: full fine-tuning (train_mode 1) takes no LoRA (rank %d)",
+                          lora_rank);
+    levi_vit *v = calloc(1, sizeof *v);
+    if (!v) return levi_error(LEVI_ERR_HOST_MEMORY, "ViT: out of host memory");
+    v->ctx = ctx;
+    v->cfg = *cfg;
+    v->train_mode = train_mode;
+    v->lora_rank = lora_rank;
+    v->max_batch = max_batch;
+    const int g = cfg->image_size / cfg->patch_size;
+    v->NP = g * g;
+    v->T = v->NP + 1;
+    v->CPP = cfg->num_channels * cfg->patch_size * cfg->patch_size;
+    v->table = calloc((size_t)(20 * cfg->num_hidden_layers + 8), sizeof *v->table);
+    levi_arena_init(&v->params, ctx, "ViT parameters");
+    levi_arena_init(&v->lora, ctx, "ViT LoRA parameters");
+    levi_arena_init(&v->grads, ctx, "ViT gradients");
+    levi_arena_init(&v->adam_m, ctx, "ViT AdamW first moments");
+    levi_arena_init(&v->adam_v, ctx, "ViT AdamW second moments");
+    levi_arena_init(&v->acts, ctx, "ViT activations");
+    if (!v->table) {
+        free(v);
+        return levi_error(LEVI_ERR_HOST_MEMORY, "ViT: out of host memory");
+    }
+    plan_params(v);
+    plan_acts(v);
+    const levi_arena *trainable = train_mode == LEVI_VIT_FULL ? &v->params : &v->lora;
+    if (train_mode != LEVI_VIT_FROZEN) {
+        levi_arena *opt[3] = {&v->grads, &v->adam_m, &v->adam_v};
+        for (int i = 0; i < 3; i++) levi_arena_reserve(opt[i], trainable->numel);
+    }
+    levi_status st = LEVI_OK;
+    levi_arena *all[6] = {&v->params, &v->lora, &v->grads, &v->adam_m, &v->adam_v, &v->acts};
+    for (int i = 0; i < 6 && st == LEVI_OK; i++)
+        if (all[i]->numel) st = levi_arena_commit(all[i]);
+    if (st != LEVI_OK) {
+        levi_vit_free(v);
+        return st;
+    }
+    *out = v;
+    return LEVI_OK;
+}
+
+void levi_vit_free(levi_vit *v) {
+    if (!v) return;
+    levi_arena *all[6] = {&v->params, &v->lora, &v->grads, &v->adam_m, &v->adam_v, &v->acts};
+    for (int i = 0; i < 6; i++) levi_arena_free(all[i]);
+    free(v->table);
+    free(v);
+}
+
+const levi_vit_config *levi_vit_get_config(const levi_vit *v) { return &v->cfg; }
+int levi_vit_train_mode(const levi_vit *v) { return v->train_mode; }
+int levi_vit_max_batch(const levi_vit *v) { return v->max_batch; }
+
+size_t levi_vit_num_params(const levi_vit *v, size_t *lora_params) {
+    size_t n = 0, nl = 0;
+    for (int i = 0; i < v->n_table; i++) {
+        if (v->table[i].arena == VIT_ARENA_LORA)
+            nl += v->table[i].numel;
+        else
+            n += v->table[i].numel;
+    }
+    if (lora_params) *lora_params = nl;
+    return n;
+}
+
+/* --- init ---------------------------------------------------------------------------- */
+
+static unsigned long long splitmix64(unsigned long long *s) {
+    unsigned long long z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static double uniform01(unsigned long long *s) { return ((double)(splitmix64(s) >> 11) + 0.5) / 9007199254740992.0; }
+
+/* standard normal truncated to [-2, 2] (HF's trunc_normal_ with std 0.02 keeps ±2σ here) */
+static double trunc_normal(unsigned long long *s) {
+    for (;;) {
+        double z = sqrt(-2.0 * log(uniform01(s))) * cos(6.283185307179586 * uniform01(s));
+        if (fabs(z) <= 2.0) return z;
+    }
+}
+
+levi_status levi_vit_init_random(levi_vit *v, unsigned long long seed) {
+    float *hp = calloc(v->params.numel + 1, sizeof(float)), *hl = calloc(v->lora.numel + 1, sizeof(float));
+    if (!hp || !hl) {
+        free(hp);
+        free(hl);
+        return levi_error(LEVI_ERR_HOST_MEMORY, "ViT init: out of host memory");
+    }
+    unsigned long long s = seed * 0x2545F4914F6CDD1Dull + 0x1234567ull;
+    for (int i = 0; i < v->n_table; i++) {
+        const vit_param *p = &v->table[i];
+        float *dst = (p->arena == VIT_ARENA_LORA ? hl : hp) + p->off;
+        /* LoRA A as peft: kaiming_uniform(a=√5) = U(-1/√in, 1/√in), in = D */
+        const double bound = 1.0 / sqrt((double)v->cfg.hidden_size);
+        for (size_t j = 0; j < p->numel; j++) {
+            switch (p->init) {
+            case VIT_INIT_NORMAL: dst[j] = (float)(0.02 * trunc_normal(&s)); break;
+            case VIT_INIT_ONE: dst[j] = 1.0f; break;
+            case VIT_INIT_LORA_A: dst[j] = (float)((2.0 * uniform01(&s) - 1.0) * bound); break;
+            default: dst[j] = 0.0f; break;
+            }
+        }
+    }
+    levi_status st = vit_write_arena(&v->params, hp);
+    if (st == LEVI_OK) st = vit_write_arena(&v->lora, hl);
+    free(hp);
+    free(hl);
+    return st;
+}
+
+/* --- forward --------------------------------------------------------------------------- */
+
+static levi_status launch_patchify(levi_vit *v, const levi_tensor *pixels, int B) {
+    cl_kernel k;
+    LEVI_TRY(levi_kernel_get(v->ctx, "vit", "vit_patchify", &k));
+    levi_tensor out = vit_view1(&v->acts, v->patches, 1);
+    cl_ulong oo = out.offset, po = pixels->offset, n = (cl_ulong)B * (cl_ulong)v->NP * (cl_ulong)v->CPP;
+    cl_int C = v->cfg.num_channels, H = v->cfg.image_size, W = v->cfg.image_size, P = v->cfg.patch_size;
+    LEVI_CL_CHECK(LEVI_ARG(k, 0, out.buf));
+    LEVI_CL_CHECK(LEVI_ARG(k, 1, oo));
+    LEVI_CL_CHECK(LEVI_ARG(k, 2, pixels->buf));
+    LEVI_CL_CHECK(LEVI_ARG(k, 3, po));
+    LEVI_CL_CHECK(LEVI_ARG(k, 4, C));
+    LEVI_CL_CHECK(LEVI_ARG(k, 5, H));
+    LEVI_CL_CHECK(LEVI_ARG(k, 6, W));
+    LEVI_CL_CHECK(LEVI_ARG(k, 7, P));
+    LEVI_CL_CHECK(LEVI_ARG(k, 8, n));
+    return levi_launch_1d(v->ctx, k, (size_t)n);
+}
+
+static levi_status launch_embed(levi_vit *v, int B) {
+    cl_kernel k;
+    LEVI_TRY(levi_kernel_get(v->ctx, "vit", "vit_embed_forward", &k));
+    cl_mem acts = v->acts.buf, params = v->params.buf;
+    cl_ulong ho = v->hidden[0], co = v->cls, po = v->pos, eo = v->pemb;
+    cl_int T = v->T, D = v->cfg.hidden_size;
+    cl_ulong n = (cl_ulong)B * (cl_ulong)T * (cl_ulong)D;
+    LEVI_CL_CHECK(LEVI_ARG(k, 0, acts));
+    LEVI_CL_CHECK(LEVI_ARG(k, 1, ho));
+    LEVI_CL_CHECK(LEVI_ARG(k, 2, params));
+    LEVI_CL_CHECK(LEVI_ARG(k, 3, co));
+    LEVI_CL_CHECK(LEVI_ARG(k, 4, params));
+    LEVI_CL_CHECK(LEVI_ARG(k, 5, po));
+    LEVI_CL_CHECK(LEVI_ARG(k, 6, acts));
+    LEVI_CL_CHECK(LEVI_ARG(k, 7, eo));
+    LEVI_CL_CHECK(LEVI_ARG(k, 8, T));
+    LEVI_CL_CHECK(LEVI_ARG(k, 9, D));
+    LEVI_CL_CHECK(LEVI_ARG(k, 10, n));
+    return levi_launch_1d(v->ctx, k, (size_t)n);
+}
+
+/* h_out (BT,D) = block(h_in): pre-LN attention and MLP with residuals. */
+static levi_status block_forward(levi_vit *v, int l, int B) {
+    levi_ctx *ctx = v->ctx;
+    const levi_vit_config *c = &v->cfg;
+    const int D = c->hidden_size, M = c->intermediate_size, BT = B * v->T, r = v->lora_rank;
+    const vit_block_w *w = &v->blk[l];
+    const vit_block_act *x = &v->act[l];
+    const levi_arena *P = &v->params, *A = &v->acts;
+#define PW(off, n0, n1) vit_view2(P, (off), (n0), (n1))
+#define PB(off, n0) vit_view1(P, (off), (n0))
+#define AT(off, n1) vit_view2(A, (off), BT, (n1))
+    levi_tensor hin = AT(v->hidden[l], D), hout = AT(v->hidden[l + 1], D);
+    levi_tensor ln1 = AT(x->ln1, D), m1 = vit_view1(A, x->ln1_mean, BT), r1 = vit_view1(A, x->ln1_rstd, BT);
+    levi_tensor ln1w = PB(w->ln1_w, D), ln1b = PB(w->ln1_b, D);
+    LEVI_TRY(levi_layernorm_forward(ctx, &ln1, &m1, &r1, &hin, &ln1w, &ln1b, BT, D, c->layer_norm_eps));
+    levi_tensor q = AT(x->q, D), k = AT(x->k, D), vv = AT(x->v, D);
+    levi_tensor qw = PW(w->q_w, D, D), kw = PW(w->k_w, D, D), vw = PW(w->v_w, D, D);
+    levi_tensor qb = PB(w->q_b, D), kb = PB(w->k_b, D), vb = PB(w->v_b, D);
+    const int bias = c->qkv_bias;
+    LEVI_TRY(levi_linear_forward(ctx, &q, &ln1, &qw, bias ? &qb : NULL, BT, D, D));
+    LEVI_TRY(levi_linear_forward(ctx, &k, &ln1, &kw, bias ? &kb : NULL, BT, D, D));
+    LEVI_TRY(levi_linear_forward(ctx, &vv, &ln1, &vw, bias ? &vb : NULL, BT, D, D));
+    if (r > 0) { /* q += (ln1 Aᵀ) Bᵀ, same for v */
+        const vit_block_lora *lw = &v->lblk[l];
+        levi_tensor qa = AT(x->qa, r), va = AT(x->va, r);
+        levi_tensor qA = vit_view2(&v->lora, lw->qa, r, D), qB = vit_view2(&v->lora, lw->qb, D, r);
+        levi_tensor vA = vit_view2(&v->lora, lw->va, r, D), vB = vit_view2(&v->lora, lw->vb, D, r);
+        LEVI_TRY(levi_linear_forward(ctx, &qa, &ln1, &qA, NULL, BT, D, r));
+        LEVI_TRY(levi_gemm(ctx, 0, 1, BT, D, r, 1.0f, &qa, &qB, 1.0f, &q));
+        LEVI_TRY(levi_linear_forward(ctx, &va, &ln1, &vA, NULL, BT, D, r));
+        LEVI_TRY(levi_gemm(ctx, 0, 1, BT, D, r, 1.0f, &va, &vB, 1.0f, &vv));
+    }
+    levi_tensor att = vit_view1(A, x->att, B * c->num_attention_heads * v->T * v->T);
+    levi_tensor scratch = vit_view1(A, v->att_scratch, 1);
+    levi_tensor cx = AT(x->ctx, D);
+    LEVI_TRY(levi_attention_forward(ctx, &cx, &att, &q, &k, &vv, &scratch, B, v->T, D, c->num_attention_heads));
+    levi_tensor hmid = AT(x->hmid, D), ow = PW(w->o_w, D, D), ob = PB(w->o_b, D);
+    LEVI_TRY(levi_linear_forward(ctx, &hmid, &cx, &ow, &ob, BT, D, D));
+    LEVI_TRY(levi_accumulate(ctx, &hmid, &hin, (size_t)BT * D));
+    levi_tensor ln2 = AT(x->ln2, D), m2 = vit_view1(A, x->ln2_mean, BT), r2 = vit_view1(A, x->ln2_rstd, BT);
+    levi_tensor ln2w = PB(w->ln2_w, D), ln2b = PB(w->ln2_b, D);
+    LEVI_TRY(levi_layernorm_forward(ctx, &ln2, &m2, &r2, &hmid, &ln2w, &ln2b, BT, D, c->layer_norm_eps));
+    levi_tensor fc1 = AT(x->fc1, M), gel = AT(x->gel, M);
+    levi_tensor f1w = PW(w->fc1_w, M, D), f1b = PB(w->fc1_b, M), f2w = PW(w->fc2_w, D, M), f2b = PB(w->fc2_b, D);
+    LEVI_TRY(levi_linear_forward(ctx, &fc1, &ln2, &f1w, &f1b, BT, D, M));
+    LEVI_TRY(levi_gelu_forward(ctx, &gel, &fc1, (size_t)BT * M));
+    LEVI_TRY(levi_linear_forward(ctx, &hout, &gel, &f2w, &f2b, BT, M, D));
+    return levi_accumulate(ctx, &hout, &hmid, (size_t)BT * D);
+#undef PW
+#undef PB
+#undef AT
+}
+
+levi_status levi_vit_forward(levi_vit *v, const levi_tensor *pixels, int B) {
+    const levi_vit_config *c = &v->cfg;
+    if (B < 1 || B > v->max_batch)
+        return levi_error(LEVI_ERR_INVALID_ARG, "ViT forward: batch %d outside [1, max_batch %d]", B, v->max_batch);
+    const size_t need = (size_t)B * c->num_channels * c->image_size * c->image_size;
+    if (pixels->numel < need)
+        return levi_error(LEVI_ERR_SHAPE, "ViT forward: pixels hold %zu floats, (%d,%d,%d,%d) needs %zu",
+                          pixels->numel, B, c->num_channels, c->image_size, c->image_size, need);
+    levi_ctx *ctx = v->ctx;
+    const int D = c->hidden_size, L = c->num_hidden_layers, BT = B * v->T, NPB = B * v->NP;
+    LEVI_TRY(launch_patchify(v, pixels, B));
+    levi_tensor patches = vit_view2(&v->acts, v->patches, NPB, v->CPP), pemb = vit_view2(&v->acts, v->pemb, NPB, D);
+    levi_tensor pw = vit_view2(&v->params, v->patch_w, D, v->CPP), pb = vit_view1(&v->params, v->patch_b, D);
+    LEVI_TRY(levi_linear_forward(ctx, &pemb, &patches, &pw, &pb, NPB, v->CPP, D));
+    LEVI_TRY(launch_embed(v, B));
+    for (int l = 0; l < L; l++) LEVI_TRY(block_forward(v, l, B));
+    levi_tensor hl = vit_view2(&v->acts, v->hidden[L], BT, D), hf = vit_view2(&v->acts, v->hidden[L + 1], BT, D);
+    levi_tensor mf = vit_view1(&v->acts, v->lnf_mean, BT), rf = vit_view1(&v->acts, v->lnf_rstd, BT);
+    levi_tensor fw = vit_view1(&v->params, v->lnf_w, D), fb = vit_view1(&v->params, v->lnf_b, D);
+    LEVI_TRY(levi_layernorm_forward(ctx, &hf, &mf, &rf, &hl, &fw, &fb, BT, D, c->layer_norm_eps));
+    for (int l = 0; l <= L; l++) {
+        levi_tensor cls = levi_vit_cls(v, l, B), h = vit_view3(&v->acts, v->hidden[l + 1], B, v->T, D);
+        LEVI_TRY(levi_take_token_forward(ctx, &cls, &h, 0, B, v->T, D));
+    }
+    return LEVI_OK;
+}
+
+levi_tensor levi_vit_cls(levi_vit *v, int l, int B) {
+    const int D = v->cfg.hidden_size, L = v->cfg.num_hidden_layers;
+    if (l < 0) l = 0;
+    if (l > L) l = L;
+    return vit_view2(&v->acts, v->cls_out + (size_t)l * (size_t)v->max_batch * (size_t)D, B, D);
+}
+
+levi_tensor levi_vit_hidden(levi_vit *v, int l, int B) {
+    const int L = v->cfg.num_hidden_layers;
+    if (l < 0) l = 0;
+    if (l > L + 1) l = L + 1;
+    return vit_view3(&v->acts, v->hidden[l], B, v->T, v->cfg.hidden_size);
+}
+
+levi_status levi_vit_zero_grad(levi_vit *v) {
+    if (!v->grads.numel) return LEVI_OK;
+    levi_tensor g = levi_arena_all(&v->grads);
+    return levi_tensor_zero(&g);
+}
+
+int levi_vit_trainable(levi_vit *v, levi_tensor *params, levi_tensor *grads, levi_tensor *adam_m,
+                       levi_tensor *adam_v) {
+    if (v->train_mode == LEVI_VIT_FROZEN) return 0;
+    const levi_arena *p = v->train_mode == LEVI_VIT_FULL ? &v->params : &v->lora;
+    if (params) *params = levi_arena_all(p);
+    if (grads) *grads = levi_arena_all(&v->grads);
+    if (adam_m) *adam_m = levi_arena_all(&v->adam_m);
+    if (adam_v) *adam_v = levi_arena_all(&v->adam_v);
+    return 1;
+}

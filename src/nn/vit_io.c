@@ -1,0 +1,284 @@
+/* ViT files: Hugging Face config.json (+ preprocessor_config.json) and
+ * model.safetensors, read and written with HF names; the "vit." prefix of
+ * ViTForImageClassification is accepted; classifier.* and pooler.* ignored. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "levi/json_util.h"
+#include "levi/safetensors.h"
+#include "vit_internal.h"
+
+/* --- config.json -------------------------------------------------------------------- */
+
+/* image_mean / image_std: a number or an array of numbers (the first one is used). */
+static levi_status get_norm(const cJSON *o, const char *where, const char *key, float *out) {
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!it) return LEVI_OK;
+    if (cJSON_IsArray(it)) it = cJSON_GetArrayItem(it, 0);
+    if (!cJSON_IsNumber(it))
+        return levi_error(LEVI_ERR_FORMAT, "%s: field '%s' must be a number or an array of numbers", where, key);
+    *out = (float)it->valuedouble;
+    return LEVI_OK;
+}
+
+static levi_status parse_obj(levi_vit_config *c, const cJSON *o, const char *where) {
+    levi_vit_config_default(c);
+    const struct {
+        const char *key;
+        int *dst;
+        int lo, hi;
+    } ints[] = {
+        {"hidden_size", &c->hidden_size, 1, 65536},
+        {"num_hidden_layers", &c->num_hidden_layers, 1, VIT_MAX_LAYERS},
+        {"num_attention_heads", &c->num_attention_heads, 1, 4096},
+        {"intermediate_size", &c->intermediate_size, 1, 1 << 20},
+        {"image_size", &c->image_size, 1, 4096},
+        {"patch_size", &c->patch_size, 1, 4096},
+        {"num_channels", &c->num_channels, 1, 64},
+    };
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
+        LEVI_TRY(levi_json_get_int(o, where, ints[i].key, ints[i].lo, ints[i].hi, ints[i].dst, 1));
+    double eps = 1e-12;
+    LEVI_TRY(levi_json_get_float(o, where, "layer_norm_eps", 1e-30, 1.0, &eps, 0));
+    c->layer_norm_eps = (float)eps;
+    LEVI_TRY(levi_json_get_bool(o, where, "qkv_bias", &c->qkv_bias, 0));
+    const char *act = "gelu", *type = "vit";
+    LEVI_TRY(levi_json_get_string(o, where, "hidden_act", &act, 0));
+    if (strcmp(act, "gelu"))
+        return levi_error(LEVI_ERR_UNSUPPORTED, "%s: field 'hidden_act' is '%s'; only \"gelu\" (exact erf) is supported",
+                          where, act);
+    LEVI_TRY(levi_json_get_string(o, where, "model_type", &type, 0));
+    if (strcmp(type, "vit"))
+        return levi_error(LEVI_ERR_UNSUPPORTED, "%s: field 'model_type' is '%s'; expected \"vit\"", where, type);
+    LEVI_TRY(get_norm(o, where, "image_mean", &c->image_mean));
+    LEVI_TRY(get_norm(o, where, "image_std", &c->image_std));
+    levi_status st = levi_vit_config_validate(c);
+    if (st != LEVI_OK) return levi_error(LEVI_ERR_FORMAT, "%s: %s", where, levi_last_error());
+    return LEVI_OK;
+}
+
+levi_status levi_vit_config_parse(levi_vit_config *c, const char *json_text, const char *name) {
+    cJSON *o = cJSON_Parse(json_text);
+    if (!o || !cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        return levi_error(LEVI_ERR_FORMAT, "%s: not a JSON object", name);
+    }
+    levi_status st = parse_obj(c, o, name);
+    cJSON_Delete(o);
+    return st;
+}
+
+static cJSON *config_obj(const levi_vit_config *c) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON *arch = cJSON_AddArrayToObject(o, "architectures");
+    cJSON_AddItemToArray(arch, cJSON_CreateString("ViTModel"));
+    cJSON_AddNumberToObject(o, "attention_probs_dropout_prob", 0.0);
+    cJSON_AddNumberToObject(o, "encoder_stride", c->patch_size);
+    cJSON_AddStringToObject(o, "hidden_act", "gelu");
+    cJSON_AddNumberToObject(o, "hidden_dropout_prob", 0.0);
+    cJSON_AddNumberToObject(o, "hidden_size", c->hidden_size);
+    cJSON_AddNumberToObject(o, "image_mean", (double)c->image_mean);
+    cJSON_AddNumberToObject(o, "image_size", c->image_size);
+    cJSON_AddNumberToObject(o, "image_std", (double)c->image_std);
+    cJSON_AddNumberToObject(o, "initializer_range", 0.02);
+    cJSON_AddNumberToObject(o, "intermediate_size", c->intermediate_size);
+    cJSON_AddNumberToObject(o, "layer_norm_eps", (double)c->layer_norm_eps);
+    cJSON_AddStringToObject(o, "model_type", "vit");
+    cJSON_AddNumberToObject(o, "num_attention_heads", c->num_attention_heads);
+    cJSON_AddNumberToObject(o, "num_channels", c->num_channels);
+    cJSON_AddNumberToObject(o, "num_hidden_layers", c->num_hidden_layers);
+    cJSON_AddNumberToObject(o, "patch_size", c->patch_size);
+    cJSON_AddBoolToObject(o, "qkv_bias", c->qkv_bias);
+    cJSON_AddStringToObject(o, "torch_dtype", "float32");
+    return o;
+}
+
+char *levi_vit_config_json(const levi_vit_config *c) {
+    cJSON *o = config_obj(c);
+    char *s = o ? cJSON_Print(o) : NULL;
+    cJSON_Delete(o);
+    if (!s) return NULL;
+    char *out = strdup(s); /* caller frees with free(), not cJSON_free */
+    cJSON_free(s);
+    return out;
+}
+
+/* HF's ViTImageProcessor settings, so transformers users get the same inputs. */
+static cJSON *preprocessor_obj(const levi_vit_config *c) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddBoolToObject(o, "do_normalize", 1);
+    cJSON_AddBoolToObject(o, "do_rescale", 1);
+    cJSON_AddBoolToObject(o, "do_resize", 1);
+    cJSON_AddStringToObject(o, "image_processor_type", "ViTImageProcessor");
+    cJSON *m = cJSON_AddArrayToObject(o, "image_mean"), *s = cJSON_AddArrayToObject(o, "image_std");
+    for (int i = 0; i < c->num_channels; i++) {
+        cJSON_AddItemToArray(m, cJSON_CreateNumber((double)c->image_mean));
+        cJSON_AddItemToArray(s, cJSON_CreateNumber((double)c->image_std));
+    }
+    cJSON_AddNumberToObject(o, "resample", 2);
+    cJSON_AddNumberToObject(o, "rescale_factor", 1.0 / 255.0);
+    cJSON *size = cJSON_AddObjectToObject(o, "size");
+    cJSON_AddNumberToObject(size, "height", c->image_size);
+    cJSON_AddNumberToObject(size, "width", c->image_size);
+    return o;
+}
+
+/* --- weights ------------------------------------------------------------------------ */
+
+static const char *shape_str(char *buf, size_t len, int ndim, const long long *shape) {
+    size_t n = (size_t)snprintf(buf, len, "(");
+    for (int i = 0; i < ndim && n < len; i++) n += (size_t)snprintf(buf + n, len - n, i ? ",%lld" : "%lld", shape[i]);
+    if (n < len) snprintf(buf + n, len - n, ")");
+    return buf;
+}
+
+/* lora: 0 skip LoRA tensors, 1 required, 2 optional (*found says whether all were there). */
+static levi_status read_table(levi_vit *v, const levi_safetensors *st, const char *prefix, int lora, int *found) {
+    float *hp = NULL, *hl = NULL;
+    LEVI_TRY(vit_read_arena(&v->params, &hp));
+    levi_status rc = vit_read_arena(&v->lora, &hl);
+    if (rc != LEVI_OK) {
+        free(hp);
+        return rc;
+    }
+    int nfound = 0, nlora = 0;
+    for (int i = 0; i < v->n_table && rc == LEVI_OK; i++) {
+        const vit_param *p = &v->table[i];
+        if (p->arena == VIT_ARENA_LORA) {
+            nlora++;
+            if (!lora) continue;
+        }
+        char name[192], a[96], b[96];
+        snprintf(name, sizeof name, "%s%s", prefix, p->name);
+        const levi_st_tensor *t = levi_safetensors_find(st, name);
+        if (!t) {
+            if (p->arena == VIT_ARENA_LORA && lora == 2) continue;
+            rc = levi_error(LEVI_ERR_NOT_FOUND, "missing tensor '%s' (expected shape %s)", name,
+                            shape_str(a, sizeof a, p->ndim, p->shape));
+            break;
+        }
+        int same = t->ndim == p->ndim;
+        for (int d = 0; same && d < p->ndim; d++) same = t->shape[d] == p->shape[d];
+        if (!same) {
+            rc = levi_error(LEVI_ERR_SHAPE, "tensor '%s' has shape %s, expected %s", name,
+                            shape_str(a, sizeof a, t->ndim, t->shape), shape_str(b, sizeof b, p->ndim, p->shape));
+            break;
+        }
+        memcpy((p->arena == VIT_ARENA_LORA ? hl : hp) + p->off, t->data, p->numel * sizeof(float));
+        if (p->arena == VIT_ARENA_LORA) nfound++;
+    }
+    if (found) *found = nlora > 0 && nfound == nlora;
+    if (rc == LEVI_OK && lora == 2 && nfound > 0 && nfound < nlora)
+        rc = levi_error(LEVI_ERR_NOT_FOUND, "only %d of the %d LoRA tensors (rank %d) are present", nfound, nlora,
+                        v->lora_rank);
+    if (rc == LEVI_OK) rc = vit_write_arena(&v->params, hp);
+    if (rc == LEVI_OK && (lora == 1 || (found && *found))) rc = vit_write_arena(&v->lora, hl);
+    free(hp);
+    free(hl);
+    return rc;
+}
+
+levi_status levi_vit_read_weights(levi_vit *v, const levi_safetensors *st, const char *prefix) {
+    return read_table(v, st, prefix ? prefix : "", v->lora_rank > 0 ? 1 : 0, NULL);
+}
+
+static levi_status write_table(const levi_vit *v, levi_st_writer *w, const char *prefix, int with_lora) {
+    float *hp = NULL, *hl = NULL;
+    LEVI_TRY(vit_read_arena(&v->params, &hp));
+    levi_status rc = vit_read_arena(&v->lora, &hl);
+    for (int i = 0; i < v->n_table && rc == LEVI_OK; i++) {
+        const vit_param *p = &v->table[i];
+        if (p->arena == VIT_ARENA_LORA && !with_lora) continue;
+        char name[192];
+        snprintf(name, sizeof name, "%s%s", prefix, p->name);
+        rc = levi_st_writer_add(w, name, p->ndim, p->shape, (p->arena == VIT_ARENA_LORA ? hl : hp) + p->off);
+    }
+    free(hp);
+    free(hl);
+    return rc;
+}
+
+levi_status levi_vit_write_weights(const levi_vit *v, levi_st_writer *w, const char *prefix) {
+    return write_table(v, w, prefix ? prefix : "", 1);
+}
+
+/* --- folders --------------------------------------------------------------------------- */
+
+levi_status levi_vit_save(const levi_vit *v, const char *folder, int save_lora) {
+    LEVI_TRY(levi_mkdirs(folder));
+    char path[4096];
+    levi_st_writer *w = NULL;
+    LEVI_TRY(levi_st_writer_create(&w));
+    levi_status st = write_table(v, w, "", save_lora && v->lora_rank > 0);
+    if (st == LEVI_OK) st = levi_st_writer_meta(w, "format", "pt"); /* transformers requires it */
+    snprintf(path, sizeof path, "%s/model.safetensors", folder);
+    if (st == LEVI_OK) st = levi_st_writer_write(w, path);
+    levi_st_writer_free(w);
+    if (st != LEVI_OK) return st;
+    cJSON *cfg = config_obj(&v->cfg), *pre = preprocessor_obj(&v->cfg);
+    snprintf(path, sizeof path, "%s/config.json", folder);
+    st = levi_json_write_atomic(path, cfg);
+    snprintf(path, sizeof path, "%s/preprocessor_config.json", folder);
+    if (st == LEVI_OK) st = levi_json_write_atomic(path, pre);
+    cJSON_Delete(cfg);
+    cJSON_Delete(pre);
+    return st;
+}
+
+/* Mean/std from preprocessor_config.json when config.json does not carry them. */
+static levi_status read_preprocessor(levi_vit_config *c, const cJSON *config, const char *folder) {
+    if (cJSON_GetObjectItemCaseSensitive(config, "image_mean")) return LEVI_OK;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/preprocessor_config.json", folder);
+    FILE *f = fopen(path, "rb");
+    if (!f) return LEVI_OK;
+    fclose(f);
+    cJSON *o = NULL;
+    LEVI_TRY(levi_json_load(path, &o));
+    levi_status st = get_norm(o, path, "image_mean", &c->image_mean);
+    if (st == LEVI_OK) st = get_norm(o, path, "image_std", &c->image_std);
+    if (st == LEVI_OK && !(c->image_std > 0.0f))
+        st = levi_error(LEVI_ERR_FORMAT, "%s: field 'image_std' must be positive", path);
+    cJSON_Delete(o);
+    return st;
+}
+
+levi_status levi_vit_load(levi_vit **out, levi_ctx *ctx, const char *folder, int max_batch, int train_mode,
+                          int lora_rank) {
+    *out = NULL;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.json", folder);
+    cJSON *o = NULL;
+    LEVI_TRY(levi_json_load(path, &o));
+    levi_vit_config c;
+    levi_status st = parse_obj(&c, o, path);
+    if (st == LEVI_OK) st = read_preprocessor(&c, o, folder);
+    cJSON_Delete(o);
+    LEVI_TRY(st);
+    snprintf(path, sizeof path, "%s/model.safetensors", folder);
+    levi_safetensors sf;
+    LEVI_TRY(levi_safetensors_read(path, &sf));
+    const char *prefix = "";
+    if (!levi_safetensors_find(&sf, "embeddings.cls_token") && levi_safetensors_find(&sf, "vit.embeddings.cls_token"))
+        prefix = "vit.";
+    levi_vit *v = NULL;
+    st = levi_vit_create(&v, ctx, &c, max_batch, train_mode, lora_rank);
+    if (st == LEVI_OK) st = levi_vit_init_random(v, 0); /* LoRA A/B when the file has none */
+    int found = 0;
+    if (st == LEVI_OK) {
+        st = read_table(v, &sf, prefix, lora_rank > 0 ? 2 : 0, &found);
+        if (st != LEVI_OK) {
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s", levi_last_error());
+            st = levi_error(st, "%s: %s", path, msg);
+        }
+    }
+    levi_safetensors_free(&sf);
+    if (st != LEVI_OK) {
+        levi_vit_free(v);
+        return st;
+    }
+    *out = v;
+    return LEVI_OK;
+}
