@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "levi/tuning.h"
 
 int cli_fail(levi_status st) {
     const char *msg = levi_last_error();
@@ -43,8 +44,5 @@ levi_status cli_parse_float(const char *opt, const char *val, double min, double
     return LEVI_OK;
 }
 
-/* Until `levi-cl tune` exists no device is tuned. */
-int cli_device_tuned(const levi_device_info *d) {
-    (void)d;
-    return 0;
-}
+/* A readable, valid tuning file exists for this device and driver. */
+int cli_device_tuned(const levi_device_info *d) { return levi_tuning_exists(d); }

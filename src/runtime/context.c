@@ -5,6 +5,7 @@
 
 #include "levi/log.h"
 #include "levi/runtime.h"
+#include "levi/tuning.h"
 
 static void derive_build_options(levi_ctx *ctx) {
     int major = 1, minor = 1;
@@ -38,6 +39,7 @@ levi_status levi_ctx_create(levi_ctx **out, const levi_device_info *device) {
         free(ctx);
         return levi_error(rc, "cannot create a command queue on '%s': %s", device->name, levi_status_name(rc));
     }
+    levi_tuning_apply_stored(&ctx->info); /* tuned CLBlast GEMM parameters, if stored (levi-cl tune) */
     *out = ctx;
     return LEVI_OK;
 }
