@@ -100,6 +100,13 @@ int levi_model_features_cacheable(const levi_model *m);
 /* feats (B, feature_dim) = [h_t1; h_t2; ...] for pixels (B,C,H,W). */
 levi_status levi_model_features(levi_model *m, const levi_tensor *pixels, const levi_tensor *feats, int B);
 
+/* Input staging tensors owned by the model (valid views for B <= max_batch):
+ * pixels (B,C,H,W), labels (B), tap features (B, feature_dim; NULL-buf when
+ * feature_dim is 0). Callers may pass their own tensors to forward instead. */
+levi_tensor levi_model_input_pixels(levi_model *m, int B);
+levi_tensor levi_model_input_labels(levi_model *m, int B);
+levi_tensor levi_model_input_feats(levi_model *m, int B);
+
 /* Forward: pixels (B,C,H,W) normalized; feats (B, feature_dim) precomputed
  * tap features or NULL (then the backbone runs). labels (B, exact integers as
  * floats) may be NULL (no loss). With labels, *loss (mean, the full LEVI loss)

@@ -105,15 +105,11 @@ typedef struct levi_task_config {
  *      z = ReLU(fc(flat)) of size hidden. */
 typedef struct levi_task_model {
     levi_task_config cfg;
-    levi_linear fc1, fc2; /* mlp: fc1, fc2; cnn: fc2 only (fc) */
-    int c1w, c1b, c2w, c2b; /* cnn conv parameters */
-    levi_conv_shape s1, s2;
-    int p1h, p1w, p2h, p2w; /* pooled sizes */
-    /* activations (B, cols) */
-    levi_act a1, r1, a2, z;          /* mlp: pre/post ReLU of both layers (z = post ReLU 2) */
-    levi_act c1, q1, c2, q2, f, fz;  /* cnn: conv out, pooled, conv out, pooled (=flat), pre-ReLU fc */
-    levi_act scratch;                /* cnn im2col scratch, 1 row */
-    levi_act d0, d1, d2;             /* backward temporaries */
+    levi_linear fc1, fc2;   /* mlp: fc1, fc2; cnn: fc2 is the final fc */
+    int c1w, c1b, c2w, c2b; /* cnn conv parameter indices */
+    levi_conv_shape s1, s2; /* cnn conv shapes at max_batch */
+    int p1h, p1w, p2h, p2w; /* cnn pooled sizes */
+    levi_act act[16];       /* activations and backward temporaries (see mlp.c, cnn.c) */
     int max_batch;
 } levi_task_model;
 

@@ -66,6 +66,10 @@ typedef struct levi_eval_result {
     double loss;          /* mean cross-entropy */
 } levi_eval_result;
 
+/* LEVI_OK when the dataset's classes and image size fit the model; else an
+ * error naming `what` ("the training set") and both values. */
+levi_status levi_train_check_dataset(const levi_model *m, const levi_dataset *ds, const char *what);
+
 /* Evaluate on a dataset whose class count equals the model's. */
 levi_status levi_evaluate(levi_model *m, const levi_dataset *ds, levi_eval_result *res);
 void levi_eval_result_free(levi_eval_result *r);

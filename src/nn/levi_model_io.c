@@ -1,0 +1,314 @@
+/* Self-contained model files of a levi_model (see levi/levi_model.h for the
+ * layout), and host-side inference. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "levi/safetensors.h"
+#include "levi_model_internal.h"
+
+#define MODEL_FORMAT "levi-model"
+#define MODEL_VERSION "1"
+
+static const char *task_name(levi_task_kind k) { return k == LEVI_TASK_MLP ? "mlp" : k == LEVI_TASK_CNN ? "cnn" : "none"; }
+
+static char *config_json(const levi_model_config *c) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddStringToObject(o, "method", levi_method_name(c->method));
+    cJSON_AddNumberToObject(o, "num_classes", c->num_classes);
+    cJSON_AddNumberToObject(o, "channels", c->channels);
+    cJSON_AddNumberToObject(o, "height", c->height);
+    cJSON_AddNumberToObject(o, "width", c->width);
+    cJSON_AddNumberToObject(o, "image_mean", c->image_mean);
+    cJSON_AddNumberToObject(o, "image_std", c->image_std);
+    cJSON_AddStringToObject(o, "task_model", task_name(c->task.kind));
+    cJSON_AddNumberToObject(o, "task_hidden", c->task.hidden);
+    cJSON_AddNumberToObject(o, "cnn_conv1", c->task.conv1);
+    cJSON_AddNumberToObject(o, "cnn_conv2", c->task.conv2);
+    cJSON *taps = cJSON_AddArrayToObject(o, "taps");
+    for (int i = 0; taps && i < c->ntaps; i++) cJSON_AddItemToArray(taps, cJSON_CreateNumber(c->taps[i]));
+    cJSON_AddStringToObject(o, "fusion", c->fusion == LEVI_FUSION_ENSEMBLE ? "ensemble" : "concat");
+    cJSON_AddStringToObject(o, "adapter", c->adapter_linear ? "linear" : "mlp");
+    cJSON_AddNumberToObject(o, "adapter_hidden", c->adapter_hidden);
+    cJSON_AddNumberToObject(o, "lambda", c->lambda);
+    cJSON_AddNumberToObject(o, "lora_rank", c->lora_rank);
+    cJSON_AddNumberToObject(o, "seed", (double)c->seed);
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+static levi_status get_int(const cJSON *o, const char *file, const char *key, int lo, int hi, int *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < lo || v->valuedouble > hi)
+        return levi_error(LEVI_ERR_FORMAT, "%s: config field '%s' must be an integer in %d..%d", file, key, lo, hi);
+    *out = (int)v->valuedouble;
+    return LEVI_OK;
+}
+
+static levi_status get_float(const cJSON *o, const char *file, const char *key, float *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+        return levi_error(LEVI_ERR_FORMAT, "%s: config field '%s' must be a number", file, key);
+    *out = (float)v->valuedouble;
+    return LEVI_OK;
+}
+
+static levi_status get_str(const cJSON *o, const char *file, const char *key, const char *a, const char *b,
+                           const char *c3, int *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    const char *s = cJSON_IsString(v) ? v->valuestring : NULL;
+    if (s && !strcmp(s, a)) *out = 0;
+    else if (s && !strcmp(s, b)) *out = 1;
+    else if (s && c3 && !strcmp(s, c3)) *out = 2;
+    else
+        return levi_error(LEVI_ERR_FORMAT, "%s: config field '%s' must be \"%s\" or \"%s\"%s%s%s", file, key, a, b,
+                          c3 ? " or \"" : "", c3 ? c3 : "", c3 ? "\"" : "");
+    return LEVI_OK;
+}
+
+static levi_status parse_config(const char *text, const char *file, levi_model_config *c) {
+    cJSON *o = text ? cJSON_Parse(text) : NULL;
+    if (!cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        return levi_error(LEVI_ERR_FORMAT, "%s: __metadata__ 'config' is %s", file, text ? "not a JSON object" : "missing");
+    }
+    levi_status st = LEVI_OK;
+    const cJSON *mv = cJSON_GetObjectItemCaseSensitive(o, "method");
+    levi_method method = LEVI_METHOD_LEVI;
+    if (!cJSON_IsString(mv) || levi_method_parse(mv->valuestring, &method) != LEVI_OK)
+        st = levi_error(LEVI_ERR_FORMAT, "%s: config field 'method' must be one of scratch, lp, ft, lora, levi, levi+lora",
+                        file);
+    if (st == LEVI_OK) levi_model_config_default(c, method);
+    int kind = 0, fusion = 0, lin = 0, seed = 0;
+    if (st == LEVI_OK) st = get_int(o, file, "num_classes", 2, 100000, &c->num_classes);
+    if (st == LEVI_OK) st = get_int(o, file, "channels", 1, 4, &c->channels);
+    if (st == LEVI_OK) st = get_int(o, file, "height", 1, 4096, &c->height);
+    if (st == LEVI_OK) st = get_int(o, file, "width", 1, 4096, &c->width);
+    if (st == LEVI_OK) st = get_float(o, file, "image_mean", &c->image_mean);
+    if (st == LEVI_OK) st = get_float(o, file, "image_std", &c->image_std);
+    if (st == LEVI_OK) st = get_str(o, file, "task_model", "none", "mlp", "cnn", &kind);
+    if (st == LEVI_OK) st = get_int(o, file, "task_hidden", 1, 65536, &c->task.hidden);
+    if (st == LEVI_OK) st = get_int(o, file, "cnn_conv1", 1, 1024, &c->task.conv1);
+    if (st == LEVI_OK) st = get_int(o, file, "cnn_conv2", 1, 1024, &c->task.conv2);
+    if (st == LEVI_OK) st = get_str(o, file, "fusion", "concat", "ensemble", NULL, &fusion);
+    if (st == LEVI_OK) st = get_str(o, file, "adapter", "mlp", "linear", NULL, &lin);
+    if (st == LEVI_OK) st = get_int(o, file, "adapter_hidden", 1, 65536, &c->adapter_hidden);
+    if (st == LEVI_OK) st = get_float(o, file, "lambda", &c->lambda);
+    if (st == LEVI_OK) st = get_int(o, file, "lora_rank", 0, 4096, &c->lora_rank);
+    if (st == LEVI_OK) st = get_int(o, file, "seed", 0, 2147483647, &seed);
+    const cJSON *taps = cJSON_GetObjectItemCaseSensitive(o, "taps");
+    if (st == LEVI_OK && (!cJSON_IsArray(taps) || cJSON_GetArraySize(taps) > LEVI_MAX_TAPS))
+        st = levi_error(LEVI_ERR_FORMAT, "%s: config field 'taps' must be an array of at most %d integers", file,
+                        LEVI_MAX_TAPS);
+    if (st == LEVI_OK) {
+        c->ntaps = 0;
+        const cJSON *t;
+        cJSON_ArrayForEach(t, taps) {
+            if (!cJSON_IsNumber(t) || t->valuedouble < 0 || t->valuedouble > 10000) {
+                st = levi_error(LEVI_ERR_FORMAT, "%s: config field 'taps' holds a non-integer or negative value", file);
+                break;
+            }
+            c->taps[c->ntaps++] = (int)t->valuedouble;
+        }
+    }
+    c->task.kind = (levi_task_kind)kind;
+    c->fusion = (levi_fusion)fusion;
+    c->adapter_linear = lin;
+    c->seed = (unsigned long long)seed;
+    cJSON_Delete(o);
+    return st;
+}
+
+static char *class_names_json(const levi_model *m) {
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; a && i < m->cfg.num_classes; i++) {
+        char def[32];
+        snprintf(def, sizeof def, "%d", i);
+        cJSON_AddItemToArray(a, cJSON_CreateString(m->class_names ? m->class_names[i] : def));
+    }
+    char *s = a ? cJSON_PrintUnformatted(a) : NULL;
+    cJSON_Delete(a);
+    return s;
+}
+
+static levi_status add_flat(levi_st_writer *w, const char *name, const levi_tensor *t) {
+    float *h = malloc((t->numel ? t->numel : 1) * sizeof *h);
+    if (!h) return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory saving %s", name);
+    levi_status st = levi_tensor_read(t, h);
+    long long n = (long long)t->numel;
+    if (st == LEVI_OK) st = levi_st_writer_add(w, name, 1, &n, h);
+    free(h);
+    return st;
+}
+
+levi_status levi_model_save(levi_model *m, const char *path, const char *const *extra_meta_kv, int n_extra,
+                            int with_optimizer) {
+    levi_st_writer *w;
+    LEVI_TRY(levi_st_writer_create(&w));
+    char *cfg = config_json(&m->cfg), *names = class_names_json(m), *vcfg = NULL;
+    levi_status st = (cfg && names) ? LEVI_OK : levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory saving %s", path);
+    if (st == LEVI_OK) st = levi_st_writer_meta(w, "format", MODEL_FORMAT);
+    if (st == LEVI_OK) st = levi_st_writer_meta(w, "version", MODEL_VERSION);
+    if (st == LEVI_OK) st = levi_st_writer_meta(w, "method", levi_method_name(m->cfg.method));
+    if (st == LEVI_OK) st = levi_st_writer_meta(w, "config", cfg);
+    if (st == LEVI_OK) st = levi_st_writer_meta(w, "class_names", names);
+    for (int i = 0; st == LEVI_OK && i < n_extra; i++)
+        st = levi_st_writer_meta(w, extra_meta_kv[2 * i], extra_meta_kv[2 * i + 1]);
+    if (st == LEVI_OK && m->vit) {
+        vcfg = levi_vit_config_json(levi_vit_get_config(m->vit));
+        st = vcfg ? levi_st_writer_meta(w, "vit_config", vcfg) : levi_error(LEVI_ERR_HOST_MEMORY, "out of memory");
+        if (st == LEVI_OK) st = levi_vit_write_weights(m->vit, w, "backbone.");
+    }
+    if (st == LEVI_OK) st = levi_params_write(&m->P, w, "head.", with_optimizer ? "opt.head." : NULL);
+    if (st == LEVI_OK && with_optimizer && m->vit_trainable) {
+        levi_tensor bm, bv;
+        if (levi_vit_trainable(m->vit, NULL, NULL, &bm, &bv)) {
+            st = add_flat(w, "opt.backbone.m", &bm);
+            if (st == LEVI_OK) st = add_flat(w, "opt.backbone.v", &bv);
+        }
+    }
+    if (st == LEVI_OK) st = levi_st_writer_write(w, path);
+    levi_st_writer_free(w);
+    free(cfg);
+    free(names);
+    free(vcfg);
+    return st;
+}
+
+static levi_status read_flat(const levi_safetensors *st, const char *path, const char *name, const levi_tensor *t) {
+    const levi_st_tensor *s = levi_safetensors_find(st, name);
+    if (!s) return levi_error(LEVI_ERR_FORMAT, "%s: optimizer state '%s' is missing", path, name);
+    if (s->numel != t->numel)
+        return levi_error(LEVI_ERR_SHAPE, "%s: '%s' has %zu values, expected %zu", path, name, s->numel, t->numel);
+    return levi_tensor_write(t, s->data);
+}
+
+levi_status levi_model_read_weights(levi_model *m, const levi_safetensors *st, const char *path,
+                                    int with_optimizer) {
+    if (m->vit) LEVI_TRY(levi_vit_read_weights(m->vit, st, "backbone."));
+    LEVI_TRY(levi_params_read(&m->P, st, "head.", with_optimizer ? "opt.head." : NULL, path));
+    if (with_optimizer && m->vit_trainable) {
+        levi_tensor bm, bv;
+        if (levi_vit_trainable(m->vit, NULL, NULL, &bm, &bv)) {
+            LEVI_TRY(read_flat(st, path, "opt.backbone.m", &bm));
+            LEVI_TRY(read_flat(st, path, "opt.backbone.v", &bv));
+        }
+    }
+    return LEVI_OK;
+}
+
+static levi_status parse_names(const char *text, const char *path, int K, char ***out) {
+    cJSON *a = text ? cJSON_Parse(text) : NULL;
+    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != K) {
+        cJSON_Delete(a);
+        return levi_error(LEVI_ERR_FORMAT, "%s: __metadata__ 'class_names' must be a JSON array of %d strings", path, K);
+    }
+    char **n = calloc((size_t)K, sizeof *n);
+    int i = 0;
+    const cJSON *e;
+    levi_status st = n ? LEVI_OK : levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
+    cJSON_ArrayForEach(e, a) {
+        if (st != LEVI_OK) break;
+        if (!cJSON_IsString(e)) st = levi_error(LEVI_ERR_FORMAT, "%s: class name %d is not a string", path, i);
+        else if (!(n[i++] = strdup(e->valuestring))) st = levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
+    }
+    cJSON_Delete(a);
+    if (st != LEVI_OK) {
+        for (int j = 0; n && j < K; j++) free(n[j]);
+        free(n);
+        return st;
+    }
+    *out = n;
+    return LEVI_OK;
+}
+
+levi_status levi_model_load(levi_model **out, levi_ctx *ctx, const char *path, int max_batch, int trainable) {
+    *out = NULL;
+    levi_safetensors st;
+    LEVI_TRY(levi_safetensors_read(path, &st));
+    levi_status rc = LEVI_OK;
+    const char *fmt = levi_safetensors_meta(&st, "format"), *ver = levi_safetensors_meta(&st, "version");
+    if (!fmt || strcmp(fmt, MODEL_FORMAT))
+        rc = levi_error(LEVI_ERR_FORMAT, "%s: not a levi-cl model file (__metadata__ 'format' is %s%s%s, expected \"%s\")",
+                        path, fmt ? "\"" : "", fmt ? fmt : "missing", fmt ? "\"" : "", MODEL_FORMAT);
+    else if (!ver || strcmp(ver, MODEL_VERSION))
+        rc = levi_error(LEVI_ERR_FORMAT, "%s: model file version %s is not supported (expected %s)", path,
+                        ver ? ver : "(missing)", MODEL_VERSION);
+    levi_model_config cfg;
+    if (rc == LEVI_OK) rc = parse_config(levi_safetensors_meta(&st, "config"), path, &cfg);
+    char **names = NULL;
+    if (rc == LEVI_OK) rc = parse_names(levi_safetensors_meta(&st, "class_names"), path, cfg.num_classes, &names);
+    levi_vit *vit = NULL;
+    int mode = rc == LEVI_OK ? levi_method_backbone_mode(cfg.method) : -1;
+    if (rc == LEVI_OK && mode >= 0) {
+        levi_vit_config vc;
+        const char *vtext = levi_safetensors_meta(&st, "vit_config");
+        char where[1100];
+        snprintf(where, sizeof where, "%s (__metadata__ vit_config)", path);
+        if (!vtext) rc = levi_error(LEVI_ERR_FORMAT, "%s: __metadata__ 'vit_config' is missing", path);
+        else rc = levi_vit_config_parse(&vc, vtext, where);
+        /* inference: a frozen backbone, except LoRA which needs its adapters */
+        int run_mode = trainable ? mode : (mode == LEVI_VIT_LORA ? LEVI_VIT_LORA : LEVI_VIT_FROZEN);
+        if (rc == LEVI_OK) rc = levi_vit_create(&vit, ctx, &vc, max_batch, run_mode, cfg.lora_rank);
+        if (rc == LEVI_OK && run_mode != mode) {
+            /* an ft model evaluated frozen: a frozen-mode method config keeps the head layout */
+            cfg.method = cfg.method == LEVI_METHOD_FT ? LEVI_METHOD_LP : cfg.method;
+        }
+    }
+    levi_model *m = NULL;
+    if (rc == LEVI_OK) {
+        levi_method saved = cfg.method;
+        rc = levi_model_create(&m, ctx, &cfg, vit, max_batch);
+        vit = NULL;
+        if (rc == LEVI_OK && saved != m->cfg.method) m->cfg.method = saved;
+    }
+    if (rc == LEVI_OK) rc = levi_model_read_weights(m, &st, path, 0);
+    if (rc == LEVI_OK) {
+        m->class_names = names;
+        m->n_class_names = m->cfg.num_classes;
+        names = NULL;
+    }
+    if (names)
+        for (int i = 0; i < cfg.num_classes; i++) free(names[i]);
+    free(names);
+    levi_vit_free(vit);
+    levi_safetensors_free(&st);
+    if (rc != LEVI_OK) {
+        levi_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return LEVI_OK;
+}
+
+levi_status levi_model_predict(levi_model *m, const float *images, int n, float *probs) {
+    const levi_model_config *c = &m->cfg;
+    size_t chw = (size_t)c->channels * c->height * c->width;
+    int K = c->num_classes;
+    float *buf = malloc((size_t)m->max_batch * (chw > (size_t)K ? chw : (size_t)K) * sizeof *buf);
+    if (!buf) return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
+    levi_status st = LEVI_OK;
+    for (int s = 0; s < n && st == LEVI_OK; s += m->max_batch) {
+        int B = n - s < m->max_batch ? n - s : m->max_batch;
+        for (size_t i = 0; i < (size_t)B * chw; i++)
+            buf[i] = (images[(size_t)s * chw + i] - c->image_mean) / c->image_std;
+        levi_tensor px = levi_model_input_pixels(m, B);
+        st = levi_tensor_write(&px, buf);
+        if (st == LEVI_OK) st = levi_model_forward(m, &px, NULL, NULL, B, NULL, NULL);
+        levi_tensor lg = levi_model_logits(m, B);
+        if (st == LEVI_OK) st = levi_tensor_read(&lg, buf);
+        for (int b = 0; st == LEVI_OK && b < B; b++) {
+            const float *l = buf + (size_t)b * K;
+            float *p = probs + (size_t)(s + b) * K;
+            double mx = l[0], sum = 0;
+            for (int k = 1; k < K; k++) mx = l[k] > mx ? l[k] : mx;
+            for (int k = 0; k < K; k++) sum += exp((double)l[k] - mx);
+            for (int k = 0; k < K; k++) p[k] = (float)(exp((double)l[k] - mx) / sum);
+        }
+    }
+    free(buf);
+    return st;
+}

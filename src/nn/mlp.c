@@ -1,0 +1,84 @@
+/* Task model g: the mlp variant, and the dispatch between mlp and cnn. */
+#include <string.h>
+
+#include "levi/nn.h"
+#include "task_internal.h"
+
+/* mlp activation slots in g->act */
+enum { A1 = 0, R1, A2, Z, D2, D1, D0 };
+
+levi_status levi_task_config_validate(const levi_task_config *c) {
+    if (c->kind != LEVI_TASK_MLP && c->kind != LEVI_TASK_CNN)
+        return levi_error(LEVI_ERR_INVALID_ARG, "task model kind %d is not mlp (1) or cnn (2)", (int)c->kind);
+    if (c->channels < 1 || c->channels > 4 || c->height < 1 || c->width < 1 || c->height > 1024 ||
+        c->width > 1024)
+        return levi_error(LEVI_ERR_INVALID_ARG, "task model input (%d,%d,%d) is not a small image (C<=4, H,W<=1024)",
+                          c->channels, c->height, c->width);
+    if (c->hidden < 1 || c->hidden > 65536)
+        return levi_error(LEVI_ERR_INVALID_ARG, "task model hidden size %d is not in 1..65536", c->hidden);
+    if (c->kind == LEVI_TASK_CNN) {
+        if (c->conv1 < 1 || c->conv2 < 1 || c->conv1 > 1024 || c->conv2 > 1024)
+            return levi_error(LEVI_ERR_INVALID_ARG, "cnn channels %d, %d are not in 1..1024", c->conv1, c->conv2);
+        if (c->height < 4 || c->width < 4)
+            return levi_error(LEVI_ERR_INVALID_ARG, "cnn input %dx%d is smaller than 4x4 (two 2x2 poolings)",
+                              c->height, c->width);
+    }
+    return LEVI_OK;
+}
+
+levi_status levi_task_plan(levi_task_model *g, const levi_task_config *cfg, levi_params *p, levi_arena *acts,
+                           int max_batch) {
+    memset(g, 0, sizeof *g);
+    LEVI_TRY(levi_task_config_validate(cfg));
+    g->cfg = *cfg;
+    g->max_batch = max_batch;
+    if (cfg->kind == LEVI_TASK_CNN) return levi_cnn_plan(g, p, acts, max_batch);
+    int in = cfg->channels * cfg->height * cfg->width, h = cfg->hidden;
+    if (levi_linear_plan(&g->fc1, p, "g.fc1", in, h) || levi_linear_plan(&g->fc2, p, "g.fc2", h, h))
+        return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory planning the mlp");
+    for (int k = A1; k <= D0; k++) g->act[k] = levi_act_plan(acts, max_batch, h);
+    return LEVI_OK;
+}
+
+levi_tensor levi_task_z(const levi_task_model *g, const levi_arena *acts, int B) {
+    return levi_act_view(acts, g->act[Z], B);
+}
+
+// x (B,C,H,W) → a1 = fc1(x) (B,h), r1 = relu(a1), a2 = fc2(r1), z = relu(a2)
+levi_status levi_task_forward(levi_task_model *g, const levi_params *p, const levi_arena *acts,
+                              const levi_tensor *x, int B) {
+    if (B > g->max_batch) return levi_error(LEVI_ERR_INVALID_ARG, "batch %d above max %d", B, g->max_batch);
+    if (g->cfg.kind == LEVI_TASK_CNN) return levi_cnn_forward(g, p, acts, x, B);
+    levi_ctx *ctx = p->ctx;
+    int in = g->fc1.in, h = g->cfg.hidden;
+    int fs[2] = {B, in};
+    levi_tensor xf = levi_tensor_reshape(x, 2, fs);
+    levi_tensor a1 = levi_act_view(acts, g->act[A1], B), r1 = levi_act_view(acts, g->act[R1], B);
+    levi_tensor a2 = levi_act_view(acts, g->act[A2], B), z = levi_act_view(acts, g->act[Z], B);
+    LEVI_TRY(levi_linear_apply(&g->fc1, p, &a1, &xf, B));
+    LEVI_TRY(levi_relu_forward(ctx, &r1, &a1, (size_t)B * h));
+    LEVI_TRY(levi_linear_apply(&g->fc2, p, &a2, &r1, B));
+    return levi_relu_forward(ctx, &z, &a2, (size_t)B * h);
+}
+
+// dz (B,h) → grads of fc1, fc2 (x is data: no dx)
+levi_status levi_task_backward(levi_task_model *g, const levi_params *p, const levi_arena *acts,
+                               const levi_tensor *x, const levi_tensor *dz, int B) {
+    if (g->cfg.kind == LEVI_TASK_CNN) return levi_cnn_backward(g, p, acts, x, dz, B);
+    levi_ctx *ctx = p->ctx;
+    int in = g->fc1.in, h = g->cfg.hidden;
+    size_t n = (size_t)B * h;
+    int fs[2] = {B, in};
+    levi_tensor xf = levi_tensor_reshape(x, 2, fs);
+    levi_tensor a1 = levi_act_view(acts, g->act[A1], B), r1 = levi_act_view(acts, g->act[R1], B);
+    levi_tensor a2 = levi_act_view(acts, g->act[A2], B);
+    levi_tensor d2 = levi_act_view(acts, g->act[D2], B), d1 = levi_act_view(acts, g->act[D1], B);
+    levi_tensor d0 = levi_act_view(acts, g->act[D0], B);
+    LEVI_TRY(levi_tensor_zero(&d2));
+    LEVI_TRY(levi_tensor_zero(&d1));
+    LEVI_TRY(levi_tensor_zero(&d0));
+    LEVI_TRY(levi_relu_backward(ctx, &d2, &a2, dz, n));
+    LEVI_TRY(levi_linear_apply_backward(&g->fc2, p, &d1, &d2, &r1, B));
+    LEVI_TRY(levi_relu_backward(ctx, &d0, &a1, &d1, n));
+    return levi_linear_apply_backward(&g->fc1, p, NULL, &d0, &xf, B);
+}

@@ -1,0 +1,13 @@
+/* Internal to src/nn: the cnn half of the task-model dispatch in mlp.c. */
+#ifndef LEVI_NN_TASK_INTERNAL_H
+#define LEVI_NN_TASK_INTERNAL_H
+
+#include "levi/nn.h"
+
+levi_status levi_cnn_plan(levi_task_model *g, levi_params *p, levi_arena *acts, int max_batch);
+levi_status levi_cnn_forward(levi_task_model *g, const levi_params *p, const levi_arena *acts,
+                             const levi_tensor *x, int B);
+levi_status levi_cnn_backward(levi_task_model *g, const levi_params *p, const levi_arena *acts,
+                              const levi_tensor *x, const levi_tensor *dz, int B);
+
+#endif
