@@ -12,6 +12,7 @@ typedef struct cli_command {
 
 static const cli_command k_commands[] = {
     {"info", cmd_info, "print the selected device and run a self-check"},
+    {"demo", cmd_demo, "the whole LEVI comparison on fashion-shift, with an HTML report"},
     {NULL, NULL, NULL},
 };
 

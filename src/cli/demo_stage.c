@@ -1,0 +1,325 @@
+/* Cache keys, completion markers, locks, in-process command runs with their
+ * output in a log file, and the progress line of `levi-cl demo`. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "demo_stage.h"
+
+void demo_key(char out[17], const char *fmt, ...) {
+    char buf[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    levi_hash128 h;
+    levi_hash_init(&h);
+    levi_hash_str(&h, buf);
+    char hex[33];
+    levi_hash_hex(&h, hex);
+    memcpy(out, hex, 16);
+    out[16] = '\0';
+}
+
+cJSON *demo_marker_read(const char *path, const char *key) {
+    char *text;
+    size_t len;
+    if (access(path, F_OK) != 0 || levi_read_file(path, &text, &len) != LEVI_OK) {
+        levi_error_clear();
+        return NULL;
+    }
+    cJSON *obj = cJSON_Parse(text);
+    free(text);
+    if (!obj) return NULL;
+    cJSON *k = cJSON_GetObjectItemCaseSensitive(obj, "key");
+    if (!cJSON_IsString(k) || strcmp(k->valuestring, key)) {
+        cJSON_Delete(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+levi_status demo_marker_write(const char *path, const char *key, cJSON *obj) {
+    cJSON_DeleteItemFromObjectCaseSensitive(obj, "key");
+    cJSON_AddStringToObject(obj, "key", key);
+    char *text = cJSON_Print(obj);
+    if (!text) return levi_error(LEVI_ERR_HOST_MEMORY, "out of memory writing '%s'", path);
+    levi_status st = levi_write_file_atomic(path, text, strlen(text));
+    free(text);
+    return st;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+levi_status demo_rmtree(const char *path) {
+    struct stat st;
+    if (lstat(path, &st) != 0) return LEVI_OK;
+    if (nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        return levi_error(LEVI_ERR_IO, "cannot remove '%s': %s", path, strerror(errno));
+    return LEVI_OK;
+}
+
+int demo_lock(const char *path) {
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return -1;
+    while (flock(fd, LOCK_EX) != 0) {
+        if (errno != EINTR) {
+            close(fd);
+            return -1;
+        }
+    }
+    return fd;
+}
+
+void demo_unlock(int fd) {
+    if (fd >= 0) close(fd);
+}
+
+/* --- progress --------------------------------------------------------------- */
+
+double demo_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+void demo_progress_init(demo_progress *p, int n_stages) {
+    memset(p, 0, sizeof *p);
+    p->n_stages = n_stages;
+    for (int i = 0; i < 16; i++) p->actual[i] = -1;
+    p->tty = isatty(STDERR_FILENO);
+    p->err_fd = STDERR_FILENO;
+    p->t_start = demo_now();
+}
+
+double demo_eta(const demo_progress *p, int k, double elapsed) {
+    /* speed: measured / estimated over the finished stages that ran */
+    double est_done = 0, act_done = 0;
+    for (int i = 0; i < p->n_stages; i++)
+        if (p->actual[i] > 0 && p->est[i] > 0) {
+            est_done += p->est[i];
+            act_done += p->actual[i];
+        }
+    double speed = est_done > 1 ? act_done / est_done : 1;
+    if (speed < 0.2) speed = 0.2;
+    if (speed > 5) speed = 5;
+    double cur = p->est[k] * speed - elapsed;
+    if (cur < 0) cur = 0;
+    double rest = 0;
+    for (int i = k + 1; i < p->n_stages; i++) rest += p->est[i] * speed;
+    return cur + rest;
+}
+
+void demo_fmt_time(char *out, size_t len, double s) {
+    if (s < 0) s = 0;
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(out, len, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else snprintf(out, len, "%ld:%02ld", t / 60, t % 60);
+}
+
+/* The last complete JSON line of a metrics file: step and loss. */
+static int last_metrics(const char *path, long *step, double *loss, int *epoch) {
+    if (!path) return 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    char buf[4096];
+    long size = 0;
+    if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
+    long from = size > (long)sizeof buf - 1 ? size - (long)sizeof buf + 1 : 0;
+    fseek(f, from, SEEK_SET);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    while (n > 0 && buf[n - 1] != '\n') buf[--n] = '\0'; /* drop a line being written */
+    if (n == 0) return 0;
+    buf[--n] = '\0';
+    char *line = strrchr(buf, '\n');
+    line = line ? line + 1 : buf;
+    cJSON *o = cJSON_Parse(line);
+    if (!o) return 0;
+    cJSON *s = cJSON_GetObjectItem(o, "step"), *l = cJSON_GetObjectItem(o, "loss"), *e = cJSON_GetObjectItem(o, "epoch");
+    int ok = cJSON_IsNumber(s) && cJSON_IsNumber(l);
+    if (ok) {
+        *step = (long)s->valuedouble;
+        *loss = l->valuedouble;
+        *epoch = cJSON_IsNumber(e) ? e->valueint : -1;
+    }
+    cJSON_Delete(o);
+    return ok;
+}
+
+typedef struct heartbeat {
+    demo_progress *p;
+    int k;
+    const char *label;
+    const char *metrics;
+    double t0;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop;
+} heartbeat;
+
+static void heartbeat_line(heartbeat *h, int final) {
+    double el = demo_now() - h->t0;
+    char e[32], eta[32], m[96] = "";
+    demo_fmt_time(e, sizeof e, el);
+    demo_fmt_time(eta, sizeof eta, demo_eta(h->p, h->k, el));
+    long step;
+    double loss;
+    int epoch;
+    if (last_metrics(h->metrics, &step, &loss, &epoch)) {
+        if (epoch >= 0) snprintf(m, sizeof m, ", epoch %d step %ld loss %.4f", epoch, step, loss);
+        else snprintf(m, sizeof m, ", step %ld loss %.4f", step, loss);
+    }
+    char line[512];
+    int n = snprintf(line, sizeof line, "%sstage %d/%d: %s — %s%s — ETA %s%s", h->p->tty ? "\r" : "", h->k + 1,
+                     h->p->n_stages, h->label, e, m, eta, h->p->tty ? (final ? "\033[K\n" : "\033[K") : "\n");
+    if (n > 0) {
+        ssize_t w = write(h->p->err_fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+        (void)w;
+    }
+}
+
+static void *heartbeat_main(void *arg) {
+    heartbeat *h = arg;
+    double period = h->p->tty ? 1.0 : 15.0;
+    pthread_mutex_lock(&h->mu);
+    while (!h->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += (time_t)period;
+        pthread_cond_timedwait(&h->cv, &h->mu, &ts);
+        if (!h->stop) heartbeat_line(h, 0);
+    }
+    pthread_mutex_unlock(&h->mu);
+    return NULL;
+}
+
+int demo_run(demo_progress *p, int k, const char *label, const char *log_path, const char *stdout_path,
+             const char *metrics_path, int argc, char **argv, const cli_env *env) {
+    cli_command_fn fn = NULL;
+    for (const cli_command *c = k_commands; c->name; c++)
+        if (!strcmp(c->name, argv[0])) fn = c->fn;
+    if (!fn) {
+        dprintf(p->err_fd, "levi-cl demo: the command '%s' is not built into this levi-cl\n", argv[0]);
+        return 127;
+    }
+    int log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (log_fd < 0) {
+        dprintf(p->err_fd, "levi-cl demo: cannot write '%s': %s\n", log_path, strerror(errno));
+        return 1;
+    }
+    int out_fd = stdout_path ? open(stdout_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : dup(log_fd);
+    if (out_fd < 0) {
+        dprintf(p->err_fd, "levi-cl demo: cannot write '%s': %s\n", stdout_path, strerror(errno));
+        close(log_fd);
+        return 1;
+    }
+    /* the command line, for the log */
+    dprintf(log_fd, "$ levi-cl");
+    for (int i = 0; i < argc; i++) dprintf(log_fd, " %s", argv[i]);
+    dprintf(log_fd, "\n");
+    fflush(stdout);
+    fflush(stderr);
+    int saved_out = dup(STDOUT_FILENO), saved_err = dup(STDERR_FILENO);
+    p->err_fd = saved_err;
+    dup2(out_fd, STDOUT_FILENO);
+    dup2(log_fd, STDERR_FILENO);
+    close(out_fd);
+    close(log_fd);
+
+    heartbeat h = {.p = p, .k = k, .label = label, .metrics = metrics_path, .t0 = demo_now()};
+    pthread_mutex_init(&h.mu, NULL);
+    pthread_cond_init(&h.cv, NULL);
+    heartbeat_line(&h, 0);
+    pthread_t th;
+    int have_thread = pthread_create(&th, NULL, heartbeat_main, &h) == 0;
+
+    /* the command may rewrite argv (main() does): give it a copy */
+    char *args[64];
+    int n = argc < 63 ? argc : 63;
+    for (int i = 0; i < n; i++) args[i] = argv[i];
+    args[n] = NULL;
+    int rc = fn(n, args, env);
+
+    if (have_thread) {
+        pthread_mutex_lock(&h.mu);
+        h.stop = 1;
+        pthread_cond_signal(&h.cv);
+        pthread_mutex_unlock(&h.mu);
+        pthread_join(th, NULL);
+    }
+    fflush(stdout);
+    fflush(stderr);
+    dup2(saved_out, STDOUT_FILENO);
+    dup2(saved_err, STDERR_FILENO);
+    close(saved_out);
+    close(saved_err);
+    p->err_fd = STDERR_FILENO;
+    if (p->tty) {
+        /* leave the last progress state on its own line only when done */
+        ssize_t w = write(STDERR_FILENO, "\r\033[K", 4);
+        (void)w;
+    }
+    pthread_cond_destroy(&h.cv);
+    pthread_mutex_destroy(&h.mu);
+    return rc;
+}
+
+void demo_print_tail(const char *path, int lines) {
+    char *text;
+    size_t len;
+    if (levi_read_file(path, &text, &len) != LEVI_OK) {
+        levi_error_clear();
+        return;
+    }
+    /* progress bars rewrite a line with \r: show only the last state */
+    for (size_t i = 0; i < len; i++)
+        if (text[i] == '\r') text[i] = '\n';
+    size_t start = len;
+    int seen = 0;
+    while (start > 0) {
+        if (text[start - 1] == '\n' && start < len && ++seen > lines) break;
+        start--;
+    }
+    fprintf(stderr, "  --- last lines of %s ---\n", path);
+    char *save = NULL;
+    for (char *l = strtok_r(text + start, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+        fprintf(stderr, "  | %s\n", l);
+    free(text);
+}
+
+void demo_shell_quote(char *out, size_t len, const char *s) {
+    int plain = *s != '\0';
+    for (const char *c = s; *c; c++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+=:,", *c)) plain = 0;
+    if (plain) {
+        snprintf(out, len, "%s", s);
+        return;
+    }
+    size_t o = 0;
+    if (o + 1 < len) out[o++] = '\'';
+    for (; *s && o + 5 < len; s++) {
+        if (*s == '\'') {
+            memcpy(out + o, "'\\''", 4);
+            o += 4;
+        } else out[o++] = *s;
+    }
+    if (o + 1 < len) out[o++] = '\'';
+    out[o] = '\0';
+}

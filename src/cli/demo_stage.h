@@ -1,0 +1,64 @@
+/* The machinery of `levi-cl demo`: cache keys, per-stage completion markers,
+ * locks, running another command in-process with its output sent to a log
+ * file, and a progress line (stage k/n, elapsed, ETA) while it runs. */
+#ifndef LEVI_CLI_DEMO_STAGE_H
+#define LEVI_CLI_DEMO_STAGE_H
+
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+
+/* A 16-hex-digit key of a formatted description of a stage's parameters. */
+void demo_key(char out[17], const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The stage's completion marker `path` (JSON) when it exists, parses and its
+ * "key" equals `key`; else NULL. The caller deletes the object. */
+cJSON *demo_marker_read(const char *path, const char *key);
+
+/* Write the marker atomically; `obj` gets "key" set to `key`. */
+levi_status demo_marker_write(const char *path, const char *key, cJSON *obj);
+
+/* rm -rf of a folder the demo owns (missing is fine). */
+levi_status demo_rmtree(const char *path);
+
+/* An exclusive lock on `path` (created), so that two demos sharing a cache
+ * folder never build the same entry at once. Returns the fd (or -1: no lock,
+ * which is not fatal) and waits while another process holds it. */
+int demo_lock(const char *path);
+void demo_unlock(int fd);
+
+/* Progress of the whole run: stage estimates (seconds) calibrate the ETA. */
+typedef struct demo_progress {
+    int n_stages;
+    double est[16];      /* estimated seconds per stage (0 when skipped) */
+    double actual[16];   /* measured seconds of finished stages (-1 pending) */
+    int tty;             /* stderr is a terminal: one rewritten line */
+    int err_fd;          /* where progress goes (the real stderr while output is redirected) */
+    double t_start;      /* monotonic time the run began */
+} demo_progress;
+
+void demo_progress_init(demo_progress *p, int n_stages);
+double demo_now(void);
+
+/* Seconds left after stage k (0-based) has run for `elapsed`, from the
+ * estimates scaled by how fast the finished stages went. */
+double demo_eta(const demo_progress *p, int k, double elapsed);
+
+/* "1:05" / "12:30" / "1:02:03". */
+void demo_fmt_time(char *out, size_t len, double s);
+
+/* Run the command `argv[0]` from the command table in this process, with its
+ * stdout written to `stdout_path` (NULL: to `log_path`) and its stderr to
+ * `log_path`, while a progress line for stage k shows `label`, the elapsed
+ * time, the last step and loss of `metrics_path` (may be NULL) and the ETA.
+ * Returns the command's exit code (127 when the command is not built in). */
+int demo_run(demo_progress *p, int k, const char *label, const char *log_path, const char *stdout_path,
+             const char *metrics_path, int argc, char **argv, const cli_env *env);
+
+/* Print the last `lines` lines of a log file to stderr, indented. */
+void demo_print_tail(const char *path, int lines);
+
+/* `s` quoted for a POSIX shell when it needs quoting, into out. */
+void demo_shell_quote(char *out, size_t len, const char *s);
+
+#endif
