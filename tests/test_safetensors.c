@@ -119,6 +119,8 @@ START_TEST(rejects_bad_schema) {
                 LEVI_ERR_FORMAT, "key 'shape' must be a string");
     expect_fail(craft(T1("F32", "[-1]", "[0,4]"), 4), LEVI_ERR_FORMAT, "shape[0] must be a non-negative integer");
     expect_fail(craft(T1("F32", "[1,1.5]", "[0,4]"), 4), LEVI_ERR_FORMAT, "shape[1] must be a non-negative integer");
+    expect_fail(craft(T1("F32", "[-0]", "[0,0]"), 0), LEVI_ERR_FORMAT, "shape[0] must be a non-negative integer");
+    expect_fail(craft(T1("F32", "[1e300]", "[0,4]"), 4), LEVI_ERR_FORMAT, "shape[0] must be a non-negative integer");
     expect_fail(craft(T1("F32", "[\"1\"]", "[0,4]"), 4), LEVI_ERR_FORMAT, "shape[0] must be a non-negative");
     expect_fail(craft(T1("F32", "[1]", "[-0.5,4]"), 4), LEVI_ERR_FORMAT, "data_offsets must be non-negative");
     expect_fail(craft(T1("F32", "[1]", "[0,4.5]"), 4), LEVI_ERR_FORMAT, "data_offsets must be non-negative");

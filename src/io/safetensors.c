@@ -134,7 +134,7 @@ typedef struct {
 static int json_uint(const cJSON *v, uint64_t *out) {
     if (!cJSON_IsNumber(v)) return 0;
     double d = v->valuedouble;
-    if (!(d >= 0) || d != floor(d) || d > 9007199254740992.0) return 0;
+    if (!(d >= 0) || signbit(d) || d != floor(d) || d > 9007199254740992.0) return 0; /* "-0" too */
     *out = (uint64_t)d;
     return 1;
 }
