@@ -111,6 +111,12 @@ levi_status levi_vit_zero_grad(levi_vit *v);
 int levi_vit_trainable(levi_vit *v, levi_tensor *params, levi_tensor *grads, levi_tensor *adam_m,
                        levi_tensor *adam_v);
 
+/* Views of the weight called `name` (HF name, e.g. "layernorm.weight" or
+ * "encoder.layer.0.attention.attention.query.lora_A") and of its gradient
+ * (grad->numel == 0 when that weight is not trainable). param or grad may be
+ * NULL. LEVI_ERR_NOT_FOUND for an unknown name. */
+levi_status levi_vit_find(levi_vit *v, const char *name, levi_tensor *param, levi_tensor *grad);
+
 /* Number of parameters of the backbone (excluding LoRA) and of LoRA. */
 size_t levi_vit_num_params(const levi_vit *v, size_t *lora_params);
 

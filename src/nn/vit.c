@@ -492,3 +492,23 @@ int levi_vit_trainable(levi_vit *v, levi_tensor *params, levi_tensor *grads, lev
     if (adam_v) *adam_v = levi_arena_all(&v->adam_v);
     return 1;
 }
+
+levi_status levi_vit_find(levi_vit *v, const char *name, levi_tensor *param, levi_tensor *grad) {
+    for (int i = 0; i < v->n_table; i++) {
+        const vit_param *p = &v->table[i];
+        if (strcmp(p->name, name)) continue;
+        int shape[4];
+        for (int d = 0; d < p->ndim; d++) shape[d] = (int)p->shape[d];
+        const int lora = p->arena == VIT_ARENA_LORA;
+        if (param) *param = levi_arena_tensor(lora ? &v->lora : &v->params, p->off, p->ndim, shape);
+        if (grad) {
+            const int trainable = (lora && v->train_mode == LEVI_VIT_LORA) || (!lora && v->train_mode == LEVI_VIT_FULL);
+            if (trainable)
+                *grad = levi_arena_tensor(&v->grads, p->off, p->ndim, shape);
+            else
+                memset(grad, 0, sizeof *grad);
+        }
+        return LEVI_OK;
+    }
+    return levi_error(LEVI_ERR_NOT_FOUND, "ViT: no weight named '%s'", name);
+}
