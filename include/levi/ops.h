@@ -152,6 +152,11 @@ levi_status levi_global_avgpool_forward(levi_ctx *ctx, const levi_tensor *out, c
                                         int C, int HW);
 levi_status levi_global_avgpool_backward(levi_ctx *ctx, const levi_tensor *dinp, const levi_tensor *dout, int B,
                                          int C, int HW);
+/* The same forward as levi_conv2d_forward in one kernel without scratch (one
+ * work item per output). Slower than im2col + GEMM on PoCL at the CNN's sizes,
+ * kept for scratch-free inference and as a cross-check. */
+levi_status levi_conv2d_forward_direct(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *inp,
+                                       const levi_tensor *w, const levi_tensor *b, const levi_conv_shape *s);
 
 /* --- loss ------------------------------------------------------------------------ */
 
