@@ -233,6 +233,50 @@ START_TEST(reads_unaligned_and_padded) {
 }
 END_TEST
 
+/* Every truncation and many random byte changes of a valid file: the reader
+ * returns OK or a clean error, never crashes (run under valgrind/ASan too). */
+START_TEST(survives_corruption) {
+    levi_st_writer *w;
+    float v[6] = {1, 2, 3, 4, 5, 6};
+    ck_assert_levi_ok(levi_st_writer_create(&w));
+    ck_assert_levi_ok(levi_st_writer_add(w, "a", 2, (long long[]){2, 3}, v));
+    ck_assert_levi_ok(levi_st_writer_add(w, "b", 1, (long long[]){2}, v));
+    ck_assert_levi_ok(levi_st_writer_meta(w, "k", "v"));
+    char good[600];
+    snprintf(good, sizeof good, "%s", tpath("good.safetensors"));
+    ck_assert_levi_ok(levi_st_writer_write(w, good));
+    levi_st_writer_free(w);
+    char *buf;
+    size_t len;
+    ck_assert_levi_ok(levi_read_file(good, &buf, &len));
+    levi_safetensors st;
+    for (size_t n = 0; n < len; n++) {
+        ck_assert_int_eq(levi_safetensors_parse(buf, n, "cut", &st), LEVI_ERR_FORMAT);
+        ck_assert_int_eq(st.count, 0);
+    }
+    unsigned char *m = malloc(len);
+    unsigned long long r = 12345;
+    int ok = 0, bad = 0;
+    for (int it = 0; it < 3000; it++) {
+        memcpy(m, buf, len);
+        for (int k = 0; k < 1 + it % 3; k++) {
+            r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+            size_t at = (size_t)(r >> 33) % len;
+            m[at] = (unsigned char)(r >> 20);
+        }
+        levi_status rc = levi_safetensors_parse(m, len, "mutated", &st);
+        ck_assert_msg(rc == LEVI_OK || rc == LEVI_ERR_FORMAT || rc == LEVI_ERR_UNSUPPORTED, "iteration %d: %s", it,
+                      levi_status_name(rc));
+        if (rc == LEVI_OK) ok++;
+        else bad++;
+        levi_safetensors_free(&st);
+    }
+    ck_assert_msg(ok > 0 && bad > 0, "ok %d, rejected %d", ok, bad);
+    free(m);
+    free(buf);
+}
+END_TEST
+
 /* --- F16 / BF16 -------------------------------------------------------------- */
 
 static const unsigned short f16_bits[] = {0x3c00, 0xc000, 0x7bff, 0x0001, 0x03ff, 0x0400, 0x7c00, 0xfc00, 0x8000, 0x3555};
@@ -518,6 +562,7 @@ int main(void) {
     tcase_add_test(r, rejects_bad_sizes);
     tcase_add_test(r, rejects_duplicates_and_unsupported);
     tcase_add_test(r, reads_unaligned_and_padded);
+    tcase_add_test(r, survives_corruption);
     tcase_add_test(r, half_conversions);
     tcase_add_test(r, reads_f16_bf16_files);
     tcase_add_test(r, reads_reference_fixture);
