@@ -145,6 +145,12 @@ levi_status levi_fashion_shift(const levi_shift_params *p);
  * so that sorted order is label order. */
 extern const char *const levi_fashion_classes[10];
 
+/* The splits of a benchmark folder: its sub-folders that hold class folders,
+ * pretrain, train, test-id, test-ood first, then the others sorted. When dir
+ * is itself one ImageFolder, *count is 1 and the name is ".". Free with
+ * levi_class_names_free. */
+levi_status levi_benchmark_splits(const char *dir, char ***names, int *count);
+
 /* A contact sheet of a benchmark (or any folder of ImageFolder splits):
  * `per_class` samples per class per split, labelled by split, scaled by
  * `scale`; written as an RGB PNG, atomically. */
