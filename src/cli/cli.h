@@ -14,6 +14,10 @@ typedef struct cli_env {
 typedef int (*cli_command_fn)(int argc, char **argv, const cli_env *env);
 
 int cmd_info(int argc, char **argv, const cli_env *env);
+int cmd_pretrain(int argc, char **argv, const cli_env *env);
+int cmd_train(int argc, char **argv, const cli_env *env);
+int cmd_eval(int argc, char **argv, const cli_env *env);
+int cmd_predict(int argc, char **argv, const cli_env *env);
 int cmd_demo(int argc, char **argv, const cli_env *env);
 
 /* Whether tuned GEMM parameters are stored for this device (levi-cl tune). */

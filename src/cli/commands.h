@@ -12,7 +12,11 @@ typedef struct cli_command {
 
 static const cli_command k_commands[] = {
     {"info", cmd_info, "print the selected device and run a self-check"},
+    {"pretrain", cmd_pretrain, "train a ViT backbone on an ImageFolder (Hugging Face folder out)"},
     {"demo", cmd_demo, "the whole LEVI comparison on fashion-shift, with an HTML report"},
+    {"train", cmd_train, "fine-tune with scratch, lp, ft, lora, levi or levi+lora"},
+    {"eval", cmd_eval, "accuracy, per-class accuracy and confusion matrix of a model"},
+    {"predict", cmd_predict, "class and probability of PNG images under a model"},
     {NULL, NULL, NULL},
 };
 

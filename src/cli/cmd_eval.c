@@ -1,0 +1,159 @@
+/* levi-cl eval: accuracy of a trained model on one or more ImageFolders, with
+ * per-class accuracy and the confusion matrix.
+ *
+ * Stable output of --json (one JSON object on stdout, nothing else there):
+ *   {"model":PATH,"method":M,"num_classes":K,"class_names":[...],
+ *    "datasets":[{"data":DIR,"n":N,"correct":C,"accuracy":A,"loss":L,
+ *                 "per_class":[{"class":NAME,"n":N,"accuracy":A|null},...],
+ *                 "confusion":[[...K ints...],...]}   (row = true class, column = predicted)
+ *               ,...]}
+ * Exit status: 0 done, 2 usage error, 1 failure (the message names the input). */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "levi/data.h"
+#include "levi/train.h"
+
+static const char *k_usage =
+    "usage: levi-cl [--device SEL] eval --model MODEL.safetensors --data DIR [--data DIR ...]\n"
+    "                                   [--json] [--limit N] [--batch N]\n"
+    "\n"
+    "Evaluate a model written by `levi-cl train` on ImageFolders (DIR/<class>/*.png,\n"
+    "the same classes as in training): accuracy per data set, per-class accuracy and\n"
+    "the confusion matrix (rows: true class, columns: predicted).\n"
+    "\n"
+    "  --json      print one JSON object (format at the top of src/cli/cmd_eval.c)\n"
+    "  --limit N   at most N images per class\n"
+    "  --batch N   images per forward pass (default 64)\n";
+
+#define MAX_DATA 64
+
+static void print_text(const char *dir, const levi_eval_result *r, const char *const *names) {
+    int K = r->num_classes;
+    printf("%s: accuracy %.4f (%d/%d), loss %.4f\n", dir, r->acc, r->correct, r->n, r->loss);
+    printf("  per class:\n");
+    for (int k = 0; k < K; k++) {
+        long n = 0;
+        for (int j = 0; j < K; j++) n += r->confusion[(size_t)k * K + j];
+        if (r->class_acc[k] >= 0) printf("    %-20s %.4f (%ld images)\n", names[k], r->class_acc[k], n);
+        else printf("    %-20s -      (no images)\n", names[k]);
+    }
+    printf("  confusion (rows: true, columns: predicted):\n      ");
+    for (int j = 0; j < K; j++) printf(" %6d", j);
+    printf("\n");
+    for (int k = 0; k < K; k++) {
+        printf("  %3d ", k);
+        for (int j = 0; j < K; j++) printf(" %6d", r->confusion[(size_t)k * K + j]);
+        printf("\n");
+    }
+}
+
+static cJSON *json_result(const char *dir, const levi_eval_result *r, const char *const *names) {
+    int K = r->num_classes;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "data", dir);
+    cJSON_AddNumberToObject(o, "n", r->n);
+    cJSON_AddNumberToObject(o, "correct", r->correct);
+    cJSON_AddNumberToObject(o, "accuracy", r->acc);
+    cJSON_AddNumberToObject(o, "loss", r->loss);
+    cJSON *pc = cJSON_AddArrayToObject(o, "per_class");
+    cJSON *cm = cJSON_AddArrayToObject(o, "confusion");
+    for (int k = 0; k < K; k++) {
+        cJSON *c = cJSON_CreateObject();
+        long n = 0;
+        for (int j = 0; j < K; j++) n += r->confusion[(size_t)k * K + j];
+        cJSON_AddStringToObject(c, "class", names[k]);
+        cJSON_AddNumberToObject(c, "n", (double)n);
+        if (r->class_acc[k] >= 0) cJSON_AddNumberToObject(c, "accuracy", r->class_acc[k]);
+        else cJSON_AddNullToObject(c, "accuracy");
+        cJSON_AddItemToArray(pc, c);
+        cJSON_AddItemToArray(cm, cJSON_CreateIntArray(r->confusion + (size_t)k * K, K));
+    }
+    return o;
+}
+
+int cmd_eval(int argc, char **argv, const cli_env *env) {
+    if (cli_wants_help(argc, argv)) {
+        fputs(k_usage, stdout);
+        return 0;
+    }
+    const char *model = NULL, *data[MAX_DATA];
+    int ndata = 0, json = 0;
+    long limit = 0, batch = 64;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        levi_status st = LEVI_OK;
+        if (!strcmp(o, "--json")) {
+            json = 1;
+            continue;
+        }
+        if (strcmp(o, "--model") && strcmp(o, "--data") && strcmp(o, "--limit") && strcmp(o, "--batch")) {
+            fprintf(stderr, "levi-cl eval: unknown option '%s'\n\n%s", o, k_usage);
+            return 2;
+        }
+        if (!v) {
+            fprintf(stderr, "levi-cl eval: %s needs a value\n", o);
+            return 2;
+        }
+        i++;
+        if (!strcmp(o, "--model")) model = v;
+        else if (!strcmp(o, "--data")) {
+            if (ndata == MAX_DATA) {
+                fprintf(stderr, "levi-cl eval: more than %d --data folders\n", MAX_DATA);
+                return 2;
+            }
+            data[ndata++] = v;
+        } else if (!strcmp(o, "--limit")) st = cli_parse_int(o, v, 1, 100000000, &limit);
+        else st = cli_parse_int(o, v, 1, 65536, &batch);
+        if (st != LEVI_OK) return cli_fail(st);
+    }
+    if (!model || !ndata) {
+        fprintf(stderr, "levi-cl eval: --model and at least one --data are required\n\n%s", k_usage);
+        return 2;
+    }
+    levi_ctx *ctx = NULL;
+    levi_model *m = NULL;
+    levi_status st = cli_open(env, &ctx);
+    if (st == LEVI_OK) st = levi_model_load(&m, ctx, model, (int)batch, 0);
+    cJSON *out = NULL, *arr = NULL;
+    if (st == LEVI_OK && json) {
+        const levi_model_config *c = levi_model_get_config(m);
+        out = cJSON_CreateObject();
+        cJSON_AddStringToObject(out, "model", model);
+        cJSON_AddStringToObject(out, "method", levi_method_name(c->method));
+        cJSON_AddNumberToObject(out, "num_classes", c->num_classes);
+        cJSON_AddItemToObject(out, "class_names",
+                              cJSON_CreateStringArray(levi_model_class_names(m), c->num_classes));
+        arr = cJSON_AddArrayToObject(out, "datasets");
+    }
+    for (int d = 0; st == LEVI_OK && d < ndata; d++) {
+        const levi_model_config *c = levi_model_get_config(m);
+        levi_dataset ds;
+        st = levi_dataset_load_folder(&ds, data[d], c->channels, c->height, c->width, (int)limit);
+        if (st != LEVI_OK) break;
+        char what[4200];
+        snprintf(what, sizeof what, "data folder %s", data[d]);
+        levi_eval_result r;
+        st = levi_train_check_dataset(m, &ds, what);
+        if (st == LEVI_OK) st = levi_evaluate(m, &ds, &r);
+        if (st == LEVI_OK) {
+            if (json) cJSON_AddItemToArray(arr, json_result(data[d], &r, levi_model_class_names(m)));
+            else print_text(data[d], &r, levi_model_class_names(m));
+            levi_eval_result_free(&r);
+        }
+        levi_dataset_free(&ds);
+    }
+    if (st == LEVI_OK && json) {
+        char *s = cJSON_Print(out);
+        if (s) puts(s);
+        free(s);
+    }
+    cJSON_Delete(out);
+    int rc = st == LEVI_OK ? 0 : cli_fail(st);
+    levi_model_free(m);
+    if (ctx) levi_ctx_destroy(ctx);
+    return rc;
+}

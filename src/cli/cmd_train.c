@@ -1,0 +1,292 @@
+/* levi-cl train: fine-tune with one of the six methods (scratch, lp, ft, lora,
+ * levi, levi+lora) and write a self-contained model file.
+ *
+ * Stable outputs (other tools read them):
+ *   --log FILE   JSON lines, one per step (every --log-every steps) and one per epoch:
+ *     {"type":"step","step":S,"epoch":E,"loss":L,"acc":A,"lr":LR,"samples_per_s":X,"elapsed":SEC}
+ *     {"type":"epoch","step":S,"epoch":E,"loss":L,"acc":A,"lr":LR,"samples_per_s":X,"elapsed":SEC,
+ *      "epoch_s":SEC,["val_acc":V,]"cached_features":0|1}
+ *     epoch counts from 1; an epoch line's loss/acc are means over that epoch.
+ *   stdout, last line on success:
+ *     {"type":"summary","method":M,"epochs":E,"steps":S,"loss":L,"acc":A,"val_acc":V|null,
+ *      "seconds":SEC,"samples_per_s":X,"cached_features":0|1,"first_epoch_s":SEC,
+ *      "last_epoch_s":SEC,"out":PATH}
+ *   OUT.ckpt     checkpoint written atomically after every epoch (for --resume).
+ * Exit status: 0 done, 2 usage error, 1 failure (the message names the input). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "levi/data.h"
+#include "levi/train.h"
+
+static const char *k_usage =
+    "usage: levi-cl [--device SEL] train --method M --data DIR --out MODEL.safetensors\n"
+    "                                    [--backbone BACKBONE_DIR] [OPTIONS]\n"
+    "\n"
+    "Train a classifier on an ImageFolder (DIR/<class>/*.png) and write a\n"
+    "self-contained model file (backbone, task model, adapters, config, class names).\n"
+    "\n"
+    "methods: scratch    task model g + linear head (no backbone)\n"
+    "         lp         linear probe on the backbone's last tap (frozen)\n"
+    "         ft         full fine-tuning of backbone + linear head\n"
+    "         lora       LoRA (rank --lora-rank) on query/value + linear head\n"
+    "         levi       frozen backbone taps + task model g + adapters (LEVI)\n"
+    "         levi+lora  LEVI with LoRA on the backbone\n"
+    "\n"
+    "options:\n"
+    "  --backbone DIR         Hugging Face ViT folder (config.json + model.safetensors);\n"
+    "                         required except for scratch\n"
+    "  --val DIR              validation ImageFolder, evaluated after every epoch\n"
+    "  --epochs N (5)  --batch N (64)  --lr X (1e-3)  --wd X (0.01)  --seed N (0)\n"
+    "  --grad-clip X (1.0, 0 = off)\n"
+    "  --task-model mlp|cnn (mlp)  --task-hidden N (128)  --cnn-channels C1,C2 (16,32)\n"
+    "  --taps L1,L2,...       backbone taps, 0..depth (depth = after the final layernorm);\n"
+    "                         default: depth/2-1,depth\n"
+    "  --fusion concat|ensemble (concat)  --adapter mlp|linear (mlp)  --adapter-hidden N (128)\n"
+    "  --lambda X (0.5)       ensemble auxiliary loss weight\n"
+    "  --lora-rank R (4)\n"
+    "  --limit N              at most N images per class\n"
+    "  --image-size N --channels C   input size for scratch (default 28, 1; else the backbone's)\n"
+    "  --cache-features on|off  reuse frozen-backbone tap features across epochs (on when possible)\n"
+    "  --log FILE             JSON lines metrics (see the top of src/cli/cmd_train.c)\n"
+    "  --log-every K (1)      a step line every K steps\n"
+    "  --checkpoint FILE      per-epoch checkpoint (default MODEL.safetensors.ckpt)\n"
+    "  --resume CKPT          continue from a checkpoint written by an earlier run\n"
+    "                         (same options): the result equals an uninterrupted run\n";
+
+typedef struct train_args {
+    const char *method, *backbone, *data, *out, *val, *log, *resume, *ckpt;
+    const char *task, *taps, *fusion, *adapter, *cache, *cnn;
+    long epochs, batch, seed, task_hidden, adapter_hidden, lora_rank, limit, image_size, channels, log_every;
+    double lr, wd, lambda, clip;
+} train_args;
+
+static levi_status parse_list(const char *opt, const char *s, int *out, int max, int *n) {
+    *n = 0;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 0 || v > 100000 || (*end && *end != ','))
+            return levi_error(LEVI_ERR_INVALID_ARG, "%s: '%s' is not a comma-separated list of whole numbers", opt, s);
+        if (*n == max) return levi_error(LEVI_ERR_INVALID_ARG, "%s: more than %d values in '%s'", opt, max, s);
+        out[(*n)++] = (int)v;
+        p = *end ? end + 1 : end;
+    }
+    if (!*n) return levi_error(LEVI_ERR_INVALID_ARG, "%s: empty list", opt);
+    return LEVI_OK;
+}
+
+static levi_status parse_args(int argc, char **argv, train_args *a) {
+    memset(a, 0, sizeof *a);
+    a->epochs = 5;
+    a->batch = 64;
+    a->lr = 1e-3;
+    a->wd = 0.01;
+    a->lambda = 0.5;
+    a->clip = 1.0;
+    a->task_hidden = 128;
+    a->adapter_hidden = 128;
+    a->lora_rank = 4;
+    a->image_size = 28;
+    a->channels = 1;
+    a->log_every = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const char **sp = NULL;
+        long *ip = NULL, lo = 0, hi = 0;
+        double *fp = NULL, flo = 0, fhi = 0;
+        if (!strcmp(o, "--method")) sp = &a->method;
+        else if (!strcmp(o, "--backbone")) sp = &a->backbone;
+        else if (!strcmp(o, "--data")) sp = &a->data;
+        else if (!strcmp(o, "--out")) sp = &a->out;
+        else if (!strcmp(o, "--val")) sp = &a->val;
+        else if (!strcmp(o, "--log")) sp = &a->log;
+        else if (!strcmp(o, "--resume")) sp = &a->resume;
+        else if (!strcmp(o, "--checkpoint")) sp = &a->ckpt;
+        else if (!strcmp(o, "--task-model")) sp = &a->task;
+        else if (!strcmp(o, "--taps")) sp = &a->taps;
+        else if (!strcmp(o, "--fusion")) sp = &a->fusion;
+        else if (!strcmp(o, "--adapter")) sp = &a->adapter;
+        else if (!strcmp(o, "--cache-features")) sp = &a->cache;
+        else if (!strcmp(o, "--cnn-channels")) sp = &a->cnn;
+        else if (!strcmp(o, "--epochs")) ip = &a->epochs, lo = 1, hi = 100000;
+        else if (!strcmp(o, "--batch")) ip = &a->batch, lo = 1, hi = 65536;
+        else if (!strcmp(o, "--seed")) ip = &a->seed, lo = 0, hi = 2147483647;
+        else if (!strcmp(o, "--task-hidden")) ip = &a->task_hidden, lo = 1, hi = 65536;
+        else if (!strcmp(o, "--adapter-hidden")) ip = &a->adapter_hidden, lo = 1, hi = 65536;
+        else if (!strcmp(o, "--lora-rank")) ip = &a->lora_rank, lo = 1, hi = 1024;
+        else if (!strcmp(o, "--limit")) ip = &a->limit, lo = 1, hi = 100000000;
+        else if (!strcmp(o, "--image-size")) ip = &a->image_size, lo = 4, hi = 1024;
+        else if (!strcmp(o, "--channels")) ip = &a->channels, lo = 1, hi = 3;
+        else if (!strcmp(o, "--log-every")) ip = &a->log_every, lo = 1, hi = 1000000;
+        else if (!strcmp(o, "--lr")) fp = &a->lr, flo = 0, fhi = 10;
+        else if (!strcmp(o, "--wd")) fp = &a->wd, flo = 0, fhi = 10;
+        else if (!strcmp(o, "--lambda")) fp = &a->lambda, flo = 0, fhi = 100;
+        else if (!strcmp(o, "--grad-clip")) fp = &a->clip, flo = 0, fhi = 1e6;
+        else return levi_error(LEVI_ERR_INVALID_ARG, "train: unknown option '%s' (see levi-cl train --help)", o);
+        if (!v) return levi_error(LEVI_ERR_INVALID_ARG, "train: %s needs a value", o);
+        i++;
+        if (sp) *sp = v;
+        if (ip) LEVI_TRY(cli_parse_int(o, v, lo, hi, ip));
+        if (fp) LEVI_TRY(cli_parse_float(o, v, flo, fhi, fp));
+    }
+    if (!a->method) return levi_error(LEVI_ERR_INVALID_ARG, "train: --method is required");
+    if (!a->data) return levi_error(LEVI_ERR_INVALID_ARG, "train: --data is required");
+    if (!a->out) return levi_error(LEVI_ERR_INVALID_ARG, "train: --out is required");
+    return LEVI_OK;
+}
+
+static levi_status build_config(const train_args *a, levi_model_config *c) {
+    levi_method m;
+    LEVI_TRY(levi_method_parse(a->method, &m));
+    levi_model_config_default(c, m);
+    c->seed = (unsigned long long)a->seed;
+    c->task.hidden = (int)a->task_hidden;
+    c->adapter_hidden = (int)a->adapter_hidden;
+    c->lambda = (float)a->lambda;
+    c->lora_rank = (int)a->lora_rank;
+    if (a->task) {
+        if (!strcmp(a->task, "mlp")) c->task.kind = LEVI_TASK_MLP;
+        else if (!strcmp(a->task, "cnn")) c->task.kind = LEVI_TASK_CNN;
+        else return levi_error(LEVI_ERR_INVALID_ARG, "--task-model: '%s' is not mlp or cnn", a->task);
+    }
+    if (a->cnn) {
+        int ch[2], n;
+        LEVI_TRY(parse_list("--cnn-channels", a->cnn, ch, 2, &n));
+        if (n != 2 || ch[0] < 1 || ch[1] < 1)
+            return levi_error(LEVI_ERR_INVALID_ARG, "--cnn-channels: expected two positive numbers C1,C2, got '%s'", a->cnn);
+        c->task.conv1 = ch[0];
+        c->task.conv2 = ch[1];
+    }
+    if (a->fusion) {
+        if (!strcmp(a->fusion, "concat")) c->fusion = LEVI_FUSION_CONCAT;
+        else if (!strcmp(a->fusion, "ensemble")) c->fusion = LEVI_FUSION_ENSEMBLE;
+        else return levi_error(LEVI_ERR_INVALID_ARG, "--fusion: '%s' is not concat or ensemble", a->fusion);
+    }
+    if (a->adapter) {
+        if (!strcmp(a->adapter, "mlp")) c->adapter_linear = 0;
+        else if (!strcmp(a->adapter, "linear")) c->adapter_linear = 1;
+        else return levi_error(LEVI_ERR_INVALID_ARG, "--adapter: '%s' is not mlp or linear", a->adapter);
+    }
+    if (a->taps) {
+        if (m != LEVI_METHOD_LEVI && m != LEVI_METHOD_LEVI_LORA)
+            return levi_error(LEVI_ERR_INVALID_ARG, "--taps applies to levi and levi+lora only, not %s", a->method);
+        LEVI_TRY(parse_list("--taps", a->taps, c->taps, LEVI_MAX_TAPS, &c->ntaps));
+    }
+    if ((a->fusion || a->adapter || a->task) && m != LEVI_METHOD_LEVI && m != LEVI_METHOD_LEVI_LORA &&
+        !(a->task && m == LEVI_METHOD_SCRATCH) && !(a->adapter && m == LEVI_METHOD_SCRATCH))
+        return levi_error(LEVI_ERR_INVALID_ARG, "--fusion/--adapter/--task-model do not apply to method %s", a->method);
+    return LEVI_OK;
+}
+
+static int run(const train_args *a, const cli_env *env) {
+    levi_model_config mc;
+    levi_status st = build_config(a, &mc);
+    if (st != LEVI_OK) return cli_fail(st);
+    int mode = levi_method_backbone_mode(mc.method);
+    if (mode >= 0 && !a->backbone) {
+        fprintf(stderr, "levi-cl train: method %s needs --backbone DIR\n", a->method);
+        return 2;
+    }
+    if (mode < 0 && a->backbone) {
+        fprintf(stderr, "levi-cl train: method scratch takes no --backbone\n");
+        return 2;
+    }
+    int cache = -1;
+    if (a->cache) {
+        if (!strcmp(a->cache, "on")) cache = 1;
+        else if (!strcmp(a->cache, "off")) cache = 0;
+        else {
+            fprintf(stderr, "levi-cl train: --cache-features: '%s' is not on or off\n", a->cache);
+            return 2;
+        }
+    }
+    levi_ctx *ctx = NULL;
+    levi_vit *vit = NULL;
+    levi_model *m = NULL;
+    levi_dataset train, val;
+    memset(&train, 0, sizeof train);
+    memset(&val, 0, sizeof val);
+    char ckpt[4096];
+    snprintf(ckpt, sizeof ckpt, "%s.ckpt", a->out);
+    st = cli_open(env, &ctx);
+    if (st == LEVI_OK && a->backbone)
+        st = levi_vit_load(&vit, ctx, a->backbone, (int)a->batch, mode, (int)a->lora_rank);
+    if (st == LEVI_OK && vit) {
+        const levi_vit_config *vc = levi_vit_get_config(vit);
+        mc.channels = vc->num_channels;
+        mc.height = mc.width = vc->image_size;
+    } else {
+        mc.channels = (int)a->channels;
+        mc.height = mc.width = (int)a->image_size;
+    }
+    if (st == LEVI_OK) st = levi_dataset_load_folder(&train, a->data, mc.channels, mc.height, mc.width, (int)a->limit);
+    if (st == LEVI_OK && a->val)
+        st = levi_dataset_load_folder(&val, a->val, mc.channels, mc.height, mc.width, (int)a->limit);
+    if (st == LEVI_OK && a->val && val.num_classes != train.num_classes)
+        st = levi_error(LEVI_ERR_SHAPE, "--val %s has %d classes, --data %s has %d", a->val, val.num_classes, a->data,
+                        train.num_classes);
+    if (st == LEVI_OK) {
+        mc.num_classes = train.num_classes;
+        st = levi_model_create(&m, ctx, &mc, vit, (int)a->batch);
+        vit = NULL;
+    }
+    if (st == LEVI_OK) st = levi_model_set_class_names(m, (const char *const *)train.class_names, train.num_classes);
+    levi_train_result res;
+    if (st == LEVI_OK) {
+        fprintf(stderr, "train: method %s, %d images in %d classes, %zu trainable parameters\n", a->method, train.n,
+                train.num_classes, levi_model_num_trainable(m));
+        levi_train_config tc;
+        levi_train_config_default(&tc);
+        tc.epochs = (int)a->epochs;
+        tc.batch = (int)a->batch;
+        tc.lr = (float)a->lr;
+        tc.wd = (float)a->wd;
+        tc.grad_clip = (float)a->clip;
+        tc.seed = (unsigned long long)a->seed;
+        tc.cache_features = cache;
+        tc.log_every = (int)a->log_every;
+        tc.log_path = a->log;
+        tc.checkpoint_path = a->ckpt ? a->ckpt : ckpt;
+        tc.resume_path = a->resume;
+        tc.val = a->val ? &val : NULL;
+        tc.progress = isatty(2) ? 1 : 2;
+        st = levi_train(m, &train, &tc, &res);
+    }
+    if (st == LEVI_OK) st = levi_model_save(m, a->out, NULL, 0, 0);
+    if (st == LEVI_OK) {
+        printf("{\"type\":\"summary\",\"method\":\"%s\",\"epochs\":%d,\"steps\":%ld,\"loss\":%.6g,\"acc\":%.6g,",
+               a->method, res.epochs_done, res.steps, res.loss, res.acc);
+        if (res.val_acc >= 0) printf("\"val_acc\":%.6g,", res.val_acc);
+        else printf("\"val_acc\":null,");
+        printf("\"seconds\":%.4g,\"samples_per_s\":%.4g,\"cached_features\":%d,\"cache_build_s\":%.4g,"
+               "\"first_epoch_s\":%.4g,\"last_epoch_s\":%.4g,\"out\":\"%s\"}\n",
+               res.seconds, res.samples_per_s, res.cached_features, res.cache_build_s, res.first_epoch_s,
+               res.last_epoch_s, a->out);
+    }
+    int rc = st == LEVI_OK ? 0 : cli_fail(st);
+    levi_model_free(m);
+    levi_vit_free(vit);
+    levi_dataset_free(&train);
+    if (a->val) levi_dataset_free(&val);
+    if (ctx) levi_ctx_destroy(ctx);
+    return rc;
+}
+
+int cmd_train(int argc, char **argv, const cli_env *env) {
+    if (cli_wants_help(argc, argv)) {
+        fputs(k_usage, stdout);
+        return 0;
+    }
+    train_args a;
+    levi_status st = parse_args(argc, argv, &a);
+    if (st != LEVI_OK) {
+        fprintf(stderr, "levi-cl train: %s\n\n%s", levi_last_error(), k_usage);
+        return 2;
+    }
+    return run(&a, env);
+}
