@@ -20,9 +20,9 @@ levi_status demo_metrics_read(const char *path, demo_metrics *m) {
     char *text;
     size_t len;
     LEVI_TRY(levi_read_file(path, &text, &len));
-    /* first pass: count step lines, to bin them into at most DEMO_CURVE_MAX points */
+    /* first pass: count lines, to bin the step lines into at most DEMO_CURVE_MAX points */
     long n_steps = 0, n_epochs = 0;
-    for (char *p = text; (p = strstr(p, "\"step\"")); p++) n_steps++;
+    for (char *p = text; (p = strchr(p, '\n')); p++) n_steps++;
     for (char *p = text; (p = strstr(p, "\"type\":\"epoch\"")); p++) n_epochs++;
     n_steps -= n_epochs;
     long per = n_steps > DEMO_CURVE_MAX ? (n_steps + DEMO_CURVE_MAX - 1) / DEMO_CURVE_MAX : 1;
