@@ -196,6 +196,14 @@ levi_status levi_grad_clip(levi_ctx *ctx, const levi_tensor *grads, size_t n, fl
  * LEVI_ERR_CHECK_FAILED when a result differs. */
 levi_status levi_self_check(levi_ctx *ctx, FILE *report);
 
+/* --- scratch ------------------------------------------------------------------------ */
+
+/* A device buffer of at least `bytes` owned by ctx (the GEMM temporary
+ * buffer, grown once, never per call). Its contents are valid only until the
+ * next op on ctx that uses scratch (any GEMM, levi_grad_clip); ops on one ctx
+ * run in queue order, so an op may use it between its own launches. */
+levi_status levi_ctx_scratch(levi_ctx *ctx, size_t bytes, cl_mem *out);
+
 #ifdef __cplusplus
 }
 #endif

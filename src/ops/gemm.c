@@ -74,3 +74,13 @@ levi_status levi_gemm_batched(levi_ctx *ctx, int trans_a, int trans_b, int M, in
                           ctx->info.name, levi_status_name(rc));
     return LEVI_OK;
 }
+
+/* The GEMM temporary buffer doubles as small op scratch (grad_clip's partial
+ * sums): ops on one ctx run in queue order, so it is never in use twice. */
+levi_status levi_ctx_scratch(levi_ctx *ctx, size_t bytes, cl_mem *out) {
+    pthread_mutex_lock(&g_clblast_lock);
+    levi_status st = ensure_temp(ctx, bytes);
+    *out = ctx->gemm_temp;
+    pthread_mutex_unlock(&g_clblast_lock);
+    return st;
+}

@@ -52,4 +52,16 @@ levi_status ops_reduce_wg(levi_ctx *ctx, cl_kernel k, size_t *wg);
 /* Launch `groups` work-groups of `wg` items each (1-D). */
 levi_status ops_launch_groups(levi_ctx *ctx, cl_kernel k, size_t groups, size_t wg);
 
+/* softmax backward that overwrites (accumulate = 0, in place allowed:
+ * dinp == dout) or accumulates (accumulate = 1); softmax.c. */
+levi_status ops_softmax_backward_mode(levi_ctx *ctx, const levi_tensor *dinp, const levi_tensor *out,
+                                      const levi_tensor *dout, int rows, int cols, int accumulate);
+
+/* Batched GEMM for attention's per-head products (attention.c): CLBlast's
+ * strided batched GEMM (use_clblast = 1) or the own kernel (0); same
+ * arguments as levi_gemm_batched. Exposed for tests and measurements. */
+levi_status ops_attention_bgemm(levi_ctx *ctx, int use_clblast, int ta, int tb, int M, int N, int K, float alpha,
+                                const levi_tensor *A, size_t stride_a, const levi_tensor *B, size_t stride_b,
+                                float beta, const levi_tensor *C, size_t stride_c, int batch);
+
 #endif

@@ -1,0 +1,47 @@
+/* Linear layer, W stored (OC, C) as Hugging Face does: products through
+ * CLBlast (levi_gemm), the bias through cl/elementwise.cl and cl/linear.cl. */
+#include "ops_internal.h"
+
+/* out (N,OC) = inp (N,C) · w (OC,C)ᵀ + b (OC) */
+levi_status levi_linear_forward(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *inp,
+                                const levi_tensor *w, const levi_tensor *b, int N, int C, int OC) {
+    if (N <= 0 || C <= 0 || OC <= 0)
+        return levi_error(LEVI_ERR_INVALID_ARG, "linear_forward: N=%d C=%d OC=%d must be positive", N, C, OC);
+    LEVI_TRY(ops_need("linear_forward", "out", out, (size_t)N * OC));
+    LEVI_TRY(ops_need("linear_forward", "inp", inp, (size_t)N * C));
+    LEVI_TRY(ops_need("linear_forward", "w", w, (size_t)OC * C));
+    LEVI_TRY(levi_gemm(ctx, 0, 1, N, OC, C, 1.0f, inp, w, 0.0f, out));
+    if (b) LEVI_TRY(levi_add_bias(ctx, out, b, N, OC));
+    return LEVI_OK;
+}
+
+/* dinp (N,C) += dout (N,OC) · w (OC,C); dw (OC,C) += doutᵀ · inp (N,C); db (OC) += Σ_rows dout */
+levi_status levi_linear_backward(levi_ctx *ctx, const levi_tensor *dinp, const levi_tensor *dw,
+                                 const levi_tensor *db, const levi_tensor *dout, const levi_tensor *inp,
+                                 const levi_tensor *w, int N, int C, int OC) {
+    if (N <= 0 || C <= 0 || OC <= 0)
+        return levi_error(LEVI_ERR_INVALID_ARG, "linear_backward: N=%d C=%d OC=%d must be positive", N, C, OC);
+    LEVI_TRY(ops_need("linear_backward", "dout", dout, (size_t)N * OC));
+    if (dinp) {
+        LEVI_TRY(ops_need("linear_backward", "dinp", dinp, (size_t)N * C));
+        LEVI_TRY(ops_need("linear_backward", "w", w, (size_t)OC * C));
+        LEVI_TRY(levi_gemm(ctx, 0, 0, N, C, OC, 1.0f, dout, w, 1.0f, dinp));
+    }
+    if (dw) {
+        LEVI_TRY(ops_need("linear_backward", "dw", dw, (size_t)OC * C));
+        LEVI_TRY(ops_need("linear_backward", "inp", inp, (size_t)N * C));
+        LEVI_TRY(levi_gemm(ctx, 1, 0, OC, C, N, 1.0f, dout, inp, 1.0f, dw));
+    }
+    if (db) {
+        LEVI_TRY(ops_need("linear_backward", "db", db, (size_t)OC));
+        cl_kernel k;
+        LEVI_TRY(levi_kernel_get(ctx, "linear", "linear_bias_backward", &k));
+        cl_uint a = 0;
+        LEVI_TRY(ops_arg_tensor(k, &a, db));
+        LEVI_TRY(ops_arg_tensor(k, &a, dout));
+        LEVI_TRY(ops_arg_int(k, &a, N));
+        LEVI_TRY(ops_arg_int(k, &a, OC));
+        LEVI_TRY(levi_launch_1d(ctx, k, (size_t)OC));
+    }
+    return LEVI_OK;
+}

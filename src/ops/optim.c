@@ -1,0 +1,88 @@
+/* AdamW and global gradient-norm clipping over flat buffers: launches of
+ * cl/optim.cl. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "ops_internal.h"
+
+/* params, grads, m, v (n) */
+levi_status levi_adamw_update(levi_ctx *ctx, const levi_tensor *params, const levi_tensor *grads,
+                              const levi_tensor *m, const levi_tensor *v, size_t n, const levi_adamw_cfg *cfg,
+                              int t) {
+    const char *op = "adamw_update";
+    if (!cfg) return levi_error(LEVI_ERR_INVALID_ARG, "%s: cfg is NULL", op);
+    if (t < 1) return levi_error(LEVI_ERR_INVALID_ARG, "%s: step t=%d must be >= 1", op, t);
+    if (!(cfg->beta1 >= 0 && cfg->beta1 < 1) || !(cfg->beta2 >= 0 && cfg->beta2 < 1) || !(cfg->eps > 0) ||
+        !(cfg->lr >= 0) || !(cfg->weight_decay >= 0))
+        return levi_error(LEVI_ERR_INVALID_ARG,
+                          "%s: lr=%g beta1=%g beta2=%g eps=%g weight_decay=%g: expected lr, weight_decay >= 0, "
+                          "betas in [0,1), eps > 0",
+                          op, (double)cfg->lr, (double)cfg->beta1, (double)cfg->beta2, (double)cfg->eps,
+                          (double)cfg->weight_decay);
+    if (n == 0) return LEVI_OK;
+    LEVI_TRY(ops_need(op, "params", params, n));
+    LEVI_TRY(ops_need(op, "grads", grads, n));
+    LEVI_TRY(ops_need(op, "m", m, n));
+    LEVI_TRY(ops_need(op, "v", v, n));
+    float bc1 = (float)(1.0 - pow((double)cfg->beta1, t));
+    float bc2 = (float)(1.0 - pow((double)cfg->beta2, t));
+    cl_kernel k;
+    LEVI_TRY(levi_kernel_get(ctx, "optim", "adamw_update", &k));
+    cl_uint a = 0;
+    LEVI_TRY(ops_arg_tensor(k, &a, params));
+    LEVI_TRY(ops_arg_tensor(k, &a, grads));
+    LEVI_TRY(ops_arg_tensor(k, &a, m));
+    LEVI_TRY(ops_arg_tensor(k, &a, v));
+    LEVI_TRY(ops_arg_ulong(k, &a, n));
+    LEVI_TRY(ops_arg_float(k, &a, cfg->lr));
+    LEVI_TRY(ops_arg_float(k, &a, cfg->beta1));
+    LEVI_TRY(ops_arg_float(k, &a, cfg->beta2));
+    LEVI_TRY(ops_arg_float(k, &a, cfg->eps));
+    LEVI_TRY(ops_arg_float(k, &a, cfg->weight_decay));
+    LEVI_TRY(ops_arg_float(k, &a, bc1));
+    LEVI_TRY(ops_arg_float(k, &a, bc2));
+    return levi_launch_1d(ctx, k, n);
+}
+
+/* Most partial sums the first stage writes; enough groups to fill any device. */
+#define MAX_PARTIALS 256
+
+/* grads (n): norm = sqrt(Σ g²) (per-group partials on the device, summed in
+ * double on the host); scaled by max_norm / norm when that is below 1. */
+levi_status levi_grad_clip(levi_ctx *ctx, const levi_tensor *grads, size_t n, float max_norm, float *norm_out) {
+    const char *op = "grad_clip";
+    if (n == 0) {
+        if (norm_out) *norm_out = 0.0f;
+        return LEVI_OK;
+    }
+    LEVI_TRY(ops_need(op, "grads", grads, n));
+    cl_kernel k;
+    size_t wg;
+    LEVI_TRY(levi_kernel_get(ctx, "optim", "sumsq_partials", &k));
+    LEVI_TRY(ops_reduce_wg(ctx, k, &wg));
+    size_t groups = (n + wg - 1) / wg;
+    if (groups > MAX_PARTIALS) groups = MAX_PARTIALS;
+    cl_mem scratch;
+    LEVI_TRY(levi_ctx_scratch(ctx, groups * sizeof(float), &scratch));
+    levi_tensor partials = levi_tensor_view(ctx, scratch, 0, 1, (int[]){(int)groups});
+    cl_uint a = 0;
+    LEVI_TRY(ops_arg_tensor(k, &a, &partials));
+    LEVI_TRY(ops_arg_tensor(k, &a, grads));
+    LEVI_TRY(ops_arg_ulong(k, &a, n));
+    LEVI_TRY(ops_arg_local(k, &a, wg));
+    LEVI_TRY(ops_launch_groups(ctx, k, groups, wg));
+    float host[MAX_PARTIALS];
+    LEVI_TRY(levi_tensor_read(&partials, host));
+    double sum = 0;
+    for (size_t i = 0; i < groups; i++) sum += host[i];
+    double norm = sqrt(sum);
+    if (norm_out) *norm_out = (float)norm;
+    if (!isfinite(norm))
+        return levi_error(LEVI_ERR_NOT_FINITE, "%s: the gradient norm over %zu values is %g", op, n, norm);
+    if (max_norm > 0 && norm > max_norm) {
+        levi_tensor g = *grads;
+        g.numel = n;
+        LEVI_TRY(levi_scale_forward(ctx, &g, &g, (float)(max_norm / norm), n));
+    }
+    return LEVI_OK;
+}
