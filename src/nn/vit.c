@@ -209,6 +209,7 @@ static void plan_acts(levi_vit *v) {
         v->dpemb = levi_arena_reserve(a, B * (size_t)v->NP * D);
     }
     v->att_scratch = levi_arena_reserve(a, scratch);
+    v->att_scratch_numel = scratch;
 }
 
 levi_status levi_vit_create(levi_vit **out, levi_ctx *ctx, const levi_vit_config *cfg, int max_batch,
@@ -415,7 +416,7 @@ static levi_status block_forward(levi_vit *v, int l, int B) {
         LEVI_TRY(levi_gemm(ctx, 0, 1, BT, D, r, 1.0f, &va, &vB, 1.0f, &vv));
     }
     levi_tensor att = vit_view1(A, x->att, B * c->num_attention_heads * v->T * v->T);
-    levi_tensor scratch = vit_view1(A, v->att_scratch, 1);
+    levi_tensor scratch = vit_view1(A, v->att_scratch, (int)v->att_scratch_numel);
     levi_tensor cx = AT(x->ctx, D);
     LEVI_TRY(levi_attention_forward(ctx, &cx, &att, &q, &k, &vv, &scratch, B, v->T, D, c->num_attention_heads));
     levi_tensor hmid = AT(x->hmid, D), ow = PW(w->o_w, D, D), ob = PB(w->o_b, D);

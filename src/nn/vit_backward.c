@@ -87,7 +87,7 @@ static levi_status block_backward(levi_vit *v, int l, int B, int need_dinp) {
     levi_tensor dq = AT(v->dq, D), dk = AT(v->dk, D), dv = AT(v->dv, D);
     levi_tensor q = AT(x->q, D), k = AT(x->k, D), vv = AT(x->v, D);
     levi_tensor att = vit_view1(A, x->att, B * c->num_attention_heads * v->T * v->T);
-    levi_tensor scratch = vit_view1(A, v->att_scratch, 1);
+    levi_tensor scratch = vit_view1(A, v->att_scratch, (int)v->att_scratch_numel);
     LEVI_TRY(levi_tensor_zero(&dq));
     LEVI_TRY(levi_tensor_zero(&dk));
     LEVI_TRY(levi_tensor_zero(&dv));

@@ -48,7 +48,7 @@ struct levi_vit {
     vit_block_w blk[VIT_MAX_LAYERS];
     vit_block_lora lblk[VIT_MAX_LAYERS];
     /* activations */
-    size_t patches, pemb, hidden[VIT_MAX_LAYERS + 2], lnf_mean, lnf_rstd, cls_out, att_scratch;
+    size_t patches, pemb, hidden[VIT_MAX_LAYERS + 2], lnf_mean, lnf_rstd, cls_out, att_scratch, att_scratch_numel;
     vit_block_act act[VIT_MAX_LAYERS];
     /* backward scratch (train only) */
     size_t dh, dtmp, dq, dk, dv, dctx, dfc1, dgel, dqa, dpemb;
