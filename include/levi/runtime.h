@@ -86,9 +86,23 @@ levi_status levi_cache_dir(char *buf, size_t len, int *enabled);
 /* Create a folder and its parents (mkdir -p). */
 levi_status levi_mkdirs(const char *path);
 
-/* Write `len` bytes to `path` atomically: temp file in the same folder,
- * fsync, rename. A failure leaves no file behind. */
+/* Write `len` bytes to `path` atomically (levi_atomic_open/write/commit). */
 levi_status levi_write_file_atomic(const char *path, const void *data, size_t len);
+
+/* Streaming atomic writes: data goes to "<path>.tmp.<pid>.<n>" (created
+ * exclusively) in the same folder; commit fsyncs it, renames it onto path
+ * and fsyncs the folder; abort, or any failed step, removes the temporary
+ * file, so path always holds the old file or the complete new one. */
+typedef struct levi_atomic_file {
+    int fd;
+    char *path;
+    char *tmp;
+} levi_atomic_file;
+levi_status levi_atomic_open(levi_atomic_file *f, const char *path);
+/* On failure the temporary file is already removed (f is closed). */
+levi_status levi_atomic_write(levi_atomic_file *f, const void *data, size_t len);
+levi_status levi_atomic_commit(levi_atomic_file *f);
+void levi_atomic_abort(levi_atomic_file *f);
 
 /* Read a whole file into malloc'ed memory (NUL-terminated for convenience). */
 levi_status levi_read_file(const char *path, char **data, size_t *len);

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "atomic_file.h"
+#include "levi/runtime.h"
 #include "levi/json_util.h"
 #include "levi/runtime.h"
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "atomic_file.h"
+#include "levi/runtime.h"
 #include "levi/safetensors.h"
 
 typedef struct {

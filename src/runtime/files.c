@@ -49,45 +49,10 @@ levi_status levi_mkdirs(const char *path) {
 }
 
 levi_status levi_write_file_atomic(const char *path, const void *data, size_t len) {
-    size_t n = strlen(path);
-    char *tmp = malloc(n + 32);
-    if (!tmp) return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
-    snprintf(tmp, n + 32, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) {
-        levi_status st = levi_error(LEVI_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-        free(tmp);
-        return st;
-    }
-    const char *p = data;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            levi_status st = levi_error(LEVI_ERR_IO, "write to '%s' failed: %s", path, strerror(errno));
-            close(fd);
-            unlink(tmp);
-            free(tmp);
-            return st;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    if (fsync(fd) != 0 || close(fd) != 0) {
-        levi_status st = levi_error(LEVI_ERR_IO, "flushing '%s' failed: %s", path, strerror(errno));
-        unlink(tmp);
-        free(tmp);
-        return st;
-    }
-    if (rename(tmp, path) != 0) {
-        levi_status st = levi_error(LEVI_ERR_IO, "cannot rename onto '%s': %s", path, strerror(errno));
-        unlink(tmp);
-        free(tmp);
-        return st;
-    }
-    free(tmp);
-    return LEVI_OK;
+    levi_atomic_file f;
+    LEVI_TRY(levi_atomic_open(&f, path));
+    LEVI_TRY(levi_atomic_write(&f, data, len));
+    return levi_atomic_commit(&f);
 }
 
 levi_status levi_read_file(const char *path, char **data, size_t *len) {

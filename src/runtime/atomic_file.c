@@ -1,5 +1,5 @@
 /* Atomic file writes: temp file, fsync, rename, fsync of the folder. */
-#include "atomic_file.h"
+#include "levi/runtime.h"
 
 #include <errno.h>
 #include <fcntl.h>
