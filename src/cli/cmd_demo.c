@@ -298,15 +298,88 @@ static void method_dir(const demo_run_state *s, const demo_method *me, char *out
     snprintf(out, len, "%s/runs/%s", s->out, me->name);
 }
 
+/* Train (resuming from the trainer's per-epoch checkpoint when an earlier
+ * run was interrupted, or skipping training when it had finished), then
+ * evaluate; on success *m is the new completion marker. */
+static int run_method(demo_run_state *s, const cli_env *env, int k, const char *key, const char *dir,
+                      const char *log, const char *metrics, argv_buf *tr, argv_buf *ev, cJSON **m) {
+    char trained[1400], ckpt[1400], eval[1400], eval_tmp[1400];
+    snprintf(trained, sizeof trained, "%s/trained.json", dir);
+    snprintf(ckpt, sizeof ckpt, "%s/model.safetensors.ckpt", dir);
+    snprintf(eval, sizeof eval, "%s/eval.json", dir);
+    snprintf(eval_tmp, sizeof eval_tmp, "%s/eval.json.partial", dir);
+    double t0 = demo_now(), t_before = 0;
+    int rc = 0;
+    cJSON *done = demo_marker_read(trained, key);
+    if (!done && access(ckpt, R_OK) == 0 && access(metrics, R_OK) == 0) {
+        /* an interrupted training run: continue from its last finished epoch */
+        t_before = demo_metrics_truncate(metrics);
+        argv_buf *rt = calloc(1, sizeof *rt);
+        if (rt) {
+            *rt = *tr;
+            for (int i = 0; i < rt->n; i++) rt->v[i] = rt->s[i];
+            argv_add(rt, "--resume");
+            argv_add(rt, "%s", ckpt);
+            fprintf(stderr, "stage %d/%d: %s — resuming training from %s\n", k + 1, s->prog.n_stages,
+                    s->stage_names[k], ckpt);
+            rc = demo_run(&s->prog, k, s->stage_names[k], log, NULL, metrics, rt->n, rt->v, env);
+            free(rt);
+        }
+        if (!rt || rc) {
+            fprintf(stderr, "stage %d/%d: %s — could not resume; starting this stage over\n", k + 1,
+                    s->prog.n_stages, s->stage_names[k]);
+            rc = 0;
+            t_before = 0;
+            t0 = demo_now();
+        } else {
+            done = cJSON_CreateObject();
+        }
+    }
+    if (!done) {
+        levi_status st = demo_rmtree(dir);
+        if (st == LEVI_OK) st = levi_mkdirs(dir);
+        if (st != LEVI_OK) return cli_fail(st);
+        rc = demo_run(&s->prog, k, s->stage_names[k], log, NULL, metrics, tr->n, tr->v, env);
+        if (rc) return stage_failed(s, k, log, rc);
+        done = cJSON_CreateObject();
+    }
+    if (!cJSON_GetObjectItemCaseSensitive(done, "train_s")) {
+        cJSON_AddNumberToObject(done, "train_s", t_before + demo_now() - t0);
+        levi_status st = demo_marker_write(trained, key, done);
+        if (st != LEVI_OK) {
+            cJSON_Delete(done);
+            return cli_fail(st);
+        }
+    }
+    rc = demo_run(&s->prog, k, s->stage_names[k], log, eval_tmp, NULL, ev->n, ev->v, env);
+    if (!rc && rename(eval_tmp, eval) != 0)
+        rc = cli_fail(levi_error(LEVI_ERR_IO, "cannot rename '%s' onto '%s'", eval_tmp, eval));
+    if (rc) {
+        cJSON_Delete(done);
+        return stage_failed(s, k, log, rc);
+    }
+    double secs = demo_now() - t0;
+    cJSON_AddNumberToObject(done, "seconds", secs);
+    char complete[1400];
+    snprintf(complete, sizeof complete, "%s/complete.json", dir);
+    levi_status st = demo_marker_write(complete, key, done);
+    if (st != LEVI_OK) {
+        cJSON_Delete(done);
+        return cli_fail(st);
+    }
+    stage_done(s, k, secs);
+    *m = done;
+    return 0;
+}
+
 static int stage_method(demo_run_state *s, const cli_env *env, int k, int mi, demo_result *res) {
     const demo_method *me = s->methods[mi];
-    char dir[1200], marker[1400], log[1400], model[1400], metrics[1400], eval[1400], eval_tmp[1400];
+    char dir[1200], marker[1400], log[1400], model[1400], metrics[1400], eval[1400];
     method_dir(s, me, dir, sizeof dir);
     snprintf(marker, sizeof marker, "%s/complete.json", dir);
     snprintf(model, sizeof model, "%s/model.safetensors", dir);
     snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", dir);
     snprintf(eval, sizeof eval, "%s/eval.json", dir);
-    snprintf(eval_tmp, sizeof eval_tmp, "%s/eval.json.partial", dir);
     char stage[64];
     snprintf(stage, sizeof stage, "%d-%s", k + 1, me->name);
     log_path(s, stage, log, sizeof log);
@@ -356,32 +429,8 @@ static int stage_method(demo_run_state *s, const cli_env *env, int k, int mi, de
 
     int rc = 0;
     cJSON *m = demo_marker_read(marker, key);
-    if (m) {
-        stage_cached(s, k);
-    } else {
-        double t0 = demo_now();
-        levi_status st = demo_rmtree(dir);
-        if (st == LEVI_OK) st = levi_mkdirs(dir);
-        if (st != LEVI_OK) rc = cli_fail(st);
-        double t_train = 0;
-        if (!rc) {
-            rc = demo_run(&s->prog, k, s->stage_names[k], log, NULL, metrics, tr->n, tr->v, env);
-            t_train = demo_now() - t0;
-            if (!rc) rc = demo_run(&s->prog, k, s->stage_names[k], log, eval_tmp, NULL, ev->n, ev->v, env);
-            if (!rc && rename(eval_tmp, eval) != 0)
-                rc = cli_fail(levi_error(LEVI_ERR_IO, "cannot rename '%s' onto '%s'", eval_tmp, eval));
-            if (rc) rc = stage_failed(s, k, log, rc);
-        }
-        if (!rc) {
-            m = cJSON_CreateObject();
-            cJSON_AddStringToObject(m, "stage", me->name);
-            cJSON_AddNumberToObject(m, "train_s", t_train);
-            cJSON_AddNumberToObject(m, "seconds", demo_now() - t0);
-            st = demo_marker_write(marker, key, m);
-            if (st != LEVI_OK) rc = cli_fail(st);
-            else stage_done(s, k, demo_now() - t0);
-        }
-    }
+    if (m) stage_cached(s, k);
+    else rc = run_method(s, env, k, key, dir, log, metrics, tr, ev, &m);
     res->method = me->name;
     res->command = s->row_cmds[mi];
     res->id_acc = res->ood_acc = res->train_s = res->sps = -1;

@@ -253,3 +253,35 @@ levi_status demo_write_results(const demo_summary *s) {
     LEVI_TRY(write_json(s));
     return write_html(s);
 }
+
+double demo_metrics_truncate(const char *path) {
+    char *text;
+    size_t len;
+    if (levi_read_file(path, &text, &len) != LEVI_OK) {
+        levi_error_clear();
+        return 0;
+    }
+    size_t keep = 0;
+    double elapsed = 0;
+    for (size_t pos = 0; pos < len;) {
+        char *nl = memchr(text + pos, '\n', len - pos);
+        if (!nl) break; /* a torn last line is dropped */
+        *nl = '\0';
+        cJSON *o = cJSON_Parse(text + pos);
+        const cJSON *type = o ? cJSON_GetObjectItemCaseSensitive(o, "type") : NULL;
+        if (cJSON_IsString(type) && !strcmp(type->valuestring, "epoch")) {
+            keep = (size_t)(nl - text) + 1;
+            double e = num(o, "elapsed");
+            elapsed = isnan(e) ? 0 : e;
+        }
+        cJSON_Delete(o);
+        *nl = '\n';
+        pos = (size_t)(nl - text) + 1;
+    }
+    if (levi_write_file_atomic(path, text, keep) != LEVI_OK) {
+        levi_error_clear();
+        elapsed = 0;
+    }
+    free(text);
+    return elapsed;
+}

@@ -27,6 +27,11 @@ typedef struct demo_metrics {
  * interrupted may end in half a line). */
 levi_status demo_metrics_read(const char *path, demo_metrics *m);
 
+/* Cut a metrics file after its last epoch line (before resuming a training
+ * run from its per-epoch checkpoint) and return that line's "elapsed" (0 if
+ * none). Best effort: a failure leaves the file as it was. */
+double demo_metrics_truncate(const char *path);
+
 /* ID and OOD accuracy (fractions) from eval's JSON output: the data set
  * whose name or path contains `id_name` / `ood_name`, else the first and
  * second data set in order. Accuracies given in percent are converted. */

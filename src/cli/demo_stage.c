@@ -243,10 +243,15 @@ int demo_run(demo_progress *p, int k, const char *label, const char *log_path, c
     close(out_fd);
     close(log_fd);
 
-    heartbeat h = {.p = p, .k = k, .label = label, .metrics = metrics_path, .t0 = demo_now()};
+    int first = p->announced != k + 1;
+    if (first) {
+        p->announced = k + 1;
+        p->stage_t0 = demo_now();
+    }
+    heartbeat h = {.p = p, .k = k, .label = label, .metrics = metrics_path, .t0 = p->stage_t0};
     pthread_mutex_init(&h.mu, NULL);
     pthread_cond_init(&h.cv, NULL);
-    heartbeat_line(&h, 0);
+    if (first || p->tty) heartbeat_line(&h, 0);
     pthread_t th;
     int have_thread = pthread_create(&th, NULL, heartbeat_main, &h) == 0;
 

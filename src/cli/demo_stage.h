@@ -35,6 +35,8 @@ typedef struct demo_progress {
     int tty;             /* stderr is a terminal: one rewritten line */
     int err_fd;          /* where progress goes (the real stderr while output is redirected) */
     double t_start;      /* monotonic time the run began */
+    int announced;       /* 1 + the stage whose first progress line was printed */
+    double stage_t0;     /* when that stage began */
 } demo_progress;
 
 void demo_progress_init(demo_progress *p, int n_stages);
