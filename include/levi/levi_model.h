@@ -92,6 +92,10 @@ int levi_model_max_batch(const levi_model *m);
 /* Trainable parameter count (head + trainable backbone part). */
 size_t levi_model_num_trainable(const levi_model *m);
 
+/* The head's parameter table (task model, adapters, alpha): names, values,
+ * gradients and AdamW moments, for tests, inspection and gradient allreduce. */
+levi_params *levi_model_head_params(levi_model *m);
+
 /* Width of the concatenated tap features (ntaps · hidden), 0 without taps. */
 int levi_model_feature_dim(const levi_model *m);
 /* 1 when the tap features of an input never change during training (the

@@ -110,6 +110,7 @@ typedef struct levi_task_model {
     levi_conv_shape s1, s2; /* cnn conv shapes at max_batch */
     int p1h, p1w, p2h, p2w; /* cnn pooled sizes */
     levi_act act[16];       /* activations and backward temporaries (see mlp.c, cnn.c) */
+    int z_act;              /* index of z in act */
     int max_batch;
 } levi_task_model;
 

@@ -63,6 +63,7 @@ levi_status levi_cnn_plan(levi_task_model *g, levi_params *p, levi_arena *acts, 
             g->act[k] = levi_act_plan(acts, max_batch, cols[k]);
         }
     }
+    g->z_act = Z;
     return LEVI_OK;
 }
 

@@ -220,6 +220,7 @@ void levi_model_free(levi_model *m) {
 
 const levi_model_config *levi_model_get_config(const levi_model *m) { return &m->cfg; }
 levi_vit *levi_model_backbone(levi_model *m) { return m->vit; }
+levi_params *levi_model_head_params(levi_model *m) { return &m->P; }
 const char *const *levi_model_class_names(const levi_model *m) { return (const char *const *)m->class_names; }
 int levi_model_max_batch(const levi_model *m) { return m->max_batch; }
 int levi_model_feature_dim(const levi_model *m) { return m->cfg.ntaps * m->D; }

@@ -252,7 +252,8 @@ levi_status levi_model_load(levi_model **out, levi_ctx *ctx, const char *path, i
         else rc = levi_vit_config_parse(&vc, vtext, where);
         /* inference: a frozen backbone, except LoRA which needs its adapters */
         int run_mode = trainable ? mode : (mode == LEVI_VIT_LORA ? LEVI_VIT_LORA : LEVI_VIT_FROZEN);
-        if (rc == LEVI_OK) rc = levi_vit_create(&vit, ctx, &vc, max_batch, run_mode, cfg.lora_rank);
+        if (rc == LEVI_OK)
+            rc = levi_vit_create(&vit, ctx, &vc, max_batch, run_mode, run_mode == LEVI_VIT_LORA ? cfg.lora_rank : 0);
         if (rc == LEVI_OK && run_mode != mode) {
             /* an ft model evaluated frozen: a frozen-mode method config keeps the head layout */
             cfg.method = cfg.method == LEVI_METHOD_FT ? LEVI_METHOD_LP : cfg.method;

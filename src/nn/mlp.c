@@ -37,11 +37,12 @@ levi_status levi_task_plan(levi_task_model *g, const levi_task_config *cfg, levi
     if (levi_linear_plan(&g->fc1, p, "g.fc1", in, h) || levi_linear_plan(&g->fc2, p, "g.fc2", h, h))
         return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory planning the mlp");
     for (int k = A1; k <= D0; k++) g->act[k] = levi_act_plan(acts, max_batch, h);
+    g->z_act = Z;
     return LEVI_OK;
 }
 
 levi_tensor levi_task_z(const levi_task_model *g, const levi_arena *acts, int B) {
-    return levi_act_view(acts, g->act[Z], B);
+    return levi_act_view(acts, g->act[g->z_act], B);
 }
 
 // x (B,C,H,W) → a1 = fc1(x) (B,h), r1 = relu(a1), a2 = fc2(r1), z = relu(a2)

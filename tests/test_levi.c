@@ -1,0 +1,324 @@
+/* LEVI model: forward loss, logits and every trainable gradient against the
+ * PyTorch reference of tools/golden_levi.py (concat + mlp, ensemble + mlp,
+ * concat + cnn), the feature-cache path, a frozen backbone that never moves,
+ * the save → load round trip, and bad configurations / files. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "golden.h"
+#include "levi/levi_model.h"
+#include "levi/safetensors.h"
+#include "testutil.h"
+
+/* the tiny configuration of tools/golden_levi.py */
+enum { B = 5, IMG = 8, K = 3, HZ = 12, AH = 10, CNN1 = 4, CNN2 = 6 };
+static const int k_taps[2] = {0, 2};
+
+#define LOSS_RTOL 1e-4
+#define GRAD_RTOL 1e-3
+#define LOGIT_ATOL 1e-4
+
+static levi_ctx *g_ctx;
+
+static void tiny_vit_config(levi_vit_config *c) {
+    levi_vit_config_default(c);
+    c->image_size = IMG;
+    c->patch_size = 4;
+    c->num_channels = 1;
+    c->hidden_size = 16;
+    c->num_hidden_layers = 2;
+    c->num_attention_heads = 2;
+    c->intermediate_size = 32;
+    c->layer_norm_eps = 1e-12f;
+    c->qkv_bias = 1;
+    c->image_mean = 0.0f;
+    c->image_std = 1.0f;
+}
+
+static void tiny_model_config(levi_model_config *c, levi_fusion fusion, levi_task_kind task) {
+    levi_model_config_default(c, LEVI_METHOD_LEVI);
+    c->num_classes = K;
+    c->channels = 1;
+    c->height = c->width = IMG;
+    c->task.kind = task;
+    c->task.hidden = HZ;
+    c->task.conv1 = CNN1;
+    c->task.conv2 = CNN2;
+    c->ntaps = 2;
+    c->taps[0] = k_taps[0];
+    c->taps[1] = k_taps[1];
+    c->fusion = fusion;
+    c->adapter_linear = 0;
+    c->adapter_hidden = AH;
+    c->lambda = 0.5f;
+}
+
+/* The golden arrays as an in-memory safetensors (views, not owned). */
+static levi_safetensors as_safetensors(const golden_file *g) {
+    levi_safetensors st;
+    memset(&st, 0, sizeof st);
+    st.count = g->count;
+    st.tensors = calloc((size_t)g->count, sizeof *st.tensors);
+    for (int i = 0; i < g->count; i++) {
+        levi_st_tensor *t = &st.tensors[i];
+        t->name = g->arrays[i].name;
+        t->ndim = g->arrays[i].ndim;
+        for (int d = 0; d < t->ndim; d++) t->shape[d] = g->arrays[i].shape[d];
+        t->numel = g->arrays[i].numel;
+        t->data = g->arrays[i].data;
+    }
+    return st;
+}
+
+static const golden_array *need(const golden_file *g, const char *name) {
+    const golden_array *a = golden_get(g, name);
+    ck_assert_msg(a != NULL, "golden array '%s' is missing", name);
+    return a;
+}
+
+/* A model built from a golden file, weights loaded, one forward with labels. */
+static levi_model *golden_model(golden_file *g, const char *file, levi_fusion fusion, levi_task_kind task,
+                                float *loss) {
+    char path[1024], err[512];
+    golden_path(path, sizeof path, file);
+    ck_assert_msg(golden_load(g, path, err, sizeof err) == 0, "%s", err);
+    levi_vit_config vc;
+    tiny_vit_config(&vc);
+    levi_vit *v;
+    ck_assert_levi_ok(levi_vit_create(&v, g_ctx, &vc, B, LEVI_VIT_FROZEN, 0));
+    levi_model_config mc;
+    tiny_model_config(&mc, fusion, task);
+    levi_model *m;
+    ck_assert_levi_ok(levi_model_create(&m, g_ctx, &mc, v, B));
+    levi_safetensors st = as_safetensors(g);
+    ck_assert_levi_ok(levi_model_read_weights(m, &st, path, 0));
+    free(st.tensors);
+    levi_tensor px = levi_model_input_pixels(m, B), lab = levi_model_input_labels(m, B);
+    ck_assert_levi_ok(levi_tensor_write(&px, need(g, "x")->data));
+    ck_assert_levi_ok(levi_tensor_write(&lab, need(g, "labels")->data));
+    ck_assert_levi_ok(levi_model_zero_grad(m));
+    ck_assert_levi_ok(levi_model_forward(m, &px, NULL, &lab, B, loss, NULL));
+    return m;
+}
+
+static void check_logits(levi_model *m, const golden_file *g, const char *what) {
+    float lg[B * K];
+    levi_tensor t = levi_model_logits(m, B);
+    ck_assert_levi_ok(levi_tensor_read(&t, lg));
+    const golden_array *ref = need(g, "logits");
+    double worst = 0;
+    for (int i = 0; i < B * K; i++) worst = fmax(worst, fabs((double)lg[i] - ref->data[i]));
+    ck_assert_msg(worst <= LOGIT_ATOL, "%s: logits differ from PyTorch by up to %g (tolerance %g)", what, worst,
+                  LOGIT_ATOL);
+}
+
+static void check_golden(const char *file, levi_fusion fusion, levi_task_kind task) {
+    golden_file g;
+    float loss;
+    levi_model *m = golden_model(&g, file, fusion, task, &loss);
+    double ref = need(&g, "loss")->data[0];
+    double rel = fabs(loss - ref) / fabs(ref);
+    ck_assert_msg(rel <= LOSS_RTOL, "%s: loss %.8f vs PyTorch %.8f (relative %g > %g)", file, (double)loss, ref, rel,
+                  LOSS_RTOL);
+    check_logits(m, &g, file);
+    ck_assert_levi_ok(levi_model_backward(m, B));
+    levi_params *P = levi_model_head_params(m);
+    int checked = 0;
+    for (int i = 0; i < P->count; i++) {
+        char name[160];
+        snprintf(name, sizeof name, "grad.head.%s", P->list[i].name);
+        const golden_array *r = need(&g, name);
+        ck_assert_int_eq((int)r->numel, (int)P->list[i].numel);
+        float *got = malloc(r->numel * sizeof *got);
+        levi_tensor gt = levi_params_grad(P, i);
+        ck_assert_levi_ok(levi_tensor_read(&gt, got));
+        double diff = 0, scale = 0;
+        size_t at = 0;
+        for (size_t j = 0; j < r->numel; j++) {
+            double d = fabs((double)got[j] - r->data[j]);
+            if (d > diff) diff = d, at = j;
+            scale = fmax(scale, fabs(r->data[j]));
+        }
+        double relg = diff / fmax(scale, 1e-12);
+        ck_assert_msg(relg <= GRAD_RTOL, "%s: gradient of %s differs by %g at %zu (%g vs %g), relative %g > %g", file,
+                      P->list[i].name, diff, at, (double)got[at], (double)r->data[at], relg, GRAD_RTOL);
+        free(got);
+        checked++;
+    }
+    ck_assert_int_ge(checked, 6);
+    levi_model_free(m);
+    golden_free(&g);
+}
+
+START_TEST(golden_concat_mlp) { check_golden("levi_concat.bin", LEVI_FUSION_CONCAT, LEVI_TASK_MLP); }
+END_TEST
+
+START_TEST(golden_ensemble_mlp) { check_golden("levi_ensemble.bin", LEVI_FUSION_ENSEMBLE, LEVI_TASK_MLP); }
+END_TEST
+
+START_TEST(golden_concat_cnn) { check_golden("levi_cnn.bin", LEVI_FUSION_CONCAT, LEVI_TASK_CNN); }
+END_TEST
+
+/* Precomputed (cached) tap features give the same loss; a training step never
+ * changes the frozen backbone's features. */
+START_TEST(feature_cache_and_frozen_backbone) {
+    golden_file g;
+    float loss;
+    levi_model *m = golden_model(&g, "levi_ensemble.bin", LEVI_FUSION_ENSEMBLE, LEVI_TASK_MLP, &loss);
+    ck_assert_int_eq(levi_model_features_cacheable(m), 1);
+    ck_assert_int_eq(levi_vit_trainable(levi_model_backbone(m), NULL, NULL, NULL, NULL), 0);
+    int Fd = levi_model_feature_dim(m);
+    ck_assert_int_eq(Fd, 2 * 16);
+    levi_tensor px = levi_model_input_pixels(m, B), lab = levi_model_input_labels(m, B);
+    levi_tensor tf = levi_model_input_feats(m, B);
+    ck_assert_levi_ok(levi_model_features(m, &px, &tf, B));
+    float *before = malloc((size_t)B * Fd * sizeof *before), *after = malloc((size_t)B * Fd * sizeof *after);
+    ck_assert_levi_ok(levi_tensor_read(&tf, before));
+    float loss2;
+    ck_assert_levi_ok(levi_model_zero_grad(m));
+    ck_assert_levi_ok(levi_model_forward(m, &px, &tf, &lab, B, &loss2, NULL));
+    ck_assert_msg(loss2 == loss, "cached-feature loss %.9g differs from the backbone loss %.9g", (double)loss2,
+                  (double)loss);
+    ck_assert_levi_ok(levi_model_backward(m, B));
+    levi_adamw_cfg opt = {1e-2f, 0.9f, 0.999f, 1e-8f, 0.01f};
+    ck_assert_levi_ok(levi_model_step(m, &opt, 1, 1.0f, NULL));
+    ck_assert_levi_ok(levi_model_features(m, &px, &tf, B));
+    ck_assert_levi_ok(levi_tensor_read(&tf, after));
+    for (int i = 0; i < B * Fd; i++)
+        ck_assert_msg(before[i] == after[i], "frozen backbone feature %d moved: %g -> %g", i, (double)before[i],
+                      (double)after[i]);
+    /* and the head did move: the loss changed */
+    float loss3;
+    ck_assert_levi_ok(levi_model_forward(m, &px, NULL, &lab, B, &loss3, NULL));
+    ck_assert_msg(loss3 < loss, "one AdamW step did not lower the loss (%g -> %g)", (double)loss, (double)loss3);
+    free(before);
+    free(after);
+    levi_model_free(m);
+    golden_free(&g);
+}
+END_TEST
+
+/* save → load → identical logits; the file names its method and classes. */
+START_TEST(save_load_round_trip) {
+    golden_file g;
+    float loss;
+    levi_model *m = golden_model(&g, "levi_cnn.bin", LEVI_FUSION_CONCAT, LEVI_TASK_CNN, &loss);
+    const char *names[K] = {"ant", "bee", "cat"};
+    ck_assert_levi_ok(levi_model_set_class_names(m, names, K));
+    float a[B * K], b[B * K];
+    levi_tensor t = levi_model_logits(m, B);
+    ck_assert_levi_ok(levi_tensor_read(&t, a));
+    char *dir = test_tmpdir(), path[600];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    ck_assert_levi_ok(levi_model_save(m, path, NULL, 0, 0));
+    levi_model *m2;
+    ck_assert_levi_ok(levi_model_load(&m2, g_ctx, path, B, 0));
+    const levi_model_config *c2 = levi_model_get_config(m2);
+    ck_assert_int_eq(c2->method, LEVI_METHOD_LEVI);
+    ck_assert_int_eq(c2->task.kind, LEVI_TASK_CNN);
+    ck_assert_int_eq(c2->ntaps, 2);
+    ck_assert_int_eq(c2->taps[1], 2);
+    ck_assert_str_eq(levi_model_class_names(m2)[2], "cat");
+    levi_tensor px = levi_model_input_pixels(m2, B);
+    ck_assert_levi_ok(levi_tensor_write(&px, need(&g, "x")->data));
+    ck_assert_levi_ok(levi_model_forward(m2, &px, NULL, NULL, B, NULL, NULL));
+    t = levi_model_logits(m2, B);
+    ck_assert_levi_ok(levi_tensor_read(&t, b));
+    for (int i = 0; i < B * K; i++)
+        ck_assert_msg(a[i] == b[i], "logit %d after reload: %.9g vs %.9g", i, (double)b[i], (double)a[i]);
+    /* predict: probabilities sum to one and follow the logits */
+    float probs[B * K], imgs[B * IMG * IMG];
+    for (int i = 0; i < B * IMG * IMG; i++) imgs[i] = need(&g, "x")->data[i]; /* mean 0, std 1 */
+    ck_assert_levi_ok(levi_model_predict(m2, imgs, B, probs));
+    for (int r = 0; r < B; r++) {
+        double s = 0;
+        for (int k = 0; k < K; k++) s += probs[r * K + k];
+        ck_assert_msg(fabs(s - 1) < 1e-5, "probabilities of row %d sum to %g", r, s);
+    }
+    levi_model_free(m2);
+
+    /* a truncated copy is refused with a message naming the file */
+    char bad[700];
+    snprintf(bad, sizeof bad, "%s/bad.safetensors", dir);
+    FILE *in = fopen(path, "rb"), *out = fopen(bad, "wb");
+    char buf[300];
+    size_t n = fread(buf, 1, sizeof buf, in);
+    fwrite(buf, 1, n, out);
+    fclose(in);
+    fclose(out);
+    ck_assert_int_ne(levi_model_load(&m2, g_ctx, bad, B, 0), LEVI_OK);
+    ck_assert_ptr_nonnull(strstr(levi_last_error(), "bad.safetensors"));
+    /* a valid safetensors that is not a model */
+    levi_st_writer *w;
+    ck_assert_levi_ok(levi_st_writer_create(&w));
+    long long one = 1;
+    float zero = 0;
+    ck_assert_levi_ok(levi_st_writer_add(w, "x", 1, &one, &zero));
+    ck_assert_levi_ok(levi_st_writer_write(w, bad));
+    levi_st_writer_free(w);
+    ck_assert_int_eq(levi_model_load(&m2, g_ctx, bad, B, 0), LEVI_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(levi_last_error(), "not a levi-cl model file"));
+    levi_model_free(m);
+    golden_free(&g);
+    free(dir);
+}
+END_TEST
+
+START_TEST(bad_configurations) {
+    levi_method me;
+    ck_assert_int_eq(levi_method_parse("finetune", &me), LEVI_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(levi_last_error(), "finetune"));
+    ck_assert_levi_ok(levi_method_parse("levi+lora", &me));
+    ck_assert_int_eq(me, LEVI_METHOD_LEVI_LORA);
+    levi_vit_config vc;
+    tiny_vit_config(&vc);
+    levi_model_config mc;
+    tiny_model_config(&mc, LEVI_FUSION_CONCAT, LEVI_TASK_MLP);
+    levi_vit *v;
+    levi_model *m;
+    mc.taps[1] = 3; /* depth is 2: taps are 0..2 */
+    ck_assert_levi_ok(levi_vit_create(&v, g_ctx, &vc, B, LEVI_VIT_FROZEN, 0));
+    ck_assert_int_eq(levi_model_create(&m, g_ctx, &mc, v, B), LEVI_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(levi_last_error(), "tap 3 is out of range"));
+    /* a levi model needs a frozen backbone; ft a full one */
+    tiny_model_config(&mc, LEVI_FUSION_CONCAT, LEVI_TASK_MLP);
+    ck_assert_levi_ok(levi_vit_create(&v, g_ctx, &vc, B, LEVI_VIT_FULL, 0));
+    ck_assert_int_eq(levi_model_create(&m, g_ctx, &mc, v, B), LEVI_ERR_INVALID_ARG);
+    /* scratch without a backbone works, with one does not */
+    levi_model_config_default(&mc, LEVI_METHOD_SCRATCH);
+    mc.height = mc.width = IMG;
+    mc.num_classes = K;
+    ck_assert_levi_ok(levi_model_create(&m, g_ctx, &mc, NULL, B));
+    ck_assert_int_eq(levi_model_feature_dim(m), 0);
+    ck_assert_int_eq(levi_model_features_cacheable(m), 0);
+    levi_model_free(m);
+    mc.num_classes = 1;
+    ck_assert_int_eq(levi_model_create(&m, g_ctx, &mc, NULL, B), LEVI_ERR_INVALID_ARG);
+}
+END_TEST
+
+int main(void) {
+    if (!test_have_device()) return TEST_SKIP;
+    Suite *s = suite_create("levi");
+    TCase *tc = tcase_create("model");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, golden_concat_mlp);
+    tcase_add_test(tc, golden_ensemble_mlp);
+    tcase_add_test(tc, golden_concat_cnn);
+    tcase_add_test(tc, feature_cache_and_frozen_backbone);
+    tcase_add_test(tc, save_load_round_trip);
+    tcase_add_test(tc, bad_configurations);
+    suite_add_tcase(s, tc);
+    levi_log_init();
+    g_ctx = NULL;
+    levi_status st = levi_ctx_open(&g_ctx, NULL);
+    if (st != LEVI_OK) {
+        fprintf(stderr, "no context: %s\n", levi_last_error());
+        return 1;
+    }
+    int rc = test_run(s);
+    levi_ctx_destroy(g_ctx);
+    return rc;
+}
