@@ -215,7 +215,7 @@ static int run(const train_args *a, const cli_env *env) {
     snprintf(ckpt, sizeof ckpt, "%s.ckpt", a->out);
     st = cli_open(env, &ctx);
     if (st == LEVI_OK && a->backbone)
-        st = levi_vit_load(&vit, ctx, a->backbone, (int)a->batch, mode, (int)a->lora_rank);
+        st = levi_vit_load(&vit, ctx, a->backbone, (int)a->batch, mode, mode == LEVI_VIT_LORA ? (int)a->lora_rank : 0);
     if (st == LEVI_OK && vit) {
         const levi_vit_config *vc = levi_vit_get_config(vit);
         mc.channels = vc->num_channels;

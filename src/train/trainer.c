@@ -179,7 +179,13 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
                 st = levi_error(LEVI_ERR_NOT_FINITE, "the loss is %g at step %ld (epoch %d): training stopped",
                                 (double)loss, step + 1, epoch + 1);
             if (st == LEVI_OK) st = levi_model_backward(m, b);
-            if (st == LEVI_OK) st = levi_model_step(m, &opt, (int)(step + 1), cfg->grad_clip, NULL);
+            float gnorm = 0;
+            if (st != LEVI_OK) break;
+            st = levi_model_step(m, &opt, (int)(step + 1), cfg->grad_clip, &gnorm);
+            if (st == LEVI_ERR_NOT_FINITE || (st == LEVI_OK && !isfinite(gnorm)))
+                st = levi_error(LEVI_ERR_NOT_FINITE,
+                                "the gradient norm is not finite at step %ld (epoch %d, loss %g): training stopped",
+                                step + 1, epoch + 1, (double)loss);
             if (st != LEVI_OK) break;
             step++;
             samples += b;

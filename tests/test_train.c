@@ -1,0 +1,381 @@
+/* Trainer and the train / eval / predict commands, run in-process on a tiny
+ * synthetic ImageFolder (3 classes of 8×8 images: a bright bar whose row
+ * depends on the class, plus noise) and a tiny random ViT backbone:
+ * accuracy well above chance, the metrics log, every method, exact resume,
+ * the NaN stop, and bad inputs (exit codes and messages). */
+#include <cjson/cJSON.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../src/cli/cli.h"
+#include "levi/data.h"
+#include "levi/safetensors.h"
+#include "levi/train.h"
+#include "testutil.h"
+
+enum { IMG = 8, NCLASS = 3 };
+
+static char g_dir[512], g_train[600], g_val[600], g_two[600], g_bb[600];
+static const cli_env k_env = {NULL};
+
+static void write_split(const char *root, int nclass, int per_class, unsigned seed) {
+    ck_assert_levi_ok(levi_mkdirs(root));
+    unsigned char px[IMG * IMG];
+    float noise[IMG * IMG];
+    for (int c = 0; c < nclass; c++) {
+        char dir[700], path[800];
+        snprintf(dir, sizeof dir, "%s/class%d", root, c);
+        ck_assert_levi_ok(levi_mkdirs(dir));
+        for (int i = 0; i < per_class; i++) {
+            test_fill_uniform(noise, IMG * IMG, seed * 1000 + (unsigned)(c * per_class + i), 0.0f, 0.45f);
+            for (int y = 0; y < IMG; y++)
+                for (int x = 0; x < IMG; x++) {
+                    float v = noise[y * IMG + x] + ((y / 2 == c + (c > 0)) ? 0.5f : 0.0f);
+                    px[y * IMG + x] = (unsigned char)(v > 1 ? 255 : v * 255);
+                }
+            snprintf(path, sizeof path, "%s/%03d.png", dir, i);
+            ck_assert_levi_ok(levi_png_write(path, px, IMG, IMG, 1));
+        }
+    }
+}
+
+static void setup_data(void) {
+    char *d = test_tmpdir();
+    snprintf(g_dir, sizeof g_dir, "%s", d);
+    free(d);
+    snprintf(g_train, sizeof g_train, "%s/train", g_dir);
+    snprintf(g_val, sizeof g_val, "%s/val", g_dir);
+    snprintf(g_two, sizeof g_two, "%s/two", g_dir);
+    snprintf(g_bb, sizeof g_bb, "%s/backbone", g_dir);
+    write_split(g_train, NCLASS, 40, 1);
+    write_split(g_val, NCLASS, 15, 2);
+    write_split(g_two, 2, 4, 3);
+    levi_ctx *ctx = test_ctx();
+    levi_vit_config vc;
+    levi_vit_config_default(&vc);
+    vc.image_size = IMG;
+    vc.patch_size = 4;
+    vc.num_channels = 1;
+    vc.hidden_size = 16;
+    vc.num_hidden_layers = 2;
+    vc.num_attention_heads = 2;
+    vc.intermediate_size = 32;
+    levi_vit *v;
+    ck_assert_levi_ok(levi_vit_create(&v, ctx, &vc, 16, LEVI_VIT_FROZEN, 0));
+    ck_assert_levi_ok(levi_vit_init_random(v, 7));
+    ck_assert_levi_ok(levi_vit_save(v, g_bb, 0));
+    levi_vit_free(v);
+    levi_ctx_destroy(ctx);
+}
+
+/* Run a command with argv given as a NULL-terminated list; stdout goes to
+ * `out_path` when non-NULL. */
+static int run_cmd(int (*fn)(int, char **, const cli_env *), const char *out_path, ...) {
+    char *argv[64];
+    int argc = 0;
+    va_list ap;
+    va_start(ap, out_path);
+    const char *a;
+    while ((a = va_arg(ap, const char *)) && argc < 63) argv[argc++] = (char *)a;
+    va_end(ap);
+    argv[argc] = NULL;
+    int saved = -1;
+    fflush(stdout);
+    if (out_path) {
+        int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        ck_assert_int_ge(fd, 0);
+        saved = dup(1);
+        dup2(fd, 1);
+        close(fd);
+    }
+    int rc = fn(argc, argv, &k_env);
+    fflush(stdout);
+    if (out_path) {
+        dup2(saved, 1);
+        close(saved);
+    }
+    return rc;
+}
+
+static char *path_in(const char *name) {
+    static char buf[8][700];
+    static int k;
+    k = (k + 1) % 8;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", g_dir, name);
+    return buf[k];
+}
+
+static int file_exists(const char *p) {
+    struct stat s;
+    return stat(p, &s) == 0;
+}
+
+static double eval_acc(const char *model, const char *data) {
+    levi_ctx *ctx = test_ctx();
+    levi_model *m;
+    ck_assert_levi_ok(levi_model_load(&m, ctx, model, 16, 0));
+    const levi_model_config *c = levi_model_get_config(m);
+    levi_dataset ds;
+    ck_assert_levi_ok(levi_dataset_load_folder(&ds, data, c->channels, c->height, c->width, 0));
+    levi_eval_result r;
+    ck_assert_levi_ok(levi_evaluate(m, &ds, &r));
+    double acc = r.acc;
+    levi_eval_result_free(&r);
+    levi_dataset_free(&ds);
+    levi_model_free(m);
+    levi_ctx_destroy(ctx);
+    return acc;
+}
+
+START_TEST(levi_learns_and_logs) {
+    const char *out = path_in("levi.safetensors"), *log = path_in("levi.jsonl");
+    int rc = run_cmd(cmd_train, NULL, "train", "--method", "levi", "--backbone", g_bb, "--data", g_train, "--val",
+                     g_val, "--out", out, "--epochs", "4", "--batch", "16", "--lr", "3e-3", "--task-hidden", "16",
+                     "--adapter-hidden", "16", "--log", log, NULL);
+    ck_assert_int_eq(rc, 0);
+    double acc = eval_acc(out, g_val);
+    ck_assert_msg(acc >= 0.8, "levi validation accuracy %.3f, expected >= 0.8 (chance 0.33)", acc);
+    char ck[800];
+    snprintf(ck, sizeof ck, "%s.ckpt", out);
+    ck_assert_msg(file_exists(ck), "no checkpoint %s", ck);
+    /* the log: one valid JSON object per line, 8 steps per epoch, 4 epochs */
+    FILE *f = fopen(log, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[1024];
+    int steps = 0, epochs = 0, cached = 0;
+    while (fgets(line, sizeof line, f)) {
+        cJSON *o = cJSON_Parse(line);
+        ck_assert_msg(o != NULL, "log line is not JSON: %s", line);
+        const char *keys[] = {"step", "epoch", "loss", "acc", "lr", "samples_per_s", "elapsed"};
+        for (int k = 0; k < 7; k++)
+            ck_assert_msg(cJSON_IsNumber(cJSON_GetObjectItem(o, keys[k])), "log line lacks '%s': %s", keys[k], line);
+        const char *type = cJSON_GetObjectItem(o, "type")->valuestring;
+        if (!strcmp(type, "step")) steps++;
+        else {
+            epochs++;
+            ck_assert(cJSON_IsNumber(cJSON_GetObjectItem(o, "val_acc")));
+            cached = cJSON_GetObjectItem(o, "cached_features")->valueint;
+        }
+        cJSON_Delete(o);
+    }
+    fclose(f);
+    ck_assert_int_eq(steps, 32);
+    ck_assert_int_eq(epochs, 4);
+    ck_assert_int_eq(cached, 1);
+
+    /* eval --json agrees with levi_evaluate; predict prints one line per image */
+    const char *ej = path_in("eval.json");
+    ck_assert_int_eq(run_cmd(cmd_eval, ej, "eval", "--model", out, "--data", g_val, "--data", g_train, "--json", NULL), 0);
+    char *text;
+    size_t len;
+    ck_assert_levi_ok(levi_read_file(ej, &text, &len));
+    cJSON *o = cJSON_Parse(text);
+    ck_assert_msg(o != NULL, "eval --json output is not JSON: %s", text);
+    cJSON *ds = cJSON_GetObjectItem(o, "datasets");
+    ck_assert_int_eq(cJSON_GetArraySize(ds), 2);
+    cJSON *d0 = cJSON_GetArrayItem(ds, 0);
+    ck_assert_msg(fabs(cJSON_GetObjectItem(d0, "accuracy")->valuedouble - acc) < 1e-9, "eval --json accuracy %g vs %g",
+                  cJSON_GetObjectItem(d0, "accuracy")->valuedouble, acc);
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(d0, "confusion")), NCLASS);
+    ck_assert_int_eq(cJSON_GetObjectItem(d0, "n")->valueint, 45);
+    cJSON_Delete(o);
+    free(text);
+    char img[800];
+    snprintf(img, sizeof img, "%s/class2/000.png", g_val);
+    const char *pj = path_in("predict.txt");
+    ck_assert_int_eq(run_cmd(cmd_predict, pj, "predict", "--model", out, img, img, NULL), 0);
+    ck_assert_levi_ok(levi_read_file(pj, &text, &len));
+    ck_assert_msg(strstr(text, "class2") != NULL, "predict output: %s", text);
+    free(text);
+}
+END_TEST
+
+START_TEST(every_method_trains) {
+    const char *methods[][9] = {
+        {"scratch", NULL},
+        {"scratch", "--task-model", "cnn", NULL},
+        {"lp", NULL},
+        {"ft", NULL},
+        {"lora", "--lora-rank", "2", NULL},
+        {"levi+lora", "--lora-rank", "2", NULL},
+        {"levi", "--fusion", "ensemble", "--taps", "0,1,2", NULL},
+        {"levi", "--task-model", "cnn", "--adapter", "linear", "--cache-features", "off", NULL},
+    };
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "m%zu.safetensors", i);
+        const char *out = path_in(name);
+        int scratch = !strcmp(methods[i][0], "scratch");
+        const char *e[8] = {NULL};
+        for (int k = 1; k < 9 && methods[i][k]; k++) e[k - 1] = methods[i][k];
+        int rc;
+        if (scratch)
+            rc = run_cmd(cmd_train, NULL, "train", "--method", methods[i][0], "--data", g_train, "--out", out,
+                         "--image-size", "8", "--epochs", "1", "--batch", "32", "--limit", "16", "--task-hidden", "8",
+                         e[0], e[1], e[2], e[3], e[4], e[5], e[6], NULL);
+        else
+            rc = run_cmd(cmd_train, NULL, "train", "--method", methods[i][0], "--backbone", g_bb, "--data", g_train,
+                         "--out", out, "--epochs", "1", "--batch", "32", "--limit", "16", e[0], e[1], e[2], e[3],
+                         e[4], e[5], e[6], NULL);
+        ck_assert_msg(rc == 0, "method %s %s: exit %d", methods[i][0], e[0] ? e[0] : "", rc);
+        double acc = eval_acc(out, g_val);
+        ck_assert_msg(acc >= 0 && acc <= 1, "accuracy %g", acc);
+    }
+}
+END_TEST
+
+static void compare_models(const char *a, const char *b, double tol) {
+    levi_safetensors sa, sb;
+    ck_assert_levi_ok(levi_safetensors_read(a, &sa));
+    ck_assert_levi_ok(levi_safetensors_read(b, &sb));
+    ck_assert_int_eq(sa.count, sb.count);
+    double worst = 0;
+    const char *where = "";
+    for (int i = 0; i < sa.count; i++) {
+        const levi_st_tensor *t = levi_safetensors_find(&sb, sa.tensors[i].name);
+        ck_assert_msg(t != NULL, "%s lacks %s", b, sa.tensors[i].name);
+        ck_assert_int_eq((int)t->numel, (int)sa.tensors[i].numel);
+        for (size_t j = 0; j < t->numel; j++) {
+            double d = fabs((double)t->data[j] - sa.tensors[i].data[j]);
+            if (d > worst) worst = d, where = sa.tensors[i].name;
+        }
+    }
+    ck_assert_msg(worst <= tol, "resumed model differs from the uninterrupted one by %g in %s", worst, where);
+    levi_safetensors_free(&sa);
+    levi_safetensors_free(&sb);
+}
+
+static void resume_parity(const char *method, const char *tag) {
+    char full[64], half[64], resumed[64];
+    snprintf(full, sizeof full, "%s_full.safetensors", tag);
+    snprintf(half, sizeof half, "%s_half.safetensors", tag);
+    snprintf(resumed, sizeof resumed, "%s_resumed.safetensors", tag);
+    const char *pf = path_in(full), *ph = path_in(half), *pr = path_in(resumed);
+    char ck[800];
+    snprintf(ck, sizeof ck, "%s.ckpt", ph);
+    ck_assert_int_eq(run_cmd(cmd_train, NULL, "train", "--method", method, "--backbone", g_bb, "--data", g_train,
+                             "--out", pf, "--epochs", "2", "--batch", "16", "--limit", "20", "--lora-rank", "2",
+                             "--seed", "3", NULL),
+                     0);
+    ck_assert_int_eq(run_cmd(cmd_train, NULL, "train", "--method", method, "--backbone", g_bb, "--data", g_train,
+                             "--out", ph, "--epochs", "1", "--batch", "16", "--limit", "20", "--lora-rank", "2",
+                             "--seed", "3", NULL),
+                     0);
+    ck_assert_int_eq(run_cmd(cmd_train, NULL, "train", "--method", method, "--backbone", g_bb, "--data", g_train,
+                             "--out", pr, "--epochs", "2", "--batch", "16", "--limit", "20", "--lora-rank", "2",
+                             "--seed", "3", "--resume", ck, NULL),
+                     0);
+    compare_models(pf, pr, 1e-6);
+}
+
+START_TEST(resume_matches_uninterrupted) {
+    resume_parity("levi", "levi");
+    resume_parity("levi+lora", "levilora");
+}
+END_TEST
+
+START_TEST(nan_loss_stops_training) {
+    levi_ctx *ctx = test_ctx();
+    levi_model_config mc;
+    levi_model_config_default(&mc, LEVI_METHOD_SCRATCH);
+    mc.num_classes = 2;
+    mc.height = mc.width = IMG;
+    mc.task.hidden = 8;
+    levi_model *m;
+    ck_assert_levi_ok(levi_model_create(&m, ctx, &mc, NULL, 4));
+    float images[4 * IMG * IMG] = {0};
+    int labels[4] = {0, 1, 0, 1};
+    images[5] = NAN;
+    char *names[2] = {"a", "b"};
+    levi_dataset ds = {4, 1, IMG, IMG, images, labels, 2, names};
+    levi_train_config tc;
+    levi_train_config_default(&tc);
+    tc.batch = 4;
+    tc.epochs = 1;
+    levi_train_result res;
+    /* a NaN pixel: ReLU hides it from the loss, the gradient norm shows it */
+    ck_assert_int_eq(levi_train(m, &ds, &tc, &res), LEVI_ERR_NOT_FINITE);
+    ck_assert_msg(strstr(levi_last_error(), "step 1") != NULL, "message: %s", levi_last_error());
+    /* a NaN weight in the head: the loss itself is NaN */
+    images[5] = 0.5f;
+    levi_params *P = levi_model_head_params(m);
+    levi_tensor b = levi_params_value(P, P->count - 1);
+    ck_assert_levi_ok(levi_tensor_fill(&b, NAN));
+    ck_assert_int_eq(levi_train(m, &ds, &tc, &res), LEVI_ERR_NOT_FINITE);
+    ck_assert_msg(strstr(levi_last_error(), "the loss is nan at step 1") != NULL, "message: %s", levi_last_error());
+    levi_model_free(m);
+    levi_ctx_destroy(ctx);
+}
+END_TEST
+
+START_TEST(bad_inputs) {
+    const char *out = path_in("bad.safetensors");
+    char missing[700];
+    snprintf(missing, sizeof missing, "%s/no-such-backbone", g_dir);
+    /* missing backbone folder: failure, no output file */
+    ck_assert_int_eq(run_cmd(cmd_train, NULL, "train", "--method", "levi", "--backbone", missing, "--data", g_train,
+                             "--out", out, "--epochs", "1", NULL),
+                     1);
+    ck_assert_ptr_nonnull(strstr(levi_last_error(), "no-such-backbone"));
+    ck_assert(!file_exists(out));
+    /* usage errors */
+    ck_assert_int_eq(run_cmd(cmd_train, NULL, "train", "--method", "finetune", "--backbone", g_bb, "--data", g_train,
+                             "--out", out, NULL),
+                     2);
+    ck_assert_int_eq(run_cmd(cmd_train, NULL, "train", "--method", "levi", "--backbone", g_bb, "--data", g_train,
+                             "--out", out, "--taps", "1,5", NULL),
+                     2);
+    ck_assert_ptr_nonnull(strstr(levi_last_error(), "tap 5"));
+    ck_assert_int_eq(run_cmd(cmd_train, NULL, "train", "--method", "lp", "--data", g_train, "--out", out, NULL), 2);
+    ck_assert_int_eq(run_cmd(cmd_train, NULL, "train", "--method", "levi", "--backbone", g_bb, "--data", g_train,
+                             "--out", out, "--epochs", "zero", NULL),
+                     2);
+    ck_assert(!file_exists(out));
+    /* a trained model, then eval on a folder with another class count */
+    const char *good = path_in("small.safetensors");
+    ck_assert_int_eq(run_cmd(cmd_train, NULL, "train", "--method", "lp", "--backbone", g_bb, "--data", g_train,
+                             "--out", good, "--epochs", "1", "--limit", "4", NULL),
+                     0);
+    ck_assert_int_eq(run_cmd(cmd_eval, NULL, "eval", "--model", good, "--data", g_two, NULL), 1);
+    ck_assert_ptr_nonnull(strstr(levi_last_error(), "2 classes"));
+    /* corrupt model file */
+    const char *corrupt = path_in("corrupt.safetensors");
+    FILE *f = fopen(corrupt, "wb");
+    fwrite("\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":", 1, 13, f);
+    fclose(f);
+    ck_assert_int_eq(run_cmd(cmd_eval, NULL, "eval", "--model", corrupt, "--data", g_val, NULL), 1);
+    ck_assert_ptr_nonnull(strstr(levi_last_error(), "corrupt.safetensors"));
+    ck_assert_int_eq(run_cmd(cmd_predict, NULL, "predict", "--model", good, path_in("nope.png"), NULL), 1);
+    ck_assert_ptr_nonnull(strstr(levi_last_error(), "nope.png"));
+    ck_assert_int_eq(run_cmd(cmd_eval, NULL, "eval", "--data", g_val, NULL), 2);
+    /* a checkpoint of another method cannot be resumed */
+    char ck[800];
+    snprintf(ck, sizeof ck, "%s.ckpt", good);
+    ck_assert_int_ne(run_cmd(cmd_train, NULL, "train", "--method", "levi", "--backbone", g_bb, "--data", g_train,
+                             "--out", out, "--epochs", "2", "--limit", "4", "--resume", ck, NULL),
+                     0);
+    ck_assert(!file_exists(out));
+}
+END_TEST
+
+int main(void) {
+    if (!test_have_device()) return TEST_SKIP;
+    levi_log_init();
+    Suite *s = suite_create("train");
+    TCase *tc = tcase_create("train");
+    tcase_add_unchecked_fixture(tc, setup_data, NULL);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, levi_learns_and_logs);
+    tcase_add_test(tc, every_method_trains);
+    tcase_add_test(tc, resume_matches_uninterrupted);
+    tcase_add_test(tc, nan_loss_stops_training);
+    tcase_add_test(tc, bad_inputs);
+    suite_add_tcase(s, tc);
+    return test_run(s);
+}
