@@ -76,11 +76,146 @@ START_TEST(golden_reader_rejects_bad_files) {
 }
 END_TEST
 
+/* --- the ViT block ------------------------------------------------------------------- */
+
+static const char *k_params[] = {
+    "layernorm_before.weight", "layernorm_before.bias", "attention.attention.query.weight",
+    "attention.attention.query.bias", "attention.attention.key.weight", "attention.attention.key.bias",
+    "attention.attention.value.weight", "attention.attention.value.bias", "attention.output.dense.weight",
+    "attention.output.dense.bias", "layernorm_after.weight", "layernorm_after.bias", "intermediate.dense.weight",
+    "intermediate.dense.bias", "output.dense.weight", "output.dense.bias",
+};
+enum { NPARAM = sizeof k_params / sizeof k_params[0] };
+enum { LN1W, LN1B, QW, QB, KW, KB, VW, VB, OW, OB, LN2W, LN2B, IW, IB, MW, MB };
+
+static const golden_array *need(const golden_file *g, const char *name) {
+    const golden_array *a = golden_get(g, name);
+    ck_assert_msg(a != NULL, "vit_block.bin has no array '%s'", name);
+    return a;
+}
+
+static levi_tensor upload(levi_ctx *ctx, const float *host, size_t n) {
+    levi_tensor t;
+    ck_assert_levi_ok(levi_tensor_alloc1(&t, ctx, (int)n));
+    if (host) ck_assert_levi_ok(levi_tensor_write(&t, host));
+    return t;
+}
+
+/* worst |got - ref| relative to max(max |ref|, 1e-3); fails above tol */
+static void compare(const char *what, const levi_tensor *t, const golden_array *ref, double tol) {
+    ck_assert_uint_eq(t->numel, ref->numel);
+    float *got = malloc(t->numel * sizeof(float));
+    ck_assert_levi_ok(levi_tensor_read(t, got));
+    double scale = 0, worst = 0;
+    size_t at = 0;
+    for (size_t i = 0; i < ref->numel; i++) scale = fmax(scale, fabs(ref->data[i]));
+    for (size_t i = 0; i < ref->numel; i++) {
+        double d = fabs((double)got[i] - ref->data[i]);
+        if (!(d <= worst)) worst = d, at = i;
+    }
+    /* d.key.bias is exactly zero in theory (softmax ignores a shift shared by
+     * all keys): a floor of 1e-3 on the scale keeps "relative" meaningful */
+    double rel = worst / fmax(scale, 1e-3);
+    fprintf(stderr, "  %-40s worst rel diff %.2e (tol %.0e)\n", what, rel, tol);
+    ck_assert_msg(rel <= tol, "%s: worst |diff| %.3g at [%zu] (got %.8g, PyTorch %.8g) = %.3g of max|ref| %.3g > %.0e",
+                  what, worst, at, got[at], ref->data[at], rel, scale, tol);
+    free(got);
+}
+
+START_TEST(vit_block_matches_pytorch) {
+    char path[1024], err[512];
+    golden_path(path, sizeof path, "vit_block.bin");
+    golden_file g;
+    ck_assert_msg(golden_load(&g, path, err, sizeof err) == 0, "%s", err);
+    const golden_array *dims = need(&g, "dims");
+    const int B = (int)dims->data[0], T = (int)dims->data[1], C = (int)dims->data[2], NH = (int)dims->data[3],
+              MLP = (int)dims->data[4], N = B * T;
+    const float eps = need(&g, "eps")->data[0];
+    levi_ctx *ctx = test_ctx();
+
+    levi_tensor P[NPARAM], dP[NPARAM];
+    for (int i = 0; i < NPARAM; i++) {
+        const golden_array *a = need(&g, k_params[i]);
+        P[i] = upload(ctx, a->data, a->numel);
+        dP[i] = upload(ctx, NULL, a->numel);
+    }
+    size_t nc = (size_t)N * C, nm = (size_t)N * MLP;
+    levi_tensor x = upload(ctx, need(&g, "x")->data, nc), R = upload(ctx, need(&g, "R")->data, nc);
+    levi_tensor ln1 = upload(ctx, NULL, nc), m1 = upload(ctx, NULL, N), r1 = upload(ctx, NULL, N);
+    levi_tensor q = upload(ctx, NULL, nc), k = upload(ctx, NULL, nc), v = upload(ctx, NULL, nc);
+    levi_tensor ctxo = upload(ctx, NULL, nc), att = upload(ctx, NULL, (size_t)B * NH * T * T);
+    levi_tensor scratch = upload(ctx, NULL, levi_attention_backward_scratch_numel(B, T, C, NH));
+    levi_tensor ao = upload(ctx, NULL, nc), h = upload(ctx, NULL, nc);
+    levi_tensor ln2 = upload(ctx, NULL, nc), m2 = upload(ctx, NULL, N), r2 = upload(ctx, NULL, N);
+    levi_tensor mid = upload(ctx, NULL, nm), gel = upload(ctx, NULL, nm), o2 = upload(ctx, NULL, nc),
+                out = upload(ctx, NULL, nc);
+
+    /* forward, as Hugging Face ViTLayer */
+    ck_assert_levi_ok(levi_layernorm_forward(ctx, &ln1, &m1, &r1, &x, &P[LN1W], &P[LN1B], N, C, eps));
+    ck_assert_levi_ok(levi_linear_forward(ctx, &q, &ln1, &P[QW], &P[QB], N, C, C));
+    ck_assert_levi_ok(levi_linear_forward(ctx, &k, &ln1, &P[KW], &P[KB], N, C, C));
+    ck_assert_levi_ok(levi_linear_forward(ctx, &v, &ln1, &P[VW], &P[VB], N, C, C));
+    ck_assert_levi_ok(levi_attention_forward(ctx, &ctxo, &att, &q, &k, &v, &scratch, B, T, C, NH));
+    ck_assert_levi_ok(levi_linear_forward(ctx, &ao, &ctxo, &P[OW], &P[OB], N, C, C));
+    ck_assert_levi_ok(levi_add_forward(ctx, &h, &ao, &x, nc));
+    ck_assert_levi_ok(levi_layernorm_forward(ctx, &ln2, &m2, &r2, &h, &P[LN2W], &P[LN2B], N, C, eps));
+    ck_assert_levi_ok(levi_linear_forward(ctx, &mid, &ln2, &P[IW], &P[IB], N, C, MLP));
+    ck_assert_levi_ok(levi_gelu_forward(ctx, &gel, &mid, nm));
+    ck_assert_levi_ok(levi_linear_forward(ctx, &o2, &gel, &P[MW], &P[MB], N, MLP, C));
+    ck_assert_levi_ok(levi_add_forward(ctx, &out, &o2, &h, nc));
+    compare("block output", &out, need(&g, "out"), 1e-4);
+    compare("attention probabilities", &att, need(&g, "att"), 1e-4);
+
+    /* backward of loss = sum(out * R): dout = R */
+    levi_tensor dh = upload(ctx, NULL, nc), dgel = upload(ctx, NULL, nm), dmid = upload(ctx, NULL, nm),
+                dln2 = upload(ctx, NULL, nc), dctx = upload(ctx, NULL, nc), dq = upload(ctx, NULL, nc),
+                dk = upload(ctx, NULL, nc), dv = upload(ctx, NULL, nc), dln1 = upload(ctx, NULL, nc),
+                dx = upload(ctx, NULL, nc);
+    ck_assert_levi_ok(levi_accumulate(ctx, &dh, &R, nc)); /* residual */
+    ck_assert_levi_ok(levi_linear_backward(ctx, &dgel, &dP[MW], &dP[MB], &R, &gel, &P[MW], N, MLP, C));
+    ck_assert_levi_ok(levi_gelu_backward(ctx, &dmid, &mid, &dgel, nm));
+    ck_assert_levi_ok(levi_linear_backward(ctx, &dln2, &dP[IW], &dP[IB], &dmid, &ln2, &P[IW], N, C, MLP));
+    ck_assert_levi_ok(levi_layernorm_backward(ctx, &dh, &dP[LN2W], &dP[LN2B], &dln2, &h, &P[LN2W], &m2, &r2, N, C));
+    ck_assert_levi_ok(levi_accumulate(ctx, &dx, &dh, nc)); /* residual */
+    ck_assert_levi_ok(levi_linear_backward(ctx, &dctx, &dP[OW], &dP[OB], &dh, &ctxo, &P[OW], N, C, C));
+    ck_assert_levi_ok(levi_attention_backward(ctx, &dq, &dk, &dv, &dctx, &q, &k, &v, &att, &scratch, B, T, C, NH));
+    ck_assert_levi_ok(levi_linear_backward(ctx, &dln1, &dP[QW], &dP[QB], &dq, &ln1, &P[QW], N, C, C));
+    ck_assert_levi_ok(levi_linear_backward(ctx, &dln1, &dP[KW], &dP[KB], &dk, &ln1, &P[KW], N, C, C));
+    ck_assert_levi_ok(levi_linear_backward(ctx, &dln1, &dP[VW], &dP[VB], &dv, &ln1, &P[VW], N, C, C));
+    ck_assert_levi_ok(levi_layernorm_backward(ctx, &dx, &dP[LN1W], &dP[LN1B], &dln1, &x, &P[LN1W], &m1, &r1, N, C));
+    compare("d.x", &dx, need(&g, "d.x"), 1e-3);
+    for (int i = 0; i < NPARAM; i++) {
+        char name[96];
+        snprintf(name, sizeof name, "d.%s", k_params[i]);
+        compare(name, &dP[i], need(&g, name), 1e-3);
+    }
+
+    levi_tensor *all[] = {&x, &R, &ln1, &m1, &r1, &q, &k, &v, &ctxo, &att, &scratch, &ao, &h, &ln2, &m2, &r2,
+                          &mid, &gel, &o2, &out, &dh, &dgel, &dmid, &dln2, &dctx, &dq, &dk, &dv, &dln1, &dx};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) levi_tensor_free(all[i]);
+    for (int i = 0; i < NPARAM; i++) levi_tensor_free(&P[i]), levi_tensor_free(&dP[i]);
+    levi_ctx_destroy(ctx);
+    golden_free(&g);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("ops_block");
     TCase *host = tcase_create("golden");
     tcase_add_test(host, golden_reader_reads_fixture);
     tcase_add_test(host, golden_reader_rejects_bad_files);
     suite_add_tcase(s, host);
-    return test_run(s);
+    int device = test_have_device();
+    if (device) {
+        TCase *dev = tcase_create("device");
+        tcase_set_timeout(dev, 300);
+        tcase_add_test(dev, vit_block_matches_pytorch);
+        suite_add_tcase(s, dev);
+    }
+    int rc = test_run(s);
+    if (rc == 0 && !device) {
+        fprintf(stderr, "no OpenCL device: the ViT block test was skipped\n");
+        return TEST_SKIP;
+    }
+    return rc;
 }
