@@ -14,7 +14,6 @@ typedef struct cli_env {
 typedef int (*cli_command_fn)(int argc, char **argv, const cli_env *env);
 
 int cmd_info(int argc, char **argv, const cli_env *env);
-int cmd_pretrain(int argc, char **argv, const cli_env *env);
 int cmd_data(int argc, char **argv, const cli_env *env);
 int cmd_bench(int argc, char **argv, const cli_env *env);
 int cmd_pretrain(int argc, char **argv, const cli_env *env);

@@ -12,7 +12,6 @@ typedef struct cli_command {
 
 static const cli_command k_commands[] = {
     {"info", cmd_info, "print the selected device and run a self-check"},
-    {"pretrain", cmd_pretrain, "train a ViT backbone on an ImageFolder (Hugging Face folder out)"},
     {"data", cmd_data, "fashion-shift benchmark generator, contact sheets, dataset counts"},
     {"bench", cmd_bench, "GEMM, bandwidth, op, training and start-up throughput; --compare result files"},
     {"pretrain", cmd_pretrain, "train a ViT backbone on an ImageFolder (Hugging Face folder out)"},
