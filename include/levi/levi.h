@@ -12,6 +12,9 @@
 #include "levi/safetensors.h"
 #include "levi/json_util.h"
 #include "levi/vit.h"
+#include "levi/nn.h"
+#include "levi/levi_model.h"
+#include "levi/train.h"
 
 #define LEVI_VERSION "0.1.0"
 
