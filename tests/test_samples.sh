@@ -1,0 +1,109 @@
+#!/bin/sh
+# Smoke tests of samples/ at tiny sizes, so that they cannot rot.
+# usage: test_samples.sh study|own-data|c-api|demo LEVI_CL BUILD_DIR SOURCE_DIR
+# Exit 77 (skipped) when no OpenCL device exists.
+set -eu
+which=$1
+LEVI_CL=$2
+BUILD=$3
+SRC=$4
+export LEVI_CL
+
+if ! "$LEVI_CL" --device list >/dev/null 2>&1; then
+    echo "no OpenCL device: skipped"
+    exit 77
+fi
+T=$(mktemp -d "${TMPDIR:-/tmp}/levi-sample-XXXXXX")
+trap 'rm -rf "$T"' EXIT
+fail() {
+    echo "FAIL ($which): $*" >&2
+    exit 1
+}
+
+# A few hundred fashion-shift images, shared by the samples that need data.
+tiny_data() {
+    "$LEVI_CL" data fashion-shift --out "$T/fs" --limit 300 --seed 1 >"$T/data.log" 2>&1 ||
+        { cat "$T/data.log"; fail "data fashion-shift"; }
+}
+
+case $which in
+study)
+    SIZE=tiny SEEDS="0 1" METHODS=scratch,lp,levi "$SRC/samples/fashion-shift-study/run.sh" "$T/study" \
+        >"$T/out.txt" 2>"$T/err.txt" || { tail -n 30 "$T/err.txt"; fail "run.sh exited non-zero"; }
+    cat "$T/out.txt"
+    for m in scratch lp levi; do
+        grep -q "^| $m | [0-9.]* ± [0-9.]* (" "$T/out.txt" || fail "no mean ± spread row for $m"
+        grep -q "^| $m |.*| 2 |\$" "$T/out.txt" || fail "row $m does not count 2 seeds"
+    done
+    for s in 0 1; do
+        [ -s "$T/study/seed-$s/report.html" ] || fail "seed $s has no report.html"
+    done
+    # summarize.py must reject a broken file with an error, not a traceback
+    echo '{' >"$T/bad.json"
+    if python3 "$SRC/samples/fashion-shift-study/summarize.py" "$T/bad.json" 2>"$T/sum.err"; then
+        fail "summarize.py accepted a broken results.json"
+    fi
+    grep -q "bad.json" "$T/sum.err" || fail "summarize.py's error does not name the file"
+    ;;
+own-data)
+    tiny_data
+    mkdir -p "$T/images"
+    ln -s "$T/fs/train" "$T/images/train"
+    ln -s "$T/fs/test-id" "$T/images/test"
+    EPOCHS=1 LIMIT=20 "$SRC/samples/own-data/run.sh" "$T/images" "$SRC/tests/fixtures/vit_tiny" "$T/out" \
+        >"$T/out.txt" 2>"$T/err.txt" || { tail -n 30 "$T/err.txt"; fail "run.sh exited non-zero"; }
+    cat "$T/out.txt"
+    for m in lp levi; do
+        [ -s "$T/out/$m.safetensors" ] || fail "no model for $m"
+        grep -q "accuracy" "$T/out/$m.eval.txt" || fail "no accuracy for $m"
+    done
+    [ "$(grep -c '\.png	[0-9]-[a-z]*	[0-9.]*$' "$T/out.txt")" -eq 3 ] || fail "predict did not classify 3 images"
+    # bad input: a missing backbone folder is a usage error naming it
+    if "$SRC/samples/own-data/run.sh" "$T/images" "$T/no-such-vit" "$T/out2" 2>"$T/bad.txt"; then
+        fail "run.sh accepted a missing ViT folder"
+    fi
+    grep -q "no-such-vit" "$T/bad.txt" || fail "the error does not name the missing folder"
+    ;;
+c-api)
+    tiny_data
+    mkdir -p "$T/c-api"
+    cp "$SRC/samples/c-api/classify.c" "$SRC/samples/c-api/Makefile" "$T/c-api/"
+    PKG_CONFIG_PATH="$BUILD/meson-uninstalled${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}" \
+        make -s -C "$T/c-api" CFLAGS="-O2 -Wall -Wextra -Werror" || fail "classify.c does not build"
+    "$LEVI_CL" train --method scratch --data "$T/fs/train" --epochs 1 --limit 20 --out "$T/m.safetensors" \
+        >"$T/train.log" 2>&1 || { cat "$T/train.log"; fail "train"; }
+    set -- $(find "$T/fs/test-id" -name '*.png' | sort | head -n 5)
+    LD_LIBRARY_PATH="$BUILD${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$T/c-api/classify" "$T/m.safetensors" "$@" \
+        >"$T/c.txt" || fail "classify exited non-zero"
+    "$LEVI_CL" predict --model "$T/m.safetensors" "$@" >"$T/p.txt" || fail "levi-cl predict"
+    cat "$T/c.txt"
+    [ "$(wc -l <"$T/c.txt")" -eq 5 ] || fail "classify printed $(wc -l <"$T/c.txt") lines, want 5"
+    diff "$T/p.txt" "$T/c.txt" || fail "classify and levi-cl predict disagree"
+    if LD_LIBRARY_PATH="$BUILD" "$T/c-api/classify" "$T/m.safetensors" "$T/missing.png" 2>"$T/err.txt"; then
+        fail "classify accepted a missing image"
+    fi
+    grep -q "missing.png" "$T/err.txt" || fail "classify's error does not name the image"
+    ;;
+demo)
+    # the demo end to end at tiny size: table, report, and a second run from the caches
+    export LEVI_CACHE_DIR="$T/cache"
+    "$LEVI_CL" demo --size tiny --methods scratch,levi --out "$T/demo" >"$T/out.txt" 2>"$T/err.txt" ||
+        { tail -n 30 "$T/err.txt"; fail "demo exited non-zero"; }
+    cat "$T/out.txt"
+    grep -q "^scratch  *[0-9.]*%  *[0-9.]*%" "$T/out.txt" || fail "no scratch row in the table"
+    grep -q "^levi  *[0-9.]*%  *[0-9.]*%" "$T/out.txt" || fail "no levi row in the table"
+    grep -q "<svg class=\"chart\" id=\"acc-chart\"" "$T/demo/report.html" || fail "report without the chart"
+    grep -q "data:image/png;base64," "$T/demo/report.html" || fail "report without the contact sheet"
+    "$LEVI_CL" demo --size tiny --methods scratch,levi --out "$T/demo2" >"$T/out2.txt" 2>"$T/err2.txt" ||
+        fail "second demo exited non-zero"
+    grep -q "generate fashion-shift — cached" "$T/err2.txt" || fail "second demo regenerated the data"
+    grep -q "pretrain vit-tiny backbone — cached" "$T/err2.txt" || fail "second demo pretrained again"
+    "$LEVI_CL" demo --size tiny --methods scratch,levi --out "$T/demo" >/dev/null 2>"$T/err3.txt" ||
+        fail "third demo exited non-zero"
+    [ "$(grep -c -- "— cached" "$T/err3.txt")" -eq 4 ] || fail "rerun in the same folder redid a stage"
+    ;;
+*)
+    fail "unknown sample '$which'"
+    ;;
+esac
+echo "ok: $which"
