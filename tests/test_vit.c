@@ -437,6 +437,9 @@ START_TEST(save_load_round_trip) {
     levi_vit_free(u);
     levi_vit_free(v);
     free(ref);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
     free(dir);
     levi_tensor_free(&pixels);
 }

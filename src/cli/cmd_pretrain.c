@@ -7,6 +7,7 @@
  * stdout: one line per epoch, then a JSON summary line:
  *   {"type":"summary","epochs":E,"steps":S,"loss":L,"acc":A,"seconds":SEC,"samples_per_s":X,"out":DIR}
  * Exit status: 0 done, 2 usage error, 1 failure. */
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -110,7 +111,12 @@ static levi_status check_out(const pretrain_args *a) {
     if (stat(a->out, &s) != 0) return LEVI_OK;
     if (!S_ISDIR(s.st_mode))
         return levi_error(LEVI_ERR_INVALID_ARG, "pretrain: --out %s exists and is not a folder", a->out);
-    if (rmdir(a->out) == 0) return LEVI_OK; /* was empty */
+    DIR *d = opendir(a->out);
+    int entries = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) entries++;
+    if (d) closedir(d);
+    if (!entries) return LEVI_OK; /* an empty folder is replaced by rename */
     char p[4096];
     snprintf(p, sizeof p, "%s/config.json", a->out);
     if (!a->force || access(p, F_OK) != 0)
@@ -381,7 +387,7 @@ int cmd_pretrain(int argc, char **argv, const cli_env *env) {
     pretrain_args a;
     levi_status st = parse_args(argc, argv, &a);
     if (st != LEVI_OK) {
-        fprintf(stderr, "levi-cl pretrain: %s\n%s", levi_last_error(), k_usage);
+        fprintf(stderr, "levi-cl: error: %s\nsee levi-cl pretrain --help\n", levi_last_error());
         return 2;
     }
     char tmp[4096] = "";
