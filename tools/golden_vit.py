@@ -9,12 +9,15 @@ dim 16, depth 2, heads 2, mlp 32) and writes, under tests/fixtures/:
                   the same weights under "vit." plus classifier.*)
   vit_tiny_lora/  config.json + model.safetensors  (base + LoRA rank 2 on query
                   and value: encoder.layer.{i}.attention.attention.{query,value}.lora_{A,B})
+  vit_rgb_nobias/ config.json + model.safetensors  (3 channels, image 12, patch 4, dim 24,
+                  depth 1, heads 3, qkv_bias False, eps 1e-6)
   vit_tiny.bin    golden arrays (format of tests/golden.h, "LEVIGLD1" v1):
                   pixels (B,C,H,W); hidden.{0..L} and last (B,T,D) as HF
                   hidden_states / last_hidden_state; R.{tap} (B,D) and
                   grad.<weight> for loss = sum_tap sum(cls(tap) * R.tap) with
                   taps {0, L} (L = after the final layernorm); the same for the
-                  LoRA model: lora.hidden.*, lora.last, lora.grad.<lora weight>.
+                  LoRA model: lora.hidden.*, lora.last, lora.grad.<lora weight>;
+                  rgb.pixels, rgb.hidden.*, rgb.last for vit_rgb_nobias.
 
 Run with Debian's torch 1.13 plus transformers (a venv outside the repo):
   /usr/bin/python3 -m venv --system-site-packages /tmp/hfenv
@@ -141,6 +144,24 @@ def main():
     state.update({k: v.detach().clone().contiguous() for k, v in lora_state.items()})
     save_file(state, os.path.join(ROOT, "vit_tiny_lora", "model.safetensors"), metadata={"format": "pt"})
     cfg.to_json_file(os.path.join(ROOT, "vit_tiny_lora", "config.json"))
+
+    # 3 channels, no qkv bias, another eps: patch order (c, ky, kx) and the bias-free path
+    rcfg = ViTConfig(image_size=12, patch_size=4, num_channels=3, hidden_size=24, num_hidden_layers=1,
+                     num_attention_heads=3, intermediate_size=48, hidden_act="gelu", layer_norm_eps=1e-6,
+                     qkv_bias=False, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    rgb = ViTModel(rcfg, add_pooling_layer=False)
+    with torch.no_grad():
+        for name, p in rgb.named_parameters():
+            p.copy_(torch.randn(p.shape, generator=gen) * 0.3 + (1.0 if "layernorm" in name and name.endswith("weight") else 0.0))
+    rgb.eval()
+    os.makedirs(os.path.join(ROOT, "vit_rgb_nobias"), exist_ok=True)
+    rgb.save_pretrained(os.path.join(ROOT, "vit_rgb_nobias"), safe_serialization=True)
+    rpx = torch.randn(B, 3, 12, 12, generator=gen)
+    out = rgb(pixel_values=rpx, output_hidden_states=True)
+    arrays.append(("rgb.pixels", rpx))
+    for i, h in enumerate(out.hidden_states):
+        arrays.append(("rgb.hidden.%d" % i, h))
+    arrays.append(("rgb.last", out.last_hidden_state))
 
     golden_write(os.path.join(ROOT, "vit_tiny.bin"), arrays)
     print("wrote %d arrays to %s" % (len(arrays), os.path.join(ROOT, "vit_tiny.bin")), file=sys.stderr)
