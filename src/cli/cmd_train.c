@@ -9,10 +9,12 @@
  *     epoch counts from 1; an epoch line's loss/acc are means over that epoch.
  *   stdout, last line on success:
  *     {"type":"summary","method":M,"epochs":E,"steps":S,"loss":L,"acc":A,"val_acc":V|null,
- *      "seconds":SEC,"samples_per_s":X,"cached_features":0|1,"first_epoch_s":SEC,
- *      "last_epoch_s":SEC,"out":PATH}
+ *      "seconds":SEC,"samples_per_s":X,"cached_features":0|1,"cache_build_s":SEC,
+ *      "first_epoch_s":SEC,"last_epoch_s":SEC,"out":PATH}
+ *     (seconds and samples_per_s include the one-time feature-cache build.)
  *   OUT.ckpt     checkpoint written atomically after every epoch (for --resume).
  * Exit status: 0 done, 2 usage error, 1 failure (the message names the input). */
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,6 +185,29 @@ static levi_status build_config(const train_args *a, levi_model_config *c) {
     return LEVI_OK;
 }
 
+static void print_summary(const train_args *a, const levi_train_result *r) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "type", "summary");
+    cJSON_AddStringToObject(o, "method", a->method);
+    cJSON_AddNumberToObject(o, "epochs", r->epochs_done);
+    cJSON_AddNumberToObject(o, "steps", (double)r->steps);
+    cJSON_AddNumberToObject(o, "loss", r->loss);
+    cJSON_AddNumberToObject(o, "acc", r->acc);
+    if (r->val_acc >= 0) cJSON_AddNumberToObject(o, "val_acc", r->val_acc);
+    else cJSON_AddNullToObject(o, "val_acc");
+    cJSON_AddNumberToObject(o, "seconds", r->seconds);
+    cJSON_AddNumberToObject(o, "samples_per_s", r->samples_per_s);
+    cJSON_AddNumberToObject(o, "cached_features", r->cached_features);
+    cJSON_AddNumberToObject(o, "cache_build_s", r->cache_build_s);
+    cJSON_AddNumberToObject(o, "first_epoch_s", r->first_epoch_s);
+    cJSON_AddNumberToObject(o, "last_epoch_s", r->last_epoch_s);
+    cJSON_AddStringToObject(o, "out", a->out);
+    char *s = cJSON_PrintUnformatted(o);
+    if (s) puts(s);
+    free(s);
+    cJSON_Delete(o);
+}
+
 static int run(const train_args *a, const cli_env *env) {
     levi_model_config mc;
     levi_status st = build_config(a, &mc);
@@ -258,16 +283,7 @@ static int run(const train_args *a, const cli_env *env) {
         st = levi_train(m, &train, &tc, &res);
     }
     if (st == LEVI_OK) st = levi_model_save(m, a->out, NULL, 0, 0);
-    if (st == LEVI_OK) {
-        printf("{\"type\":\"summary\",\"method\":\"%s\",\"epochs\":%d,\"steps\":%ld,\"loss\":%.6g,\"acc\":%.6g,",
-               a->method, res.epochs_done, res.steps, res.loss, res.acc);
-        if (res.val_acc >= 0) printf("\"val_acc\":%.6g,", res.val_acc);
-        else printf("\"val_acc\":null,");
-        printf("\"seconds\":%.4g,\"samples_per_s\":%.4g,\"cached_features\":%d,\"cache_build_s\":%.4g,"
-               "\"first_epoch_s\":%.4g,\"last_epoch_s\":%.4g,\"out\":\"%s\"}\n",
-               res.seconds, res.samples_per_s, res.cached_features, res.cache_build_s, res.first_epoch_s,
-               res.last_epoch_s, a->out);
-    }
+    if (st == LEVI_OK) print_summary(a, &res);
     int rc = st == LEVI_OK ? 0 : cli_fail(st);
     levi_model_free(m);
     levi_vit_free(vit);

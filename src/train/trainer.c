@@ -96,8 +96,10 @@ static levi_status checkpoint(levi_model *m, const levi_train_config *cfg, int e
     return st;
 }
 
-static void progress(const levi_train_config *cfg, int epoch, int done, int total, double loss, double acc,
-                     double sps, int last) {
+/* A bar redrawn in place (progress 1) or about four plain lines per epoch
+ * (progress 2); *mark counts the plain lines printed in this epoch. */
+static void progress(const levi_train_config *cfg, int *mark, int epoch, int done, int total, double loss,
+                     double acc, double sps, int last) {
     if (cfg->progress == 1) {
         int w = 24, f = total ? (int)((double)done / total * w) : w;
         char bar[32];
@@ -106,6 +108,12 @@ static void progress(const levi_train_config *cfg, int epoch, int done, int tota
         fprintf(stderr, "\repoch %d/%d [%s] %d/%d loss %.4f acc %.3f %.0f img/s%s", epoch, cfg->epochs, bar, done,
                 total, loss, acc, sps, last ? "\n" : "");
         fflush(stderr);
+    } else if (cfg->progress == 2 && !last) {
+        if (done < total && (long)done * 4 >= (long)(*mark + 1) * total) {
+            fprintf(stderr, "epoch %d/%d: %d/%d images, loss %.4f, acc %.3f, %.0f img/s\n", epoch, cfg->epochs, done,
+                    total, loss, acc, sps);
+            (*mark)++;
+        }
     } else if (cfg->progress == 2 && last) {
         fprintf(stderr, "epoch %d/%d: %d images, loss %.4f, acc %.3f, %.0f img/s\n", epoch, cfg->epochs, total, loss,
                 acc, sps);
@@ -139,9 +147,12 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
     double t0 = now_s();
     float *cache = NULL;
     if (use_cache) {
+        if (cfg->progress)
+            fprintf(stderr, "feature cache: computing the backbone's tap features of %d images once\n", train->n);
         LEVI_TRY(build_cache(m, train, &cache));
         res->cache_build_s = now_s() - t0;
         res->cached_features = 1;
+        if (cfg->progress) fprintf(stderr, "feature cache: ready in %.1f s\n", res->cache_build_s);
     }
     float *px = malloc((size_t)cfg->batch * chw * sizeof *px), *lab = malloc((size_t)cfg->batch * sizeof *lab);
     float *fb = F ? malloc((size_t)cfg->batch * F * sizeof *fb) : NULL;
@@ -159,6 +170,7 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
     for (int epoch = start_epoch; st == LEVI_OK && epoch < cfg->epochs; epoch++) {
         double te = now_s(), loss_sum = 0;
         long correct_sum = 0, seen = 0;
+        int mark = 0;
         levi_loader_epoch(&l, epoch);
         int b;
         while (st == LEVI_OK && (b = levi_loader_next(&l, px, lab, c->image_mean, c->image_std)) > 0) {
@@ -198,7 +210,7 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
                         "{\"type\":\"step\",\"step\":%ld,\"epoch\":%d,\"loss\":%.6g,\"acc\":%.6g,\"lr\":%g,"
                         "\"samples_per_s\":%.4g,\"elapsed\":%.4g}\n",
                         step, epoch + 1, (double)loss, (double)correct / b, (double)cfg->lr, sps, el);
-            progress(cfg, epoch + 1, (int)seen, train->n, loss_sum / seen, (double)correct_sum / seen, sps, 0);
+            progress(cfg, &mark, epoch + 1, (int)seen, train->n, loss_sum / seen, (double)correct_sum / seen, sps, 0);
         }
         if (st != LEVI_OK) break;
         double epoch_s = now_s() - te;
@@ -209,7 +221,7 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
         res->epochs_done = epoch + 1;
         res->steps = step;
         double el = now_s() - t0, sps = samples / (el > 0 ? el : 1e-9);
-        progress(cfg, epoch + 1, (int)seen, train->n, res->loss, res->acc, sps, 1);
+        progress(cfg, &mark, epoch + 1, (int)seen, train->n, res->loss, res->acc, sps, 1);
         if (cfg->val) {
             levi_eval_result ev;
             st = levi_evaluate(m, cfg->val, &ev);
