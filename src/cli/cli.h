@@ -16,6 +16,7 @@ typedef int (*cli_command_fn)(int argc, char **argv, const cli_env *env);
 int cmd_info(int argc, char **argv, const cli_env *env);
 int cmd_data(int argc, char **argv, const cli_env *env);
 int cmd_bench(int argc, char **argv, const cli_env *env);
+int cmd_tune(int argc, char **argv, const cli_env *env);
 int cmd_pretrain(int argc, char **argv, const cli_env *env);
 int cmd_train(int argc, char **argv, const cli_env *env);
 int cmd_eval(int argc, char **argv, const cli_env *env);

@@ -14,6 +14,7 @@ static const cli_command k_commands[] = {
     {"info", cmd_info, "print the selected device and run a self-check"},
     {"data", cmd_data, "fashion-shift benchmark generator, contact sheets, dataset counts"},
     {"bench", cmd_bench, "GEMM, bandwidth, op, training and start-up throughput; --compare result files"},
+    {"tune", cmd_tune, "search and store CLBlast GEMM parameters for the device (--reset removes them)"},
     {"pretrain", cmd_pretrain, "train a ViT backbone on an ImageFolder (Hugging Face folder out)"},
     {"demo", cmd_demo, "the whole LEVI comparison on fashion-shift, with an HTML report"},
     {"train", cmd_train, "fine-tune with scratch, lp, ft, lora, levi or levi+lora"},

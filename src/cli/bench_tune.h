@@ -1,0 +1,21 @@
+/* The GEMM parameter search behind `levi-cl tune gemm` (bench_tune.c). */
+#ifndef LEVI_CLI_BENCH_TUNE_H
+#define LEVI_CLI_BENCH_TUNE_H
+
+#include "cli.h"
+#include "levi/tuning.h"
+
+typedef struct tune_report {
+    int tried, valid, rejected;   /* candidates */
+    double default_indirect;      /* GFLOP/s, geometric mean over the large shapes, CLBlast defaults */
+    double default_direct;        /* the same over the small shapes */
+    double defaults, tuned;       /* geometric mean over all search shapes */
+    double seconds;
+} tune_report;
+
+/* Search within budget_s on ctx's device (which must have no overridden
+ * parameters yet, so the defaults are CLBlast's own); *best receives the
+ * chosen Xgemm + XgemmDirect + threshold set, already applied. */
+levi_status bench_tune_gemm(levi_ctx *ctx, double budget_s, levi_tuning *best, tune_report *rep);
+
+#endif
