@@ -116,7 +116,7 @@ static int file_exists(const char *p) {
     return stat(p, &s) == 0;
 }
 
-static double eval_acc(const char *model, const char *data) {
+static double eval_acc(const char *model, const char *data, double *loss) {
     levi_ctx *ctx = test_ctx();
     levi_model *m;
     ck_assert_levi_ok(levi_model_load(&m, ctx, model, 16, 0));
@@ -126,6 +126,7 @@ static double eval_acc(const char *model, const char *data) {
     levi_eval_result r;
     ck_assert_levi_ok(levi_evaluate(m, &ds, &r));
     double acc = r.acc;
+    if (loss) *loss = r.loss;
     levi_eval_result_free(&r);
     levi_dataset_free(&ds);
     levi_model_free(m);
@@ -135,11 +136,12 @@ static double eval_acc(const char *model, const char *data) {
 
 START_TEST(levi_learns_and_logs) {
     const char *out = path_in("levi.safetensors"), *log = path_in("levi.jsonl");
+    double val_loss;
     int rc = run_cmd(cmd_train, NULL, "train", "--method", "levi", "--backbone", g_bb, "--data", g_train, "--val",
                      g_val, "--out", out, "--epochs", "4", "--batch", "16", "--lr", "3e-3", "--task-hidden", "16",
                      "--adapter-hidden", "16", "--log", log, NULL);
     ck_assert_int_eq(rc, 0);
-    double acc = eval_acc(out, g_val);
+    double acc = eval_acc(out, g_val, &val_loss);
     ck_assert_msg(acc >= 0.8, "levi validation accuracy %.3f, expected >= 0.8 (chance 0.33)", acc);
     char ck[800];
     snprintf(ck, sizeof ck, "%s.ckpt", out);
@@ -149,6 +151,7 @@ START_TEST(levi_learns_and_logs) {
     ck_assert_ptr_nonnull(f);
     char line[1024];
     int steps = 0, epochs = 0, cached = 0;
+    double last_val = -1, last_val_loss = -1;
     while (fgets(line, sizeof line, f)) {
         cJSON *o = cJSON_Parse(line);
         ck_assert_msg(o != NULL, "log line is not JSON: %s", line);
@@ -161,6 +164,8 @@ START_TEST(levi_learns_and_logs) {
             epochs++;
             ck_assert(cJSON_IsNumber(cJSON_GetObjectItem(o, "val_acc")));
             cached = cJSON_GetObjectItem(o, "cached_features")->valueint;
+            last_val = cJSON_GetObjectItem(o, "val_acc")->valuedouble;
+            last_val_loss = cJSON_GetObjectItem(o, "val_loss")->valuedouble;
         }
         cJSON_Delete(o);
     }
@@ -168,6 +173,10 @@ START_TEST(levi_learns_and_logs) {
     ck_assert_int_eq(steps, 32);
     ck_assert_int_eq(epochs, 4);
     ck_assert_int_eq(cached, 1);
+    /* validation through cached features == evaluation through the backbone */
+    ck_assert_msg(fabs(last_val - acc) < 1e-5, "last val_acc %g (cached features) vs eval %g", last_val, acc);
+    ck_assert_msg(fabs(last_val_loss - val_loss) <= 1e-4 * val_loss, "last val_loss %.7g (cached features) vs eval %.7g",
+                  last_val_loss, val_loss);
 
     /* eval --json agrees with levi_evaluate; predict prints one line per image */
     const char *ej = path_in("eval.json");
@@ -224,7 +233,7 @@ START_TEST(every_method_trains) {
                          "--out", out, "--epochs", "1", "--batch", "32", "--limit", "16", e[0], e[1], e[2], e[3],
                          e[4], e[5], e[6], NULL);
         ck_assert_msg(rc == 0, "method %s %s: exit %d", methods[i][0], e[0] ? e[0] : "", rc);
-        double acc = eval_acc(out, g_val);
+        double acc = eval_acc(out, g_val, NULL);
         ck_assert_msg(acc >= 0 && acc <= 1, "accuracy %g", acc);
     }
 }

@@ -6,7 +6,7 @@
  * Metrics (--log), one JSON object per line, stable field names:
  *   {"type":"step","step":S,"epoch":E,"loss":L,"acc":A,"lr":LR,"samples_per_s":X,"elapsed":SEC}
  *   {"type":"epoch","step":S,"epoch":E,"loss":L,"acc":A,"lr":LR,"samples_per_s":X,"elapsed":SEC,
- *    "epoch_s":SEC,"val_acc":V (only with a validation set),"cached_features":0|1}
+ *    "epoch_s":SEC,"val_acc":V,"val_loss":L (both only with a validation set),"cached_features":0|1}
  * epoch counts from 1 in the log (the epoch just finished); loss and acc of
  * an epoch line are the means over that epoch's samples. */
 #ifndef LEVI_TRAIN_H
@@ -45,6 +45,7 @@ typedef struct levi_train_result {
     long steps;           /* AdamW steps taken, in total */
     double loss, acc;     /* means over the last epoch */
     double val_acc;       /* last epoch, -1 without a validation set */
+    double val_loss;      /* last epoch, mean loss on the validation set */
     double seconds;       /* wall time of this call */
     double samples_per_s; /* training samples / second of this call */
     double first_epoch_s, last_epoch_s;
@@ -72,6 +73,11 @@ levi_status levi_train_check_dataset(const levi_model *m, const levi_dataset *ds
 
 /* Evaluate on a dataset whose class count equals the model's. */
 levi_status levi_evaluate(levi_model *m, const levi_dataset *ds, levi_eval_result *res);
+/* The same with precomputed tap features (ds->n, feature_dim) in dataset
+ * order (see levi_compute_features); feats NULL runs the backbone. */
+levi_status levi_evaluate_features(levi_model *m, const levi_dataset *ds, const float *feats, levi_eval_result *res);
+/* Tap features of every image of ds in order: *out (ds->n, feature_dim) malloc'ed. */
+levi_status levi_compute_features(levi_model *m, const levi_dataset *ds, float **out);
 void levi_eval_result_free(levi_eval_result *r);
 
 #ifdef __cplusplus

@@ -5,7 +5,7 @@
  *   --log FILE   JSON lines, one per step (every --log-every steps) and one per epoch:
  *     {"type":"step","step":S,"epoch":E,"loss":L,"acc":A,"lr":LR,"samples_per_s":X,"elapsed":SEC}
  *     {"type":"epoch","step":S,"epoch":E,"loss":L,"acc":A,"lr":LR,"samples_per_s":X,"elapsed":SEC,
- *      "epoch_s":SEC,["val_acc":V,]"cached_features":0|1}
+ *      "epoch_s":SEC,["val_acc":V,"val_loss":L,]"cached_features":0|1}
  *     epoch counts from 1; an epoch line's loss/acc are means over that epoch.
  *   stdout, last line on success:
  *     {"type":"summary","method":M,"epochs":E,"steps":S,"loss":L,"acc":A,"val_acc":V|null,

@@ -28,6 +28,10 @@ void levi_eval_result_free(levi_eval_result *r) {
 }
 
 levi_status levi_evaluate(levi_model *m, const levi_dataset *ds, levi_eval_result *res) {
+    return levi_evaluate_features(m, ds, NULL, res);
+}
+
+levi_status levi_evaluate_features(levi_model *m, const levi_dataset *ds, const float *feats, levi_eval_result *res) {
     memset(res, 0, sizeof *res);
     LEVI_TRY(check_dataset(m, ds, "the data set"));
     const levi_model_config *c = levi_model_get_config(m);
@@ -44,14 +48,19 @@ levi_status levi_evaluate(levi_model *m, const levi_dataset *ds, levi_eval_resul
     levi_loader l;
     if (st == LEVI_OK) st = levi_loader_init(&l, ds, MB, 0, 0);
     double loss_sum = 0;
-    int b;
+    int b, done = 0, F = levi_model_feature_dim(m);
+    if (st == LEVI_OK && feats && (!F || !levi_model_features_cacheable(m)))
+        st = levi_error(LEVI_ERR_INVALID_ARG, "precomputed features for a model without frozen backbone features");
     while (st == LEVI_OK && (b = levi_loader_next(&l, px, lab, c->image_mean, c->image_std)) > 0) {
         levi_tensor tp = levi_model_input_pixels(m, b), tl = levi_model_input_labels(m, b);
         float loss;
         int correct;
-        st = levi_tensor_write(&tp, px);
+        levi_tensor tf = levi_model_input_feats(m, b);
+        if (!feats || c->task.kind != LEVI_TASK_NONE) st = levi_tensor_write(&tp, px);
         if (st == LEVI_OK) st = levi_tensor_write(&tl, lab);
-        if (st == LEVI_OK) st = levi_model_forward(m, &tp, NULL, &tl, b, &loss, &correct);
+        if (st == LEVI_OK && feats) st = levi_tensor_write(&tf, feats + (size_t)done * F);
+        if (st == LEVI_OK) st = levi_model_forward(m, &tp, feats ? &tf : NULL, &tl, b, &loss, &correct);
+        done += b;
         levi_tensor lt = levi_model_logits(m, b);
         if (st == LEVI_OK) st = levi_tensor_read(&lt, lg);
         if (st != LEVI_OK) break;

@@ -27,8 +27,8 @@ static double now_s(void) {
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-/* Tap features of every training image, in dataset order: (n, F) on the host. */
-static levi_status build_cache(levi_model *m, const levi_dataset *ds, float **out) {
+/* Tap features of every image, in dataset order: (n, F) on the host. */
+levi_status levi_compute_features(levi_model *m, const levi_dataset *ds, float **out) {
     const levi_model_config *c = levi_model_get_config(m);
     int F = levi_model_feature_dim(m), MB = levi_model_max_batch(m);
     size_t chw = (size_t)c->channels * c->height * c->width;
@@ -145,11 +145,19 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
         return levi_error(LEVI_ERR_INVALID_ARG, "%s already finished epoch %d of %d: nothing to resume",
                           cfg->resume_path, start_epoch, cfg->epochs);
     double t0 = now_s();
-    float *cache = NULL;
+    float *cache = NULL, *val_cache = NULL;
     if (use_cache) {
         if (cfg->progress)
-            fprintf(stderr, "feature cache: computing the backbone's tap features of %d images once\n", train->n);
-        LEVI_TRY(build_cache(m, train, &cache));
+            fprintf(stderr, "feature cache: computing the backbone's tap features of %d images once\n",
+                    train->n + (cfg->val ? cfg->val->n : 0));
+        LEVI_TRY(levi_compute_features(m, train, &cache));
+        if (cfg->val) {
+            levi_status vs = levi_compute_features(m, cfg->val, &val_cache);
+            if (vs != LEVI_OK) {
+                free(cache);
+                return vs;
+            }
+        }
         res->cache_build_s = now_s() - t0;
         res->cached_features = 1;
         if (cfg->progress) fprintf(stderr, "feature cache: ready in %.1f s\n", res->cache_build_s);
@@ -224,9 +232,10 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
         progress(cfg, &mark, epoch + 1, (int)seen, train->n, res->loss, res->acc, sps, 1);
         if (cfg->val) {
             levi_eval_result ev;
-            st = levi_evaluate(m, cfg->val, &ev);
+            st = levi_evaluate_features(m, cfg->val, val_cache, &ev);
             if (st != LEVI_OK) break;
             res->val_acc = ev.acc;
+            res->val_loss = ev.loss;
             levi_eval_result_free(&ev);
             if (cfg->progress) fprintf(stderr, "epoch %d/%d: validation accuracy %.4f\n", epoch + 1, cfg->epochs, res->val_acc);
         }
@@ -235,7 +244,7 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
                     "{\"type\":\"epoch\",\"step\":%ld,\"epoch\":%d,\"loss\":%.6g,\"acc\":%.6g,\"lr\":%g,"
                     "\"samples_per_s\":%.4g,\"elapsed\":%.4g,\"epoch_s\":%.4g,",
                     step, epoch + 1, res->loss, res->acc, (double)cfg->lr, sps, el, epoch_s);
-            if (cfg->val) fprintf(log, "\"val_acc\":%.6g,", res->val_acc);
+            if (cfg->val) fprintf(log, "\"val_acc\":%.6g,\"val_loss\":%.6g,", res->val_acc, res->val_loss);
             fprintf(log, "\"cached_features\":%d}\n", use_cache);
             fflush(log);
         }
@@ -251,5 +260,6 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
     free(lab);
     free(fb);
     free(cache);
+    free(val_cache);
     return st;
 }
