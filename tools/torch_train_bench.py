@@ -1,0 +1,211 @@
+#!/usr/bin/python3
+"""PyTorch reference for `levi-cl bench train`: the same training steps at the
+same size, FP32, on the CPU with the same thread count, written as a levi-cl
+bench results document (group "train", same row names), so that
+
+    levi-cl bench --compare torch_train.json levi_train.json
+
+prints levi-cl / PyTorch ratios.
+
+Model (the demo's): ViT-tiny as Hugging Face ViTModel computes it (image 28,
+patch 7, 1 channel, dim 64, depth 4, heads 4, mlp 128, pre-LN, exact GELU,
+LayerNorm eps 1e-12, CLS token), random weights, batch 64, 10 classes.
+  ft    : every backbone weight trainable, linear head on the final CLS.
+  lora  : frozen backbone, LoRA rank 4 (scale 1) on query and value, linear head.
+  levi  : frozen backbone read at taps {1, 4} (CLS after block 1, CLS after the
+          final LayerNorm), task model MLP 784-128-128 (ReLU), concat -> adapter
+          Linear(256,128)-GELU-Linear(128,10); with the feature cache the tap
+          features are computed once, before timing.
+One step: zero_grad, forward, cross-entropy, backward, clip_grad_norm_(1.0),
+AdamW(lr 1e-3, wd 0.01) — what levi-cl's trainer does per batch.
+
+Usage: /usr/bin/python3 tools/torch_train_bench.py [--budget S] [--threads N] [--out FILE]
+(Debian's python3-torch 1.13; the `python3` of a pyenv may lack torch.)
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+B, IMG, PATCH, CH, DIM, DEPTH, HEADS, MLP, CLASSES = 64, 28, 7, 1, 64, 4, 4, 128, 10
+
+
+class LoRALinear(nn.Module):
+    def __init__(self, base, rank):
+        super().__init__()
+        self.base = base
+        self.A = nn.Parameter(torch.randn(rank, base.in_features) * 0.01)
+        self.B = nn.Parameter(torch.zeros(base.out_features, rank))
+
+    def forward(self, x):
+        return self.base(x) + (x @ self.A.t()) @ self.B.t()
+
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(DIM, eps=1e-12)
+        self.q, self.k, self.v = nn.Linear(DIM, DIM), nn.Linear(DIM, DIM), nn.Linear(DIM, DIM)
+        self.proj = nn.Linear(DIM, DIM)
+        self.ln2 = nn.LayerNorm(DIM, eps=1e-12)
+        self.fc1, self.fc2 = nn.Linear(DIM, MLP), nn.Linear(MLP, DIM)
+
+    def forward(self, x):
+        b, t, c = x.shape
+        h = self.ln1(x)
+        hs = c // HEADS
+        q = self.q(h).view(b, t, HEADS, hs).transpose(1, 2)
+        k = self.k(h).view(b, t, HEADS, hs).transpose(1, 2)
+        v = self.v(h).view(b, t, HEADS, hs).transpose(1, 2)
+        att = torch.softmax(q @ k.transpose(-1, -2) / hs ** 0.5, dim=-1)
+        y = (att @ v).transpose(1, 2).reshape(b, t, c)
+        x = x + self.proj(y)
+        return x + self.fc2(F.gelu(self.fc1(self.ln2(x))))
+
+
+class ViT(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.patch = nn.Conv2d(CH, DIM, PATCH, PATCH)
+        n = (IMG // PATCH) ** 2
+        self.cls = nn.Parameter(torch.randn(1, 1, DIM) * 0.02)
+        self.pos = nn.Parameter(torch.randn(1, n + 1, DIM) * 0.02)
+        self.blocks = nn.ModuleList(Block() for _ in range(DEPTH))
+        self.ln = nn.LayerNorm(DIM, eps=1e-12)
+
+    def forward(self, x, taps):
+        x = self.patch(x).flatten(2).transpose(1, 2)
+        x = torch.cat([self.cls.expand(x.shape[0], -1, -1), x], 1) + self.pos
+        out = []
+        for i, blk in enumerate(self.blocks):
+            x = blk(x)
+            if i in taps:
+                out.append(x[:, 0])
+        if DEPTH in taps:
+            out.append(self.ln(x)[:, 0])
+        return out
+
+
+def make(method):
+    torch.manual_seed(1)
+    vit = ViT()
+    if method == "ft":
+        head = nn.Linear(DIM, CLASSES)
+        params = list(vit.parameters()) + list(head.parameters())
+
+        def fwd(x, feats):
+            return head(vit(x, {DEPTH})[0])
+    elif method == "lora":
+        for p in vit.parameters():
+            p.requires_grad_(False)
+        for blk in vit.blocks:
+            blk.q, blk.v = LoRALinear(blk.q, 4), LoRALinear(blk.v, 4)
+        head = nn.Linear(DIM, CLASSES)
+        params = [p for p in vit.parameters() if p.requires_grad] + list(head.parameters())
+
+        def fwd(x, feats):
+            return head(vit(x, {DEPTH})[0])
+    else:
+        for p in vit.parameters():
+            p.requires_grad_(False)
+        g = nn.Sequential(nn.Flatten(), nn.Linear(IMG * IMG * CH, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU())
+        adapter = nn.Sequential(nn.Linear(2 * DIM + 128, 128), nn.GELU(), nn.Linear(128, CLASSES))
+        params = list(g.parameters()) + list(adapter.parameters())
+
+        def fwd(x, feats):
+            if feats is None:
+                with torch.no_grad():
+                    feats = torch.cat(vit(x, {1, DEPTH}), 1)
+            return adapter(torch.cat([feats, g(x)], 1))
+    feats_fn = lambda x: torch.cat(vit(x, {1, DEPTH}), 1)  # noqa: E731
+    return fwd, params, feats_fn
+
+
+def time_rows(budget):
+    x = torch.rand(B, CH, IMG, IMG) * 2 - 1
+    y = torch.arange(B) % CLASSES
+    rows = [("ft (full fine-tuning) b64", "ft", False), ("lora r4 b64", "lora", False),
+            ("levi concat, no feature cache b64", "levi", False), ("levi concat, feature cache b64", "levi", True)]
+    results = []
+    for name, method, cache in rows:
+        fwd, params, feats_fn = make(method)
+        opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.01)
+        feats = None
+        if cache:
+            with torch.no_grad():
+                feats = feats_fn(x)
+
+        def step():
+            opt.zero_grad(set_to_none=False)
+            loss = F.cross_entropy(fwd(x, feats), y)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+
+        step()  # warm-up
+        t0 = time.perf_counter()
+        step()
+        one = max(time.perf_counter() - t0, 1e-7)
+        reps = min(int(2e-3 / one) + 1, 1000)
+        samples = max(3, min(200, int(budget / len(rows) / (one * reps))))
+        ts = []
+        for _ in range(samples):
+            a = time.perf_counter()
+            for _ in range(reps):
+                step()
+            ts.append((time.perf_counter() - a) / reps)
+        ts.sort()
+        med = statistics.median(ts)
+        results.append({"group": "train", "name": name, "unit": "samples/s", "higher_is_better": True,
+                        "value": B / med, "best": B / ts[0], "median_s": med, "min_s": ts[0], "max_s": ts[-1],
+                        "samples": samples, "reps": reps})
+        print("%-36s %10.2f samples/s (median of %d)" % (name, B / med, samples), file=sys.stderr)
+    return results
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--budget", type=float, default=20.0, help="seconds for all rows (default 20)")
+    ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
+    ap.add_argument("--out", help="write the JSON here (atomically) instead of stdout")
+    a = ap.parse_args()
+    if a.budget <= 0 or a.threads < 1:
+        ap.error("--budget must be > 0 and --threads >= 1")
+    torch.set_num_threads(a.threads)
+    doc = {"format": "levi-cl bench", "version": 1, "tool": "torch_train_bench.py",
+           "device": {"name": "PyTorch %s CPU on %s" % (torch.__version__, cpu_name()), "vendor": "PyTorch",
+                      "driver": torch.__version__, "compute_units": a.threads},
+           "threads": a.threads, "budget_s": a.budget,
+           "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "results": time_rows(a.budget)}
+    text = json.dumps(doc, indent=2) + "\n"
+    if not a.out:
+        sys.stdout.write(text)
+        return
+    d = os.path.dirname(os.path.abspath(a.out))
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=".torch_bench.")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, a.out)
+
+
+if __name__ == "__main__":
+    main()
