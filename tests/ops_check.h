@@ -9,7 +9,8 @@
 /* 1 when LEVI_TEST_SMALL=1 (oclgrind runs): tests use tiny sizes. */
 int ops_small(void);
 
-/* A device tensor of n floats holding host[0..n) (zeros when host is NULL). */
+/* A device tensor of n floats holding host[0..n) (zeros, written from the
+ * host, when host is NULL). */
 levi_tensor ops_upload(levi_ctx *ctx, const float *host, size_t n);
 /* The tensor's n floats, read back into malloc'ed memory (waits). */
 float *ops_download(const levi_tensor *t, size_t n);

@@ -2,6 +2,7 @@
  * against the host analytic backward (which is itself checked against
  * central finite differences), accumulating onto non-zero gradients.
  * Sizes are awkward on purpose: 1, 7, 33, 197, 1000. */
+#include <clblast_c.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,9 @@ static size_t size_at(size_t i) { return ops_small() ? k_small_sizes[i] : k_size
 
 static void setup(void) { g_ctx = test_ctx(); }
 static void teardown(void) {
+    /* CLBlast caches programs per context; drop them while the context lives
+     * (Oclgrind corrupts its heap when they are released after it) */
+    CLBlastClearCache();
     levi_ctx_destroy(g_ctx);
     g_ctx = NULL;
 }
