@@ -165,6 +165,37 @@ static int random_direct(size_t p[LEVI_XGEMM_DIRECT_NPARAMS], const levi_device_
     return 0;
 }
 
+/* A neighbour of a good set: one or two parameters redrawn from a fresh
+ * random valid set, kept only when the result is valid too. Alternating
+ * this with fresh samples searches near the best while still exploring. */
+static int near_xgemm(size_t p[LEVI_XGEMM_NPARAMS], const size_t *best, const levi_device_info *d) {
+    size_t r[LEVI_XGEMM_NPARAMS];
+    for (int tries = 0; tries < 1000; tries++) {
+        if (!random_xgemm(r, d)) return 0;
+        memcpy(p, best, sizeof r);
+        int k1 = (int)(r[LEVI_XG_MWG] * 7 + r[LEVI_XG_VWN] * 3 + tries) % LEVI_XGEMM_NPARAMS;
+        int k2 = (int)(r[LEVI_XG_NDIMC] * 5 + r[LEVI_XG_VWM] + tries * 3) % LEVI_XGEMM_NPARAMS;
+        p[k1] = r[k1], p[k2] = r[k2];
+        if (memcmp(p, best, sizeof r) && levi_tuning_check_xgemm(p, d) == LEVI_OK) return 1;
+    }
+    levi_error_clear();
+    return random_xgemm(p, d);
+}
+
+static int near_direct(size_t p[LEVI_XGEMM_DIRECT_NPARAMS], const size_t *best, const levi_device_info *d) {
+    size_t r[LEVI_XGEMM_DIRECT_NPARAMS];
+    for (int tries = 0; tries < 1000; tries++) {
+        if (!random_direct(r, d)) return 0;
+        memcpy(p, best, sizeof r);
+        int k1 = (int)(r[LEVI_XD_WGD] * 7 + r[LEVI_XD_VWND] * 3 + tries) % LEVI_XGEMM_DIRECT_NPARAMS;
+        int k2 = (int)(r[LEVI_XD_NDIMCD] * 5 + r[LEVI_XD_VWMD] + tries * 3) % LEVI_XGEMM_DIRECT_NPARAMS;
+        p[k1] = r[k1], p[k2] = r[k2];
+        if (memcmp(p, best, sizeof r) && levi_tuning_check_direct(p, d) == LEVI_OK) return 1;
+    }
+    levi_error_clear();
+    return random_direct(p, d);
+}
+
 static void print_params(FILE *f, const char *const *names, const size_t *v, int n) {
     for (int i = 0; i < n; i++) fprintf(f, "%s%s=%zu", i ? " " : "", names[i], v[i]);
 }
@@ -228,7 +259,7 @@ levi_status bench_tune_gemm(levi_ctx *ctx, double budget_s, levi_tuning *best, t
     size_t best_xp[LEVI_XGEMM_NPARAMS];
     t.has_direct = 0, t.has_min_indirect = 1, t.min_indirect = 1;
     for (int n = 0; n == 0 || bench_now() + cost < x_start + 0.55 * (end - x_start - 3 * cost); n++) {
-        if (n > 0 && !random_xgemm(t.xgemm, d)) break;
+        if (n > 0 && !(n % 2 && best_x > 0 ? near_xgemm(t.xgemm, best_xp, d) : random_xgemm(t.xgemm, d))) break;
         double c0 = bench_now();
         fprintf(stderr, "tune: Xgemm #%d ", n + 1);
         print_params(stderr, levi_xgemm_param_names, t.xgemm, LEVI_XGEMM_NPARAMS);
@@ -249,7 +280,7 @@ levi_status bench_tune_gemm(levi_ctx *ctx, double budget_s, levi_tuning *best, t
     levi_tuning_defaults(&t);
     t.has_xgemm = 0, t.has_min_indirect = 1, t.min_indirect = 4096;
     for (int n = 0; n == 0 || bench_now() + cost < end - 2.5 * cost; n++) {
-        if (n > 0 && !random_direct(t.direct, d)) break;
+        if (n > 0 && !(n % 2 && best_d > 0 ? near_direct(t.direct, best_dp, d) : random_direct(t.direct, d))) break;
         double c0 = bench_now();
         fprintf(stderr, "tune: XgemmDirect #%d ", n + 1);
         print_params(stderr, levi_xgemm_direct_param_names, t.direct, LEVI_XGEMM_DIRECT_NPARAMS);
