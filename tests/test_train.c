@@ -333,6 +333,11 @@ START_TEST(bad_inputs) {
                      1);
     ck_assert_ptr_nonnull(strstr(levi_last_error(), "no-such-backbone"));
     ck_assert(!file_exists(out));
+    /* an output folder that does not exist: refused before any training */
+    ck_assert_int_eq(run_cmd(cmd_train, NULL, "train", "--method", "lp", "--backbone", g_bb, "--data", g_train,
+                             "--out", path_in("nodir/m.safetensors"), NULL),
+                     1);
+    ck_assert_ptr_nonnull(strstr(levi_last_error(), "does not exist"));
     /* usage errors */
     ck_assert_int_eq(run_cmd(cmd_train, NULL, "train", "--method", "finetune", "--backbone", g_bb, "--data", g_train,
                              "--out", out, NULL),

@@ -138,6 +138,13 @@ int cmd_eval(int argc, char **argv, const cli_env *env) {
         snprintf(what, sizeof what, "data folder %s", data[d]);
         levi_eval_result r;
         st = levi_train_check_dataset(m, &ds, what);
+        const char *const *mn = levi_model_class_names(m);
+        for (int k = 0; st == LEVI_OK && k < ds.num_classes; k++)
+            if (strcmp(mn[k], ds.class_names[k])) {
+                fprintf(stderr, "levi-cl eval: warning: class %d is '%s' in %s but '%s' in the model\n", k,
+                        ds.class_names[k], data[d], mn[k]);
+                break;
+            }
         if (st == LEVI_OK) st = levi_evaluate(m, &ds, &r);
         if (st == LEVI_OK) {
             if (json) cJSON_AddItemToArray(arr, json_result(data[d], &r, levi_model_class_names(m)));

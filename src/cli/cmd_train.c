@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -208,9 +209,28 @@ static void print_summary(const train_args *a, const levi_train_result *r) {
     cJSON_Delete(o);
 }
 
+/* The folder of `path` must exist and be writable, checked before training
+ * rather than after. */
+static levi_status check_writable(const char *opt, const char *path) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = '\0';
+    else *slash = '\0';
+    struct stat s;
+    if (stat(dir, &s) != 0 || !S_ISDIR(s.st_mode))
+        return levi_error(LEVI_ERR_IO, "%s %s: the folder %s does not exist", opt, path, dir);
+    if (access(dir, W_OK) != 0) return levi_error(LEVI_ERR_IO, "%s %s: the folder %s is not writable", opt, path, dir);
+    return LEVI_OK;
+}
+
 static int run(const train_args *a, const cli_env *env) {
     levi_model_config mc;
     levi_status st = build_config(a, &mc);
+    if (st == LEVI_OK) st = check_writable("--out", a->out);
+    if (st == LEVI_OK && a->ckpt) st = check_writable("--checkpoint", a->ckpt);
+    if (st == LEVI_OK && a->log) st = check_writable("--log", a->log);
     if (st != LEVI_OK) return cli_fail(st);
     int mode = levi_method_backbone_mode(mc.method);
     if (mode >= 0 && !a->backbone) {
