@@ -13,7 +13,6 @@
  * marker and is redone from a clean folder, so Ctrl-C and a rerun never see
  * half-written files. The sizes below were measured on 2 CPU cores through
  * PoCL (see the README): the full demo fits 10 minutes, --quick 2 minutes. */
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,15 +125,6 @@ static void argv_command(const argv_buf *a, char *out, size_t len) {
     if (o < len) snprintf(out + o, len - o, "\n");
 }
 
-
-static void on_sigint(int sig) {
-    static const char msg[] =
-        "\nlevi-cl demo: interrupted. Finished stages are kept: run the same command again to resume.\n";
-    ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
-    (void)w;
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
 
 typedef struct demo_run_state {
     const demo_size *size;
@@ -580,14 +570,14 @@ int cmd_demo(int argc, char **argv, const cli_env *env_in) {
     fprintf(stderr, "levi-cl demo: %s run on %s; output in %s, cache in %s\n", s->size->name, dev.name, s->out,
             demo_cache);
 
-    void (*old_int)(int) = signal(SIGINT, on_sigint);
+    demo_sigint_install();
     demo_result *res = calloc((size_t)s->n_methods, sizeof *res);
     int rc = res ? 0 : cli_fail(levi_error(LEVI_ERR_HOST_MEMORY, "out of memory"));
     double t0 = demo_now();
     if (!rc) rc = stage_data(s, &env, 0);
     if (!rc) rc = stage_pretrain(s, &env, 1);
     for (int i = 0; i < s->n_methods && !rc; i++) rc = stage_method(s, &env, 2 + i, i, &res[i]);
-    signal(SIGINT, old_int == SIG_ERR ? SIG_DFL : old_int);
+    demo_sigint_restore();
     if (!rc) {
         double total = demo_now() - t0;
         demo_summary sum = {.size = s->size->name,

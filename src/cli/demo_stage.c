@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,6 +90,25 @@ int demo_lock(const char *path) {
 void demo_unlock(int fd) {
     if (fd >= 0) close(fd);
 }
+
+/* --- Ctrl-C ------------------------------------------------------------------ */
+
+/* Where the interrupt message goes: the terminal's stderr, also while a
+ * command's stderr is redirected into its log. */
+static volatile sig_atomic_t g_term_fd = STDERR_FILENO;
+
+static void on_sigint(int sig) {
+    static const char msg[] =
+        "\nlevi-cl demo: interrupted. Finished stages are kept: run the same command again to resume.\n";
+    ssize_t w = write(g_term_fd, msg, sizeof msg - 1);
+    (void)w;
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+void demo_sigint_install(void) { signal(SIGINT, on_sigint); }
+
+void demo_sigint_restore(void) { signal(SIGINT, SIG_DFL); }
 
 /* --- progress --------------------------------------------------------------- */
 
@@ -238,6 +258,7 @@ int demo_run(demo_progress *p, int k, const char *label, const char *log_path, c
     fflush(stderr);
     int saved_out = dup(STDOUT_FILENO), saved_err = dup(STDERR_FILENO);
     p->err_fd = saved_err;
+    g_term_fd = saved_err;
     dup2(out_fd, STDOUT_FILENO);
     dup2(log_fd, STDERR_FILENO);
     close(out_fd);
@@ -273,6 +294,7 @@ int demo_run(demo_progress *p, int k, const char *label, const char *log_path, c
     fflush(stderr);
     dup2(saved_out, STDOUT_FILENO);
     dup2(saved_err, STDERR_FILENO);
+    g_term_fd = STDERR_FILENO;
     close(saved_out);
     close(saved_err);
     p->err_fd = STDERR_FILENO;

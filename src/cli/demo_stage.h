@@ -27,6 +27,13 @@ levi_status demo_rmtree(const char *path);
 int demo_lock(const char *path);
 void demo_unlock(int fd);
 
+/* Ctrl-C prints where to pick up (on the terminal, also while a command's
+ * output goes to its log) and then ends the process as SIGINT does; every
+ * stage's output is atomic, so nothing half-written stays behind. A command
+ * that handles SIGINT itself (the trainer) replaces this while it runs. */
+void demo_sigint_install(void);
+void demo_sigint_restore(void);
+
 /* Progress of the whole run: stage estimates (seconds) calibrate the ETA. */
 typedef struct demo_progress {
     int n_stages;
