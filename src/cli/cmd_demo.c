@@ -113,18 +113,27 @@ static void argv_add(argv_buf *a, const char *fmt, ...) {
     a->v[a->n] = NULL;
 }
 
-/* Append "levi-cl arg arg ..." (shell-quoted) and a newline to out. */
+/* Append "levi-cl arg arg ..." (shell-quoted, continued with " \\" before an
+ * option once a line grows long) and a newline to out. */
 static void argv_command(const argv_buf *a, char *out, size_t len) {
     size_t o = strlen(out);
     o += (size_t)snprintf(out + o, o < len ? len - o : 0, "levi-cl");
+    size_t line = 7;
     for (int i = 0; i < a->n && o < len; i++) {
         char q[2300];
         demo_shell_quote(q, sizeof q, a->v[i]);
-        o += (size_t)snprintf(out + o, len - o, " %s", q);
+        size_t need = strlen(q) + 1;
+        if (a->v[i][0] == '-' && a->v[i][1] == '-' && i + 1 < a->n && a->v[i + 1][0] != '-')
+            need += strlen(a->v[i + 1]) + 1; /* keep an option with its value */
+        if (a->v[i][0] == '-' && line + need > 78) {
+            o += (size_t)snprintf(out + o, len - o, " \\\n   ");
+            line = 3;
+        }
+        if (o < len) o += (size_t)snprintf(out + o, len - o, " %s", q);
+        line += strlen(q) + 1;
     }
     if (o < len) snprintf(out + o, len - o, "\n");
 }
-
 
 typedef struct demo_run_state {
     const demo_size *size;

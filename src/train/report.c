@@ -319,7 +319,7 @@ static const char *k_style =
     "table{border-collapse:collapse;margin:8px 0}th,td{padding:6px 14px;border-bottom:1px solid #ddd;"
     "text-align:right}th:first-child,td:first-child{text-align:left}\n"
     "tr.best td{font-weight:bold;background:#fff5e6}\n"
-    "pre{background:#f5f5f5;padding:10px;overflow-x:auto;font-size:13.5px;white-space:pre-wrap}\n"
+    "pre{background:#f5f5f5;padding:10px;overflow-x:auto;font-size:13px;white-space:pre}\n"
     ".meta{color:#555}.note{color:#555;font-size:14px}\n"
     "svg.chart{max-width:100%;height:auto;border:1px solid #eee}\n"
     "figure{margin:8px 0}figure img{max-width:100%;image-rendering:pixelated;border:1px solid #eee}\n";
