@@ -71,7 +71,7 @@ static const unsigned long long k_data_seed = 0;
 static const unsigned long long k_pretrain_seed = 0;
 
 static const char *k_usage =
-    "usage: levi-cl [--device SEL] demo [--out DIR] [--quick] [--seed S] [--methods LIST]\n"
+    "usage: levi-cl [--device SEL] demo [--out DIR] [--quick] [--seed S] [--methods LIST] [--source DIR]\n"
     "\n"
     "Run the whole LEVI comparison on the fashion-shift benchmark:\n"
     "  1. generate fashion-shift (cached in the levi cache folder),\n"
@@ -87,6 +87,8 @@ static const char *k_usage =
     "  --seed S         training seed of the methods (default 0; data and backbone stay fixed)\n"
     "  --methods LIST   comma-separated, from scratch,lp,ft,lora,levi,levi+lora\n"
     "                   (default scratch,lp,ft,levi)\n"
+    "  --source DIR     Fashion-MNIST's four .gz files (default: the Debian package's\n"
+    "                   /usr/share/datasets/fashion-mnist)\n"
     "  --device SEL     the OpenCL device (see levi-cl --device list)\n"
     "\n"
     "The cache folder is $LEVI_CACHE_DIR, else ~/.cache/levi-cl (DIR/cache when\n"
@@ -146,6 +148,7 @@ typedef struct demo_run_state {
     char backbone[1300];
     char data_key[17], backbone_key[17];
     unsigned long long seed;
+    const char *source; /* Fashion-MNIST folder, NULL: the data command's default */
     const demo_method *methods[N_METHODS];
     int n_methods;
     demo_progress prog;
@@ -202,6 +205,10 @@ static int stage_data(demo_run_state *s, const cli_env *env, int k) {
     }
     argv_add(gen, "--seed");
     argv_add(gen, "%llu", k_data_seed);
+    if (s->source) {
+        argv_add(gen, "--source");
+        argv_add(gen, "%s", s->source);
+    }
     argv_add(show, "data");
     argv_add(show, "show");
     argv_add(show, "%s", s->data);
@@ -515,6 +522,7 @@ int cmd_demo(int argc, char **argv, const cli_env *env_in) {
         else if (!strcmp(a, "--out") && v && *v) s->out = argv[++i];
         else if (!strcmp(a, "--device") && v && *v) env.device = argv[++i];
         else if (!strcmp(a, "--methods") && v) methods = argv[++i];
+        else if (!strcmp(a, "--source") && v && *v) s->source = argv[++i];
         else if (!strcmp(a, "--seed") && v) {
             long seed;
             st = cli_parse_int("--seed", argv[++i], 0, 2147483647L, &seed);
@@ -526,7 +534,8 @@ int cmd_demo(int argc, char **argv, const cli_env *env_in) {
             if (!s->size) st = levi_error(LEVI_ERR_INVALID_ARG, "--size: '%s' is not full, quick or tiny", v);
             i++;
         } else if (!strncmp(a, "--", 2) && !v && (!strcmp(a, "--out") || !strcmp(a, "--methods") ||
-                                                  !strcmp(a, "--seed") || !strcmp(a, "--size") || !strcmp(a, "--device")))
+                                                  !strcmp(a, "--seed") || !strcmp(a, "--size") || !strcmp(a, "--device") ||
+                                                  !strcmp(a, "--source")))
             st = levi_error(LEVI_ERR_INVALID_ARG, "%s needs a value", a);
         else st = levi_error(LEVI_ERR_INVALID_ARG, "unexpected argument '%s' (see levi-cl demo --help)", a);
     }
@@ -547,7 +556,8 @@ int cmd_demo(int argc, char **argv, const cli_env *env_in) {
     int cache_on;
     st = levi_cache_dir(s->cache, sizeof s->cache, &cache_on);
     if (st == LEVI_OK && !cache_on) snprintf(s->cache, sizeof s->cache, "%s/cache", s->out);
-    demo_key(s->data_key, "fashion-shift v1 %s limit=%d seed=%llu", LEVI_VERSION, s->size->data_limit, k_data_seed);
+    demo_key(s->data_key, "fashion-shift v1 %s limit=%d seed=%llu%s%s", LEVI_VERSION, s->size->data_limit,
+             k_data_seed, s->source ? " source=" : "", s->source ? s->source : "");
     demo_key(s->backbone_key, "pretrain v1 %s data=%s arch=vit-tiny epochs=%d batch=%d limit=%d seed=%llu",
              LEVI_VERSION, s->data_key, s->size->pretrain_epochs, s->size->pretrain_batch, s->size->pretrain_limit,
              k_pretrain_seed);
