@@ -206,6 +206,7 @@ levi_status levi_png_encode(const unsigned char *pixels, int width, int height, 
      * images and within a few percent of their size. */
     png_set_compression_level(png, 1);
     png_set_compression_mem_level(png, 2);
+    if ((size_t)width * (size_t)height * (size_t)channels <= 4096) png_set_compression_window_bits(png, 12);
     png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_SUB);
     png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8,
                  channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
