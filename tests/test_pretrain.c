@@ -156,7 +156,6 @@ START_TEST(pretrain_same_seed_same_weights) {
     ck_assert_uint_eq(la, lb);
     ck_assert_msg(memcmp(da, db, la) == 0, "two runs with seed 5 wrote different weights");
     free(da);
-    free(db);
     /* --force replaces an existing backbone; without it the folder is kept */
     ck_assert_int_eq(run_pretrain(path_in("o3.txt"), "--data", g_data, "--out", a, TINY, "--epochs", "1", "--seed",
                                   "6", NULL),
@@ -168,6 +167,7 @@ START_TEST(pretrain_same_seed_same_weights) {
     ck_assert_levi_ok(levi_read_file(pa, &da, &la));
     ck_assert_msg(la != lb || memcmp(da, db, la) != 0, "--force did not replace the backbone");
     free(da);
+    free(db);
     ck_assert_int_eq(count_tmp(), 0);
 }
 END_TEST
