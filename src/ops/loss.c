@@ -22,7 +22,7 @@ levi_status levi_crossentropy_forward(levi_ctx *ctx, const levi_tensor *probs, c
         /* read labels first: a bad label must be an error, not a NaN mean */
         h = malloc((size_t)B * 2 * sizeof(float));
         if (!h) return levi_error(LEVI_ERR_HOST_MEMORY, "%s: out of host memory for %d rows", op, B);
-        levi_tensor lab = levi_tensor_rows(labels, 0, labels->shape[0]);
+        levi_tensor lab = *labels;
         lab.numel = (size_t)B;
         levi_status st = levi_tensor_read(&lab, h);
         for (int i = 0; st == LEVI_OK && i < B; i++)
