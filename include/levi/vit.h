@@ -48,7 +48,10 @@ levi_status levi_vit_config_validate(const levi_vit_config *c);
 /* Allocate for batches up to max_batch. train_mode: 0 frozen (no grads, no
  * optimizer state, activations only as needed), 1 full fine-tuning (grads for
  * every weight), 2 LoRA (frozen base, trainable A (r,D), B (D,r) of rank
- * lora_rank on query and value; lora_alpha = rank, so scale 1). */
+ * lora_rank on query and value; lora_alpha = rank, so scale 1:
+ * q = x Wqᵀ + bq + (x Aᵀ) Bᵀ). lora_rank > 0 with train_mode 0 applies the
+ * adapters without training them (inference of a LoRA model, no gradient
+ * memory). train_mode 1 takes no LoRA. */
 levi_status levi_vit_create(levi_vit **out, levi_ctx *ctx, const levi_vit_config *cfg, int max_batch,
                             int train_mode, int lora_rank);
 
@@ -57,8 +60,10 @@ levi_status levi_vit_create(levi_vit **out, levi_ctx *ctx, const levi_vit_config
 levi_status levi_vit_init_random(levi_vit *v, unsigned long long seed);
 
 /* Load a HF folder (config.json + model.safetensors; accepts the "vit."
- * prefix; ignores classifier.* and pooler.*). LoRA tensors, when present and
- * train_mode is 2 with the same rank, are loaded too. */
+ * prefix; ignores classifier.* and pooler.*). image_mean/std come from
+ * config.json, else preprocessor_config.json, else 0.5/0.5. With lora_rank > 0
+ * the LoRA tensors are loaded when the file has all of them (same rank), else
+ * initialized (A random, B zero). Errors name the file and the tensor/field. */
 levi_status levi_vit_load(levi_vit **out, levi_ctx *ctx, const char *folder, int max_batch, int train_mode,
                           int lora_rank);
 
@@ -75,8 +80,10 @@ levi_status levi_vit_config_parse(levi_vit_config *c, const char *json_text, con
 
 /* Add the backbone's weights into a writer (for self-contained model files),
  * names prefixed by `prefix` (e.g. "backbone."; may be ""); LoRA tensors are
- * included when the model has them. And load them back from a read
- * safetensors with the same prefix (LoRA tensors required iff train_mode 2). */
+ * included when the model has them (lora_rank > 0). And load them back from a
+ * read safetensors with the same prefix (LoRA tensors required iff
+ * lora_rank > 0; a missing tensor is LEVI_ERR_NOT_FOUND, a wrong shape
+ * LEVI_ERR_SHAPE, both naming the tensor). */
 levi_status levi_vit_write_weights(const levi_vit *v, struct levi_st_writer *w, const char *prefix);
 levi_status levi_vit_read_weights(levi_vit *v, const struct levi_safetensors *st, const char *prefix);
 
