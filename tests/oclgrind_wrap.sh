@@ -1,15 +1,28 @@
 #!/usr/bin/env bash
 # Runs one test program under Oclgrind, the OpenCL device simulator that
-# checks every kernel for out-of-bounds accesses, data races and reads of
-# uninitialized memory, and every API call for misuse. Used by the meson test
-# setup 'oclgrind' (tests/meson.build):
+# checks every kernel for out-of-bounds accesses and data races, and every API
+# call for misuse. Used by the meson test setup 'oclgrind' (tests/meson.build):
 #
 #   meson test -C build --setup=oclgrind --suite ops --print-errorlogs
 #
 # Oclgrind interprets kernels (CLBlast's GEMM kernels too), so the suites run
 # with LEVI_TEST_SMALL=1 and use tiny sizes. Fails when the program fails or
-# when Oclgrind logged any error; the log is printed. Exits 77 (skipped) when
-# oclgrind is not installed.
+# when Oclgrind reported any problem (its messages are printed). Exits 77
+# (skipped) when oclgrind is not installed.
+#
+# Oclgrind 21.10 (Debian 12) has three defects this script works around:
+#  * --uninitialized: a host write into part of a buffer (clEnqueueWriteBuffer
+#    at an offset, clEnqueueFillBuffer, which stores pattern by pattern)
+#    reallocates the shadow of the whole buffer to the size of that write and
+#    stores the "initialized" bits at the offset, past the end of the new
+#    shadow: false reports and heap corruption. levi writes tensor views at
+#    offsets by design, so the check is opt-in: LEVI_OCLGRIND_UNINIT=1.
+#  * the same plugin aborts on LLVM's `freeze` instruction, which the
+#    optimizer emits (i / n next to i % n): kernels are built with
+#    -cl-opt-disable here, and their binaries get a cache folder of their own.
+#  * --log reopens (truncates) its file for every OpenCL context, so a
+#    program that creates several contexts loses the earlier reports; the
+#    reports are read from stderr instead.
 #
 #   tests/oclgrind_wrap.sh PROGRAM [ARGS...]
 set -uo pipefail
@@ -22,24 +35,24 @@ if ! command -v oclgrind >/dev/null 2>&1; then
     exit 77
 fi
 export LEVI_TEST_SMALL=1
-# Oclgrind 21.10's --uninitialized plugin aborts on LLVM's `freeze`
-# instruction, which the optimizer emits (e.g. for i / n with i % n), so
-# kernels are built with -cl-opt-disable here; their program binaries get a
-# cache folder of their own.
 if [ -n "${LEVI_CACHE_DIR:-}" ] && [ "$LEVI_CACHE_DIR" != off ]; then
     export LEVI_CACHE_DIR="$LEVI_CACHE_DIR/oclgrind-opt-disable"
 fi
-log=$(mktemp "${TMPDIR:-/tmp}/levi-oclgrind-XXXXXX.log")
-trap 'rm -f "$log"' EXIT
+checks=(--check-api --data-races)
+[ "${LEVI_OCLGRIND_UNINIT:-0}" != 0 ] && checks+=(--uninitialized)
+
+errs=$(mktemp "${TMPDIR:-/tmp}/levi-oclgrind-XXXXXX.txt")
+trap 'rm -f "$errs"' EXIT
 start=$(date +%s)
-oclgrind --check-api --data-races --uninitialized --max-errors 50 --build-options -cl-opt-disable \
-    --log "$log" "$@"
+oclgrind "${checks[@]}" --max-errors 100 --build-options -cl-opt-disable "$@" 2>"$errs"
 rc=$?
-echo "oclgrind_wrap: $(basename "$1") exited $rc after $(( $(date +%s) - start )) s under oclgrind"
-if [ -s "$log" ]; then
-    echo "oclgrind_wrap: Oclgrind reported problems:" >&2
-    cat "$log" >&2
-    [ $rc -eq 0 ] && rc=1
+cat "$errs" >&2
+# Oclgrind's reports: kernel diagnostics carry a "<tab>Kernel: name" line,
+# API misuse a banner, plus fatal errors and the error-limit notice.
+problems=$(grep -c -E $'^\tKernel: |^Oclgrind - OpenCL runtime error detected|^OCLGRIND FATAL ERROR|errors generated - suppressing' "$errs")
+echo "oclgrind_wrap: $(basename "$1") exited $rc after $(($(date +%s) - start)) s under oclgrind" \
+     "(${checks[*]}); $problems Oclgrind reports"
+if [ "$problems" -gt 0 ] && [ $rc -eq 0 ]; then
+    rc=1
 fi
-# a skipped suite (77) has nothing to check
 exit $rc

@@ -3,7 +3,6 @@
  * against central finite differences in double), accumulation into non-zero
  * gradients, tensors at non-zero offsets, and bad shapes.
  * LEVI_TEST_SMALL=1 (set under oclgrind) shrinks every size. */
-#include <clblast_c.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -493,9 +492,6 @@ int main(void) {
         suite_add_tcase(s, dev);
     }
     int rc = test_run(s);
-    /* CLBlast's program cache is a static object released at exit, after
-     * Oclgrind's runtime is gone (a crash there); release it now. */
-    CLBlastClearCache();
     if (rc == 0 && !device) {
         fprintf(stderr, "no OpenCL device: device tests skipped\n");
         return TEST_SKIP;

@@ -1,5 +1,7 @@
 #include "testutil.h"
 
+#include <clblast_c.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,10 @@ int test_run(Suite *s) {
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    /* CLBlast keeps compiled programs in a static cache that is released at
+     * exit, after an OpenCL runtime such as Oclgrind may be gone (a crash
+     * there): release it while the runtime is alive. */
+    CLBlastClearCache();
     return failed == 0 ? 0 : 1;
 }
 
