@@ -299,6 +299,76 @@ START_TEST(bad_configurations) {
 }
 END_TEST
 
+/* Gradients that reach a trainable backbone (levi+lora through both taps of
+ * an ensemble; ft through the final CLS) against central finite differences
+ * of the whole model's loss, at the largest-gradient parameters. */
+static void backbone_fd(levi_method method, int mode, int rank) {
+    levi_vit_config vc;
+    tiny_vit_config(&vc);
+    levi_vit *v;
+    ck_assert_levi_ok(levi_vit_create(&v, g_ctx, &vc, B, mode, rank));
+    ck_assert_levi_ok(levi_vit_init_random(v, 11));
+    levi_model_config mc;
+    tiny_model_config(&mc, LEVI_FUSION_ENSEMBLE, LEVI_TASK_MLP);
+    mc.method = method;
+    mc.lora_rank = rank;
+    mc.seed = 5;
+    if (method == LEVI_METHOD_FT) mc.ntaps = 0;
+    levi_model *m;
+    ck_assert_levi_ok(levi_model_create(&m, g_ctx, &mc, v, B));
+    ck_assert_int_eq(levi_model_features_cacheable(m), 0);
+    float x[B * IMG * IMG], y[B] = {0, 1, 2, 1, 0};
+    test_fill_uniform(x, B * IMG * IMG, 9, -1.5f, 1.5f);
+    levi_tensor px = levi_model_input_pixels(m, B), lab = levi_model_input_labels(m, B);
+    ck_assert_levi_ok(levi_tensor_write(&px, x));
+    ck_assert_levi_ok(levi_tensor_write(&lab, y));
+    float loss;
+    ck_assert_levi_ok(levi_model_zero_grad(m));
+    ck_assert_levi_ok(levi_model_forward(m, &px, NULL, &lab, B, &loss, NULL));
+    ck_assert_levi_ok(levi_model_backward(m, B));
+    levi_tensor tp, tg;
+    ck_assert_int_eq(levi_vit_trainable(levi_model_backbone(m), &tp, &tg, NULL, NULL), 1);
+    size_t n = tp.numel;
+    float *p = malloc(n * sizeof *p), *g = malloc(n * sizeof *g);
+    ck_assert_levi_ok(levi_tensor_read(&tp, p));
+    ck_assert_levi_ok(levi_tensor_read(&tg, g));
+    int checked = 0;
+    double worst = 0;
+    for (int r = 0; r < 4; r++) {
+        size_t j = 0;
+        for (size_t i = 1; i < n; i++)
+            if (fabsf(g[i]) > fabsf(g[j])) j = i;
+        double gj = g[j];
+        g[j] = 0; /* next round picks the next largest */
+        if (fabs(gj) < 1e-4) break;
+        const float eps = 1e-2f;
+        float saved = p[j], lp, lm;
+        p[j] = saved + eps;
+        ck_assert_levi_ok(levi_tensor_write(&tp, p));
+        ck_assert_levi_ok(levi_model_forward(m, &px, NULL, &lab, B, &lp, NULL));
+        p[j] = saved - eps;
+        ck_assert_levi_ok(levi_tensor_write(&tp, p));
+        ck_assert_levi_ok(levi_model_forward(m, &px, NULL, &lab, B, &lm, NULL));
+        p[j] = saved;
+        ck_assert_levi_ok(levi_tensor_write(&tp, p));
+        double fd = ((double)lp - lm) / (2.0 * eps), rel = fabs(fd - gj) / fabs(gj);
+        worst = fmax(worst, rel);
+        ck_assert_msg(rel <= 3e-2, "%s: backbone parameter %zu: gradient %g, finite difference %g (relative %g)",
+                      levi_method_name(method), j, gj, fd, rel);
+        checked++;
+    }
+    ck_assert_msg(checked >= 2, "%s: backbone gradients are (nearly) zero", levi_method_name(method));
+    free(p);
+    free(g);
+    levi_model_free(m);
+}
+
+START_TEST(backbone_gradients_levi_lora) { backbone_fd(LEVI_METHOD_LEVI_LORA, LEVI_VIT_LORA, 2); }
+END_TEST
+
+START_TEST(backbone_gradients_ft) { backbone_fd(LEVI_METHOD_FT, LEVI_VIT_FULL, 0); }
+END_TEST
+
 int main(void) {
     if (!test_have_device()) return TEST_SKIP;
     Suite *s = suite_create("levi");
@@ -310,6 +380,8 @@ int main(void) {
     tcase_add_test(tc, feature_cache_and_frozen_backbone);
     tcase_add_test(tc, save_load_round_trip);
     tcase_add_test(tc, bad_configurations);
+    tcase_add_test(tc, backbone_gradients_levi_lora);
+    tcase_add_test(tc, backbone_gradients_ft);
     suite_add_tcase(s, tc);
     levi_log_init();
     g_ctx = NULL;
