@@ -54,3 +54,114 @@ __kernel void vit_embed_backward_patches(__global float *dpemb, const ulong dpem
     const size_t b = i / TD1, r = i % TD1;
     dpemb[dpemb_off + i] = dh[dh_off + b * T * D + D + r];
 }
+
+/* Fused multi-head attention for short sequences (T <= VIT_ATT_MAX_T, the ViT
+ * regime: T = 1 + patches), one work item per (b, h, query t): scores,
+ * softmax and the weighted sum of values without head-major copies.
+ * q, k, v, out (B,T,C), C = NH*hs; att (B,NH,T,T) softmax probabilities. n = B*NH*T. */
+#ifndef VIT_ATT_MAX_T
+#define VIT_ATT_MAX_T 64
+#endif
+__kernel void vit_attention_forward(__global float *out, const ulong out_off, __global float *att, const ulong att_off,
+                                    __global const float *q, const ulong q_off, __global const float *k,
+                                    const ulong k_off, __global const float *v, const ulong v_off, const int T,
+                                    const int C, const int NH, const ulong n) {
+    const size_t i = get_global_id(0);
+    if (i >= n) return;
+    const int hs = C / NH, t = (int)(i % T), h = (int)((i / T) % NH);
+    const size_t b = i / ((size_t)T * NH);
+    const float scale = 1.0f / sqrt((float)hs);
+    __global const float *qr = q + q_off + (b * T + t) * C + h * hs;
+    __global const float *kb = k + k_off + b * T * C + h * hs;
+    __global const float *vb = v + v_off + b * T * C + h * hs;
+    float p[VIT_ATT_MAX_T];
+    float mx = -INFINITY;
+    for (int s = 0; s < T; s++) {
+        float acc = 0.0f;
+        for (int d = 0; d < hs; d++) acc += qr[d] * kb[(size_t)s * C + d];
+        p[s] = acc * scale;
+        mx = fmax(mx, p[s]);
+    }
+    float sum = 0.0f;
+    for (int s = 0; s < T; s++) {
+        p[s] = exp(p[s] - mx);
+        sum += p[s];
+    }
+    const float inv = 1.0f / sum;
+    __global float *ar = att + att_off + i * T;
+    for (int s = 0; s < T; s++) {
+        p[s] *= inv;
+        ar[s] = p[s];
+    }
+    __global float *o = out + out_off + (b * T + t) * C + h * hs;
+    for (int d = 0; d < hs; d++) {
+        float acc = 0.0f;
+        for (int s = 0; s < T; s++) acc += p[s] * vb[(size_t)s * C + d];
+        o[d] = acc;
+    }
+}
+
+/* Backward, per (b, h, query t): dS (B,NH,T,T) = att ⊙ (datt − Σ_s att·datt),
+ * datt = dctx·vᵀ; dq (B,T,C) += scale · dS·k. n = B*NH*T. */
+__kernel void vit_attention_backward_rows(__global float *dq, const ulong dq_off, __global float *dS,
+                                          const ulong dS_off, __global const float *dctx, const ulong dctx_off,
+                                          __global const float *k, const ulong k_off, __global const float *v,
+                                          const ulong v_off, __global const float *att, const ulong att_off,
+                                          const int T, const int C, const int NH, const ulong n) {
+    const size_t i = get_global_id(0);
+    if (i >= n) return;
+    const int hs = C / NH, t = (int)(i % T), h = (int)((i / T) % NH);
+    const size_t b = i / ((size_t)T * NH);
+    const float scale = 1.0f / sqrt((float)hs);
+    __global const float *dr = dctx + dctx_off + (b * T + t) * C + h * hs;
+    __global const float *kb = k + k_off + b * T * C + h * hs;
+    __global const float *vb = v + v_off + b * T * C + h * hs;
+    __global const float *ar = att + att_off + i * T;
+    float g[VIT_ATT_MAX_T];
+    float dot = 0.0f;
+    for (int s = 0; s < T; s++) {
+        float acc = 0.0f;
+        for (int d = 0; d < hs; d++) acc += dr[d] * vb[(size_t)s * C + d];
+        g[s] = acc;
+        dot += acc * ar[s];
+    }
+    __global float *sr = dS + dS_off + i * T;
+    for (int s = 0; s < T; s++) {
+        g[s] = ar[s] * (g[s] - dot);
+        sr[s] = g[s];
+    }
+    __global float *o = dq + dq_off + (b * T + t) * C + h * hs;
+    for (int d = 0; d < hs; d++) {
+        float acc = 0.0f;
+        for (int s = 0; s < T; s++) acc += g[s] * kb[(size_t)s * C + d];
+        o[d] += scale * acc;
+    }
+}
+
+/* Backward, per (b, h, key s): dk (B,T,C) += scale · dSᵀ·q, dv (B,T,C) += attᵀ·dctx. n = B*NH*T. */
+__kernel void vit_attention_backward_cols(__global float *dk, const ulong dk_off, __global float *dv,
+                                          const ulong dv_off, __global const float *dS, const ulong dS_off,
+                                          __global const float *att, const ulong att_off, __global const float *q,
+                                          const ulong q_off, __global const float *dctx, const ulong dctx_off,
+                                          const int T, const int C, const int NH, const ulong n) {
+    const size_t i = get_global_id(0);
+    if (i >= n) return;
+    const int hs = C / NH, s = (int)(i % T), h = (int)((i / T) % NH);
+    const size_t b = i / ((size_t)T * NH), bh = i / T;
+    const float scale = 1.0f / sqrt((float)hs);
+    __global const float *qb = q + q_off + b * T * C + h * hs;
+    __global const float *db = dctx + dctx_off + b * T * C + h * hs;
+    __global const float *sc = dS + dS_off + bh * T * T + s; /* column s, stride T */
+    __global const float *ac = att + att_off + bh * T * T + s;
+    __global float *ok = dk + dk_off + (b * T + s) * C + h * hs;
+    __global float *ov = dv + dv_off + (b * T + s) * C + h * hs;
+    for (int d = 0; d < hs; d++) {
+        float gk = 0.0f, gv = 0.0f;
+        for (int t = 0; t < T; t++) {
+            gk += sc[(size_t)t * T] * qb[(size_t)t * C + d];
+            gv += ac[(size_t)t * T] * db[(size_t)t * C + d];
+        }
+        ok[d] += scale * gk;
+        ov[d] += gv;
+    }
+}

@@ -197,6 +197,8 @@ static void plan_acts(levi_vit *v) {
         size_t bs =
             levi_attention_backward_scratch_numel(v->max_batch, v->T, c->hidden_size, c->num_attention_heads);
         if (bs > scratch) scratch = bs;
+        const size_t ds = B * NH * (size_t)v->T * (size_t)v->T; /* dS of the fused backward */
+        if (ds > scratch) scratch = ds;
         v->dh = levi_arena_reserve(a, BT * D);
         v->dtmp = levi_arena_reserve(a, BT * D);
         v->dq = levi_arena_reserve(a, BT * D);
@@ -240,6 +242,7 @@ levi_status levi_vit_create(levi_vit **out, levi_ctx *ctx, const levi_vit_config
     v->NP = g * g;
     v->T = v->NP + 1;
     v->CPP = cfg->num_channels * cfg->patch_size * cfg->patch_size;
+    v->fused_attention = v->T <= VIT_ATT_MAX_T;
     v->table = calloc((size_t)(20 * cfg->num_hidden_layers + 8), sizeof *v->table);
     levi_arena_init(&v->params, ctx, "ViT parameters");
     levi_arena_init(&v->lora, ctx, "ViT LoRA parameters");
@@ -418,7 +421,10 @@ static levi_status block_forward(levi_vit *v, int l, int B) {
     levi_tensor att = vit_view1(A, x->att, B * c->num_attention_heads * v->T * v->T);
     levi_tensor scratch = vit_view1(A, v->att_scratch, (int)v->att_scratch_numel);
     levi_tensor cx = AT(x->ctx, D);
-    LEVI_TRY(levi_attention_forward(ctx, &cx, &att, &q, &k, &vv, &scratch, B, v->T, D, c->num_attention_heads));
+    if (v->fused_attention)
+        LEVI_TRY(vit_attention_forward(ctx, &cx, &att, &q, &k, &vv, B, v->T, D, c->num_attention_heads));
+    else
+        LEVI_TRY(levi_attention_forward(ctx, &cx, &att, &q, &k, &vv, &scratch, B, v->T, D, c->num_attention_heads));
     levi_tensor hmid = AT(x->hmid, D), ow = PW(w->o_w, D, D), ob = PB(w->o_b, D);
     LEVI_TRY(levi_linear_forward(ctx, &hmid, &cx, &ow, &ob, BT, D, D));
     LEVI_TRY(levi_accumulate(ctx, &hmid, &hin, (size_t)BT * D));

@@ -91,8 +91,12 @@ static levi_status block_backward(levi_vit *v, int l, int B, int need_dinp) {
     LEVI_TRY(levi_tensor_zero(&dq));
     LEVI_TRY(levi_tensor_zero(&dk));
     LEVI_TRY(levi_tensor_zero(&dv));
-    LEVI_TRY(levi_attention_backward(ctx, &dq, &dk, &dv, &dctx, &q, &k, &vv, &att, &scratch, B, v->T, D,
-                                     c->num_attention_heads));
+    if (v->fused_attention)
+        LEVI_TRY(vit_attention_backward(ctx, &dq, &dk, &dv, &dctx, &q, &k, &vv, &att, &scratch, B, v->T, D,
+                                        c->num_attention_heads));
+    else
+        LEVI_TRY(levi_attention_backward(ctx, &dq, &dk, &dv, &dctx, &q, &k, &vv, &att, &scratch, B, v->T, D,
+                                         c->num_attention_heads));
     levi_tensor ln1 = AT(x->ln1, D);
     levi_tensor *dln1 = need_dinp ? &dtmp : NULL;
     if (dln1) LEVI_TRY(levi_tensor_zero(dln1));

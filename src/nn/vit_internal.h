@@ -42,6 +42,7 @@ struct levi_vit {
     levi_vit_config cfg;
     int train_mode, lora_rank, max_batch;
     int T, NP, CPP; /* tokens, patches per image, C*P*P */
+    int fused_attention; /* T <= VIT_ATT_MAX_T: cl/vit.cl's attention, else levi_attention_* */
     levi_arena params, lora, grads, adam_m, adam_v, acts;
     /* parameters */
     size_t cls, pos, patch_w, patch_b, lnf_w, lnf_b;
@@ -67,6 +68,14 @@ levi_status vit_read_arena(const levi_arena *a, float **host);
 levi_status vit_write_arena(const levi_arena *a, const float *host);
 
 /* cl/vit.cl launches. */
+#define VIT_ATT_MAX_T 64 /* keep equal to cl/vit.cl's default */
+levi_status vit_attention_forward(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *att,
+                                  const levi_tensor *q, const levi_tensor *k, const levi_tensor *v, int B, int T,
+                                  int C, int NH);
+levi_status vit_attention_backward(levi_ctx *ctx, const levi_tensor *dq, const levi_tensor *dk,
+                                   const levi_tensor *dv, const levi_tensor *dctx, const levi_tensor *q,
+                                   const levi_tensor *k, const levi_tensor *v, const levi_tensor *att,
+                                   const levi_tensor *dS, int B, int T, int C, int NH);
 levi_status vit_embed_backward(levi_vit *v, const levi_tensor *dh, int B);
 
 #endif
