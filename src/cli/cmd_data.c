@@ -163,8 +163,9 @@ static int stats(int argc, char **argv) {
         st = levi_folder_counts(path, &names, &nc, &counts);
         if (st != LEVI_OK) break;
         long total = 0;
-        cJSON *one = cJSON_AddObjectToObject(js, splits[s]), *jc = cJSON_AddObjectToObject(one, "classes");
-        if (!json) printf("%s\n", splits[s]);
+        const char *label = strcmp(splits[s], ".") ? splits[s] : dir; /* a plain ImageFolder */
+        cJSON *one = cJSON_AddObjectToObject(js, label), *jc = cJSON_AddObjectToObject(one, "classes");
+        if (!json) printf("%s\n", label);
         for (int c = 0; c < nc; c++) {
             cJSON_AddNumberToObject(jc, names[c], counts[c]);
             if (!json) printf("  %-24s %7d\n", names[c], counts[c]);

@@ -167,9 +167,11 @@ levi_status levi_contact_sheet(const char *dir, const char *out_png, int per_cla
         return st;
     }
     const int base = 28, tile = base * scale;
+    /* a plain ImageFolder ("." split) is labelled with its folder's name */
+    const char *base_name = strrchr(dir, '/') && strrchr(dir, '/')[1] ? strrchr(dir, '/') + 1 : dir;
     int label_w = 0;
     for (int s = 0; s < ns; s++) {
-        int w = (int)strlen(splits[s]) * 6 * LABEL_SCALE;
+        int w = (int)strlen(strcmp(splits[s], ".") ? splits[s] : base_name) * 6 * LABEL_SCALE;
         if (w > label_w) label_w = w;
     }
     label_w += 12;
@@ -189,7 +191,8 @@ levi_status levi_contact_sheet(const char *dir, const char *out_png, int per_cla
     for (int s = 0; st == LEVI_OK && s < ns; s++) {
         int y0 = HEADER + s * (per_class * (tile + GAP) + BLOCK_GAP);
         int bh = per_class * (tile + GAP);
-        draw_text(&c, 4, y0 + bh / 2 - 7 * LABEL_SCALE / 2, splits[s], LABEL_SCALE, k_label);
+        draw_text(&c, 4, y0 + bh / 2 - 7 * LABEL_SCALE / 2, strcmp(splits[s], ".") ? splits[s] : base_name,
+                  LABEL_SCALE, k_label);
         for (int k = 0; st == LEVI_OK && k < nc; k++) {
             snprintf(path, sizeof path, "%s/%s/%s", dir, splits[s], classes[k]);
             char **files = NULL;
