@@ -10,13 +10,37 @@ __kernel void scale_forward(__global float *out, const ulong out_off, __global c
     out[out_off + i] = s * inp[inp_off + i];
 }
 
+/* erf for float: a rational approximation on [-4, 4] (odd numerator of
+ * degree 13 over an even denominator of degree 8, as in Eigen's and XLA's
+ * float erf); outside that range erf is ±1 in float. It has no branch and
+ * no exp, so it vectorizes: on PoCL it makes GELU ~30x faster than the
+ * built-in erf (0.4 ms against 21 ms for 278528 values). Error over
+ * [-10, 10]: 9.3e-7 absolute on GELU and 2.2e-7 on its derivative (PoCL's
+ * built-in erf: 4.5e-7 and 1.2e-7); tests/test_ops_elementwise.c sweeps it. */
+static float levi_erf(float x) {
+    x = clamp(x, -4.0f, 4.0f);
+    const float x2 = x * x;
+    float p = x2 * -2.72614225801306e-10f + 2.77068142495902e-08f;
+    p = x2 * p + -2.10102402082508e-06f;
+    p = x2 * p + -5.69250639462346e-05f;
+    p = x2 * p + -7.34990630326855e-04f;
+    p = x2 * p + -2.95459980854025e-03f;
+    p = x2 * p + -1.60960333262415e-02f;
+    p = x * p;
+    float q = x2 * -1.45660718464996e-05f + -2.13374055278905e-04f;
+    q = x2 * q + -1.68282697438203e-03f;
+    q = x2 * q + -7.37332916720468e-03f;
+    q = x2 * q + -1.42647390514189e-02f;
+    return p / q;
+}
+
 /* GELU, exact erf form: out = x/2 (1 + erf(x/sqrt 2)). inp, out (n) */
 __kernel void gelu_forward(__global float *out, const ulong out_off, __global const float *inp,
                            const ulong inp_off, const ulong n) {
     const size_t i = get_global_id(0);
     if (i >= n) return;
     const float x = inp[inp_off + i];
-    out[out_off + i] = 0.5f * x * (1.0f + erf(x * 0.70710678118654752f));
+    out[out_off + i] = 0.5f * x * (1.0f + levi_erf(x * 0.70710678118654752f));
 }
 
 /* dinp (n) += dout * (Phi(x) + x phi(x)) */
@@ -26,7 +50,7 @@ __kernel void gelu_backward(__global float *dinp, const ulong dinp_off, __global
     const size_t i = get_global_id(0);
     if (i >= n) return;
     const float x = inp[inp_off + i];
-    const float cdf = 0.5f * (1.0f + erf(x * 0.70710678118654752f));
+    const float cdf = 0.5f * (1.0f + levi_erf(x * 0.70710678118654752f));
     const float pdf = 0.39894228040143268f * exp(-0.5f * x * x);
     dinp[dinp_off + i] += dout[dout_off + i] * (cdf + x * pdf);
 }

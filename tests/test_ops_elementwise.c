@@ -96,6 +96,29 @@ START_TEST(unary_ops) {
 }
 END_TEST
 
+/* GELU over a dense sweep of [-10, 10] (cl/elementwise.cl evaluates erf with
+ * a rational approximation): forward within 1.5e-6 and derivative within
+ * 5e-7 absolute of the double reference */
+START_TEST(gelu_accuracy_sweep) {
+    size_t n = ops_small() ? 2001 : 200001;
+    float *x = malloc(n * sizeof(float)), *one = malloc(n * sizeof(float));
+    ck_assert_ptr_nonnull(x);
+    ck_assert_ptr_nonnull(one);
+    for (size_t i = 0; i < n; i++) x[i] = (float)(-10.0 + 20.0 * (double)i / (double)(n - 1)), one[i] = 1.0f;
+    levi_tensor tx = ops_upload(g_ctx, x, n), ty = ops_upload(g_ctx, NULL, n), tg = ops_upload(g_ctx, NULL, n),
+                t1 = ops_upload(g_ctx, one, n);
+    ck_assert_levi_ok(levi_gelu_forward(g_ctx, &ty, &tx, n));
+    ck_assert_levi_ok(levi_gelu_backward(g_ctx, &tg, &tx, &t1, n));
+    float *y = ops_download(&ty, n), *g = ops_download(&tg, n);
+    double *ry = malloc(n * sizeof(double)), *rg = malloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++) ry[i] = gelu_ref(x[i]), rg[i] = gelu_grad_ref(x[i]);
+    ops_check_close("gelu forward sweep [-10,10]", y, ry, n, 1.5e-6, 0);
+    ops_check_close("gelu derivative sweep [-10,10]", g, rg, n, 5e-7, 0);
+    levi_tensor_free(&tx), levi_tensor_free(&ty), levi_tensor_free(&tg), levi_tensor_free(&t1);
+    free(x), free(one), free(y), free(g), free(ry), free(rg);
+}
+END_TEST
+
 /* --- add, scale, axpy, accumulate ------------------------------------------------ */
 
 START_TEST(binary_ops) {
@@ -266,6 +289,7 @@ int main(void) {
     tcase_add_unchecked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, unary_ops, 0, (int)(sizeof k_unary / sizeof k_unary[0]));
+    tcase_add_test(tc, gelu_accuracy_sweep);
     tcase_add_test(tc, binary_ops);
     tcase_add_test(tc, size_errors);
     tcase_add_test(tc, add_bias_op);
