@@ -228,6 +228,12 @@ START_TEST(save_load_round_trip) {
     ck_assert_levi_ok(levi_tensor_read(&t, b));
     for (int i = 0; i < B * K; i++)
         ck_assert_msg(a[i] == b[i], "logit %d after reload: %.9g vs %.9g", i, (double)b[i], (double)a[i]);
+    /* loaded for inference: no gradient storage, backward refuses */
+    levi_tensor lab2 = levi_model_input_labels(m2, B);
+    ck_assert_levi_ok(levi_tensor_write(&lab2, need(&g, "labels")->data));
+    ck_assert_levi_ok(levi_model_forward(m2, &px, NULL, &lab2, B, NULL, NULL));
+    ck_assert_int_eq(levi_model_backward(m2, B), LEVI_ERR_INVALID_ARG);
+    ck_assert_ptr_null(levi_model_head_params(m2)->grads.buf);
     /* predict: probabilities sum to one and follow the logits */
     float probs[B * K], imgs[B * IMG * IMG];
     for (int i = 0; i < B * IMG * IMG; i++) imgs[i] = need(&g, "x")->data[i]; /* mean 0, std 1 */

@@ -174,6 +174,11 @@ static levi_status plan(levi_model *m, int max_batch) {
 
 levi_status levi_model_create(levi_model **out, levi_ctx *ctx, const levi_model_config *cfg, levi_vit *backbone,
                               int max_batch) {
+    return levi_model_create_mode(out, ctx, cfg, backbone, max_batch, 1);
+}
+
+levi_status levi_model_create_mode(levi_model **out, levi_ctx *ctx, const levi_model_config *cfg,
+                                   levi_vit *backbone, int max_batch, int trainable) {
     *out = NULL;
     levi_model *m = calloc(1, sizeof *m);
     if (!m) {
@@ -184,7 +189,7 @@ levi_status levi_model_create(levi_model **out, levi_ctx *ctx, const levi_model_
     m->cfg = *cfg;
     m->vit = backbone;
     m->max_batch = max_batch;
-    levi_params_init(&m->P, ctx, 1);
+    levi_params_init(&m->P, ctx, trainable);
     levi_arena_init(&m->acts, ctx, "activations");
     levi_status st = LEVI_OK;
     if (max_batch < 1 || (backbone && max_batch > levi_vit_max_batch(backbone)))
@@ -410,6 +415,8 @@ levi_status levi_model_backward(levi_model *m, int Bcall) {
         return levi_error(LEVI_ERR_INVALID_ARG, "backward of batch %d after a forward of batch %d", Bcall, m->last_B);
     int B = m->last_B, K = c->num_classes, k = c->ntaps, D = m->D, F = k * D, hz = m->hz;
     if (!m->have_labels) return levi_error(LEVI_ERR_INVALID_ARG, "backward needs a forward with labels");
+    if (!m->P.trainable)
+        return levi_error(LEVI_ERR_INVALID_ARG, "the model was loaded for inference only: no gradient storage");
     levi_tensor dlogits = VIEW(m->dlogits, B), probs = VIEW(m->probs, B);
     levi_tensor dz, dfe;
     memset(&dz, 0, sizeof dz);
@@ -469,6 +476,8 @@ levi_status levi_model_zero_grad(levi_model *m) {
 }
 
 levi_status levi_model_step(levi_model *m, const levi_adamw_cfg *cfg, int t, float grad_clip, float *grad_norm) {
+    if (!m->P.trainable)
+        return levi_error(LEVI_ERR_INVALID_ARG, "the model was loaded for inference only: no optimizer state");
     levi_tensor hp = levi_arena_all(&m->P.params), hg = levi_arena_all(&m->P.grads);
     levi_tensor hm = levi_arena_all(&m->P.adam_m), hv = levi_arena_all(&m->P.adam_v);
     levi_tensor bp, bg, bm, bv;

@@ -37,4 +37,9 @@ struct levi_model {
     int n_class_names;
 };
 
+/* levi_model_create with trainable = 0: no gradient or optimizer storage
+ * for the head (inference). */
+levi_status levi_model_create_mode(levi_model **out, levi_ctx *ctx, const levi_model_config *cfg,
+                                   levi_vit *backbone, int max_batch, int trainable);
+
 #endif

@@ -262,7 +262,7 @@ levi_status levi_model_load(levi_model **out, levi_ctx *ctx, const char *path, i
     levi_model *m = NULL;
     if (rc == LEVI_OK) {
         levi_method saved = cfg.method;
-        rc = levi_model_create(&m, ctx, &cfg, vit, max_batch);
+        rc = levi_model_create_mode(&m, ctx, &cfg, vit, max_batch, trainable);
         vit = NULL;
         if (rc == LEVI_OK && saved != m->cfg.method) m->cfg.method = saved;
     }
