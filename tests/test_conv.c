@@ -343,6 +343,13 @@ START_TEST(conv_small_tensors_rejected) {
     levi_conv_shape bad = s;
     bad.OH = 99;
     ck_assert_int_eq(levi_conv2d_forward(ctx, &o, &x, &w, NULL, &sc, &bad), LEVI_ERR_SHAPE);
+    levi_tensor tiny;
+    ck_assert_levi_ok(levi_tensor_alloc1(&tiny, ctx, 3));
+    ck_assert_int_eq(levi_conv2d_backward(ctx, NULL, NULL, &tiny, &o, &x, &w, NULL, &s), LEVI_ERR_SHAPE);
+    ck_assert_ptr_nonnull(strstr(levi_last_error(), "db tensor has 3 elements"));
+    ck_assert_int_eq(levi_conv2d_backward(ctx, &x, NULL, NULL, &o, &x, &w, NULL, &s), LEVI_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(levi_last_error(), "scratch"));
+    levi_tensor_free(&tiny);
     ck_assert_int_eq(levi_maxpool_forward(ctx, &o, &x, 2, 3, 6, 6, 7, 1), LEVI_ERR_SHAPE);
     ck_assert_int_eq(levi_avgpool_forward(ctx, &x, &o, 2, 4, 6, 6, 2, 2), LEVI_OK);
     ck_assert_int_eq(levi_avgpool_forward(ctx, &o, &x, 2, 4, 6, 6, 2, 1), LEVI_ERR_SHAPE); /* x too small */

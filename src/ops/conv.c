@@ -8,6 +8,8 @@
  * Forward:  tmp = w·col; out = permute(tmp) + b.
  * Backward: tmp = permute(dout); db += Σ dout; dw += tmp·colᵀ;
  *           col = wᵀ·tmp; dinp += col2im(col). */
+#include <limits.h>
+
 #include "levi/ops.h"
 
 levi_status levi_conv_shape_init(levi_conv_shape *s) {
@@ -24,6 +26,10 @@ levi_status levi_conv_shape_init(levi_conv_shape *s) {
                           s->KW, s->H + 2 * s->pad, s->W + 2 * s->pad, s->pad);
     s->OH = eh / s->stride + 1;
     s->OW = ew / s->stride + 1;
+    /* GEMM sizes are ints: B*OH*OW columns, C*KH*KW rows */
+    if ((size_t)s->B * s->OH * s->OW > INT_MAX || (size_t)s->C * s->KH * s->KW > INT_MAX)
+        return levi_error(LEVI_ERR_UNSUPPORTED, "conv shape: B*OH*OW=%zu or C*KH*KW=%zu exceeds %d; split the batch",
+                          (size_t)s->B * s->OH * s->OW, (size_t)s->C * s->KH * s->KW, INT_MAX);
     return LEVI_OK;
 }
 
@@ -34,7 +40,8 @@ size_t levi_conv2d_scratch_numel(const levi_conv_shape *s) { return cols(s) * (c
 
 /* Checks the shape was initialised and every tensor holds what it must. */
 static levi_status check(const levi_conv_shape *s, const levi_tensor *inp, const levi_tensor *out,
-                         const levi_tensor *w, const levi_tensor *b, const levi_tensor *scratch, const char *op) {
+                         const levi_tensor *w, const levi_tensor *b, const levi_tensor *scratch, const char *op,
+                         int grads) {
     levi_conv_shape t = *s;
     LEVI_TRY(levi_conv_shape_init(&t));
     if (t.OH != s->OH || t.OW != s->OW)
@@ -45,10 +52,10 @@ static levi_status check(const levi_conv_shape *s, const levi_tensor *inp, const
         const levi_tensor *t;
         size_t need;
         const char *what;
-    } req[] = {{inp, n_in, "input"},
-               {out, n_out, "output"},
-               {w, (size_t)s->OC * ckk(s), "weights"},
-               {b, (size_t)s->OC, "bias"},
+    } req[] = {{inp, n_in, grads ? "dinp" : "input"},
+               {out, n_out, grads ? "dout" : "output"},
+               {w, (size_t)s->OC * ckk(s), grads ? "dw" : "weights"},
+               {b, (size_t)s->OC, grads ? "db" : "bias"},
                {scratch, levi_conv2d_scratch_numel(s), "scratch"}};
     for (size_t i = 0; i < sizeof req / sizeof req[0]; i++)
         if (req[i].t && req[i].t->numel < req[i].need)
@@ -106,7 +113,7 @@ levi_status levi_conv2d_forward(levi_ctx *ctx, const levi_tensor *out, const lev
                                 const levi_conv_shape *s) {
     if (!out || !inp || !w || !scratch)
         return levi_error(LEVI_ERR_INVALID_ARG, "conv2d_forward: out, inp, w and scratch are required");
-    LEVI_TRY(check(s, inp, out, w, b, scratch, "conv2d_forward"));
+    LEVI_TRY(check(s, inp, out, w, b, scratch, "conv2d_forward", 0));
     levi_tensor col, tmp;
     split_scratch(scratch, s, &col, &tmp);
     LEVI_TRY(im2col(ctx, &col, inp, s));
@@ -160,8 +167,8 @@ levi_status levi_conv2d_backward(levi_ctx *ctx, const levi_tensor *dinp, const l
         return levi_error(LEVI_ERR_INVALID_ARG, "conv2d_backward: scratch is required for dinp or dw");
     if (dw && !inp) return levi_error(LEVI_ERR_INVALID_ARG, "conv2d_backward: dw needs inp");
     if (dinp && !w) return levi_error(LEVI_ERR_INVALID_ARG, "conv2d_backward: dinp needs w");
-    LEVI_TRY(check(s, inp, dout, w, db, scratch, "conv2d_backward"));
-    LEVI_TRY(check(s, dinp, NULL, dw, NULL, NULL, "conv2d_backward (gradients)"));
+    LEVI_TRY(check(s, inp, NULL, w, NULL, scratch, "conv2d_backward", 0));
+    LEVI_TRY(check(s, dinp, dout, dw, db, NULL, "conv2d_backward", 1));
     if (db) LEVI_TRY(bias_backward(ctx, db, dout, s));
     if (!dinp && !dw) return LEVI_OK;
 
@@ -198,7 +205,7 @@ levi_status levi_conv2d_backward(levi_ctx *ctx, const levi_tensor *dinp, const l
 levi_status levi_conv2d_forward_direct(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *inp,
                                        const levi_tensor *w, const levi_tensor *b, const levi_conv_shape *s) {
     if (!out || !inp || !w) return levi_error(LEVI_ERR_INVALID_ARG, "conv2d_forward_direct: out, inp, w required");
-    LEVI_TRY(check(s, inp, out, w, b, NULL, "conv2d_forward_direct"));
+    LEVI_TRY(check(s, inp, out, w, b, NULL, "conv2d_forward_direct", 0));
     cl_kernel k;
     LEVI_TRY(levi_kernel_get(ctx, "conv", "conv2d_forward_direct", &k));
     const levi_tensor *bias = b ? b : w;
