@@ -57,6 +57,8 @@ void bench_print_row(const bench_row *row, double ref_value, int with_ref);
  * returns 0 when absent. */
 levi_status bench_doc_load(const char *path, cJSON **doc);
 double bench_doc_value(const cJSON *doc, const char *group, const char *name);
+/* The same for another numeric field of the row ("best", "median_s", ...). */
+double bench_doc_field(const cJSON *doc, const char *group, const char *name, const char *field);
 
 /* Time one GEMM shape (bench_shapes.h) into a "gemm" row. */
 struct bench_gemm_shape;
@@ -70,7 +72,8 @@ levi_status bench_ops(levi_ctx *ctx, cJSON *doc, double budget_s);
 levi_status bench_startup(const cli_env *env, cJSON *doc, double budget_s);
 levi_status bench_train(levi_ctx *ctx, cJSON *doc, double budget_s);
 
-/* `levi-cl bench --compare A.json B.json ...`: side-by-side table. */
+/* `levi-cl bench --compare [--best] A.json B.json ...`: side-by-side table
+ * of the median-based values, or with --best of the best samples'. */
 int bench_compare(int n, char **paths);
 
 #endif

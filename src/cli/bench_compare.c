@@ -17,13 +17,24 @@ static const char *doc_label(const cJSON *doc, const char *path) {
     return path;
 }
 
+static const char *g_field = "value";
+
+static double val(const cJSON *doc, const char *group, const char *name) {
+    return bench_doc_field(doc, group, name, g_field);
+}
+
 static int seen_before(cJSON **docs, int upto, const char *group, const char *name) {
     for (int i = 0; i < upto; i++)
-        if (bench_doc_value(docs[i], group, name) != 0) return 1;
+        if (val(docs[i], group, name) != 0) return 1;
     return 0;
 }
 
 int bench_compare(int n, char **paths) {
+    if (n > 0 && !strcmp(paths[0], "--best")) {
+        /* the best sample instead of the median: less sensitive to a busy machine */
+        g_field = "best";
+        n--, paths++;
+    }
     if (n < 2 || n > MAX_DOCS) {
         fprintf(stderr, "levi-cl bench --compare: needs 2..%d result files, got %d\n", MAX_DOCS, n);
         return 2;
@@ -42,7 +53,7 @@ int bench_compare(int n, char **paths) {
         printf("[%c] %s: %s (%s, levi-cl %s)\n", 'A' + i, paths[i], doc_label(docs[i], paths[i]),
                cJSON_IsString(date) ? date->valuestring : "?", cJSON_IsString(ver) ? ver->valuestring : "?");
     }
-    printf("\n%-44s %-10s", "benchmark", "unit");
+    printf("\n%-44s %-10s", g_field[0] == 'b' ? "benchmark (best sample)" : "benchmark (median)", "unit");
     for (int i = 0; i < n; i++) printf(" %10c", 'A' + i);
     for (int i = 1; i < n; i++) printf("   %c/A", 'A' + i);
     printf("\n");
@@ -55,14 +66,14 @@ int bench_compare(int n, char **paths) {
             char label[128];
             snprintf(label, sizeof label, "%s: %s", group, name);
             printf("%-44s %-10s", label, cJSON_GetObjectItem(r, "unit")->valuestring);
-            double base = bench_doc_value(docs[0], group, name);
+            double base = val(docs[0], group, name);
             for (int k = 0; k < n; k++) {
-                double v = bench_doc_value(docs[k], group, name);
+                double v = val(docs[k], group, name);
                 if (v != 0) printf(" %10.2f", v);
                 else printf(" %10s", "-");
             }
             for (int k = 1; k < n; k++) {
-                double v = bench_doc_value(docs[k], group, name);
+                double v = val(docs[k], group, name);
                 if (v != 0 && base != 0) printf(" %6.2fx", v / base);
                 else printf(" %7s", "-");
             }

@@ -174,12 +174,16 @@ levi_status bench_doc_load(const char *path, cJSON **doc) {
 }
 
 double bench_doc_value(const cJSON *doc, const char *group, const char *name) {
+    return bench_doc_field(doc, group, name, "value");
+}
+
+double bench_doc_field(const cJSON *doc, const char *group, const char *name, const char *field) {
     if (!doc) return 0;
     const cJSON *r;
     cJSON_ArrayForEach(r, cJSON_GetObjectItem(doc, "results")) {
         if (!strcmp(cJSON_GetObjectItem(r, "group")->valuestring, group) &&
             !strcmp(cJSON_GetObjectItem(r, "name")->valuestring, name))
-            return cJSON_GetObjectItem(r, "value")->valuedouble;
+            return cJSON_IsNumber(cJSON_GetObjectItem(r, field)) ? cJSON_GetObjectItem(r, field)->valuedouble : 0;
     }
     return 0;
 }

@@ -11,7 +11,7 @@ int bench_startup_child(const cli_env *env);
 static const char *k_usage =
     "usage: levi-cl [--device SEL] bench GROUP [--json] [--out FILE] [--budget SECONDS]\n"
     "                                          [--reference FILE]\n"
-    "       levi-cl bench --compare A.json B.json [C.json ...]\n"
+    "       levi-cl bench --compare [--best] A.json B.json [C.json ...]\n"
     "\n"
     "GROUP: gemm       CLBlast SGEMM GFLOP/s, square 128..1024 and the models' shapes\n"
     "       bandwidth  device copy and host<->device transfer, GB/s\n"
@@ -26,7 +26,8 @@ static const char *k_usage =
     "  --json           write the results as JSON to stdout (the table goes to stderr)\n"
     "  --out FILE       write the results as JSON to FILE (atomically)\n"
     "  --reference F    a results file (e.g. from levi-openblas-ref) for a ratio column (gemm)\n"
-    "  --compare ...    print a side-by-side table of result files with ratios to the first\n";
+    "  --compare ...    print a side-by-side table of result files with ratios to the first\n"
+    "                   (medians; --best: the best samples, steadier on a busy machine)\n";
 
 static const char *const k_groups[] = {"gemm", "bandwidth", "ops", "train", "startup", NULL};
 
