@@ -357,6 +357,19 @@ START_TEST(grads_lora_match_autograd) {
     check_hidden(v, "lora.", B);
     ck_assert_int_eq(levi_vit_backward(v, NULL, NULL, 0, B), LEVI_ERR_INVALID_ARG);
     levi_vit_free(v);
+    /* a backbone without LoRA tensors gets fresh adapters (B = 0): the output is the base model's */
+    v = load_fixture("vit_tiny", LEVI_VIT_LORA, 2);
+    ck_assert_levi_ok(levi_vit_init_lora(v, 5));
+    ck_assert_levi_ok(levi_vit_forward(v, &pixels, B));
+    check_hidden(v, "", B);
+    levi_tensor a;
+    ck_assert_levi_ok(levi_vit_find(v, "encoder.layer.1.attention.attention.value.lora_A", &a, NULL));
+    float ha[2 * 16];
+    ck_assert_levi_ok(levi_tensor_read(&a, ha));
+    double mx = 0;
+    for (int i = 0; i < 32; i++) mx = fmax(mx, fabs(ha[i]));
+    ck_assert_msg(mx > 0.01 && mx <= 0.25, "LoRA A max |a| %g, expected in (0.01, 1/sqrt(16)]", mx);
+    levi_vit_free(v);
     levi_tensor_free(&pixels);
 }
 END_TEST

@@ -59,6 +59,10 @@ levi_status levi_vit_create(levi_vit **out, levi_ctx *ctx, const levi_vit_config
  * LoRA A random, B zero. Deterministic for a seed. */
 levi_status levi_vit_init_random(levi_vit *v, unsigned long long seed);
 
+/* Re-initialize only the LoRA weights (A random as peft's kaiming-uniform,
+ * B zero), e.g. with the training seed after levi_vit_load. No-op without LoRA. */
+levi_status levi_vit_init_lora(levi_vit *v, unsigned long long seed);
+
 /* Load a HF folder (config.json + model.safetensors; accepts the "vit."
  * prefix; ignores classifier.* and pooler.*). image_mean/std come from
  * config.json, else preprocessor_config.json, else 0.5/0.5. With lora_rank > 0

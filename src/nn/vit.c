@@ -316,7 +316,8 @@ static double trunc_normal(unsigned long long *s) {
     }
 }
 
-levi_status levi_vit_init_random(levi_vit *v, unsigned long long seed) {
+/* lora_only: 1 initializes the LoRA weights only (the parameter arena is not written) */
+static levi_status init_weights(levi_vit *v, unsigned long long seed, int lora_only) {
     float *hp = calloc(v->params.numel + 1, sizeof(float)), *hl = calloc(v->lora.numel + 1, sizeof(float));
     if (!hp || !hl) {
         free(hp);
@@ -326,6 +327,7 @@ levi_status levi_vit_init_random(levi_vit *v, unsigned long long seed) {
     unsigned long long s = seed * 0x2545F4914F6CDD1Dull + 0x1234567ull;
     for (int i = 0; i < v->n_table; i++) {
         const vit_param *p = &v->table[i];
+        if (lora_only && p->arena != VIT_ARENA_LORA) continue;
         float *dst = (p->arena == VIT_ARENA_LORA ? hl : hp) + p->off;
         /* LoRA A as peft: kaiming_uniform(a=√5) = U(-1/√in, 1/√in), in = D */
         const double bound = 1.0 / sqrt((double)v->cfg.hidden_size);
@@ -338,11 +340,17 @@ levi_status levi_vit_init_random(levi_vit *v, unsigned long long seed) {
             }
         }
     }
-    levi_status st = vit_write_arena(&v->params, hp);
+    levi_status st = lora_only ? LEVI_OK : vit_write_arena(&v->params, hp);
     if (st == LEVI_OK) st = vit_write_arena(&v->lora, hl);
     free(hp);
     free(hl);
     return st;
+}
+
+levi_status levi_vit_init_random(levi_vit *v, unsigned long long seed) { return init_weights(v, seed, 0); }
+
+levi_status levi_vit_init_lora(levi_vit *v, unsigned long long seed) {
+    return v->lora_rank > 0 ? init_weights(v, seed, 1) : LEVI_OK;
 }
 
 /* --- forward --------------------------------------------------------------------------- */

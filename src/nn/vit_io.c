@@ -271,7 +271,7 @@ levi_status levi_vit_load(levi_vit **out, levi_ctx *ctx, const char *folder, int
         prefix = "vit.";
     levi_vit *v = NULL;
     st = levi_vit_create(&v, ctx, &c, max_batch, train_mode, lora_rank);
-    if (st == LEVI_OK) st = levi_vit_init_random(v, 0); /* LoRA A/B when the file has none */
+    if (st == LEVI_OK) st = levi_vit_init_lora(v, 0); /* LoRA A/B when the file has none */
     int found = 0;
     if (st == LEVI_OK) {
         st = read_table(v, &sf, prefix, lora_rank > 0 ? 2 : 0, &found);
