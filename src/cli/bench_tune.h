@@ -7,9 +7,7 @@
 
 typedef struct tune_report {
     int tried, valid, rejected;   /* candidates */
-    double default_indirect;      /* GFLOP/s, geometric mean over the large shapes, CLBlast defaults */
-    double default_direct;        /* the same over the small shapes */
-    double defaults, tuned;       /* geometric mean over all search shapes */
+    double defaults, tuned;       /* GFLOP/s, geometric mean over the bench shapes (but square 1024) */
     double seconds;
 } tune_report;
 

@@ -101,7 +101,7 @@ int cmd_tune(int argc, char **argv, const cli_env *env) {
     levi_ctx_destroy(ctx);
     if (st != LEVI_OK) return cli_fail(st);
     printf("%d candidates in %.0f s (%d valid, %d rejected)\n", rep.tried, rep.seconds, rep.valid, rep.rejected);
-    printf("GEMM geometric mean over the search shapes: %.2f GFLOP/s with CLBlast's defaults, %.2f tuned (%.2fx)\n",
+    printf("GEMM geometric mean over the bench shapes: %.2f GFLOP/s with CLBlast's defaults, %.2f tuned (%.2fx)\n",
            rep.defaults, rep.tuned, rep.tuned / rep.defaults);
     printf("stored in %s\n", path);
     return 0;
