@@ -65,3 +65,42 @@ __kernel void softmax_backward(__global float *dinp, const ulong dinp_off, __glo
             dx[j] = g;
     }
 }
+
+/* Short rows (cols below the work-group size, e.g. attention over T=17
+ * tokens): one work-item per row instead of a group per row, so no item
+ * idles and no barrier is needed. Same results and in-place rules. */
+
+/* out (rows, cols) = softmax(inp) per row */
+__kernel void softmax_forward_rowwise(__global float *out, const ulong out_off, __global const float *inp,
+                                      const ulong inp_off, const int cols, const int rows) {
+    const size_t row = get_global_id(0);
+    if (row >= (size_t)rows) return;
+    __global const float *x = inp + inp_off + row * (size_t)cols;
+    __global float *o = out + out_off + row * (size_t)cols;
+    float mx = -INFINITY;
+    for (int j = 0; j < cols; j++) mx = fmax(mx, x[j]);
+    float s = 0.0f;
+    for (int j = 0; j < cols; j++) s += exp(x[j] - mx);
+    const float inv = 1.0f / s;
+    for (int j = 0; j < cols; j++) o[j] = exp(x[j] - mx) * inv;
+}
+
+/* dinp (rows, cols) (+)= out * (dout - sum_j dout*out) per row */
+__kernel void softmax_backward_rowwise(__global float *dinp, const ulong dinp_off, __global const float *out,
+                                       const ulong out_off, __global const float *dout, const ulong dout_off,
+                                       const int cols, const int accumulate, const int rows) {
+    const size_t row = get_global_id(0);
+    if (row >= (size_t)rows) return;
+    __global const float *y = out + out_off + row * (size_t)cols;
+    __global const float *dy = dout + dout_off + row * (size_t)cols;
+    __global float *dx = dinp + dinp_off + row * (size_t)cols;
+    float dot = 0.0f;
+    for (int j = 0; j < cols; j++) dot += dy[j] * y[j];
+    for (int j = 0; j < cols; j++) {
+        const float g = y[j] * (dy[j] - dot);
+        if (accumulate)
+            dx[j] += g;
+        else
+            dx[j] = g;
+    }
+}
