@@ -308,6 +308,12 @@ START_TEST(nan_loss_stops_training) {
     tc.batch = 4;
     tc.epochs = 1;
     levi_train_result res;
+    /* a stop request (Ctrl-C) ends training before the next step */
+    volatile sig_atomic_t stop = 1;
+    tc.stop = &stop;
+    ck_assert_int_eq(levi_train(m, &ds, &tc, &res), LEVI_ERR_INTERRUPTED);
+    ck_assert_msg(strstr(levi_last_error(), "interrupted at step 1") != NULL, "message: %s", levi_last_error());
+    tc.stop = NULL;
     /* a NaN pixel: ReLU hides it from the loss, the gradient norm shows it */
     ck_assert_int_eq(levi_train(m, &ds, &tc, &res), LEVI_ERR_NOT_FINITE);
     ck_assert_msg(strstr(levi_last_error(), "step 1") != NULL, "message: %s", levi_last_error());

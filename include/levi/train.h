@@ -12,6 +12,7 @@
 #ifndef LEVI_TRAIN_H
 #define LEVI_TRAIN_H
 
+#include <signal.h>
 #include <stdio.h>
 
 #include "levi/data.h"
@@ -36,6 +37,10 @@ typedef struct levi_train_config {
     int progress;                /* 0 quiet, 1 a bar on stderr (TTY), 2 plain lines on stderr */
     const char *const *extra_meta_kv; /* extra metadata for checkpoints (pairs) */
     int n_extra_meta;
+    /* When non-NULL and set (e.g. by a SIGINT handler), training stops before
+     * the next step with LEVI_ERR_INTERRUPTED; the last epoch's checkpoint
+     * stays in place for --resume. */
+    volatile sig_atomic_t *stop;
 } levi_train_config;
 
 void levi_train_config_default(levi_train_config *c);

@@ -13,8 +13,10 @@
  *      "first_epoch_s":SEC,"last_epoch_s":SEC,"out":PATH}
  *     (seconds and samples_per_s include the one-time feature-cache build.)
  *   OUT.ckpt     checkpoint written atomically after every epoch (for --resume).
- * Exit status: 0 done, 2 usage error, 1 failure (the message names the input). */
+ * Exit status: 0 done, 2 usage error, 1 failure (the message names the input),
+ * 130 interrupted by Ctrl-C (between steps; OUT.ckpt holds the last finished epoch). */
 #include <cjson/cJSON.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,6 +227,15 @@ static levi_status check_writable(const char *opt, const char *path) {
     return LEVI_OK;
 }
 
+/* Ctrl-C stops training cleanly between steps (the per-epoch checkpoint
+ * stays valid; exit status 130). The handler replaces any other one (the
+ * OpenCL runtime's, levi-cl demo's) while training runs, then is restored. */
+static volatile sig_atomic_t g_interrupted;
+static void on_sigint(int sig) {
+    (void)sig;
+    g_interrupted = 1;
+}
+
 static int run(const train_args *a, const cli_env *env) {
     levi_model_config mc;
     levi_status st = build_config(a, &mc);
@@ -300,11 +311,19 @@ static int run(const train_args *a, const cli_env *env) {
         tc.resume_path = a->resume;
         tc.val = a->val ? &val : NULL;
         tc.progress = isatty(2) ? 1 : 2;
+        struct sigaction old, sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_sigint;
+        sigemptyset(&sa.sa_mask);
+        g_interrupted = 0;
+        if (sigaction(SIGINT, &sa, &old) == 0) tc.stop = &g_interrupted;
         st = levi_train(m, &train, &tc, &res);
+        if (tc.stop) sigaction(SIGINT, &old, NULL);
     }
     if (st == LEVI_OK) st = levi_model_save(m, a->out, NULL, 0, 0);
     if (st == LEVI_OK) print_summary(a, &res);
     int rc = st == LEVI_OK ? 0 : cli_fail(st);
+    if (st == LEVI_ERR_INTERRUPTED) rc = 130;
     levi_model_free(m);
     levi_vit_free(vit);
     levi_dataset_free(&train);

@@ -182,6 +182,13 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
         levi_loader_epoch(&l, epoch);
         int b;
         while (st == LEVI_OK && (b = levi_loader_next(&l, px, lab, c->image_mean, c->image_std)) > 0) {
+            if (cfg->stop && *cfg->stop) {
+                if (cfg->progress == 1) fputc('\n', stderr);
+                st = levi_error(LEVI_ERR_INTERRUPTED, "interrupted at step %ld (epoch %d)%s%s", step + 1, epoch + 1,
+                                cfg->checkpoint_path && epoch > start_epoch ? "; resume with --resume " : "",
+                                cfg->checkpoint_path && epoch > start_epoch ? cfg->checkpoint_path : "");
+                break;
+            }
             levi_tensor tp = levi_model_input_pixels(m, b), tl = levi_model_input_labels(m, b);
             levi_tensor tf = levi_model_input_feats(m, b);
             if (!use_cache || c->task.kind != LEVI_TASK_NONE) st = levi_tensor_write(&tp, px);
