@@ -357,6 +357,12 @@ START_TEST(bad_inputs) {
                              "--out", out, "--epochs", "zero", NULL),
                      2);
     ck_assert(!file_exists(out));
+    /* a feature cache needs a frozen backbone */
+    ck_assert_int_eq(run_cmd(cmd_train, NULL, "train", "--method", "ft", "--backbone", g_bb, "--data", g_train,
+                             "--out", out, "--epochs", "1", "--limit", "4", "--cache-features", "on", NULL),
+                     2);
+    ck_assert_ptr_nonnull(strstr(levi_last_error(), "no frozen backbone features"));
+    ck_assert(!file_exists(out));
     /* a trained model, then eval on a folder with another class count */
     const char *good = path_in("small.safetensors");
     ck_assert_int_eq(run_cmd(cmd_train, NULL, "train", "--method", "lp", "--backbone", g_bb, "--data", g_train,
