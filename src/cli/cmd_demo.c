@@ -42,15 +42,15 @@ typedef struct demo_size {
 } demo_size;
 
 /* Chosen from CPU time measured on 2 cores through PoCL (user+sys seconds):
- * fashion-shift, all 70,000 PNGs: 14 s; vit-tiny pretrain: 6.7 ms per image
- * and epoch; a frozen-backbone forward (lp/levi features, eval): 3 ms per
- * image; ft: 6.5 ms per image and epoch; scratch (MLP): 0.15 ms.
- * full: 14 + 134 (pretrain) + ~150 (methods) + kernel builds ≈ 5–6 min;
- * quick: ≈ 1–1.5 min; tiny: seconds (smoke tests only). */
+ * fashion-shift, all 70,000 PNGs: 14 s; vit-tiny pretrain: 5.4 ms per image
+ * and epoch; a frozen-backbone forward (lp/levi features, eval): 1.9 ms per
+ * image; ft: ~5 ms per image and epoch; scratch (MLP): 0.15 ms.
+ * full: 14 + 160 (pretrain) + ~120 (methods) + kernel builds ≈ 5–6 min of
+ * CPU; quick: ≈ 1 min; tiny: seconds (smoke tests only). */
 static const demo_size k_sizes[] = {
     /* name    data  pretrain:lim ep batch  train:lim ep batch  eval  est: data pretrain train */
-    {"full", 0, 1000, 2, 64, 500, 3, 64, 200, 30, 150, 25},
-    {"quick", 2000, 200, 2, 64, 100, 2, 64, 50, 5, 30, 6},
+    {"full", 0, 1000, 3, 64, 500, 3, 64, 200, 30, 160, 25},
+    {"quick", 2000, 200, 3, 64, 100, 2, 64, 50, 5, 30, 6},
     {"tiny", 200, 20, 1, 32, 20, 1, 32, 10, 3, 5, 2},
 };
 
