@@ -64,7 +64,9 @@ static double check_impl(const char *what, const float *gf, const double *gd, co
         }
     }
     double g_at = n ? (gf ? (double)gf[at] : gd[at]) : 0;
-    ck_assert_msg(worst <= tol, "%s: worst |diff| %.3g at [%zu] (got %.8g, want %.8g) exceeds %.3g (atol %.2g + rtol %.2g * max|ref| %.3g), n=%zu",
+    ck_assert_msg(worst <= tol,
+                  "%s: worst |diff| %.3g at [%zu] (got %.8g, want %.8g) exceeds %.3g "
+                  "(atol %.2g + rtol %.2g * max|ref| %.3g), n=%zu",
                   what, worst, at, g_at, n ? ref[at] : 0.0, tol, atol, rtol, scale, n);
     return worst;
 }

@@ -81,7 +81,8 @@ static void attention_bwd_ref(double *dq, double *dk, double *dv, const double *
                     double d = 0;
                     for (int e = 0; e < hs; e++) d += dout[IDX(b, i, h * hs + e)] * p->v[IDX(b, j, h * hs + e)];
                     dP[i * T + j] = d;
-                    for (int e = 0; e < hs; e++) dv[IDX(b, j, h * hs + e)] += pp[i * T + j] * dout[IDX(b, i, h * hs + e)];
+                    for (int e = 0; e < hs; e++)
+                        dv[IDX(b, j, h * hs + e)] += pp[i * T + j] * dout[IDX(b, i, h * hs + e)];
                 }
             for (int i = 0; i < T; i++) {
                 double dot = 0;
@@ -184,8 +185,8 @@ START_TEST(batched_gemm_paths) {
         for (int ta = 0; ta < 2; ta++)
             for (int tb = 0; tb < 2; tb++) {
                 ck_assert_levi_ok(levi_tensor_write(&tC, C0));
-                ck_assert_levi_ok(
-                    ops_attention_bgemm(g_ctx, impl, ta, tb, M, N, K, 0.5f, &tA, sa, &tB, sb, -2.0f, &tC, sc, batch));
+                ck_assert_levi_ok(levi_attention_bgemm_with(g_ctx, impl, ta, tb, M, N, K, 0.5f, &tA, sa, &tB, sb,
+                                                            -2.0f, &tC, sc, batch));
                 for (size_t i = 0; i < sc * batch; i++) ref[i] = C0[i];
                 for (int b = 0; b < batch; b++)
                     for (int i = 0; i < M; i++)

@@ -28,7 +28,9 @@ static void teardown(void) {
 /* --- unary activations ------------------------------------------------------ */
 
 static double gelu_ref(double x) { return 0.5 * x * (1 + erf(x / sqrt(2.0))); }
-static double gelu_grad_ref(double x) { return 0.5 * (1 + erf(x / sqrt(2.0))) + x * exp(-0.5 * x * x) / sqrt(2 * M_PI); }
+static double gelu_grad_ref(double x) {
+    return 0.5 * (1 + erf(x / sqrt(2.0))) + x * exp(-0.5 * x * x) / sqrt(2 * M_PI);
+}
 static double relu_ref(double x) { return x > 0 ? x : 0; }
 static double relu_grad_ref(double x) { return x > 0 ? 1 : 0; }
 

@@ -19,7 +19,7 @@
 /* Which implementation a product uses: 1 CLBlast strided batched, 0 own kernel. */
 static int use_clblast_for(int ta, int tb) { return !(ta == 0 && tb == 1); }
 
-levi_status ops_attention_bgemm(levi_ctx *ctx, int use_clblast, int ta, int tb, int M, int N, int K, float alpha,
+levi_status levi_attention_bgemm_with(levi_ctx *ctx, int use_clblast, int ta, int tb, int M, int N, int K, float alpha,
                                 const levi_tensor *A, size_t stride_a, const levi_tensor *B, size_t stride_b,
                                 float beta, const levi_tensor *C, size_t stride_c, int batch) {
     if (use_clblast)
@@ -46,7 +46,7 @@ levi_status ops_attention_bgemm(levi_ctx *ctx, int use_clblast, int ta, int tb, 
 
 static levi_status bgemm(levi_ctx *ctx, int ta, int tb, int M, int N, int K, float alpha, const levi_tensor *A,
                          size_t sa, const levi_tensor *B, size_t sb, const levi_tensor *C, size_t sc, int batch) {
-    return ops_attention_bgemm(ctx, use_clblast_for(ta, tb), ta, tb, M, N, K, alpha, A, sa, B, sb, 0.0f, C, sc,
+    return levi_attention_bgemm_with(ctx, use_clblast_for(ta, tb), ta, tb, M, N, K, alpha, A, sa, B, sb, 0.0f, C, sc,
                                batch);
 }
 

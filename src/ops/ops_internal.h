@@ -10,6 +10,9 @@
 
 #include "levi/ops.h"
 
+/* Helpers named ops_* stay inside liblevi (public symbols start with levi_). */
+#define OPS_HIDDEN __attribute__((visibility("hidden")))
+
 /* Buffer + offset (in floats) of t. */
 static inline levi_status ops_arg_tensor(cl_kernel k, cl_uint *a, const levi_tensor *t) {
     cl_ulong off = t->offset;
@@ -43,24 +46,25 @@ static inline levi_status ops_arg_local(cl_kernel k, cl_uint *a, size_t n) {
 
 /* `t` must be non-NULL and hold at least `need` floats. `op` and `name` go
  * into the message: "layernorm_forward: inp holds 12 floats, needs 16". */
-levi_status ops_need(const char *op, const char *name, const levi_tensor *t, size_t need);
+OPS_HIDDEN levi_status ops_need(const char *op, const char *name, const levi_tensor *t, size_t need);
 
 /* Work-group size for a kernel that reduces within a group: a power of two,
  * at most ctx->wg and the kernel's own limit (CL_KERNEL_WORK_GROUP_SIZE). */
-levi_status ops_reduce_wg(levi_ctx *ctx, cl_kernel k, size_t *wg);
+OPS_HIDDEN levi_status ops_reduce_wg(levi_ctx *ctx, cl_kernel k, size_t *wg);
 
 /* Launch `groups` work-groups of `wg` items each (1-D). */
-levi_status ops_launch_groups(levi_ctx *ctx, cl_kernel k, size_t groups, size_t wg);
+OPS_HIDDEN levi_status ops_launch_groups(levi_ctx *ctx, cl_kernel k, size_t groups, size_t wg);
 
 /* softmax backward that overwrites (accumulate = 0, in place allowed:
  * dinp == dout) or accumulates (accumulate = 1); softmax.c. */
-levi_status ops_softmax_backward_mode(levi_ctx *ctx, const levi_tensor *dinp, const levi_tensor *out,
+OPS_HIDDEN levi_status ops_softmax_backward_mode(levi_ctx *ctx, const levi_tensor *dinp, const levi_tensor *out,
                                       const levi_tensor *dout, int rows, int cols, int accumulate);
 
 /* Batched GEMM for attention's per-head products (attention.c): CLBlast's
  * strided batched GEMM (use_clblast = 1) or the own kernel (0); same
- * arguments as levi_gemm_batched. Exposed for tests and measurements. */
-levi_status ops_attention_bgemm(levi_ctx *ctx, int use_clblast, int ta, int tb, int M, int N, int K, float alpha,
+ * arguments as levi_gemm_batched. Exported (not in the installed headers)
+ * for tests and measurements. */
+levi_status levi_attention_bgemm_with(levi_ctx *ctx, int use_clblast, int ta, int tb, int M, int N, int K, float alpha,
                                 const levi_tensor *A, size_t stride_a, const levi_tensor *B, size_t stride_b,
                                 float beta, const levi_tensor *C, size_t stride_c, int batch);
 
