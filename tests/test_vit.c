@@ -158,9 +158,34 @@ START_TEST(config_bad_inputs) {
                       "case %zu: message '%s' lacks '%s'/'%s'", i, levi_last_error(), cases[i].want1,
                       cases[i].want2);
     }
+    /* normalization: per-channel lists are averaged; a bad preprocessor_config.json is named */
+    levi_vit_config c;
+    ck_assert_levi_ok(levi_vit_config_parse(&c,
+                                            "{\"hidden_size\":16,\"num_hidden_layers\":2,\"num_attention_heads\":2,"
+                                            "\"intermediate_size\":32,\"image_size\":8,\"patch_size\":4,"
+                                            "\"num_channels\":3,\"image_mean\":[0.4,0.5,0.6],\"image_std\":0.25}",
+                                            "mem"));
+    ck_assert_float_eq_tol(c.image_mean, 0.5f, 1e-6f);
+    ck_assert_float_eq_tol(c.image_std, 0.25f, 1e-7f);
+    ck_assert_int_eq(levi_vit_config_parse(&c,
+                                           "{\"hidden_size\":16,\"num_hidden_layers\":2,\"num_attention_heads\":2,"
+                                           "\"intermediate_size\":32,\"image_size\":8,\"patch_size\":4,"
+                                           "\"num_channels\":1,\"image_std\":[\"x\"]}",
+                                           "mem"),
+                     LEVI_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(levi_last_error(), "image_std"));
+    write_text(path, "{\"hidden_size\":16,\"num_hidden_layers\":2,\"num_attention_heads\":2,\"intermediate_size\":32,"
+                     "\"image_size\":8,\"patch_size\":4,\"num_channels\":1}");
+    char pre[1100];
+    snprintf(pre, sizeof pre, "%s/preprocessor_config.json", dir);
+    write_text(pre, "{\"image_mean\":[0.5],\"image_std\":[0]}");
+    levi_vit *v = NULL;
+    ck_assert_int_eq(levi_vit_load(&v, NULL, dir, 2, 0, 0), LEVI_ERR_FORMAT);
+    ck_assert_msg(strstr(levi_last_error(), "preprocessor_config.json") && strstr(levi_last_error(), "image_std"),
+                  "message: %s", levi_last_error());
+    remove(pre);
     /* no config.json at all */
     remove(path);
-    levi_vit *v = NULL;
     ck_assert_int_ne(levi_vit_load(&v, NULL, dir, 2, 0, 0), LEVI_OK);
     ck_assert_ptr_nonnull(strstr(levi_last_error(), "config.json"));
     rmdir(dir);

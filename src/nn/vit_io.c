@@ -1,24 +1,42 @@
 /* ViT files: Hugging Face config.json (+ preprocessor_config.json) and
  * model.safetensors, read and written with HF names; the "vit." prefix of
  * ViTForImageClassification is accepted; classifier.* and pooler.* ignored. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "levi/json_util.h"
+#include "levi/log.h"
 #include "levi/safetensors.h"
 #include "vit_internal.h"
 
 /* --- config.json -------------------------------------------------------------------- */
 
-/* image_mean / image_std: a number or an array of numbers (the first one is used). */
+/* image_mean / image_std: a number or an array of numbers, one per channel.
+ * levi normalizes with one value for all channels: per-channel values are
+ * averaged, with a warning when they differ. */
 static levi_status get_norm(const cJSON *o, const char *where, const char *key, float *out) {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!it) return LEVI_OK;
-    if (cJSON_IsArray(it)) it = cJSON_GetArrayItem(it, 0);
-    if (!cJSON_IsNumber(it))
-        return levi_error(LEVI_ERR_FORMAT, "%s: field '%s' must be a number or an array of numbers", where, key);
-    *out = (float)it->valuedouble;
+    if (cJSON_IsNumber(it)) {
+        *out = (float)it->valuedouble;
+        return LEVI_OK;
+    }
+    int n = cJSON_IsArray(it) ? cJSON_GetArraySize(it) : 0;
+    double sum = 0, lo = INFINITY, hi = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        const cJSON *x = cJSON_GetArrayItem(it, i);
+        if (!cJSON_IsNumber(x)) n = 0;
+        else sum += x->valuedouble, lo = fmin(lo, x->valuedouble), hi = fmax(hi, x->valuedouble);
+    }
+    if (n == 0)
+        return levi_error(LEVI_ERR_FORMAT, "%s: field '%s' must be a number or a non-empty array of numbers", where,
+                          key);
+    if (hi - lo > 1e-6)
+        LEVI_WARN("%s: per-channel '%s' values differ (%g..%g); levi uses their mean %g for every channel", where,
+                  key, lo, hi, sum / n);
+    *out = (float)(sum / n);
     return LEVI_OK;
 }
 
