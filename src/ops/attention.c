@@ -19,9 +19,9 @@
 /* Which implementation a product uses: 1 CLBlast strided batched, 0 own kernel. */
 static int use_clblast_for(int ta, int tb) { return !(ta == 0 && tb == 1); }
 
-levi_status levi_attention_bgemm_with(levi_ctx *ctx, int use_clblast, int ta, int tb, int M, int N, int K, float alpha,
-                                const levi_tensor *A, size_t stride_a, const levi_tensor *B, size_t stride_b,
-                                float beta, const levi_tensor *C, size_t stride_c, int batch) {
+levi_status levi_attention_bgemm_with(levi_ctx *ctx, int use_clblast, int ta, int tb, int M, int N, int K,
+                                      float alpha, const levi_tensor *A, size_t stride_a, const levi_tensor *B,
+                                      size_t stride_b, float beta, const levi_tensor *C, size_t stride_c, int batch) {
     if (use_clblast)
         return levi_gemm_batched(ctx, ta, tb, M, N, K, alpha, A, stride_a, B, stride_b, beta, C, stride_c, batch);
     cl_kernel k;
@@ -46,8 +46,8 @@ levi_status levi_attention_bgemm_with(levi_ctx *ctx, int use_clblast, int ta, in
 
 static levi_status bgemm(levi_ctx *ctx, int ta, int tb, int M, int N, int K, float alpha, const levi_tensor *A,
                          size_t sa, const levi_tensor *B, size_t sb, const levi_tensor *C, size_t sc, int batch) {
-    return levi_attention_bgemm_with(ctx, use_clblast_for(ta, tb), ta, tb, M, N, K, alpha, A, sa, B, sb, 0.0f, C, sc,
-                               batch);
+    return levi_attention_bgemm_with(ctx, use_clblast_for(ta, tb), ta, tb, M, N, K, alpha, A, sa, B, sb, 0.0f, C,
+                                     sc, batch);
 }
 
 /* dst (B,NH,T,hs) = src (B,T,C) */
