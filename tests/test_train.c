@@ -260,7 +260,7 @@ static void compare_models(const char *a, const char *b, double tol) {
     levi_safetensors_free(&sb);
 }
 
-static void resume_parity(const char *method, const char *tag) {
+static void resume_parity(const char *method, const char *tag, const char *sched) {
     char full[64], half[64], resumed[64];
     snprintf(full, sizeof full, "%s_full.safetensors", tag);
     snprintf(half, sizeof half, "%s_half.safetensors", tag);
@@ -270,22 +270,101 @@ static void resume_parity(const char *method, const char *tag) {
     snprintf(ck, sizeof ck, "%s.ckpt", ph);
     ck_assert_int_eq(run_cmd(cmd_train, NULL, "train", "--method", method, "--backbone", g_bb, "--data", g_train,
                              "--out", pf, "--epochs", "2", "--batch", "16", "--limit", "20", "--lora-rank", "2",
-                             "--seed", "3", NULL),
+                             "--seed", "3", "--schedule", sched, "--warmup", "2", NULL),
                      0);
     ck_assert_int_eq(run_cmd(cmd_train, NULL, "train", "--method", method, "--backbone", g_bb, "--data", g_train,
                              "--out", ph, "--epochs", "1", "--batch", "16", "--limit", "20", "--lora-rank", "2",
-                             "--seed", "3", NULL),
+                             "--seed", "3", "--schedule", sched, "--warmup", "2", NULL),
                      0);
     ck_assert_int_eq(run_cmd(cmd_train, NULL, "train", "--method", method, "--backbone", g_bb, "--data", g_train,
                              "--out", pr, "--epochs", "2", "--batch", "16", "--limit", "20", "--lora-rank", "2",
-                             "--seed", "3", "--resume", ck, NULL),
+                             "--seed", "3", "--schedule", sched, "--warmup", "2", "--resume", ck, NULL),
                      0);
     compare_models(pf, pr, 1e-6);
 }
 
 START_TEST(resume_matches_uninterrupted) {
-    resume_parity("levi", "levi");
-    resume_parity("levi+lora", "levilora");
+    resume_parity("levi", "levi", "constant");
+    resume_parity("levi+lora", "levilora", "constant");
+}
+END_TEST
+
+static void stop_after_first(void *user, int epoch, const levi_train_result *r) {
+    (void)r;
+    if (epoch == 1) *(volatile sig_atomic_t *)user = 1;
+}
+
+static levi_model *lora_model(levi_ctx *ctx, const levi_dataset *ds) {
+    levi_vit *v;
+    ck_assert_levi_ok(levi_vit_load(&v, ctx, g_bb, 16, LEVI_VIT_LORA, 2));
+    levi_model_config mc;
+    levi_model_config_default(&mc, LEVI_METHOD_LEVI_LORA);
+    mc.num_classes = ds->num_classes;
+    mc.height = mc.width = IMG;
+    mc.lora_rank = 2;
+    mc.task.hidden = 16;
+    mc.seed = 4;
+    levi_model *m;
+    ck_assert_levi_ok(levi_model_create(&m, ctx, &mc, v, 16));
+    return m;
+}
+
+/* Through the library: a cosine schedule with warm-up, stopped after epoch 1
+ * of 3 (as Ctrl-C would) and resumed, ends where an uninterrupted run ends. */
+START_TEST(resume_cosine_schedule) {
+    levi_ctx *ctx = test_ctx();
+    levi_dataset ds;
+    ck_assert_levi_ok(levi_dataset_load_folder(&ds, g_train, 1, IMG, IMG, 16));
+    levi_train_config tc;
+    levi_train_config_default(&tc);
+    tc.epochs = 3;
+    tc.batch = 16;
+    tc.cosine = 1;
+    tc.warmup = 3;
+    tc.seed = 9;
+    levi_train_result r;
+    const char *pf = path_in("cos_full.safetensors"), *ck = path_in("cos.ckpt"), *pr = path_in("cos_res.safetensors");
+    levi_model *m = lora_model(ctx, &ds);
+    ck_assert_levi_ok(levi_train(m, &ds, &tc, &r));
+    ck_assert_levi_ok(levi_model_save(m, pf, NULL, 0, 0));
+    levi_model_free(m);
+    volatile sig_atomic_t stop = 0;
+    tc.stop = &stop;
+    tc.on_epoch = stop_after_first;
+    tc.on_epoch_user = (void *)&stop;
+    tc.checkpoint_path = ck;
+    m = lora_model(ctx, &ds);
+    ck_assert_int_eq(levi_train(m, &ds, &tc, &r), LEVI_ERR_INTERRUPTED);
+    ck_assert_int_eq(r.epochs_done, 1);
+    levi_model_free(m);
+    tc.stop = NULL;
+    tc.on_epoch = NULL;
+    tc.checkpoint_path = NULL;
+    tc.resume_path = ck;
+    m = lora_model(ctx, &ds);
+    ck_assert_levi_ok(levi_train(m, &ds, &tc, &r));
+    ck_assert_int_eq(r.epochs_done, 3);
+    ck_assert_levi_ok(levi_model_save(m, pr, NULL, 0, 0));
+    levi_model_free(m);
+    compare_models(pf, pr, 1e-6);
+    levi_dataset_free(&ds);
+    levi_ctx_destroy(ctx);
+}
+END_TEST
+
+START_TEST(learning_rate_schedule) {
+    levi_train_config c;
+    levi_train_config_default(&c);
+    c.lr = 1.0f;
+    ck_assert_float_eq(levi_train_lr(&c, 1, 100), 1.0f);
+    ck_assert_float_eq(levi_train_lr(&c, 100, 100), 1.0f);
+    c.warmup = 10;
+    ck_assert_float_eq_tol(levi_train_lr(&c, 5, 100), 0.5f, 1e-6f);
+    ck_assert_float_eq(levi_train_lr(&c, 10, 100), 1.0f);
+    c.cosine = 1;
+    ck_assert_float_eq_tol(levi_train_lr(&c, 10, 100), 1.0f, 1e-6f);
+    ck_assert_float_eq_tol(levi_train_lr(&c, 55, 100), 0.5f, 1e-6f);
+    ck_assert_float_eq_tol(levi_train_lr(&c, 100, 100), 0.0f, 1e-6f);
 }
 END_TEST
 
@@ -401,6 +480,8 @@ int main(void) {
     tcase_add_test(tc, every_method_trains);
     tcase_add_test(tc, resume_matches_uninterrupted);
     tcase_add_test(tc, nan_loss_stops_training);
+    tcase_add_test(tc, learning_rate_schedule);
+    tcase_add_test(tc, resume_cosine_schedule);
     tcase_add_test(tc, bad_inputs);
     suite_add_tcase(s, tc);
     return test_run(s);

@@ -22,11 +22,15 @@
 extern "C" {
 #endif
 
+struct levi_train_result;
+
 typedef struct levi_train_config {
     int epochs;       /* default 5 */
     int batch;        /* default 64 (≤ the model's max_batch) */
     float lr, wd;     /* default 1e-3, 0.01 */
     float grad_clip;  /* 0: off (default 1.0) */
+    int cosine;       /* 1: cosine decay of lr to 0 over all steps (default 0: constant) */
+    int warmup;       /* linear warm-up steps (default 0) */
     unsigned long long seed;
     int cache_features; /* -1 auto (on when cacheable), 0 off, 1 on (error when not cacheable) */
     int log_every;      /* a step line every k steps (default 1) */
@@ -41,9 +45,16 @@ typedef struct levi_train_config {
      * the next step with LEVI_ERR_INTERRUPTED; the last epoch's checkpoint
      * stays in place for --resume. */
     volatile sig_atomic_t *stop;
+    /* Called after every finished epoch (and its checkpoint) when non-NULL. */
+    void (*on_epoch)(void *user, int epoch, const struct levi_train_result *so_far);
+    void *on_epoch_user;
 } levi_train_config;
 
 void levi_train_config_default(levi_train_config *c);
+
+/* Learning rate at step t (1-based) of total steps: warm-up, then constant
+ * or cosine decay. */
+float levi_train_lr(const levi_train_config *c, long t, long total);
 
 typedef struct levi_train_result {
     int epochs_done;      /* including the ones before a resume */

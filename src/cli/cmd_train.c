@@ -47,6 +47,7 @@ static const char *k_usage =
     "  --val DIR              validation ImageFolder, evaluated after every epoch\n"
     "  --epochs N (5)  --batch N (64)  --lr X (1e-3)  --wd X (0.01)  --seed N (0)\n"
     "  --grad-clip X (1.0, 0 = off)\n"
+    "  --schedule constant|cosine (constant)  --warmup N (0 steps of linear warm-up)\n"
     "  --task-model mlp|cnn (mlp)  --task-hidden N (128)  --cnn-channels C1,C2 (16,32)\n"
     "  --taps L1,L2,...       backbone taps, 0..depth (depth = after the final layernorm);\n"
     "                         default: depth/2-1,depth\n"
@@ -64,8 +65,8 @@ static const char *k_usage =
 
 typedef struct train_args {
     const char *method, *backbone, *data, *out, *val, *log, *resume, *ckpt;
-    const char *task, *taps, *fusion, *adapter, *cache, *cnn;
-    long epochs, batch, seed, task_hidden, adapter_hidden, lora_rank, limit, image_size, channels, log_every;
+    const char *task, *taps, *fusion, *adapter, *cache, *cnn, *schedule;
+    long warmup, epochs, batch, seed, task_hidden, adapter_hidden, lora_rank, limit, image_size, channels, log_every;
     double lr, wd, lambda, clip;
 } train_args;
 
@@ -118,6 +119,8 @@ static levi_status parse_args(int argc, char **argv, train_args *a) {
         else if (!strcmp(o, "--adapter")) sp = &a->adapter;
         else if (!strcmp(o, "--cache-features")) sp = &a->cache;
         else if (!strcmp(o, "--cnn-channels")) sp = &a->cnn;
+        else if (!strcmp(o, "--schedule")) sp = &a->schedule;
+        else if (!strcmp(o, "--warmup")) ip = &a->warmup, lo = 0, hi = 100000000;
         else if (!strcmp(o, "--epochs")) ip = &a->epochs, lo = 1, hi = 100000;
         else if (!strcmp(o, "--batch")) ip = &a->batch, lo = 1, hi = 65536;
         else if (!strcmp(o, "--seed")) ip = &a->seed, lo = 0, hi = 2147483647;
@@ -252,6 +255,14 @@ static int run(const train_args *a, const cli_env *env) {
         fprintf(stderr, "levi-cl train: method scratch takes no --backbone\n");
         return 2;
     }
+    int cosine = 0;
+    if (a->schedule) {
+        if (!strcmp(a->schedule, "cosine")) cosine = 1;
+        else if (strcmp(a->schedule, "constant")) {
+            fprintf(stderr, "levi-cl train: --schedule: '%s' is not constant or cosine\n", a->schedule);
+            return 2;
+        }
+    }
     int cache = -1;
     if (a->cache) {
         if (!strcmp(a->cache, "on")) cache = 1;
@@ -303,6 +314,8 @@ static int run(const train_args *a, const cli_env *env) {
         tc.lr = (float)a->lr;
         tc.wd = (float)a->wd;
         tc.grad_clip = (float)a->clip;
+        tc.cosine = cosine;
+        tc.warmup = (int)a->warmup;
         tc.seed = (unsigned long long)a->seed;
         tc.cache_features = cache;
         tc.log_every = (int)a->log_every;

@@ -21,6 +21,16 @@ void levi_train_config_default(levi_train_config *c) {
     c->log_every = 1;
 }
 
+float levi_train_lr(const levi_train_config *c, long t, long total) {
+    double lr = c->lr;
+    if (c->warmup > 0 && t < c->warmup) lr *= (double)t / c->warmup;
+    if (c->cosine && total > c->warmup) {
+        double p = (double)(t - c->warmup) / (double)(total - c->warmup);
+        if (p > 0) lr *= 0.5 * (1.0 + cos(3.14159265358979323846 * (p > 1 ? 1 : p)));
+    }
+    return (float)lr;
+}
+
 static double now_s(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -173,6 +183,7 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
     if (st == LEVI_OK) st = levi_loader_init(&l, train, cfg->batch, cfg->seed, 1);
     have_loader = st == LEVI_OK;
     levi_adamw_cfg opt = {cfg->lr, 0.9f, 0.999f, 1e-8f, cfg->wd};
+    long total_steps = (long)cfg->epochs * ((train->n + cfg->batch - 1) / cfg->batch);
     long samples = 0;
     (void)K;
     for (int epoch = start_epoch; st == LEVI_OK && epoch < cfg->epochs; epoch++) {
@@ -208,6 +219,7 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
             if (st == LEVI_OK) st = levi_model_backward(m, b);
             float gnorm = 0;
             if (st != LEVI_OK) break;
+            opt.lr = levi_train_lr(cfg, step + 1, total_steps);
             st = levi_model_step(m, &opt, (int)(step + 1), cfg->grad_clip, &gnorm);
             if (st == LEVI_ERR_NOT_FINITE || (st == LEVI_OK && !isfinite(gnorm)))
                 st = levi_error(LEVI_ERR_NOT_FINITE,
@@ -224,7 +236,7 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
                 fprintf(log,
                         "{\"type\":\"step\",\"step\":%ld,\"epoch\":%d,\"loss\":%.6g,\"acc\":%.6g,\"lr\":%g,"
                         "\"samples_per_s\":%.4g,\"elapsed\":%.4g}\n",
-                        step, epoch + 1, (double)loss, (double)correct / b, (double)cfg->lr, sps, el);
+                        step, epoch + 1, (double)loss, (double)correct / b, (double)opt.lr, sps, el);
             progress(cfg, &mark, epoch + 1, (int)seen, train->n, loss_sum / seen, (double)correct_sum / seen, sps, 0);
         }
         if (st != LEVI_OK) break;
@@ -250,12 +262,13 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
             fprintf(log,
                     "{\"type\":\"epoch\",\"step\":%ld,\"epoch\":%d,\"loss\":%.6g,\"acc\":%.6g,\"lr\":%g,"
                     "\"samples_per_s\":%.4g,\"elapsed\":%.4g,\"epoch_s\":%.4g,",
-                    step, epoch + 1, res->loss, res->acc, (double)cfg->lr, sps, el, epoch_s);
+                    step, epoch + 1, res->loss, res->acc, (double)opt.lr, sps, el, epoch_s);
             if (cfg->val) fprintf(log, "\"val_acc\":%.6g,\"val_loss\":%.6g,", res->val_acc, res->val_loss);
             fprintf(log, "\"cached_features\":%d}\n", use_cache);
             fflush(log);
         }
         if (cfg->checkpoint_path) st = checkpoint(m, cfg, epoch + 1, step);
+        if (st == LEVI_OK && cfg->on_epoch) cfg->on_epoch(cfg->on_epoch_user, epoch + 1, res);
     }
     double el = now_s() - t0;
     res->seconds = el;
