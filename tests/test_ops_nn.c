@@ -478,6 +478,66 @@ START_TEST(grad_clip_norm) {
 }
 END_TEST
 
+/* --- views at odd offsets ---------------------------------------------------------------------- */
+
+/* the same ops on views at odd offsets into one shared buffer (as arenas
+ * carve them) give the results of standalone tensors: every kernel honours
+ * its offsets and writes nothing outside its view */
+START_TEST(offset_views) {
+    const int N = 7, C = 33, OC = 5;
+    size_t nc = (size_t)N * C, no = (size_t)N * OC, nw = (size_t)OC * C;
+    float *x = ops_rand(nc, 101, -2, 2), *w = ops_rand(nw, 102, -1, 1), *b = ops_rand(OC, 103, -1, 1),
+          *lw = ops_rand(C, 104, 0.5f, 1.5f), *dout = ops_rand(no, 105, -1, 1);
+    /* standalone */
+    levi_tensor sx = ops_upload(g_ctx, x, nc), sw = ops_upload(g_ctx, w, nw), sb = ops_upload(g_ctx, b, OC),
+                slw = ops_upload(g_ctx, lw, C), sln = ops_upload(g_ctx, NULL, nc), sm = ops_upload(g_ctx, NULL, N),
+                sr = ops_upload(g_ctx, NULL, N), so = ops_upload(g_ctx, NULL, no), sp = ops_upload(g_ctx, NULL, no),
+                sd = ops_upload(g_ctx, dout, no), sdx = ops_upload(g_ctx, NULL, nc), sdw = ops_upload(g_ctx, NULL, nw),
+                sdb = ops_upload(g_ctx, NULL, OC), sdl = ops_upload(g_ctx, NULL, nc);
+    /* one buffer with a sentinel gap of 3 floats around every view */
+    const size_t sizes[] = {nc, nw, OC, C, nc, N, N, no, no, no, nc, nw, OC, nc};
+    enum { NV = sizeof sizes / sizeof sizes[0] };
+    size_t off[NV], total = 3;
+    for (int i = 0; i < NV; i++) off[i] = total, total += sizes[i] + 3;
+    float *init = malloc(total * sizeof(float));
+    for (size_t i = 0; i < total; i++) init[i] = 12345.0f;
+    memcpy(init + off[0], x, nc * sizeof(float));
+    memcpy(init + off[1], w, nw * sizeof(float));
+    memcpy(init + off[2], b, OC * sizeof(float));
+    memcpy(init + off[3], lw, C * sizeof(float));
+    memcpy(init + off[9], dout, no * sizeof(float));
+    for (int i = 10; i < 14; i++) memset(init + off[i], 0, sizes[i] * sizeof(float));
+    levi_tensor all = ops_upload(g_ctx, init, total), v[NV];
+    for (int i = 0; i < NV; i++) v[i] = levi_tensor_view(g_ctx, all.buf, off[i], 1, (int[]){(int)sizes[i]});
+    /* roles: x w b lw ln mean rstd out probs dout dx dw db dln */
+    levi_tensor ref_t[NV] = {sx, sw, sb, slw, sln, sm, sr, so, sp, sd, sdx, sdw, sdb, sdl};
+    for (int pass = 0; pass < 2; pass++) {
+        levi_tensor *t = pass ? v : ref_t;
+        ck_assert_levi_ok(levi_layernorm_forward(g_ctx, &t[4], &t[5], &t[6], &t[0], &t[3], &t[3], N, C, 1e-5f));
+        ck_assert_levi_ok(levi_linear_forward(g_ctx, &t[7], &t[4], &t[1], &t[2], N, C, OC));
+        ck_assert_levi_ok(levi_softmax_forward(g_ctx, &t[8], &t[7], N, OC));
+        ck_assert_levi_ok(levi_softmax_backward(g_ctx, &t[9], &t[8], &t[9], N, OC)); /* dout += ... in place */
+        ck_assert_levi_ok(levi_linear_backward(g_ctx, &t[13], &t[11], &t[12], &t[9], &t[4], &t[1], N, C, OC));
+        ck_assert_levi_ok(levi_layernorm_backward(g_ctx, &t[10], NULL, NULL, &t[13], &t[0], &t[3], &t[5], &t[6], N, C));
+        ck_assert_levi_ok(levi_gelu_forward(g_ctx, &t[13], &t[10], nc));
+    }
+    float *got = ops_download(&all, total);
+    for (int i = 0; i < NV; i++) {
+        float *ref = ops_download(&ref_t[i], sizes[i]);
+        double *rd = ops_to_double(ref, sizes[i]);
+        char what[64];
+        snprintf(what, sizeof what, "offset view %d (%zu floats at %zu)", i, sizes[i], off[i]);
+        ops_check_close(what, got + off[i], rd, sizes[i], 1e-6, 1e-5);
+        ck_assert_msg(got[off[i] - 1] == 12345.0f && got[off[i] + sizes[i]] == 12345.0f,
+                      "a kernel wrote outside view %d", i);
+        free(ref), free(rd);
+    }
+    levi_tensor_free(&all);
+    for (int i = 0; i < NV; i++) levi_tensor_free(&ref_t[i]);
+    free(x), free(w), free(b), free(lw), free(dout), free(init), free(got);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("ops_nn");
     TCase *host = tcase_create("host");
@@ -497,6 +557,7 @@ int main(void) {
         tcase_add_test(tc, crossentropy_bad_label);
         tcase_add_test(tc, adamw_three_steps);
         tcase_add_test(tc, grad_clip_norm);
+        tcase_add_test(tc, offset_views);
         suite_add_tcase(s, tc);
     }
     int rc = test_run(s);
