@@ -1,0 +1,59 @@
+/* The stages of `levi-cl demo` (see cmd_demo.c): generate fashion-shift,
+ * pretrain the backbone, train + evaluate one method. Each returns the exit
+ * code (0 done or cached) and prints its own failure with the log's tail. */
+#ifndef LEVI_CLI_DEMO_STAGES_H
+#define LEVI_CLI_DEMO_STAGES_H
+
+#include "demo_results.h"
+#include "demo_stage.h"
+
+typedef struct demo_size {
+    const char *name;
+    int data_limit;         /* fashion-shift --limit: images per split (0: the full benchmark) */
+    int pretrain_limit;     /* pretrain --limit: images per class */
+    int pretrain_epochs;
+    int pretrain_batch;
+    int train_limit;        /* train --limit: images per class */
+    int train_epochs;
+    int train_batch;
+    int eval_limit;         /* eval --limit: images per class of test-id and of test-ood */
+    double est_data_s;      /* stage times (seconds) for the ETA */
+    double est_pretrain_s;
+    double est_train_s;     /* train + eval of a method of relative cost 1 */
+} demo_size;
+
+typedef struct demo_method {
+    const char *name;
+    const char *lr;
+    double cost; /* relative training + evaluation cost, for the ETA */
+} demo_method;
+
+#define DEMO_MAX_METHODS 8
+
+typedef struct demo_run_state {
+    const demo_size *size;
+    const char *out;
+    char cache[1024];
+    char data_dir[1200];   /* .../fashion-shift-KEY */
+    char data[1300];       /* .../fashion-shift-KEY/data */
+    char sheet[1300];
+    char backbone_dir[1200];
+    char backbone[1300];
+    char data_key[17], backbone_key[17];
+    unsigned long long seed;          /* training seed of the methods */
+    unsigned long long data_seed, pretrain_seed;
+    const char *source; /* Fashion-MNIST folder, NULL: the data command's default */
+    const demo_method *methods[DEMO_MAX_METHODS];
+    int n_methods;
+    demo_progress prog;
+    levi_report_stage stages[16];
+    char stage_names[16][96];
+    char setup_cmds[8192];
+    char row_cmds[DEMO_MAX_METHODS][4096];
+} demo_run_state;
+
+int demo_stage_data(demo_run_state *s, const cli_env *env, int k);
+int demo_stage_pretrain(demo_run_state *s, const cli_env *env, int k);
+int demo_stage_method(demo_run_state *s, const cli_env *env, int k, int mi, demo_result *res);
+
+#endif
