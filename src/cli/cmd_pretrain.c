@@ -43,6 +43,7 @@ typedef struct pretrain_args {
     long epochs, batch, seed, limit, warmup;
     double lr, wd;
     int force;
+    char out_buf[4000];
 } pretrain_args;
 
 static levi_status parse_args(int argc, char **argv, pretrain_args *a) {
@@ -88,6 +89,12 @@ static levi_status parse_args(int argc, char **argv, pretrain_args *a) {
     }
     if (!a->data) return levi_error(LEVI_ERR_INVALID_ARG, "pretrain: --data is required");
     if (!a->out) return levi_error(LEVI_ERR_INVALID_ARG, "pretrain: --out is required");
+    /* "dir/" → "dir": the temporary folder is a sibling, never a child */
+    size_t n = strlen(a->out);
+    if (n >= sizeof a->out_buf) return levi_error(LEVI_ERR_INVALID_ARG, "pretrain: --out path is too long");
+    memcpy(a->out_buf, a->out, n + 1);
+    while (n > 1 && a->out_buf[n - 1] == '/') a->out_buf[--n] = '\0';
+    a->out = a->out_buf;
     if (strcmp(a->arch, "vit-tiny"))
         return levi_error(LEVI_ERR_INVALID_ARG, "pretrain: --arch '%s' is not known (expected vit-tiny)", a->arch);
     return LEVI_OK;
