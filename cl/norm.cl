@@ -89,3 +89,57 @@ __kernel void layernorm_backward_params(__global float *dw, const ulong dw_off, 
     if (has_dw) dw[dw_off + c] += sw;
     if (has_db) db[db_off + c] += sb;
 }
+
+/* Item-per-row forms (see ops_use_rowwise in src/ops/ops_internal.h): the
+ * same arithmetic, one work-item per row, no barriers. */
+
+/* inp, out (N,C), w, b (C), mean, rstd (N) */
+__kernel void layernorm_forward_rowwise(__global float *out, const ulong out_off, __global float *mean,
+                                        const ulong mean_off, __global float *rstd, const ulong rstd_off,
+                                        __global const float *inp, const ulong inp_off, __global const float *w,
+                                        const ulong w_off, __global const float *b, const ulong b_off, const int C,
+                                        const float eps, const int N) {
+    const size_t row = get_global_id(0);
+    if (row >= (size_t)N) return;
+    __global const float *x = inp + inp_off + row * (size_t)C;
+    float acc = 0.0f;
+    for (int j = 0; j < C; j++) acc += x[j];
+    const float m = acc / (float)C;
+    acc = 0.0f;
+    for (int j = 0; j < C; j++) {
+        const float d = x[j] - m;
+        acc += d * d;
+    }
+    const float rs = 1.0f / sqrt(acc / (float)C + eps);
+    __global float *o = out + out_off + row * (size_t)C;
+    for (int j = 0; j < C; j++) o[j] = (x[j] - m) * rs * w[w_off + j] + b[b_off + j];
+    mean[mean_off + row] = m;
+    rstd[rstd_off + row] = rs;
+}
+
+/* dinp (N,C) += rstd * (dout*w - mean(dout*w) - xhat * mean(dout*w*xhat)) */
+__kernel void layernorm_backward_input_rowwise(__global float *dinp, const ulong dinp_off,
+                                               __global const float *dout, const ulong dout_off,
+                                               __global const float *inp, const ulong inp_off,
+                                               __global const float *w, const ulong w_off,
+                                               __global const float *mean, const ulong mean_off,
+                                               __global const float *rstd, const ulong rstd_off, const int C,
+                                               const int N) {
+    const size_t row = get_global_id(0);
+    if (row >= (size_t)N) return;
+    __global const float *x = inp + inp_off + row * (size_t)C;
+    __global const float *dy = dout + dout_off + row * (size_t)C;
+    const float m = mean[mean_off + row], rs = rstd[rstd_off + row];
+    float a1 = 0.0f, a2 = 0.0f;
+    for (int j = 0; j < C; j++) {
+        const float dn = dy[j] * w[w_off + j];
+        a1 += dn;
+        a2 += dn * (x[j] - m) * rs;
+    }
+    const float mean_dn = a1 / (float)C, mean_dnx = a2 / (float)C;
+    __global float *dx = dinp + dinp_off + row * (size_t)C;
+    for (int j = 0; j < C; j++) {
+        const float xhat = (x[j] - m) * rs;
+        dx[j] += (dy[j] * w[w_off + j] - mean_dn - xhat * mean_dnx) * rs;
+    }
+}

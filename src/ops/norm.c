@@ -1,4 +1,5 @@
-/* LayerNorm (biased variance): launches of cl/norm.cl. */
+/* LayerNorm (biased variance): launches of cl/norm.cl; the row statistics
+ * use a work-group or a work-item per row, as ops_use_rowwise decides. */
 #include "ops_internal.h"
 
 /* inp, out (N,C); w, b (C); mean, rstd (N) */
@@ -14,10 +15,11 @@ levi_status levi_layernorm_forward(levi_ctx *ctx, const levi_tensor *out, const 
     LEVI_TRY(ops_need(op, "inp", inp, (size_t)N * C));
     LEVI_TRY(ops_need(op, "w", w, (size_t)C));
     LEVI_TRY(ops_need(op, "b", b, (size_t)C));
+    int rowwise = ops_use_rowwise(ctx, N, C);
     cl_kernel k;
-    size_t wg;
-    LEVI_TRY(levi_kernel_get(ctx, "norm", "layernorm_forward", &k));
-    LEVI_TRY(ops_reduce_wg(ctx, k, &wg));
+    size_t wg = 1;
+    LEVI_TRY(levi_kernel_get(ctx, "norm", rowwise ? "layernorm_forward_rowwise" : "layernorm_forward", &k));
+    if (!rowwise) LEVI_TRY(ops_reduce_wg(ctx, k, &wg));
     cl_uint a = 0;
     LEVI_TRY(ops_arg_tensor(k, &a, out));
     LEVI_TRY(ops_arg_tensor(k, &a, mean));
@@ -27,6 +29,10 @@ levi_status levi_layernorm_forward(levi_ctx *ctx, const levi_tensor *out, const 
     LEVI_TRY(ops_arg_tensor(k, &a, b));
     LEVI_TRY(ops_arg_int(k, &a, C));
     LEVI_TRY(ops_arg_float(k, &a, eps));
+    if (rowwise) {
+        LEVI_TRY(ops_arg_int(k, &a, N));
+        return levi_launch_1d(ctx, k, (size_t)N);
+    }
     LEVI_TRY(ops_arg_local(k, &a, wg));
     return ops_launch_groups(ctx, k, (size_t)N, wg);
 }
@@ -47,9 +53,11 @@ levi_status levi_layernorm_backward(levi_ctx *ctx, const levi_tensor *dinp, cons
     if (dinp) {
         LEVI_TRY(ops_need(op, "dinp", dinp, (size_t)N * C));
         LEVI_TRY(ops_need(op, "w", w, (size_t)C));
-        size_t wg;
-        LEVI_TRY(levi_kernel_get(ctx, "norm", "layernorm_backward_input", &k));
-        LEVI_TRY(ops_reduce_wg(ctx, k, &wg));
+        int rowwise = ops_use_rowwise(ctx, N, C);
+        size_t wg = 1;
+        LEVI_TRY(levi_kernel_get(ctx, "norm", rowwise ? "layernorm_backward_input_rowwise" : "layernorm_backward_input",
+                                 &k));
+        if (!rowwise) LEVI_TRY(ops_reduce_wg(ctx, k, &wg));
         LEVI_TRY(ops_arg_tensor(k, &a, dinp));
         LEVI_TRY(ops_arg_tensor(k, &a, dout));
         LEVI_TRY(ops_arg_tensor(k, &a, inp));
@@ -57,8 +65,13 @@ levi_status levi_layernorm_backward(levi_ctx *ctx, const levi_tensor *dinp, cons
         LEVI_TRY(ops_arg_tensor(k, &a, mean));
         LEVI_TRY(ops_arg_tensor(k, &a, rstd));
         LEVI_TRY(ops_arg_int(k, &a, C));
-        LEVI_TRY(ops_arg_local(k, &a, wg));
-        LEVI_TRY(ops_launch_groups(ctx, k, (size_t)N, wg));
+        if (rowwise) {
+            LEVI_TRY(ops_arg_int(k, &a, N));
+            LEVI_TRY(levi_launch_1d(ctx, k, (size_t)N));
+        } else {
+            LEVI_TRY(ops_arg_local(k, &a, wg));
+            LEVI_TRY(ops_launch_groups(ctx, k, (size_t)N, wg));
+        }
     }
     if (dw || db) {
         if (dw) LEVI_TRY(ops_need(op, "dw", dw, (size_t)C));

@@ -24,3 +24,9 @@ levi_status ops_launch_groups(levi_ctx *ctx, cl_kernel k, size_t groups, size_t 
     size_t global = groups * wg;
     return levi_launch(ctx, k, 1, &global, &wg);
 }
+
+int ops_use_rowwise(const levi_ctx *ctx, int rows, int cols) {
+    if ((size_t)cols < ctx->wg) return 1;
+    size_t cores = ctx->info.compute_units ? ctx->info.compute_units : 1;
+    return (ctx->info.type & CL_DEVICE_TYPE_CPU) && (size_t)rows >= 4 * cores;
+}
