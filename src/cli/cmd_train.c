@@ -135,16 +135,16 @@ static levi_status parse_args(int argc, char **argv, train_args *a) {
         else if (!strcmp(o, "--wd")) fp = &a->wd, flo = 0, fhi = 10;
         else if (!strcmp(o, "--lambda")) fp = &a->lambda, flo = 0, fhi = 100;
         else if (!strcmp(o, "--grad-clip")) fp = &a->clip, flo = 0, fhi = 1e6;
-        else return levi_error(LEVI_ERR_INVALID_ARG, "train: unknown option '%s' (see levi-cl train --help)", o);
-        if (!v) return levi_error(LEVI_ERR_INVALID_ARG, "train: %s needs a value", o);
+        else return levi_error(LEVI_ERR_INVALID_ARG, "unknown option '%s' (see levi-cl train --help)", o);
+        if (!v) return levi_error(LEVI_ERR_INVALID_ARG, "%s needs a value", o);
         i++;
         if (sp) *sp = v;
         if (ip) LEVI_TRY(cli_parse_int(o, v, lo, hi, ip));
         if (fp) LEVI_TRY(cli_parse_float(o, v, flo, fhi, fp));
     }
-    if (!a->method) return levi_error(LEVI_ERR_INVALID_ARG, "train: --method is required");
-    if (!a->data) return levi_error(LEVI_ERR_INVALID_ARG, "train: --data is required");
-    if (!a->out) return levi_error(LEVI_ERR_INVALID_ARG, "train: --out is required");
+    if (!a->method) return levi_error(LEVI_ERR_INVALID_ARG, "--method is required");
+    if (!a->data) return levi_error(LEVI_ERR_INVALID_ARG, "--data is required");
+    if (!a->out) return levi_error(LEVI_ERR_INVALID_ARG, "--out is required");
     return LEVI_OK;
 }
 
