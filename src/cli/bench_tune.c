@@ -251,6 +251,16 @@ levi_status bench_tune_gemm(levi_ctx *ctx, double budget_s, levi_tuning *best, t
     fprintf(stderr, "tune: timing CLBlast's default parameters on %d shapes\n", nall);
     if ((st = score(ctx, all, nall, per_shape, &rep->defaults, g_def)) != LEVI_OK) goto done;
     fprintf(stderr, "tune: defaults: %.2f GFLOP/s (geometric mean)\n", rep->defaults);
+    /* ... and CLBlast's own kernels forced down each path (only the routine's
+     * threshold overridden), so a tuned kernel is kept only where it beats them */
+    double g_defdir[NMAX], g_defind[NMAX], def_dir, def_ind;
+    levi_tuning thr = {.has_min_indirect = 1, .min_indirect = 4096};
+    if ((st = levi_tuning_apply(d, &thr)) != LEVI_OK) goto done;
+    if ((st = score(ctx, all, nall, per_shape, &def_dir, g_defdir)) != LEVI_OK) goto done;
+    thr.min_indirect = 1;
+    if ((st = levi_tuning_apply(d, &thr)) != LEVI_OK) goto done;
+    if ((st = score(ctx, all, nall, per_shape, &def_ind, g_defind)) != LEVI_OK) goto done;
+    fprintf(stderr, "tune: default kernels forced direct %.2f, forced indirect %.2f GFLOP/s\n", def_dir, def_ind);
 
     /* 2. Xgemm, always indirect */
     levi_tuning t;
@@ -319,6 +329,23 @@ levi_status bench_tune_gemm(levi_ctx *ctx, double budget_s, levi_tuning *best, t
     t.min_indirect = 4096;
     if ((st = levi_tuning_apply(d, &t)) != LEVI_OK) goto done;
     if ((st = score(ctx, all, nall, per_shape, &dummy, g_dir)) != LEVI_OK) goto done;
+    /* Keep a tuned kernel only where it beats CLBlast's own over all shapes;
+     * otherwise store nothing for it (the next process starts from CLBlast's
+     * parameters, which this process can no longer restore). */
+    double tuned_ind = 0, tuned_dir = 0;
+    for (int i = 0; i < nall; i++) tuned_ind += log(g_ind[i]) / nall, tuned_dir += log(g_dir[i]) / nall;
+    if (exp(tuned_ind) <= def_ind) {
+        fprintf(stderr, "tune: the tuned Xgemm (%.2f) does not beat CLBlast's (%.2f): not stored\n", exp(tuned_ind),
+                def_ind);
+        t.has_xgemm = 0;
+        memcpy(g_ind, g_defind, sizeof g_ind);
+    }
+    if (exp(tuned_dir) <= def_dir) {
+        fprintf(stderr, "tune: the tuned XgemmDirect (%.2f) does not beat CLBlast's (%.2f): not stored\n",
+                exp(tuned_dir), def_dir);
+        t.has_direct = 0;
+        memcpy(g_dir, g_defdir, sizeof g_dir);
+    }
     static const size_t thresholds[] = {1, 64, 96, 128, 160, 192, 256, 320, 384, 512, 768, 1024, 4096};
     double best_total = -1;
     for (size_t k = 0; k < sizeof thresholds / sizeof thresholds[0]; k++) {
