@@ -329,33 +329,34 @@ levi_status bench_tune_gemm(levi_ctx *ctx, double budget_s, levi_tuning *best, t
     t.min_indirect = 4096;
     if ((st = levi_tuning_apply(d, &t)) != LEVI_OK) goto done;
     if ((st = score(ctx, all, nall, per_shape, &dummy, g_dir)) != LEVI_OK) goto done;
-    /* Keep a tuned kernel only where it beats CLBlast's own over all shapes;
-     * otherwise store nothing for it (the next process starts from CLBlast's
-     * parameters, which this process can no longer restore). */
-    double tuned_ind = 0, tuned_dir = 0;
-    for (int i = 0; i < nall; i++) tuned_ind += log(g_ind[i]) / nall, tuned_dir += log(g_dir[i]) / nall;
-    if (exp(tuned_ind) <= def_ind) {
-        fprintf(stderr, "tune: the tuned Xgemm (%.2f) does not beat CLBlast's (%.2f): not stored\n", exp(tuned_ind),
-                def_ind);
+    /* Choose jointly: tuned or CLBlast's Xgemm, tuned or CLBlast's
+     * XgemmDirect, and the threshold, maximizing the geometric mean over all
+     * shapes (each shape on the path the threshold sends it). A part whose
+     * default wins is not stored: the next process starts from CLBlast's
+     * parameters, which this process can no longer restore. */
+    static const size_t thresholds[] = {1, 32, 48, 64, 96, 128, 160, 192, 256, 320, 384, 512, 768, 1024, 4096};
+    double best_total = -1e300;
+    int use_x = 1, use_d = 1;
+    for (int ux = 0; ux < 2; ux++)
+        for (int ud = 0; ud < 2; ud++)
+            for (size_t k = 0; k < sizeof thresholds / sizeof thresholds[0]; k++) {
+                double thr3 = (double)thresholds[k] * thresholds[k] * thresholds[k], logsum = 0;
+                for (int i = 0; i < nall; i++) {
+                    const bench_gemm_shape *s = shape_by_name(all[i]);
+                    int direct = (double)s->M * s->N * s->K < thr3;
+                    logsum += log(direct ? (ud ? g_dir[i] : g_defdir[i]) : (ux ? g_ind[i] : g_defind[i]));
+                }
+                if (logsum > best_total) best_total = logsum, t.min_indirect = thresholds[k], use_x = ux, use_d = ud;
+            }
+    if (!use_x) {
+        fprintf(stderr, "tune: CLBlast's Xgemm beats the tuned one overall: not stored\n");
         t.has_xgemm = 0;
         memcpy(g_ind, g_defind, sizeof g_ind);
     }
-    if (exp(tuned_dir) <= def_dir) {
-        fprintf(stderr, "tune: the tuned XgemmDirect (%.2f) does not beat CLBlast's (%.2f): not stored\n",
-                exp(tuned_dir), def_dir);
+    if (!use_d) {
+        fprintf(stderr, "tune: CLBlast's XgemmDirect beats the tuned one overall: not stored\n");
         t.has_direct = 0;
         memcpy(g_dir, g_defdir, sizeof g_dir);
-    }
-    static const size_t thresholds[] = {1, 64, 96, 128, 160, 192, 256, 320, 384, 512, 768, 1024, 4096};
-    double best_total = -1;
-    for (size_t k = 0; k < sizeof thresholds / sizeof thresholds[0]; k++) {
-        double thr3 = (double)thresholds[k] * thresholds[k] * thresholds[k], logsum = 0;
-        for (int i = 0; i < nall; i++) {
-            const bench_gemm_shape *s = shape_by_name(all[i]);
-            double mnk = (double)s->M * s->N * s->K;
-            logsum += log(mnk < thr3 ? g_dir[i] : g_ind[i]);
-        }
-        if (logsum > best_total) best_total = logsum, t.min_indirect = thresholds[k];
     }
     rep->tuned = exp(best_total / nall);
     {
