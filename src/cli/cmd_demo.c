@@ -29,8 +29,10 @@
  * fashion-shift, all 70,000 PNGs: 14 s; vit-tiny pretrain: 5.4 ms per image
  * and epoch; a frozen-backbone forward (lp/levi features, eval): 1.9 ms per
  * image; ft: ~5 ms per image and epoch; scratch (MLP): 0.15 ms.
- * full: 14 + 160 (pretrain) + ~120 (methods) + kernel builds ≈ 5–6 min of
- * CPU; quick: ≈ 1 min; tiny: seconds (smoke tests only). */
+ * Measured wall time with a cold cache on 2 cores (PoCL 3.1, AMD EPYC, a
+ * mostly idle machine): full 4:28 (data 0:17, pretrain 2:15, methods 1:57),
+ * --quick 0:47; a second full demo into a new --out 1:58 (data and backbone
+ * cached), into the same --out 0:01. tiny: seconds (smoke tests only). */
 static const demo_size k_sizes[] = {
     /* name    data  pretrain:lim ep batch  train:lim ep batch  eval  est: data pretrain train */
     {"full", 0, 1000, 3, 64, 500, 3, 64, 200, 30, 160, 25},
