@@ -1,8 +1,10 @@
 /* levi-cl tune: search CLBlast GEMM parameters for the selected device and
  * store the best set per device and driver (applied at every start-up). */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench.h"
 #include "bench_tune.h"
@@ -20,6 +22,22 @@ static const char *k_usage =
     "         and applied automatically from then on (levi-cl --device list: tuned).\n"
     "--reset  remove the stored set of the selected device (CLBlast defaults again)\n"
     "--show   print the stored set\n";
+
+/* While searching, the stored set is renamed to <path>.previous (a context
+ * would apply it, and the search must start from CLBlast's defaults). Ctrl-C
+ * or a kill renames it back (rename() is async-signal-safe). */
+static char g_path[1200], g_prev_path[1300];
+static volatile sig_atomic_t g_moved;
+
+static void restore_previous(void) {
+    if (g_moved && rename(g_prev_path, g_path) == 0) g_moved = 0;
+}
+
+static void on_signal(int sig) {
+    restore_previous();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
 
 int cmd_tune(int argc, char **argv, const cli_env *env) {
     if (cli_wants_help(argc, argv)) {
@@ -80,11 +98,19 @@ int cmd_tune(int argc, char **argv, const cli_env *env) {
     }
 
     /* gemm: move the stored set aside while searching; put it back on failure */
-    if (have_prev == LEVI_OK && (st = levi_tuning_reset(&dev, NULL)) != LEVI_OK) return cli_fail(st);
+    snprintf(g_path, sizeof g_path, "%s", path);
+    snprintf(g_prev_path, sizeof g_prev_path, "%s.previous", path);
+    if (have_prev == LEVI_OK) {
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
+        if (rename(g_path, g_prev_path) != 0)
+            return cli_fail(levi_error(LEVI_ERR_IO, "cannot move '%s' aside while tuning", path));
+        g_moved = 1;
+    }
     levi_ctx *ctx;
     st = levi_ctx_create(&ctx, &dev);
     if (st != LEVI_OK) {
-        if (have_prev == LEVI_OK) levi_tuning_save(&dev, &prev);
+        restore_previous();
         return cli_fail(st);
     }
     printf("tuning GEMM on %s (driver %s) for up to %.0f s\n", dev.name, dev.driver_version, budget);
@@ -97,7 +123,8 @@ int cmd_tune(int argc, char **argv, const cli_env *env) {
         best = prev;
     }
     if (st == LEVI_OK) st = levi_tuning_save(&dev, &best);
-    else if (have_prev == LEVI_OK) levi_tuning_save(&dev, &prev);
+    if (st == LEVI_OK && g_moved) unlink(g_prev_path), g_moved = 0;
+    restore_previous();
     levi_ctx_destroy(ctx);
     if (st != LEVI_OK) return cli_fail(st);
     printf("%d candidates in %.0f s (%d valid, %d rejected)\n", rep.tried, rep.seconds, rep.valid, rep.rejected);
