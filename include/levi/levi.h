@@ -15,6 +15,7 @@
 #include "levi/nn.h"
 #include "levi/levi_model.h"
 #include "levi/train.h"
+#include "levi/tuning.h"
 
 #define LEVI_VERSION "0.1.0"
 
