@@ -81,6 +81,7 @@ START_TEST(constraints) {
         {LEVI_XG_KWI, 32, "KWI"},           /* 16 % 32 */
         {LEVI_XG_VWM, 3, "VWM"},            /* not a power of two */
         {LEVI_XG_GEMMK, 2, "GEMMK"},
+        {LEVI_XG_KREG, 4, "KREG=1"},        /* kernel 0 with KREG > 1 miscomputes */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         levi_tuning_defaults(&t);

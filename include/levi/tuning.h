@@ -43,7 +43,8 @@ typedef struct levi_tuning {
 } levi_tuning;
 
 /* Check an Xgemm set against CLBlast 1.5.3's constraints (divisibility between
- * tile sizes, vector widths and thread counts; GEMMK=1 needs MDIMC=MDIMA,
+ * tile sizes, vector widths and thread counts; GEMMK=0 needs KREG=1 (found
+ * miscomputing otherwise); GEMMK=1 needs MDIMC=MDIMA,
  * NDIMC=NDIMB, KREG % VWN = 0, SA=SB=0 and MWG=NWG — the last one because of a
  * 1.5.3 bug). With d non-NULL, also the work-group size (MDIMC*NDIMC) and
  * local memory (4*(SA*KWG*MWG + SB*KWG*NWG) bytes) against the device.
