@@ -1,49 +1,12 @@
 /* bench ops: throughput of each op in levi/ops.h at the demo's sizes
  * (ViT-tiny: B=64, T=17, C=64, 4 heads, mlp 128; a small CNN on 28x28).
  *
- * One row per op: {name, tensor sizes, run, flops, bytes}. The op library
- * grows while this harness exists, so every op is referenced weakly: a row
- * whose op is not linked into liblevi is skipped, not a build error. */
+ * One row per op: {name, run, tensor sizes, flops, bytes}. */
 #include <stdio.h>
 #include <string.h>
 
 #include "bench.h"
 
-/* Weak references (GCC/Clang): absent ops resolve to NULL. */
-#pragma weak levi_linear_forward
-#pragma weak levi_linear_backward
-#pragma weak levi_gelu_forward
-#pragma weak levi_gelu_backward
-#pragma weak levi_relu_forward
-#pragma weak levi_relu_backward
-#pragma weak levi_add_forward
-#pragma weak levi_scale_forward
-#pragma weak levi_accumulate
-#pragma weak levi_axpy
-#pragma weak levi_add_bias
-#pragma weak levi_copy_cols
-#pragma weak levi_mean_tokens_forward
-#pragma weak levi_mean_tokens_backward
-#pragma weak levi_take_token_forward
-#pragma weak levi_layernorm_forward
-#pragma weak levi_layernorm_backward
-#pragma weak levi_softmax_forward
-#pragma weak levi_softmax_backward
-#pragma weak levi_attention_scratch_numel
-#pragma weak levi_attention_forward
-#pragma weak levi_attention_backward_scratch_numel
-#pragma weak levi_attention_backward
-#pragma weak levi_conv_shape_init
-#pragma weak levi_conv2d_scratch_numel
-#pragma weak levi_conv2d_forward
-#pragma weak levi_conv2d_backward
-#pragma weak levi_maxpool_forward
-#pragma weak levi_maxpool_backward
-#pragma weak levi_global_avgpool_forward
-#pragma weak levi_crossentropy_forward
-#pragma weak levi_crossentropy_backward
-#pragma weak levi_adamw_update
-#pragma weak levi_grad_clip
 
 /* demo sizes */
 enum { B = 64, T = 17, C = 64, NH = 4, HID = 128, N = B * T, CLS = 10 };
@@ -60,7 +23,7 @@ typedef struct op_job {
 static void conv_shape(levi_conv_shape *s) {
     memset(s, 0, sizeof *s);
     s->B = B, s->C = 1, s->H = 28, s->W = 28, s->OC = 16, s->KH = 3, s->KW = 3, s->stride = 1, s->pad = 1;
-    if (levi_conv_shape_init) levi_conv_shape_init(s);
+    levi_conv_shape_init(s);
 }
 
 #define T_(i) (&j->t[i])
@@ -113,7 +76,6 @@ static levi_status r_clip(levi_ctx *ctx, void *arg) {
 
 typedef struct op_row {
     const char *name;
-    const void *op;    /* the op's symbol: NULL when not linked */
     bench_fn run;
     size_t numel[NT];  /* tensor sizes, 0 = unused */
     double flops;      /* > 0: report GFLOP/s */
@@ -123,78 +85,73 @@ typedef struct op_row {
 #define F4 4.0
 static size_t attn_scratch(int backward) {
     if (backward)
-        return levi_attention_backward_scratch_numel ? levi_attention_backward_scratch_numel(B, T, C, NH) : 0;
-    return levi_attention_scratch_numel ? levi_attention_scratch_numel(B, T, C, NH) : 0;
+        return levi_attention_backward_scratch_numel(B, T, C, NH);
+    return levi_attention_scratch_numel(B, T, C, NH);
 }
 
 levi_status bench_ops(levi_ctx *ctx, cJSON *doc, double budget_s) {
     levi_conv_shape cs;
     conv_shape(&cs);
     size_t conv_out = (size_t)B * cs.OC * cs.OH * cs.OW, conv_in = (size_t)B * 28 * 28;
-    size_t conv_scr = levi_conv2d_scratch_numel ? levi_conv2d_scratch_numel(&cs) : 0;
+    size_t conv_scr = levi_conv2d_scratch_numel(&cs);
     double conv_flops = 2.0 * conv_out * cs.C * cs.KH * cs.KW;
     size_t att = (size_t)B * NH * T * T, btc = (size_t)N * C;
     double attn_flops = 4.0 * B * NH * T * T * (C / NH);
     size_t pool_in = (size_t)B * 16 * 28 * 28, pool_out = pool_in / 4;
     const op_row rows[] = {
-        {"linear fwd 1088x64->192", (const void *)levi_linear_forward, r_linear_f,
+        {"linear fwd 1088x64->192", r_linear_f,
          {N * 3 * C, btc, 3 * C * C, 3 * C}, 2.0 * N * C * 3 * C, 0},
-        {"linear bwd 1088x64->192", (const void *)levi_linear_backward, r_linear_b,
+        {"linear bwd 1088x64->192", r_linear_b,
          {N * 3 * C, btc, 3 * C * C, 3 * C, 3 * C * C, 3 * C, btc}, 4.0 * N * C * 3 * C, 0},
-        {"gelu fwd", (const void *)levi_gelu_forward, r_gelu_f, {ELEM, ELEM}, 0, F4 * 2 * ELEM},
-        {"gelu bwd", (const void *)levi_gelu_backward, r_gelu_b, {ELEM, ELEM, ELEM}, 0, F4 * 4 * ELEM},
-        {"relu fwd", (const void *)levi_relu_forward, r_relu_f, {ELEM, ELEM}, 0, F4 * 2 * ELEM},
-        {"relu bwd", (const void *)levi_relu_backward, r_relu_b, {ELEM, ELEM, ELEM}, 0, F4 * 4 * ELEM},
-        {"add (residual)", (const void *)levi_add_forward, r_add_f, {ELEM, ELEM, ELEM}, 0, F4 * 3 * ELEM},
-        {"scale", (const void *)levi_scale_forward, r_scale_f, {ELEM, ELEM}, 0, F4 * 2 * ELEM},
-        {"accumulate", (const void *)levi_accumulate, r_accumulate, {ELEM, ELEM}, 0, F4 * 3 * ELEM},
-        {"axpy", (const void *)levi_axpy, r_axpy, {ELEM, ELEM}, 0, F4 * 3 * ELEM},
-        {"add bias 1088x128", (const void *)levi_add_bias, r_add_bias, {ELEM, HID}, 0, F4 * 2 * ELEM},
-        {"copy cols (concat) 1088x64", (const void *)levi_copy_cols, r_copy_cols, {N * 3 * C, btc}, 0,
+        {"gelu fwd", r_gelu_f, {ELEM, ELEM}, 0, F4 * 2 * ELEM},
+        {"gelu bwd", r_gelu_b, {ELEM, ELEM, ELEM}, 0, F4 * 4 * ELEM},
+        {"relu fwd", r_relu_f, {ELEM, ELEM}, 0, F4 * 2 * ELEM},
+        {"relu bwd", r_relu_b, {ELEM, ELEM, ELEM}, 0, F4 * 4 * ELEM},
+        {"add (residual)", r_add_f, {ELEM, ELEM, ELEM}, 0, F4 * 3 * ELEM},
+        {"scale", r_scale_f, {ELEM, ELEM}, 0, F4 * 2 * ELEM},
+        {"accumulate", r_accumulate, {ELEM, ELEM}, 0, F4 * 3 * ELEM},
+        {"axpy", r_axpy, {ELEM, ELEM}, 0, F4 * 3 * ELEM},
+        {"add bias 1088x128", r_add_bias, {ELEM, HID}, 0, F4 * 2 * ELEM},
+        {"copy cols (concat) 1088x64", r_copy_cols, {N * 3 * C, btc}, 0,
          F4 * 2 * btc},
-        {"mean tokens fwd", (const void *)levi_mean_tokens_forward, r_mean_f, {B * C, btc}, 0, F4 * (btc + B * C)},
-        {"mean tokens bwd", (const void *)levi_mean_tokens_backward, r_mean_b, {B * C, btc}, 0,
+        {"mean tokens fwd", r_mean_f, {B * C, btc}, 0, F4 * (btc + B * C)},
+        {"mean tokens bwd", r_mean_b, {B * C, btc}, 0,
          F4 * (2 * btc + B * C)},
-        {"take token (CLS) fwd", (const void *)levi_take_token_forward, r_take_f, {B * C, btc}, 0, F4 * 2 * B * C},
-        {"layernorm fwd 1088x64", (const void *)levi_layernorm_forward, r_ln_f, {btc, N, N, btc, C, C}, 0,
+        {"take token (CLS) fwd", r_take_f, {B * C, btc}, 0, F4 * 2 * B * C},
+        {"layernorm fwd 1088x64", r_ln_f, {btc, N, N, btc, C, C}, 0,
          F4 * (2 * btc + 2 * N)},
-        {"layernorm bwd 1088x64", (const void *)levi_layernorm_backward, r_ln_b, {btc, N, N, btc, C, C, btc, C}, 0,
+        {"layernorm bwd 1088x64", r_ln_b, {btc, N, N, btc, C, C, btc, C}, 0,
          F4 * (4 * btc + 2 * N)},
-        {"softmax fwd 4352x17", (const void *)levi_softmax_forward, r_softmax_f, {att, att}, 0, F4 * 2 * att},
-        {"softmax bwd 4352x17", (const void *)levi_softmax_backward, r_softmax_b, {att, att, att}, 0,
+        {"softmax fwd 4352x17", r_softmax_f, {att, att}, 0, F4 * 2 * att},
+        {"softmax bwd 4352x17", r_softmax_b, {att, att, att}, 0,
          F4 * 4 * att},
-        {"attention fwd 64x17x64 h4", (const void *)levi_attention_forward, r_attn_f,
+        {"attention fwd 64x17x64 h4", r_attn_f,
          {btc, att, btc, btc, btc, attn_scratch(0)}, attn_flops, 0},
-        {"attention bwd 64x17x64 h4", (const void *)levi_attention_backward, r_attn_b,
+        {"attention bwd 64x17x64 h4", r_attn_b,
          {btc, att, btc, btc, btc, 0, attn_scratch(1), btc, btc, btc}, 2.0 * attn_flops, 0},
-        {"conv2d fwd 64x1x28x28 k3 16", (const void *)levi_conv2d_forward, r_conv_f,
+        {"conv2d fwd 64x1x28x28 k3 16", r_conv_f,
          {conv_out, conv_in, 16 * 9, 16, conv_scr}, conv_flops, 0},
-        {"conv2d bwd 64x1x28x28 k3 16", (const void *)levi_conv2d_backward, r_conv_b,
+        {"conv2d bwd 64x1x28x28 k3 16", r_conv_b,
          {conv_out, conv_in, 16 * 9, 16, conv_scr, conv_in, 16 * 9, 16}, 2.0 * conv_flops, 0},
-        {"maxpool fwd 64x16x28x28 k2", (const void *)levi_maxpool_forward, r_maxpool_f, {pool_out, pool_in}, 0,
+        {"maxpool fwd 64x16x28x28 k2", r_maxpool_f, {pool_out, pool_in}, 0,
          F4 * (pool_in + pool_out)},
-        {"maxpool bwd 64x16x28x28 k2", (const void *)levi_maxpool_backward, r_maxpool_b, {pool_out, pool_in, pool_in}, 0,
+        {"maxpool bwd 64x16x28x28 k2", r_maxpool_b, {pool_out, pool_in, pool_in}, 0,
          F4 * (2 * pool_in + pool_out)},
-        {"global avgpool fwd 64x16x784", (const void *)levi_global_avgpool_forward, r_gap_f, {B * 16, pool_in}, 0,
+        {"global avgpool fwd 64x16x784", r_gap_f, {B * 16, pool_in}, 0,
          F4 * pool_in},
-        {"cross-entropy fwd 64x10", (const void *)levi_crossentropy_forward, r_ce_f,
+        {"cross-entropy fwd 64x10", r_ce_f,
          {B * CLS, B, B, B * CLS, B}, 0, F4 * 3 * B * CLS},
-        {"cross-entropy bwd 64x10", (const void *)levi_crossentropy_backward, r_ce_b,
+        {"cross-entropy bwd 64x10", r_ce_b,
          {B * CLS, B, B, B * CLS, B}, 0, F4 * 3 * B * CLS},
-        {"adamw 262144 params", (const void *)levi_adamw_update, r_adamw, {NPARAM, NPARAM, NPARAM, NPARAM}, 0,
+        {"adamw 262144 params", r_adamw, {NPARAM, NPARAM, NPARAM, NPARAM}, 0,
          F4 * 7 * NPARAM},
-        {"grad clip (norm) 262144", (const void *)levi_grad_clip, r_clip, {NPARAM}, 0, F4 * NPARAM},
+        {"grad clip (norm) 262144", r_clip, {NPARAM}, 0, F4 * NPARAM},
     };
-    int nrows = (int)(sizeof rows / sizeof rows[0]), present = 0;
-    for (int i = 0; i < nrows; i++) present += rows[i].op != NULL;
+    int nrows = (int)(sizeof rows / sizeof rows[0]);
     bench_print_row(NULL, 0, 0);
     levi_status st = LEVI_OK;
     for (int i = 0; i < nrows && st == LEVI_OK; i++) {
         const op_row *r = &rows[i];
-        if (!r->op) {
-            fprintf(stderr, "bench ops: %s: not in this build, skipped\n", r->name);
-            continue;
-        }
         op_job j;
         memset(&j, 0, sizeof j);
         j.cs = cs;
@@ -206,7 +163,7 @@ levi_status bench_ops(levi_ctx *ctx, cJSON *doc, double budget_s) {
         }
         bench_row row;
         memset(&row, 0, sizeof row);
-        if (st == LEVI_OK) st = bench_time(ctx, r->run, &j, budget_s / present, &row.st);
+        if (st == LEVI_OK) st = bench_time(ctx, r->run, &j, budget_s / nrows, &row.st);
         for (int k = 0; k < NT; k++)
             if (j.t[k].buf) levi_tensor_free(&j.t[k]);
         if (st != LEVI_OK) {

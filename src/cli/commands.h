@@ -13,13 +13,13 @@ typedef struct cli_command {
 static const cli_command k_commands[] = {
     {"info", cmd_info, "print the selected device and run a self-check"},
     {"data", cmd_data, "fashion-shift benchmark generator, contact sheets, dataset counts"},
-    {"bench", cmd_bench, "GEMM, bandwidth, op, training and start-up throughput; --compare result files"},
-    {"tune", cmd_tune, "search and store CLBlast GEMM parameters for the device (--reset removes them)"},
     {"pretrain", cmd_pretrain, "train a ViT backbone on an ImageFolder (Hugging Face folder out)"},
-    {"demo", cmd_demo, "the whole LEVI comparison on fashion-shift, with an HTML report"},
     {"train", cmd_train, "fine-tune with scratch, lp, ft, lora, levi or levi+lora"},
     {"eval", cmd_eval, "accuracy, per-class accuracy and confusion matrix of a model"},
     {"predict", cmd_predict, "class and probability of PNG images under a model"},
+    {"bench", cmd_bench, "GEMM, bandwidth, op, training and start-up throughput; --compare result files"},
+    {"tune", cmd_tune, "search and store CLBlast GEMM parameters for the device (--reset removes them)"},
+    {"demo", cmd_demo, "the whole LEVI comparison on fashion-shift, with an HTML report"},
     {NULL, NULL, NULL},
 };
 
