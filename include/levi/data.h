@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 
+#include "levi/random.h"
 #include "levi/status.h"
 
 #ifdef __cplusplus
@@ -68,9 +69,6 @@ void levi_loader_epoch(levi_loader *l, int epoch);
  * (the last batch may be short), 0 at epoch end. */
 int levi_loader_next(levi_loader *l, float *images, float *labels, float mean, float std);
 void levi_loader_free(levi_loader *l);
-
-/* splitmix64: the one PRNG of the data module (portable, seedable). */
-unsigned long long levi_splitmix64(unsigned long long *state);
 
 /* --- PNG ------------------------------------------------------------------ */
 

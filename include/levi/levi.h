@@ -4,6 +4,7 @@
 
 #include "levi/status.h"
 #include "levi/log.h"
+#include "levi/random.h"
 #include "levi/runtime.h"
 #include "levi/tensor.h"
 #include "levi/ops.h"

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "levi/nn.h"
+#include "levi/random.h"
 #include "levi/safetensors.h"
 
 void levi_params_init(levi_params *p, levi_ctx *ctx, int trainable) {
@@ -78,13 +79,6 @@ size_t levi_params_numel(const levi_params *p) {
     return n;
 }
 
-static unsigned long long mix64(unsigned long long *s) {
-    unsigned long long z = (*s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
 levi_status levi_params_init_random(levi_params *p, unsigned long long seed) {
     if (!p->committed) return levi_error(LEVI_ERR_INVALID_ARG, "parameters initialized before commit");
     float *host = calloc(p->params.numel ? p->params.numel : 1, sizeof *host);
@@ -97,7 +91,7 @@ levi_status levi_params_init_random(levi_params *p, unsigned long long seed) {
         float *dst = host + q->offset;
         for (size_t j = 0; j < q->numel; j++) {
             if (q->init_bound > 0) {
-                double u = (double)(mix64(&s) >> 11) / 9007199254740992.0;
+                double u = (double)(levi_splitmix64(&s) >> 11) / 9007199254740992.0;
                 dst[j] = (float)((2.0 * u - 1.0) * q->init_bound);
             } else {
                 dst[j] = -q->init_bound;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "levi/random.h"
 #include "vit_internal.h"
 
 void levi_vit_config_default(levi_vit_config *c) {
@@ -299,14 +300,7 @@ size_t levi_vit_num_params(const levi_vit *v, size_t *lora_params) {
 
 /* --- init ---------------------------------------------------------------------------- */
 
-static unsigned long long splitmix64(unsigned long long *s) {
-    unsigned long long z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static double uniform01(unsigned long long *s) { return ((double)(splitmix64(s) >> 11) + 0.5) / 9007199254740992.0; }
+static double uniform01(unsigned long long *s) { return ((double)(levi_splitmix64(s) >> 11) + 0.5) / 9007199254740992.0; }
 
 /* standard normal truncated to [-2, 2] (HF's trunc_normal_ with std 0.02 keeps ±2σ here) */
 static double trunc_normal(unsigned long long *s) {
