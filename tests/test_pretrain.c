@@ -13,14 +13,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../src/cli/cli.h"
+#include "clitest.h"
 #include "levi/data.h"
 #include "testutil.h"
 
 enum { IMG = 8 };
 
 static char g_dir[512], g_data[600];
-static const cli_env k_env = {NULL};
 
 static void setup_data(void) {
     char *d = test_tmpdir();
@@ -46,34 +45,7 @@ static void setup_data(void) {
     }
 }
 
-/* Run cmd_pretrain with a NULL-terminated argv; stdout goes to out_path when non-NULL. */
-static int run_pretrain(const char *out_path, ...) {
-    char *argv[64];
-    int argc = 0;
-    argv[argc++] = "pretrain";
-    va_list ap;
-    va_start(ap, out_path);
-    const char *a;
-    while ((a = va_arg(ap, const char *)) && argc < 63) argv[argc++] = (char *)a;
-    va_end(ap);
-    argv[argc] = NULL;
-    int saved = -1;
-    fflush(stdout);
-    if (out_path) {
-        int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        ck_assert_int_ge(fd, 0);
-        saved = dup(1);
-        dup2(fd, 1);
-        close(fd);
-    }
-    int rc = cmd_pretrain(argc, argv, &k_env);
-    fflush(stdout);
-    if (out_path) {
-        dup2(saved, 1);
-        close(saved);
-    }
-    return rc;
-}
+#define run_pretrain(out_path, ...) test_run_cmd(cmd_pretrain, out_path, "pretrain", __VA_ARGS__)
 
 static char *path_in(const char *name) {
     static char buf[8][700];

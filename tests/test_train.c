@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../src/cli/cli.h"
+#include "clitest.h"
 #include "levi/data.h"
 #include "levi/safetensors.h"
 #include "levi/train.h"
@@ -22,7 +22,6 @@
 enum { IMG = 8, NCLASS = 3 };
 
 static char g_dir[512], g_train[600], g_val[600], g_two[600], g_bb[600];
-static const cli_env k_env = {NULL};
 
 static void write_split(const char *root, int nclass, int per_class, unsigned seed) {
     ck_assert_levi_ok(levi_mkdirs(root));
@@ -74,34 +73,7 @@ static void setup_data(void) {
     levi_ctx_destroy(ctx);
 }
 
-/* Run a command with argv given as a NULL-terminated list; stdout goes to
- * `out_path` when non-NULL. */
-static int run_cmd(int (*fn)(int, char **, const cli_env *), const char *out_path, ...) {
-    char *argv[64];
-    int argc = 0;
-    va_list ap;
-    va_start(ap, out_path);
-    const char *a;
-    while ((a = va_arg(ap, const char *)) && argc < 63) argv[argc++] = (char *)a;
-    va_end(ap);
-    argv[argc] = NULL;
-    int saved = -1;
-    fflush(stdout);
-    if (out_path) {
-        int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        ck_assert_int_ge(fd, 0);
-        saved = dup(1);
-        dup2(fd, 1);
-        close(fd);
-    }
-    int rc = fn(argc, argv, &k_env);
-    fflush(stdout);
-    if (out_path) {
-        dup2(saved, 1);
-        close(saved);
-    }
-    return rc;
-}
+#define run_cmd(fn, out_path, ...) test_run_cmd(fn, out_path, __VA_ARGS__)
 
 static char *path_in(const char *name) {
     static char buf[8][700];
