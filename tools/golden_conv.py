@@ -19,29 +19,16 @@ File format (little-endian, read by tests/golden.c):
     b"LEVIGLD1", u32 version (1), u32 count,
     count x [u32 name_len, name, u32 ndim, u32 dims[ndim], float32 data]
 """
-import struct
 import sys
 
 import torch
+
+from golden_format import write_golden
 import torch.nn.functional as F
 
 B, C, H, W = 2, 2, 9, 9  # input
 C1, C2, K = 4, 6, 3  # conv1 / conv2 channels, classes
 SEED = 4321
-
-
-def write_golden(path, arrays):
-    with open(path, "wb") as f:
-        f.write(b"LEVIGLD1")
-        f.write(struct.pack("<II", 1, len(arrays)))
-        for name, t in arrays:
-            t = t.detach().to(torch.float32).contiguous()
-            nb = name.encode()
-            f.write(struct.pack("<I", len(nb)))
-            f.write(nb)
-            f.write(struct.pack("<I", t.dim()))
-            f.write(struct.pack("<%dI" % t.dim(), *t.shape))
-            f.write(t.numpy().astype("<f4").tobytes())
 
 
 def main():

@@ -25,10 +25,11 @@ File format (little-endian, read by tests/golden.c):
 """
 import math
 import os
-import struct
 import sys
 
 import torch
+
+from golden_format import write_golden
 
 F = torch.nn.functional
 
@@ -42,21 +43,6 @@ TAPS = [0, 2]    # block 0's output and the CLS token after the final layernorm
 LAMBDA = 0.5
 CNN1, CNN2 = 4, 6
 SEED = 4321
-
-
-def write_golden(path, arrays):
-    with open(path, "wb") as f:
-        f.write(b"LEVIGLD1")
-        f.write(struct.pack("<II", 1, len(arrays)))
-        for name, t in arrays:
-            t = t.detach().to(torch.float32).contiguous()
-            nb = name.encode()
-            assert len(nb) < 64, name
-            f.write(struct.pack("<I", len(nb)))
-            f.write(nb)
-            f.write(struct.pack("<I", t.dim()))
-            f.write(struct.pack("<%dI" % t.dim(), *t.shape))
-            f.write(t.numpy().astype("<f4").tobytes())
 
 
 def main():

@@ -19,28 +19,15 @@ File format (little-endian, read by tests/golden.c):
     count x [u32 name_len, name, u32 ndim, u32 dims[ndim], float32 data]
 """
 import math
-import struct
 import sys
 
 import torch
 
+from golden_format import write_golden
+
 B, T, C, NH, MLP = 2, 5, 8, 2, 16
 EPS = 1e-12  # ViTConfig.layer_norm_eps
 SEED = 1234
-
-
-def write_golden(path, arrays):
-    with open(path, "wb") as f:
-        f.write(b"LEVIGLD1")
-        f.write(struct.pack("<II", 1, len(arrays)))
-        for name, t in arrays:
-            t = t.detach().to(torch.float32).contiguous()
-            nb = name.encode()
-            f.write(struct.pack("<I", len(nb)))
-            f.write(nb)
-            f.write(struct.pack("<I", t.dim()))
-            f.write(struct.pack("<%dI" % t.dim(), *t.shape))
-            f.write(t.numpy().astype("<f4").tobytes())
 
 
 def main():

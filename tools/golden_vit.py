@@ -25,31 +25,17 @@ Run with Debian's torch 1.13 plus transformers (a venv outside the repo):
   /tmp/hfenv/bin/python tools/golden_vit.py
 """
 import os
-import struct
 import sys
 
 import torch
+
+from golden_format import write_golden
 from safetensors.torch import save_file
 from transformers import ViTConfig, ViTForImageClassification, ViTModel
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures")
 B, RANK = 2, 2
 TAPS = (0, 2)  # levi_vit_cls numbering: block 0's output, and after the final layernorm
-
-
-def golden_write(path, arrays):
-    with open(path, "wb") as f:
-        f.write(b"LEVIGLD1")
-        f.write(struct.pack("<II", 1, len(arrays)))
-        for name, t in arrays:
-            t = t.detach().to(torch.float32).contiguous()
-            if t.dim() == 0:
-                t = t.reshape(1)
-            nb = name.encode()
-            assert len(nb) < 64, name
-            f.write(struct.pack("<I", len(nb)) + nb)
-            f.write(struct.pack("<I", t.dim()) + struct.pack("<%dI" % t.dim(), *t.shape))
-            f.write(t.numpy().astype("<f4").tobytes())
 
 
 class LoraLinear(torch.nn.Module):
@@ -163,7 +149,7 @@ def main():
         arrays.append(("rgb.hidden.%d" % i, h))
     arrays.append(("rgb.last", out.last_hidden_state))
 
-    golden_write(os.path.join(ROOT, "vit_tiny.bin"), arrays)
+    write_golden(os.path.join(ROOT, "vit_tiny.bin"), arrays)
     print("wrote %d arrays to %s" % (len(arrays), os.path.join(ROOT, "vit_tiny.bin")), file=sys.stderr)
 
 
