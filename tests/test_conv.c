@@ -509,10 +509,5 @@ int main(void) {
         conv_block_add_tests(dev);
         suite_add_tcase(s, dev);
     }
-    int rc = test_run(s);
-    if (rc == 0 && !device) {
-        fprintf(stderr, "no OpenCL device: device tests skipped\n");
-        return TEST_SKIP;
-    }
-    return rc;
+    return test_finish(s, device);
 }

@@ -236,10 +236,5 @@ int main(void) {
         tcase_add_test(tc, attention_bad_sizes);
         suite_add_tcase(s, tc);
     }
-    int rc = test_run(s);
-    if (rc == 0 && !device) {
-        fprintf(stderr, "no OpenCL device: device tests skipped\n");
-        return TEST_SKIP;
-    }
-    return rc;
+    return test_finish(s, device);
 }

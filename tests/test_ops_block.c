@@ -218,10 +218,5 @@ int main(void) {
         tcase_add_test(dev, vit_block_matches_pytorch);
         suite_add_tcase(s, dev);
     }
-    int rc = test_run(s);
-    if (rc == 0 && !device) {
-        fprintf(stderr, "no OpenCL device: the ViT block test was skipped\n");
-        return TEST_SKIP;
-    }
-    return rc;
+    return test_finish(s, device);
 }

@@ -209,10 +209,5 @@ int main(void) {
         tcase_add_test(tc, pretrain_same_seed_same_weights);
         suite_add_tcase(s, tc);
     }
-    int rc = test_run(s);
-    if (!device) {
-        fprintf(stderr, "no OpenCL device: pretrain tests skipped\n");
-        return TEST_SKIP;
-    }
-    return rc;
+    return test_finish(s, device);
 }

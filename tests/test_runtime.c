@@ -339,10 +339,5 @@ int main(void) {
         tcase_add_test(dev, oversized_allocation_is_an_error);
         suite_add_tcase(s, dev);
     }
-    int rc = test_run(s);
-    if (rc == 0 && !device) {
-        fprintf(stderr, "no OpenCL device: device tests skipped\n");
-        return TEST_SKIP;
-    }
-    return rc;
+    return test_finish(s, device);
 }

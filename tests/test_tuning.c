@@ -284,10 +284,5 @@ int main(void) {
         tcase_add_test(td, applied_set_gives_correct_sgemm);
         suite_add_tcase(s, td);
     }
-    int rc = test_run(s);
-    if (rc == 0 && !test_have_device()) {
-        fprintf(stderr, "no OpenCL device: device tests skipped\n");
-        return TEST_SKIP;
-    }
-    return rc;
+    return test_finish(s, test_have_device());
 }

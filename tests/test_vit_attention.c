@@ -135,10 +135,5 @@ int main(void) {
         tcase_add_test(dev, long_sequence_uses_general_attention);
         suite_add_tcase(s, dev);
     }
-    int rc = test_run(s);
-    if (!device) {
-        fprintf(stderr, "no OpenCL device: vit_attention tests skipped\n");
-        return TEST_SKIP;
-    }
-    return rc;
+    return test_finish(s, device);
 }

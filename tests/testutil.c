@@ -45,6 +45,15 @@ int test_run(Suite *s) {
     return failed == 0 ? 0 : 1;
 }
 
+int test_finish(Suite *s, int device) {
+    int rc = test_run(s);
+    if (rc == 0 && !device) {
+        fprintf(stderr, "no OpenCL device: device tests skipped\n");
+        return TEST_SKIP;
+    }
+    return rc;
+}
+
 char *test_tmpdir(void) {
     const char *base = getenv("TMPDIR");
     char tmpl[512];

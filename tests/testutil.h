@@ -22,6 +22,10 @@ void test_fill_uniform(float *x, size_t n, unsigned seed, float lo, float hi);
 /* Run a suite and turn its result into an exit status. */
 int test_run(Suite *s);
 
+/* Run a suite whose device tests were added only when `device` is true: the
+ * exit status is 1 on any failure, else TEST_SKIP without a device, else 0. */
+int test_finish(Suite *s, int device);
+
 /* A fresh temporary folder (mkdtemp); the caller owns the string. */
 char *test_tmpdir(void);
 
