@@ -96,3 +96,18 @@ void ops_fd_grad(double *grad, ops_fn f, double *x, size_t n, const double *w, s
     }
     free(out);
 }
+
+levi_ctx *ops_ctx;
+
+void ops_setup(void) { ops_ctx = test_ctx(); }
+
+void ops_teardown(void) {
+    levi_ctx_destroy(ops_ctx);
+    ops_ctx = NULL;
+}
+
+double *ops_dalloc(size_t n) {
+    double *p = calloc(n ? n : 1, sizeof(double));
+    ck_assert_ptr_nonnull(p);
+    return p;
+}

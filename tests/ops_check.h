@@ -6,6 +6,13 @@
 
 #include "testutil.h"
 
+/* The context of an op suite: ops_setup / ops_teardown are its fixture. */
+extern levi_ctx *ops_ctx;
+void ops_setup(void);
+void ops_teardown(void);
+/* calloc'ed n doubles (at least one), asserted non-NULL. */
+double *ops_dalloc(size_t n);
+
 /* 1 when LEVI_TEST_SMALL=1 (oclgrind runs): tests use tiny sizes. */
 int ops_small(void);
 

@@ -9,22 +9,6 @@
 #include "../src/ops/ops_internal.h"
 #include "ops_check.h"
 
-static levi_ctx *g_ctx;
-static void setup(void) { g_ctx = test_ctx(); }
-static void teardown(void) {
-    /* CLBlast caches programs per context; drop them while the context lives
-     * (Oclgrind corrupts its heap when they are released after it) */
-    CLBlastClearCache();
-    levi_ctx_destroy(g_ctx);
-    g_ctx = NULL;
-}
-
-static double *dalloc(size_t n) {
-    double *p = calloc(n ? n : 1, sizeof(double));
-    ck_assert_ptr_nonnull(p);
-    return p;
-}
-
 typedef struct att_args {
     double *q, *k, *v;
     int B, T, C, NH;
@@ -61,7 +45,7 @@ static void attention_ref_full(double *out, double *P, const att_args *p) {
 static void attention_ref(double *out, const double *unused, void *user) {
     const att_args *p = user;
     (void)unused;
-    double *P = dalloc((size_t)p->B * p->NH * p->T * p->T);
+    double *P = ops_dalloc((size_t)p->B * p->NH * p->T * p->T);
     attention_ref_full(out, P, p);
     free(P);
 }
@@ -70,8 +54,8 @@ static void attention_ref(double *out, const double *unused, void *user) {
 static void attention_bwd_ref(double *dq, double *dk, double *dv, const double *dout, const att_args *p) {
     int hs = p->C / p->NH, T = p->T;
     double scale = 1 / sqrt((double)hs);
-    double *P = dalloc((size_t)p->B * p->NH * T * T), *o = dalloc((size_t)p->B * T * p->C);
-    double *dP = dalloc((size_t)T * T);
+    double *P = ops_dalloc((size_t)p->B * p->NH * T * T), *o = ops_dalloc((size_t)p->B * T * p->C);
+    double *dP = ops_dalloc((size_t)T * T);
     attention_ref_full(o, P, p);
     for (int b = 0; b < p->B; b++)
         for (int h = 0; h < p->NH; h++) {
@@ -104,7 +88,7 @@ START_TEST(attention_host_backward_vs_fd) {
     size_t n = 24;
     float *f = ops_rand(4 * n, 71, -1.5f, 1.5f);
     p.q = ops_to_double(f, n), p.k = ops_to_double(f + n, n), p.v = ops_to_double(f + 2 * n, n);
-    double *dout = ops_to_double(f + 3 * n, n), *dq = dalloc(n), *dk = dalloc(n), *dv = dalloc(n), *fd = dalloc(n);
+    double *dout = ops_to_double(f + 3 * n, n), *dq = ops_dalloc(n), *dk = ops_dalloc(n), *dv = ops_dalloc(n), *fd = ops_dalloc(n);
     attention_bwd_ref(dq, dk, dv, dout, &p);
     ops_fd_grad(fd, attention_ref, p.q, n, dout, n, 1e-5, &p);
     ops_check_close_d("attention dq host vs FD", dq, fd, n, 1e-9, 1e-6);
@@ -126,17 +110,17 @@ START_TEST(attention_device) {
         float *q = ops_rand(n, 81, -2, 2), *k = ops_rand(n, 82, -2, 2), *v = ops_rand(n, 83, -2, 2);
         float *dout = ops_rand(n, 84, -1, 1), *g0 = ops_rand(3 * n, 85, -1, 1);
         p.q = ops_to_double(q, n), p.k = ops_to_double(k, n), p.v = ops_to_double(v, n);
-        levi_tensor tq = ops_upload(g_ctx, q, n), tk = ops_upload(g_ctx, k, n), tv = ops_upload(g_ctx, v, n),
-                    to = ops_upload(g_ctx, NULL, n), tatt = ops_upload(g_ctx, NULL, na),
-                    td = ops_upload(g_ctx, dout, n), tg = ops_upload(g_ctx, g0, 3 * n),
-                    ts = ops_upload(g_ctx, NULL, levi_attention_backward_scratch_numel(p.B, p.T, p.C, p.NH));
-        levi_tensor tdq = levi_tensor_view(g_ctx, tg.buf, 0, 1, (int[]){(int)n}),
-                    tdk = levi_tensor_view(g_ctx, tg.buf, n, 1, (int[]){(int)n}),
-                    tdv = levi_tensor_view(g_ctx, tg.buf, 2 * n, 1, (int[]){(int)n});
-        ck_assert_levi_ok(levi_attention_forward(g_ctx, &to, &tatt, &tq, &tk, &tv, &ts, p.B, p.T, p.C, p.NH));
+        levi_tensor tq = ops_upload(ops_ctx, q, n), tk = ops_upload(ops_ctx, k, n), tv = ops_upload(ops_ctx, v, n),
+                    to = ops_upload(ops_ctx, NULL, n), tatt = ops_upload(ops_ctx, NULL, na),
+                    td = ops_upload(ops_ctx, dout, n), tg = ops_upload(ops_ctx, g0, 3 * n),
+                    ts = ops_upload(ops_ctx, NULL, levi_attention_backward_scratch_numel(p.B, p.T, p.C, p.NH));
+        levi_tensor tdq = levi_tensor_view(ops_ctx, tg.buf, 0, 1, (int[]){(int)n}),
+                    tdk = levi_tensor_view(ops_ctx, tg.buf, n, 1, (int[]){(int)n}),
+                    tdv = levi_tensor_view(ops_ctx, tg.buf, 2 * n, 1, (int[]){(int)n});
+        ck_assert_levi_ok(levi_attention_forward(ops_ctx, &to, &tatt, &tq, &tk, &tv, &ts, p.B, p.T, p.C, p.NH));
         ck_assert_levi_ok(
-            levi_attention_backward(g_ctx, &tdq, &tdk, &tdv, &td, &tq, &tk, &tv, &tatt, &ts, p.B, p.T, p.C, p.NH));
-        double *ro = dalloc(n), *rP = dalloc(na), *rg = ops_to_double(g0, 3 * n), *dd = ops_to_double(dout, n);
+            levi_attention_backward(ops_ctx, &tdq, &tdk, &tdv, &td, &tq, &tk, &tv, &tatt, &ts, p.B, p.T, p.C, p.NH));
+        double *ro = ops_dalloc(n), *rP = ops_dalloc(na), *rg = ops_to_double(g0, 3 * n), *dd = ops_to_double(dout, n);
         attention_ref_full(ro, rP, &p);
         attention_bwd_ref(rg, rg + n, rg + 2 * n, dd, &p);
         float *o = ops_download(&to, n), *att = ops_download(&tatt, na), *g = ops_download(&tg, 3 * n);
@@ -153,10 +137,10 @@ START_TEST(attention_device) {
         ops_check_close(what, g + 2 * n, rg + 2 * n, n, 1e-6, 1e-4);
         /* only dk wanted: dq and dv untouched, dk gets a second copy */
         ck_assert_levi_ok(
-            levi_attention_backward(g_ctx, NULL, &tdk, NULL, &td, &tq, &tk, &tv, &tatt, &ts, p.B, p.T, p.C, p.NH));
+            levi_attention_backward(ops_ctx, NULL, &tdk, NULL, &td, &tq, &tk, &tv, &tatt, &ts, p.B, p.T, p.C, p.NH));
         float *g1 = g;
         g = ops_download(&tg, 3 * n);
-        double *rdk2 = dalloc(n), *zq = dalloc(n), *zv = dalloc(n);
+        double *rdk2 = ops_dalloc(n), *zq = ops_dalloc(n), *zv = ops_dalloc(n);
         attention_bwd_ref(zq, rdk2, zv, dd, &p);
         for (size_t i = 0; i < n; i++) rdk2[i] += rg[n + i];
         double *prev = ops_to_double(g1, 3 * n);
@@ -178,14 +162,14 @@ START_TEST(batched_gemm_paths) {
     size_t sa = M * K + 3, sb = K * N + 1, sc = M * N + 2; /* strides larger than a matrix */
     float *A = ops_rand(sa * batch, 91, -1, 1), *B = ops_rand(sb * batch, 92, -1, 1),
           *C0 = ops_rand(sc * batch, 93, -1, 1);
-    levi_tensor tA = ops_upload(g_ctx, A, sa * batch), tB = ops_upload(g_ctx, B, sb * batch),
-                tC = ops_upload(g_ctx, NULL, sc * batch);
-    double *ref = dalloc(sc * batch);
+    levi_tensor tA = ops_upload(ops_ctx, A, sa * batch), tB = ops_upload(ops_ctx, B, sb * batch),
+                tC = ops_upload(ops_ctx, NULL, sc * batch);
+    double *ref = ops_dalloc(sc * batch);
     for (int impl = 0; impl < 2; impl++)
         for (int ta = 0; ta < 2; ta++)
             for (int tb = 0; tb < 2; tb++) {
                 ck_assert_levi_ok(levi_tensor_write(&tC, C0));
-                ck_assert_levi_ok(levi_attention_bgemm_with(g_ctx, impl, ta, tb, M, N, K, 0.5f, &tA, sa, &tB, sb,
+                ck_assert_levi_ok(levi_attention_bgemm_with(ops_ctx, impl, ta, tb, M, N, K, 0.5f, &tA, sa, &tB, sb,
                                                             -2.0f, &tC, sc, batch));
                 for (size_t i = 0; i < sc * batch; i++) ref[i] = C0[i];
                 for (int b = 0; b < batch; b++)
@@ -212,10 +196,10 @@ START_TEST(batched_gemm_paths) {
 END_TEST
 
 START_TEST(attention_bad_sizes) {
-    levi_tensor t = ops_upload(g_ctx, NULL, 64);
-    ck_assert_int_eq(levi_attention_forward(g_ctx, &t, &t, &t, &t, &t, &t, 1, 2, 6, 4), LEVI_ERR_INVALID_ARG);
+    levi_tensor t = ops_upload(ops_ctx, NULL, 64);
+    ck_assert_int_eq(levi_attention_forward(ops_ctx, &t, &t, &t, &t, &t, &t, 1, 2, 6, 4), LEVI_ERR_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(levi_last_error(), "C % NH == 0"));
-    ck_assert_int_eq(levi_attention_forward(g_ctx, &t, &t, &t, &t, &t, &t, 2, 4, 8, 2), LEVI_ERR_SHAPE);
+    ck_assert_int_eq(levi_attention_forward(ops_ctx, &t, &t, &t, &t, &t, &t, 2, 4, 8, 2), LEVI_ERR_SHAPE);
     ck_assert_ptr_nonnull(strstr(levi_last_error(), "scratch"));
     levi_tensor_free(&t);
 }
@@ -229,7 +213,7 @@ int main(void) {
     int device = test_have_device();
     if (device) {
         TCase *tc = tcase_create("device");
-        tcase_add_unchecked_fixture(tc, setup, teardown);
+        tcase_add_unchecked_fixture(tc, ops_setup, ops_teardown);
         tcase_set_timeout(tc, 300);
         tcase_add_test(tc, attention_device);
         tcase_add_test(tc, batched_gemm_paths);

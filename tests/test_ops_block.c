@@ -1,7 +1,6 @@
 /* A whole pre-LN ViT block (Hugging Face ViTLayer) composed from levi ops,
  * forward and backward, against tests/fixtures/vit_block.bin written by
  * tools/golden_ops.py; plus the golden reader's own checks. */
-#include <clblast_c.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,7 +198,6 @@ START_TEST(vit_block_matches_pytorch) {
                           &mid, &gel, &o2, &out, &dh, &dgel, &dmid, &dln2, &dctx, &dq, &dk, &dv, &dln1, &dx};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) levi_tensor_free(all[i]);
     for (int i = 0; i < NPARAM; i++) levi_tensor_free(&P[i]), levi_tensor_free(&dP[i]);
-    CLBlastClearCache(); /* before the context goes: see test_ops_nn.c */
     levi_ctx_destroy(ctx);
     golden_free(&g);
 }

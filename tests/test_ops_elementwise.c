@@ -2,28 +2,17 @@
  * against the host analytic backward (which is itself checked against
  * central finite differences), accumulating onto non-zero gradients.
  * Sizes are awkward on purpose: 1, 7, 33, 197, 1000. */
-#include <clblast_c.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ops_check.h"
 
-static levi_ctx *g_ctx;
 static const size_t k_sizes[] = {1, 7, 33, 197, 1000};
 static const size_t k_small_sizes[] = {1, 7, 33};
 
 static size_t n_sizes(void) { return ops_small() ? 3 : 5; }
 static size_t size_at(size_t i) { return ops_small() ? k_small_sizes[i] : k_sizes[i]; }
-
-static void setup(void) { g_ctx = test_ctx(); }
-static void teardown(void) {
-    /* CLBlast caches programs per context; drop them while the context lives
-     * (Oclgrind corrupts its heap when they are released after it) */
-    CLBlastClearCache();
-    levi_ctx_destroy(g_ctx);
-    g_ctx = NULL;
-}
 
 /* --- unary activations ------------------------------------------------------ */
 
@@ -74,10 +63,10 @@ START_TEST(unary_ops) {
         float *x = ops_rand(n, 1 + (unsigned)n, -5, 5);
         float *dout = ops_rand(n, 2 + (unsigned)n, -1, 1);
         float *g0 = ops_rand(n, 3 + (unsigned)n, -1, 1);
-        levi_tensor tx = ops_upload(g_ctx, x, n), ty = ops_upload(g_ctx, NULL, n), td = ops_upload(g_ctx, dout, n),
-                    tg = ops_upload(g_ctx, g0, n);
-        ck_assert_levi_ok(c->fwd(g_ctx, &ty, &tx, n));
-        ck_assert_levi_ok(c->bwd(g_ctx, &tg, &tx, &td, n));
+        levi_tensor tx = ops_upload(ops_ctx, x, n), ty = ops_upload(ops_ctx, NULL, n), td = ops_upload(ops_ctx, dout, n),
+                    tg = ops_upload(ops_ctx, g0, n);
+        ck_assert_levi_ok(c->fwd(ops_ctx, &ty, &tx, n));
+        ck_assert_levi_ok(c->bwd(ops_ctx, &tg, &tx, &td, n));
         float *y = ops_download(&ty, n), *g = ops_download(&tg, n);
         double *ry = malloc(n * sizeof(double)), *rg = malloc(n * sizeof(double));
         for (size_t i = 0; i < n; i++) {
@@ -107,10 +96,10 @@ START_TEST(gelu_accuracy_sweep) {
     ck_assert_ptr_nonnull(x);
     ck_assert_ptr_nonnull(one);
     for (size_t i = 0; i < n; i++) x[i] = (float)(-10.0 + 20.0 * (double)i / (double)(n - 1)), one[i] = 1.0f;
-    levi_tensor tx = ops_upload(g_ctx, x, n), ty = ops_upload(g_ctx, NULL, n), tg = ops_upload(g_ctx, NULL, n),
-                t1 = ops_upload(g_ctx, one, n);
-    ck_assert_levi_ok(levi_gelu_forward(g_ctx, &ty, &tx, n));
-    ck_assert_levi_ok(levi_gelu_backward(g_ctx, &tg, &tx, &t1, n));
+    levi_tensor tx = ops_upload(ops_ctx, x, n), ty = ops_upload(ops_ctx, NULL, n), tg = ops_upload(ops_ctx, NULL, n),
+                t1 = ops_upload(ops_ctx, one, n);
+    ck_assert_levi_ok(levi_gelu_forward(ops_ctx, &ty, &tx, n));
+    ck_assert_levi_ok(levi_gelu_backward(ops_ctx, &tg, &tx, &t1, n));
     float *y = ops_download(&ty, n), *g = ops_download(&tg, n);
     double *ry = malloc(n * sizeof(double)), *rg = malloc(n * sizeof(double));
     for (size_t i = 0; i < n; i++) ry[i] = gelu_ref(x[i]), rg[i] = gelu_grad_ref(x[i]);
@@ -127,18 +116,18 @@ START_TEST(binary_ops) {
     for (size_t si = 0; si < n_sizes(); si++) {
         size_t n = size_at(si);
         float *a = ops_rand(n, 11, -3, 3), *b = ops_rand(n, 12, -3, 3);
-        levi_tensor ta = ops_upload(g_ctx, a, n), tb = ops_upload(g_ctx, b, n), to = ops_upload(g_ctx, NULL, n);
+        levi_tensor ta = ops_upload(ops_ctx, a, n), tb = ops_upload(ops_ctx, b, n), to = ops_upload(ops_ctx, NULL, n);
         double *ref = malloc(n * sizeof(double));
         char what[64];
 
-        ck_assert_levi_ok(levi_add_forward(g_ctx, &to, &ta, &tb, n));
+        ck_assert_levi_ok(levi_add_forward(ops_ctx, &to, &ta, &tb, n));
         float *o = ops_download(&to, n);
         for (size_t i = 0; i < n; i++) ref[i] = (double)a[i] + b[i];
         snprintf(what, sizeof what, "add n=%zu", n);
         ops_check_close(what, o, ref, n, 1e-6, 1e-7);
         free(o);
 
-        ck_assert_levi_ok(levi_scale_forward(g_ctx, &to, &ta, -0.75f, n));
+        ck_assert_levi_ok(levi_scale_forward(ops_ctx, &to, &ta, -0.75f, n));
         o = ops_download(&to, n);
         for (size_t i = 0; i < n; i++) ref[i] = -0.75 * a[i];
         snprintf(what, sizeof what, "scale n=%zu", n);
@@ -146,8 +135,8 @@ START_TEST(binary_ops) {
         free(o);
 
         /* to = -0.75 a; to += 2.5 b; to += a */
-        ck_assert_levi_ok(levi_axpy(g_ctx, &to, 2.5f, &tb, n));
-        ck_assert_levi_ok(levi_accumulate(g_ctx, &to, &ta, n));
+        ck_assert_levi_ok(levi_axpy(ops_ctx, &to, 2.5f, &tb, n));
+        ck_assert_levi_ok(levi_accumulate(ops_ctx, &to, &ta, n));
         o = ops_download(&to, n);
         for (size_t i = 0; i < n; i++) ref[i] = -0.75 * a[i] + 2.5 * b[i] + a[i];
         snprintf(what, sizeof what, "axpy + accumulate n=%zu", n);
@@ -164,12 +153,12 @@ END_TEST
 
 /* a size mismatch is an error naming the tensor, not an out-of-bounds launch */
 START_TEST(size_errors) {
-    levi_tensor a = ops_upload(g_ctx, NULL, 7), b = ops_upload(g_ctx, NULL, 8);
-    ck_assert_int_eq(levi_add_forward(g_ctx, &b, &a, &b, 8), LEVI_ERR_SHAPE);
+    levi_tensor a = ops_upload(ops_ctx, NULL, 7), b = ops_upload(ops_ctx, NULL, 8);
+    ck_assert_int_eq(levi_add_forward(ops_ctx, &b, &a, &b, 8), LEVI_ERR_SHAPE);
     ck_assert_ptr_nonnull(strstr(levi_last_error(), "add_forward: a holds 7 floats, needs 8"));
-    ck_assert_int_eq(levi_add_bias(g_ctx, &b, &a, 1, 8), LEVI_ERR_SHAPE);
-    ck_assert_int_eq(levi_copy_cols(g_ctx, &b, 4, 3, &a, 7, 0, 1, 2, 0), LEVI_ERR_INVALID_ARG);
-    ck_assert_int_eq(levi_take_token_forward(g_ctx, &a, &b, 2, 1, 2, 4), LEVI_ERR_INVALID_ARG);
+    ck_assert_int_eq(levi_add_bias(ops_ctx, &b, &a, 1, 8), LEVI_ERR_SHAPE);
+    ck_assert_int_eq(levi_copy_cols(ops_ctx, &b, 4, 3, &a, 7, 0, 1, 2, 0), LEVI_ERR_INVALID_ARG);
+    ck_assert_int_eq(levi_take_token_forward(ops_ctx, &a, &b, 2, 1, 2, 4), LEVI_ERR_INVALID_ARG);
     levi_tensor_free(&a);
     levi_tensor_free(&b);
 }
@@ -184,8 +173,8 @@ START_TEST(add_bias_op) {
         int R = shapes[s][0], Cc = shapes[s][1];
         size_t n = (size_t)R * Cc;
         float *x = ops_rand(n, 21, -1, 1), *bias = ops_rand(Cc, 22, -1, 1);
-        levi_tensor tx = ops_upload(g_ctx, x, n), tb = ops_upload(g_ctx, bias, Cc);
-        ck_assert_levi_ok(levi_add_bias(g_ctx, &tx, &tb, R, Cc));
+        levi_tensor tx = ops_upload(ops_ctx, x, n), tb = ops_upload(ops_ctx, bias, Cc);
+        ck_assert_levi_ok(levi_add_bias(ops_ctx, &tx, &tb, R, Cc));
         float *o = ops_download(&tx, n);
         double *ref = malloc(n * sizeof(double));
         for (size_t i = 0; i < n; i++) ref[i] = (double)x[i] + bias[i % Cc];
@@ -204,17 +193,17 @@ START_TEST(copy_cols_concat_split) {
     int R = ops_small() ? 7 : 197, A = 5, Bw = 33, W = A + Bw;
     float *a = ops_rand((size_t)R * A, 31, -1, 1), *b = ops_rand((size_t)R * Bw, 32, -1, 1);
     float *ga = ops_rand((size_t)R * A, 33, -1, 1);
-    levi_tensor ta = ops_upload(g_ctx, a, (size_t)R * A), tb = ops_upload(g_ctx, b, (size_t)R * Bw),
-                tc = ops_upload(g_ctx, NULL, (size_t)R * W), tga = ops_upload(g_ctx, ga, (size_t)R * A);
-    ck_assert_levi_ok(levi_copy_cols(g_ctx, &tc, W, 0, &ta, A, 0, R, A, 0));
-    ck_assert_levi_ok(levi_copy_cols(g_ctx, &tc, W, A, &tb, Bw, 0, R, Bw, 0));
+    levi_tensor ta = ops_upload(ops_ctx, a, (size_t)R * A), tb = ops_upload(ops_ctx, b, (size_t)R * Bw),
+                tc = ops_upload(ops_ctx, NULL, (size_t)R * W), tga = ops_upload(ops_ctx, ga, (size_t)R * A);
+    ck_assert_levi_ok(levi_copy_cols(ops_ctx, &tc, W, 0, &ta, A, 0, R, A, 0));
+    ck_assert_levi_ok(levi_copy_cols(ops_ctx, &tc, W, A, &tb, Bw, 0, R, Bw, 0));
     float *c = ops_download(&tc, (size_t)R * W);
     double *ref = malloc((size_t)R * W * sizeof(double));
     for (int r = 0; r < R; r++)
         for (int j = 0; j < W; j++) ref[r * W + j] = j < A ? a[r * A + j] : b[r * Bw + j - A];
     ops_check_close("concat", c, ref, (size_t)R * W, 0, 0);
     /* split: ga += c[:, 0:A] */
-    ck_assert_levi_ok(levi_copy_cols(g_ctx, &tga, A, 0, &tc, W, 0, R, A, 1));
+    ck_assert_levi_ok(levi_copy_cols(ops_ctx, &tga, A, 0, &tc, W, 0, R, A, 1));
     float *g = ops_download(&tga, (size_t)R * A);
     for (int i = 0; i < R * A; i++) ref[i] = (double)ga[i] + a[i];
     ops_check_close("split (accumulate)", g, ref, (size_t)R * A, 1e-6, 1e-7);
@@ -233,13 +222,13 @@ START_TEST(token_ops) {
         int B = shapes[s][0], T = shapes[s][1], C = shapes[s][2];
         size_t n = (size_t)B * T * C, m = (size_t)B * C;
         float *x = ops_rand(n, 41, -2, 2), *dout = ops_rand(m, 42, -1, 1), *g0 = ops_rand(n, 43, -1, 1);
-        levi_tensor tx = ops_upload(g_ctx, x, n), to = ops_upload(g_ctx, NULL, m), td = ops_upload(g_ctx, dout, m),
-                    tg = ops_upload(g_ctx, g0, n);
+        levi_tensor tx = ops_upload(ops_ctx, x, n), to = ops_upload(ops_ctx, NULL, m), td = ops_upload(ops_ctx, dout, m),
+                    tg = ops_upload(ops_ctx, g0, n);
         double *ref = malloc(n * sizeof(double));
         char what[80];
         int token = T - 1;
 
-        ck_assert_levi_ok(levi_mean_tokens_forward(g_ctx, &to, &tx, B, T, C));
+        ck_assert_levi_ok(levi_mean_tokens_forward(ops_ctx, &to, &tx, B, T, C));
         float *o = ops_download(&to, m);
         for (int b = 0; b < B; b++)
             for (int c = 0; c < C; c++) {
@@ -251,7 +240,7 @@ START_TEST(token_ops) {
         ops_check_close(what, o, ref, m, 1e-6, 1e-5);
         free(o);
 
-        ck_assert_levi_ok(levi_take_token_forward(g_ctx, &to, &tx, token, B, T, C));
+        ck_assert_levi_ok(levi_take_token_forward(ops_ctx, &to, &tx, token, B, T, C));
         o = ops_download(&to, m);
         for (int b = 0; b < B; b++)
             for (int c = 0; c < C; c++) ref[b * C + c] = x[((size_t)b * T + token) * C + c];
@@ -260,8 +249,8 @@ START_TEST(token_ops) {
         free(o);
 
         /* both backwards accumulate into the same non-zero gradient */
-        ck_assert_levi_ok(levi_mean_tokens_backward(g_ctx, &tg, &td, B, T, C));
-        ck_assert_levi_ok(levi_take_token_backward(g_ctx, &tg, &td, token, B, T, C));
+        ck_assert_levi_ok(levi_mean_tokens_backward(ops_ctx, &tg, &td, B, T, C));
+        ck_assert_levi_ok(levi_take_token_backward(ops_ctx, &tg, &td, token, B, T, C));
         o = ops_download(&tg, n);
         for (int b = 0; b < B; b++)
             for (int t = 0; t < T; t++)
@@ -288,7 +277,7 @@ int main(void) {
     }
     Suite *s = suite_create("ops_elementwise");
     TCase *tc = tcase_create("elementwise");
-    tcase_add_unchecked_fixture(tc, setup, teardown);
+    tcase_add_unchecked_fixture(tc, ops_setup, ops_teardown);
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, unary_ops, 0, (int)(sizeof k_unary / sizeof k_unary[0]));
     tcase_add_test(tc, gelu_accuracy_sweep);

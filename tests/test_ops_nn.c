@@ -3,28 +3,11 @@
  * twice: the host analytic backward against central finite differences of
  * loss = Σ dout ⊙ f(x) (in double, tight), and the device backward, added
  * onto a non-zero gradient, against that host backward (accumulation). */
-#include <clblast_c.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ops_check.h"
-
-static levi_ctx *g_ctx;
-static void setup(void) { g_ctx = test_ctx(); }
-static void teardown(void) {
-    /* CLBlast caches programs per context; drop them while the context lives
-     * (Oclgrind corrupts its heap when they are released after it) */
-    CLBlastClearCache();
-    levi_ctx_destroy(g_ctx);
-    g_ctx = NULL;
-}
-
-static double *dalloc(size_t n) {
-    double *p = calloc(n ? n : 1, sizeof(double));
-    ck_assert_ptr_nonnull(p);
-    return p;
-}
 
 /* --- linear ----------------------------------------------------------------------- */
 
@@ -62,7 +45,7 @@ START_TEST(linear_host_backward_vs_fd) {
     float *f = ops_rand(100, 5, -1, 1);
     p.x = ops_to_double(f, 15), p.w = ops_to_double(f + 20, 20), p.b = ops_to_double(f + 50, 4);
     double *dout = ops_to_double(f + 60, 12);
-    double *dx = dalloc(15), *dw = dalloc(20), *db = dalloc(4), *fd = dalloc(20);
+    double *dx = ops_dalloc(15), *dw = ops_dalloc(20), *db = ops_dalloc(4), *fd = ops_dalloc(20);
     linear_bwd_ref(dx, dw, db, dout, &p);
     ops_fd_grad(fd, linear_ref, p.x, 15, dout, 12, 1e-4, &p);
     ops_check_close_d("linear dx host vs FD", dx, fd, 15, 1e-9, 1e-7);
@@ -85,13 +68,13 @@ START_TEST(linear_device) {
         float *dout = ops_rand(no, 4, -1, 1), *gx = ops_rand(nx, 5, -1, 1), *gw = ops_rand(nw, 6, -1, 1),
               *gb = ops_rand(p.OC, 7, -1, 1);
         p.x = ops_to_double(x, nx), p.w = ops_to_double(w, nw), p.b = ops_to_double(b, p.OC);
-        levi_tensor tx = ops_upload(g_ctx, x, nx), tw = ops_upload(g_ctx, w, nw), tb = ops_upload(g_ctx, b, p.OC),
-                    to = ops_upload(g_ctx, NULL, no), td = ops_upload(g_ctx, dout, no),
-                    tgx = ops_upload(g_ctx, gx, nx), tgw = ops_upload(g_ctx, gw, nw),
-                    tgb = ops_upload(g_ctx, gb, p.OC);
-        ck_assert_levi_ok(levi_linear_forward(g_ctx, &to, &tx, &tw, &tb, p.N, p.C, p.OC));
-        ck_assert_levi_ok(levi_linear_backward(g_ctx, &tgx, &tgw, &tgb, &td, &tx, &tw, p.N, p.C, p.OC));
-        double *ro = dalloc(no), *rgx = ops_to_double(gx, nx), *rgw = ops_to_double(gw, nw),
+        levi_tensor tx = ops_upload(ops_ctx, x, nx), tw = ops_upload(ops_ctx, w, nw), tb = ops_upload(ops_ctx, b, p.OC),
+                    to = ops_upload(ops_ctx, NULL, no), td = ops_upload(ops_ctx, dout, no),
+                    tgx = ops_upload(ops_ctx, gx, nx), tgw = ops_upload(ops_ctx, gw, nw),
+                    tgb = ops_upload(ops_ctx, gb, p.OC);
+        ck_assert_levi_ok(levi_linear_forward(ops_ctx, &to, &tx, &tw, &tb, p.N, p.C, p.OC));
+        ck_assert_levi_ok(levi_linear_backward(ops_ctx, &tgx, &tgw, &tgb, &td, &tx, &tw, p.N, p.C, p.OC));
+        double *ro = ops_dalloc(no), *rgx = ops_to_double(gx, nx), *rgw = ops_to_double(gw, nw),
                *rgb = ops_to_double(gb, p.OC), *dd = ops_to_double(dout, no);
         linear_ref(ro, NULL, &p);
         linear_bwd_ref(rgx, rgw, rgb, dd, &p);
@@ -107,14 +90,14 @@ START_TEST(linear_device) {
         snprintf(what, sizeof what, "linear db (accumulating) N=%d C=%d OC=%d", p.N, p.C, p.OC);
         ops_check_close(what, ogb, rgb, p.OC, 1e-6, 1e-5);
         /* no bias, frozen weights: only dinp */
-        ck_assert_levi_ok(levi_linear_forward(g_ctx, &to, &tx, &tw, NULL, p.N, p.C, p.OC));
+        ck_assert_levi_ok(levi_linear_forward(ops_ctx, &to, &tx, &tw, NULL, p.N, p.C, p.OC));
         free(o);
         o = ops_download(&to, no);
         for (int n = 0; n < p.N; n++)
             for (int j = 0; j < p.OC; j++) ro[n * p.OC + j] -= p.b[j];
         snprintf(what, sizeof what, "linear forward without bias N=%d", p.N);
         ops_check_close(what, o, ro, no, 1e-6, 1e-5);
-        ck_assert_levi_ok(levi_linear_backward(g_ctx, &tgx, NULL, NULL, &td, &tx, &tw, p.N, p.C, p.OC));
+        ck_assert_levi_ok(levi_linear_backward(ops_ctx, &tgx, NULL, NULL, &td, &tx, &tw, p.N, p.C, p.OC));
         levi_tensor *ts[] = {&tx, &tw, &tb, &to, &td, &tgx, &tgw, &tgb};
         for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) levi_tensor_free(ts[i]);
         free(x), free(w), free(b), free(dout), free(gx), free(gw), free(gb), free(p.x), free(p.w), free(p.b);
@@ -176,7 +159,7 @@ START_TEST(layernorm_host_backward_vs_fd) {
     float *f = ops_rand(100, 8, -2, 2);
     p.x = ops_to_double(f, 21), p.w = ops_to_double(f + 30, 7), p.b = ops_to_double(f + 40, 7);
     double *dout = ops_to_double(f + 50, 21);
-    double *dx = dalloc(21), *dw = dalloc(7), *db = dalloc(7), *fd = dalloc(21);
+    double *dx = ops_dalloc(21), *dw = ops_dalloc(7), *db = ops_dalloc(7), *fd = ops_dalloc(21);
     layernorm_bwd_ref(dx, dw, db, dout, &p);
     ops_fd_grad(fd, layernorm_ref, p.x, 21, dout, 21, 1e-5, &p);
     ops_check_close_d("layernorm dx host vs FD", dx, fd, 21, 1e-8, 1e-6);
@@ -198,15 +181,15 @@ START_TEST(layernorm_device) {
         float *dout = ops_rand(n, 14, -1, 1), *gx = ops_rand(n, 15, -1, 1), *gw = ops_rand(p.C, 16, -1, 1),
               *gb = ops_rand(p.C, 17, -1, 1);
         p.x = ops_to_double(x, n), p.w = ops_to_double(w, p.C), p.b = ops_to_double(b, p.C);
-        levi_tensor tx = ops_upload(g_ctx, x, n), tw = ops_upload(g_ctx, w, p.C), tb = ops_upload(g_ctx, b, p.C),
-                    to = ops_upload(g_ctx, NULL, n), tm = ops_upload(g_ctx, NULL, p.N),
-                    tr = ops_upload(g_ctx, NULL, p.N), td = ops_upload(g_ctx, dout, n),
-                    tgx = ops_upload(g_ctx, gx, n), tgw = ops_upload(g_ctx, gw, p.C),
-                    tgb = ops_upload(g_ctx, gb, p.C);
-        ck_assert_levi_ok(levi_layernorm_forward(g_ctx, &to, &tm, &tr, &tx, &tw, &tb, p.N, p.C, (float)p.eps));
+        levi_tensor tx = ops_upload(ops_ctx, x, n), tw = ops_upload(ops_ctx, w, p.C), tb = ops_upload(ops_ctx, b, p.C),
+                    to = ops_upload(ops_ctx, NULL, n), tm = ops_upload(ops_ctx, NULL, p.N),
+                    tr = ops_upload(ops_ctx, NULL, p.N), td = ops_upload(ops_ctx, dout, n),
+                    tgx = ops_upload(ops_ctx, gx, n), tgw = ops_upload(ops_ctx, gw, p.C),
+                    tgb = ops_upload(ops_ctx, gb, p.C);
+        ck_assert_levi_ok(levi_layernorm_forward(ops_ctx, &to, &tm, &tr, &tx, &tw, &tb, p.N, p.C, (float)p.eps));
         ck_assert_levi_ok(
-            levi_layernorm_backward(g_ctx, &tgx, &tgw, &tgb, &td, &tx, &tw, &tm, &tr, p.N, p.C));
-        double *ro = dalloc(n), *rgx = ops_to_double(gx, n), *rgw = ops_to_double(gw, p.C),
+            levi_layernorm_backward(ops_ctx, &tgx, &tgw, &tgb, &td, &tx, &tw, &tm, &tr, p.N, p.C));
+        double *ro = ops_dalloc(n), *rgx = ops_to_double(gx, n), *rgw = ops_to_double(gw, p.C),
                *rgb = ops_to_double(gb, p.C), *dd = ops_to_double(dout, n);
         layernorm_ref(ro, NULL, &p);
         layernorm_bwd_ref(rgx, rgw, rgb, dd, &p);
@@ -223,7 +206,7 @@ START_TEST(layernorm_device) {
         snprintf(what, sizeof what, "layernorm db (accumulating) N=%d C=%d", p.N, p.C);
         ops_check_close(what, ogb, rgb, p.C, 1e-5, 1e-4);
         /* frozen weights: dw, db NULL leaves them untouched */
-        ck_assert_levi_ok(levi_layernorm_backward(g_ctx, NULL, NULL, &tgb, &td, &tx, &tw, &tm, &tr, p.N, p.C));
+        ck_assert_levi_ok(levi_layernorm_backward(ops_ctx, NULL, NULL, &tgb, &td, &tx, &tw, &tm, &tr, p.N, p.C));
         free(ogb);
         ogb = ops_download(&tgb, p.C);
         for (int c = 0; c < p.C; c++) rgb[c] += 0; /* recomputed below */
@@ -273,7 +256,7 @@ START_TEST(softmax_host_backward_vs_fd) {
     sm_args p = {NULL, 3, 7};
     float *f = ops_rand(42, 21, -3, 3);
     p.x = ops_to_double(f, 21);
-    double *dout = ops_to_double(f + 21, 21), *y = dalloc(21), *dx = dalloc(21), *fd = dalloc(21);
+    double *dout = ops_to_double(f + 21, 21), *y = ops_dalloc(21), *dx = ops_dalloc(21), *fd = ops_dalloc(21);
     softmax_ref(y, NULL, &p);
     softmax_bwd_ref(dx, y, dout, 3, 7);
     ops_fd_grad(fd, softmax_ref, p.x, 21, dout, 21, 1e-5, &p);
@@ -291,16 +274,16 @@ START_TEST(softmax_device) {
         /* large offsets: the kernel must subtract the row maximum */
         float *x = ops_rand(n, 31, 80, 100), *dout = ops_rand(n, 32, -1, 1), *g0 = ops_rand(n, 33, -1, 1);
         p.x = ops_to_double(x, n);
-        levi_tensor tx = ops_upload(g_ctx, x, n), ty = ops_upload(g_ctx, NULL, n), td = ops_upload(g_ctx, dout, n),
-                    tg = ops_upload(g_ctx, g0, n);
-        ck_assert_levi_ok(levi_softmax_forward(g_ctx, &ty, &tx, p.rows, p.cols));
-        double *ry = dalloc(n), *rg = ops_to_double(g0, n), *dd = ops_to_double(dout, n);
+        levi_tensor tx = ops_upload(ops_ctx, x, n), ty = ops_upload(ops_ctx, NULL, n), td = ops_upload(ops_ctx, dout, n),
+                    tg = ops_upload(ops_ctx, g0, n);
+        ck_assert_levi_ok(levi_softmax_forward(ops_ctx, &ty, &tx, p.rows, p.cols));
+        double *ry = ops_dalloc(n), *rg = ops_to_double(g0, n), *dd = ops_to_double(dout, n);
         softmax_ref(ry, NULL, &p);
         float *y = ops_download(&ty, n);
         /* the backward uses the device's forward output, as a model would */
         double *yd = ops_to_double(y, n);
         softmax_bwd_ref(rg, yd, dd, p.rows, p.cols);
-        ck_assert_levi_ok(levi_softmax_backward(g_ctx, &tg, &ty, &td, p.rows, p.cols));
+        ck_assert_levi_ok(levi_softmax_backward(ops_ctx, &tg, &ty, &td, p.rows, p.cols));
         float *g = ops_download(&tg, n);
         char what[96];
         snprintf(what, sizeof what, "softmax forward %dx%d", p.rows, p.cols);
@@ -308,7 +291,7 @@ START_TEST(softmax_device) {
         snprintf(what, sizeof what, "softmax backward (accumulating) %dx%d", p.rows, p.cols);
         ops_check_close(what, g, rg, n, 1e-6, 1e-5);
         /* in place */
-        ck_assert_levi_ok(levi_softmax_forward(g_ctx, &tx, &tx, p.rows, p.cols));
+        ck_assert_levi_ok(levi_softmax_forward(ops_ctx, &tx, &tx, p.rows, p.cols));
         float *y2 = ops_download(&tx, n);
         snprintf(what, sizeof what, "softmax in place %dx%d", p.rows, p.cols);
         ops_check_close(what, y2, ry, n, 1e-7, 1e-5);
@@ -355,13 +338,13 @@ START_TEST(crossentropy_device) {
             if (B > 1) x[K + 1] = x[K + 2] = 9.0f, lab[1] = 1.0f; /* argmax 1 == label: right */
         }
         ce_args p = {ops_to_double(x, n), lab, B, K};
-        levi_tensor tx = ops_upload(g_ctx, x, n), tl = ops_upload(g_ctx, lab, B), tp = ops_upload(g_ctx, NULL, n),
-                    tloss = ops_upload(g_ctx, NULL, B), tc = ops_upload(g_ctx, NULL, B),
-                    tg = ops_upload(g_ctx, g0, n);
+        levi_tensor tx = ops_upload(ops_ctx, x, n), tl = ops_upload(ops_ctx, lab, B), tp = ops_upload(ops_ctx, NULL, n),
+                    tloss = ops_upload(ops_ctx, NULL, B), tc = ops_upload(ops_ctx, NULL, B),
+                    tg = ops_upload(ops_ctx, g0, n);
         float loss = -1;
         int correct = -1;
-        ck_assert_levi_ok(levi_crossentropy_forward(g_ctx, &tp, &tloss, &tc, &tx, &tl, B, K, &loss, &correct));
-        ck_assert_levi_ok(levi_crossentropy_backward(g_ctx, &tg, &tp, &tl, B, K, 1.0f / B));
+        ck_assert_levi_ok(levi_crossentropy_forward(ops_ctx, &tp, &tloss, &tc, &tx, &tl, B, K, &loss, &correct));
+        ck_assert_levi_ok(levi_crossentropy_backward(ops_ctx, &tg, &tp, &tl, B, K, 1.0f / B));
         double ref_loss;
         ce_ref(&ref_loss, NULL, &p);
         int ref_correct = 0;
@@ -375,7 +358,7 @@ START_TEST(crossentropy_device) {
                       K, loss, ref_loss);
         ck_assert_msg(correct == ref_correct, "CE correct B=%d K=%d: %d vs %d", B, K, correct, ref_correct);
         /* gradient of the mean loss: host FD in double, device accumulating onto g0 */
-        double one = 1, *fd = dalloc(n), *rg = ops_to_double(g0, n);
+        double one = 1, *fd = ops_dalloc(n), *rg = ops_to_double(g0, n);
         ops_fd_grad(fd, ce_ref, p.x, n, &one, 1, 1e-5, &p);
         for (size_t i = 0; i < n; i++) rg[i] += fd[i];
         float *g = ops_download(&tg, n);
@@ -391,15 +374,15 @@ END_TEST
 
 START_TEST(crossentropy_bad_label) {
     float x[6] = {1, 2, 3, 4, 5, 6}, lab[2] = {0, 3};
-    levi_tensor tx = ops_upload(g_ctx, x, 6), tl = ops_upload(g_ctx, lab, 2), tp = ops_upload(g_ctx, NULL, 6),
-                tloss = ops_upload(g_ctx, NULL, 2), tc = ops_upload(g_ctx, NULL, 2);
+    levi_tensor tx = ops_upload(ops_ctx, x, 6), tl = ops_upload(ops_ctx, lab, 2), tp = ops_upload(ops_ctx, NULL, 6),
+                tloss = ops_upload(ops_ctx, NULL, 2), tc = ops_upload(ops_ctx, NULL, 2);
     float loss;
     int correct;
-    ck_assert_int_eq(levi_crossentropy_forward(g_ctx, &tp, &tloss, &tc, &tx, &tl, 2, 3, &loss, &correct),
+    ck_assert_int_eq(levi_crossentropy_forward(ops_ctx, &tp, &tloss, &tc, &tx, &tl, 2, 3, &loss, &correct),
                      LEVI_ERR_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(levi_last_error(), "label 3 of row 1"));
     /* without host values the device writes NaN for that row, no crash */
-    ck_assert_levi_ok(levi_crossentropy_forward(g_ctx, &tp, &tloss, &tc, &tx, &tl, 2, 3, NULL, NULL));
+    ck_assert_levi_ok(levi_crossentropy_forward(ops_ctx, &tp, &tloss, &tc, &tx, &tl, 2, 3, NULL, NULL));
     float *l = ops_download(&tloss, 2);
     ck_assert(isfinite(l[0]) && isnan(l[1]));
     free(l);
@@ -415,12 +398,12 @@ START_TEST(adamw_three_steps) {
     for (int s = 0; s < (ops_small() ? 2 : 3); s++) {
         size_t n = ns[s];
         float *p = ops_rand(n, 51, -1, 1), *g = ops_rand(n, 52, -1, 1);
-        levi_tensor tp = ops_upload(g_ctx, p, n), tg = ops_upload(g_ctx, g, n), tm = ops_upload(g_ctx, NULL, n),
-                    tv = ops_upload(g_ctx, NULL, n);
-        double *rp = ops_to_double(p, n), *rm = dalloc(n), *rv = dalloc(n);
+        levi_tensor tp = ops_upload(ops_ctx, p, n), tg = ops_upload(ops_ctx, g, n), tm = ops_upload(ops_ctx, NULL, n),
+                    tv = ops_upload(ops_ctx, NULL, n);
+        double *rp = ops_to_double(p, n), *rm = ops_dalloc(n), *rv = ops_dalloc(n);
         levi_adamw_cfg cfg = {1e-2f, 0.9f, 0.999f, 1e-8f, 0.05f};
         for (int t = 1; t <= 3; t++) {
-            ck_assert_levi_ok(levi_adamw_update(g_ctx, &tp, &tg, &tm, &tv, n, &cfg, t));
+            ck_assert_levi_ok(levi_adamw_update(ops_ctx, &tp, &tg, &tm, &tv, n, &cfg, t));
             double b1 = cfg.beta1, b2 = cfg.beta2;
             for (size_t i = 0; i < n; i++) {
                 double gi = g[i] * (double)t; /* a different gradient each step */
@@ -429,7 +412,7 @@ START_TEST(adamw_three_steps) {
                 double mh = rm[i] / (1 - pow(b1, t)), vh = rv[i] / (1 - pow(b2, t));
                 rp[i] -= cfg.lr * (mh / (sqrt(vh) + cfg.eps) + cfg.weight_decay * rp[i]);
             }
-            if (t < 3) ck_assert_levi_ok(levi_scale_forward(g_ctx, &tg, &tg, (float)(t + 1) / t, n));
+            if (t < 3) ck_assert_levi_ok(levi_scale_forward(ops_ctx, &tg, &tg, (float)(t + 1) / t, n));
         }
         float *op = ops_download(&tp, n), *om = ops_download(&tm, n), *ov = ops_download(&tv, n);
         char what[64];
@@ -443,8 +426,8 @@ START_TEST(adamw_three_steps) {
         free(p), free(g), free(rp), free(rm), free(rv), free(op), free(om), free(ov);
     }
     levi_adamw_cfg bad = {1e-3f, 1.5f, 0.999f, 1e-8f, 0};
-    levi_tensor t = ops_upload(g_ctx, NULL, 4);
-    ck_assert_int_eq(levi_adamw_update(g_ctx, &t, &t, &t, &t, 4, &bad, 1), LEVI_ERR_INVALID_ARG);
+    levi_tensor t = ops_upload(ops_ctx, NULL, 4);
+    ck_assert_int_eq(levi_adamw_update(ops_ctx, &t, &t, &t, &t, 4, &bad, 1), LEVI_ERR_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(levi_last_error(), "beta1=1.5"));
     levi_tensor_free(&t);
 }
@@ -455,22 +438,22 @@ START_TEST(grad_clip_norm) {
     for (int s = 0; s < (ops_small() ? 3 : 6); s++) {
         size_t n = ns[s];
         float *g = ops_rand(n, 61, -1, 1);
-        levi_tensor tg = ops_upload(g_ctx, g, n);
+        levi_tensor tg = ops_upload(ops_ctx, g, n);
         double ref = 0;
         for (size_t i = 0; i < n; i++) ref += (double)g[i] * g[i];
         ref = sqrt(ref);
         float norm = -1;
-        ck_assert_levi_ok(levi_grad_clip(g_ctx, &tg, n, 0.0f, &norm)); /* measure only */
+        ck_assert_levi_ok(levi_grad_clip(ops_ctx, &tg, n, 0.0f, &norm)); /* measure only */
         ck_assert_msg(fabs(norm - ref) <= 1e-5 * ref, "grad norm n=%zu: %.8g vs %.8g", n, norm, ref);
         float max_norm = (float)(ref / 2);
-        ck_assert_levi_ok(levi_grad_clip(g_ctx, &tg, n, max_norm, &norm));
+        ck_assert_levi_ok(levi_grad_clip(ops_ctx, &tg, n, max_norm, &norm));
         float *o = ops_download(&tg, n);
-        double *rg = dalloc(n);
+        double *rg = ops_dalloc(n);
         for (size_t i = 0; i < n; i++) rg[i] = g[i] * (max_norm / ref);
         char what[64];
         snprintf(what, sizeof what, "grad_clip scaled grads n=%zu", n);
         ops_check_close(what, o, rg, n, 1e-7, 1e-5);
-        ck_assert_levi_ok(levi_grad_clip(g_ctx, &tg, n, 10 * max_norm, &norm)); /* below: untouched */
+        ck_assert_levi_ok(levi_grad_clip(ops_ctx, &tg, n, 10 * max_norm, &norm)); /* below: untouched */
         ck_assert_msg(fabs(norm - max_norm) <= 1e-5 * max_norm, "clipped norm %.8g vs %.8g", norm, max_norm);
         levi_tensor_free(&tg);
         free(g), free(o), free(rg);
@@ -489,11 +472,11 @@ START_TEST(offset_views) {
     float *x = ops_rand(nc, 101, -2, 2), *w = ops_rand(nw, 102, -1, 1), *b = ops_rand(OC, 103, -1, 1),
           *lw = ops_rand(C, 104, 0.5f, 1.5f), *dout = ops_rand(no, 105, -1, 1);
     /* standalone */
-    levi_tensor sx = ops_upload(g_ctx, x, nc), sw = ops_upload(g_ctx, w, nw), sb = ops_upload(g_ctx, b, OC),
-                slw = ops_upload(g_ctx, lw, C), sln = ops_upload(g_ctx, NULL, nc), sm = ops_upload(g_ctx, NULL, N),
-                sr = ops_upload(g_ctx, NULL, N), so = ops_upload(g_ctx, NULL, no), sp = ops_upload(g_ctx, NULL, no),
-                sd = ops_upload(g_ctx, dout, no), sdx = ops_upload(g_ctx, NULL, nc), sdw = ops_upload(g_ctx, NULL, nw),
-                sdb = ops_upload(g_ctx, NULL, OC), sdl = ops_upload(g_ctx, NULL, nc);
+    levi_tensor sx = ops_upload(ops_ctx, x, nc), sw = ops_upload(ops_ctx, w, nw), sb = ops_upload(ops_ctx, b, OC),
+                slw = ops_upload(ops_ctx, lw, C), sln = ops_upload(ops_ctx, NULL, nc), sm = ops_upload(ops_ctx, NULL, N),
+                sr = ops_upload(ops_ctx, NULL, N), so = ops_upload(ops_ctx, NULL, no), sp = ops_upload(ops_ctx, NULL, no),
+                sd = ops_upload(ops_ctx, dout, no), sdx = ops_upload(ops_ctx, NULL, nc), sdw = ops_upload(ops_ctx, NULL, nw),
+                sdb = ops_upload(ops_ctx, NULL, OC), sdl = ops_upload(ops_ctx, NULL, nc);
     /* one buffer with a sentinel gap of 3 floats around every view */
     const size_t sizes[] = {nc, nw, OC, C, nc, N, N, no, no, no, nc, nw, OC, nc};
     enum { NV = sizeof sizes / sizeof sizes[0] };
@@ -507,19 +490,19 @@ START_TEST(offset_views) {
     memcpy(init + off[3], lw, C * sizeof(float));
     memcpy(init + off[9], dout, no * sizeof(float));
     for (int i = 10; i < 14; i++) memset(init + off[i], 0, sizes[i] * sizeof(float));
-    levi_tensor all = ops_upload(g_ctx, init, total), v[NV];
-    for (int i = 0; i < NV; i++) v[i] = levi_tensor_view(g_ctx, all.buf, off[i], 1, (int[]){(int)sizes[i]});
+    levi_tensor all = ops_upload(ops_ctx, init, total), v[NV];
+    for (int i = 0; i < NV; i++) v[i] = levi_tensor_view(ops_ctx, all.buf, off[i], 1, (int[]){(int)sizes[i]});
     /* roles: x w b lw ln mean rstd out probs dout dx dw db dln */
     levi_tensor ref_t[NV] = {sx, sw, sb, slw, sln, sm, sr, so, sp, sd, sdx, sdw, sdb, sdl};
     for (int pass = 0; pass < 2; pass++) {
         levi_tensor *t = pass ? v : ref_t;
-        ck_assert_levi_ok(levi_layernorm_forward(g_ctx, &t[4], &t[5], &t[6], &t[0], &t[3], &t[3], N, C, 1e-5f));
-        ck_assert_levi_ok(levi_linear_forward(g_ctx, &t[7], &t[4], &t[1], &t[2], N, C, OC));
-        ck_assert_levi_ok(levi_softmax_forward(g_ctx, &t[8], &t[7], N, OC));
-        ck_assert_levi_ok(levi_softmax_backward(g_ctx, &t[9], &t[8], &t[9], N, OC)); /* dout += ... in place */
-        ck_assert_levi_ok(levi_linear_backward(g_ctx, &t[13], &t[11], &t[12], &t[9], &t[4], &t[1], N, C, OC));
-        ck_assert_levi_ok(levi_layernorm_backward(g_ctx, &t[10], NULL, NULL, &t[13], &t[0], &t[3], &t[5], &t[6], N, C));
-        ck_assert_levi_ok(levi_gelu_forward(g_ctx, &t[13], &t[10], nc));
+        ck_assert_levi_ok(levi_layernorm_forward(ops_ctx, &t[4], &t[5], &t[6], &t[0], &t[3], &t[3], N, C, 1e-5f));
+        ck_assert_levi_ok(levi_linear_forward(ops_ctx, &t[7], &t[4], &t[1], &t[2], N, C, OC));
+        ck_assert_levi_ok(levi_softmax_forward(ops_ctx, &t[8], &t[7], N, OC));
+        ck_assert_levi_ok(levi_softmax_backward(ops_ctx, &t[9], &t[8], &t[9], N, OC)); /* dout += ... in place */
+        ck_assert_levi_ok(levi_linear_backward(ops_ctx, &t[13], &t[11], &t[12], &t[9], &t[4], &t[1], N, C, OC));
+        ck_assert_levi_ok(levi_layernorm_backward(ops_ctx, &t[10], NULL, NULL, &t[13], &t[0], &t[3], &t[5], &t[6], N, C));
+        ck_assert_levi_ok(levi_gelu_forward(ops_ctx, &t[13], &t[10], nc));
     }
     float *got = ops_download(&all, total);
     for (int i = 0; i < NV; i++) {
@@ -548,7 +531,7 @@ int main(void) {
     int device = test_have_device();
     if (device) {
         TCase *tc = tcase_create("device");
-        tcase_add_unchecked_fixture(tc, setup, teardown);
+        tcase_add_unchecked_fixture(tc, ops_setup, ops_teardown);
         tcase_set_timeout(tc, 300);
         tcase_add_test(tc, linear_device);
         tcase_add_test(tc, layernorm_device);

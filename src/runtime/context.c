@@ -1,5 +1,6 @@
 /* Contexts: one OpenCL context + in-order queue per device, with its own
  * program and kernel tables. */
+#include <clblast_c.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,6 +79,11 @@ levi_status levi_ctx_open(levi_ctx **out, const char *sel) {
 void levi_ctx_destroy(levi_ctx *ctx) {
     if (!ctx) return;
     if (ctx->queue) clFinish(ctx->queue);
+    /* CLBlast keeps the programs it compiled for this context in a process-wide
+     * cache (1.5.3 can only clear all of it): release them while the context
+     * lives, or they keep it alive — and some runtimes (Oclgrind) crash when
+     * they are released after it. Another live context merely recompiles. */
+    CLBlastClearCache();
     for (int i = 0; i < ctx->n_kernels; i++) clReleaseKernel(ctx->kernels[i].kernel);
     for (int i = 0; i < ctx->n_programs; i++) clReleaseProgram(ctx->programs[i].program);
     if (ctx->gemm_temp) clReleaseMemObject(ctx->gemm_temp);
