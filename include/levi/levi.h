@@ -17,6 +17,7 @@
 #include "levi/levi_model.h"
 #include "levi/train.h"
 #include "levi/tuning.h"
+#include "levi/comm.h"
 
 #define LEVI_VERSION "0.1.0"
 

@@ -12,6 +12,8 @@ typedef enum { LEVI_LOG_ERROR = 0, LEVI_LOG_WARN, LEVI_LOG_INFO, LEVI_LOG_DEBUG 
 void levi_log_init(void);
 void levi_log_set_level(levi_log_level level);
 levi_log_level levi_log_get_level(void);
+/* A tag after "levi: " on every line ("rank 1"); NULL or "" for none. */
+void levi_log_set_tag(const char *tag);
 void levi_log(levi_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define LEVI_WARN(...) levi_log(LEVI_LOG_WARN, __VA_ARGS__)

@@ -31,6 +31,7 @@ enum {
     LEVI_ERR_NOT_FOUND = -9013,     /* a named thing (kernel, tensor, file, class) is absent */
     LEVI_ERR_INTERRUPTED = -9014,   /* the user interrupted the work (SIGINT) */
     LEVI_ERR_SHAPE = -9015,         /* tensor shapes do not fit together */
+    LEVI_ERR_COMM = -9016,          /* another rank of the run failed, died or did not answer in time */
 };
 
 /* A readable name for any status: "CL_OUT_OF_RESOURCES", "CLBlastInvalidDimension",

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 static levi_log_level g_level = LEVI_LOG_INFO;
+static char g_tag[40]; /* "rank 1" on MPI ranks other than 0 (levi_log_set_tag) */
 
 void levi_log_init(void) {
     const char *s = getenv("LEVI_LOG");
@@ -21,12 +22,14 @@ void levi_log_init(void) {
 void levi_log_set_level(levi_log_level level) { g_level = level; }
 levi_log_level levi_log_get_level(void) { return g_level; }
 
+void levi_log_set_tag(const char *tag) { snprintf(g_tag, sizeof g_tag, "%s", tag ? tag : ""); }
+
 void levi_log(levi_log_level level, const char *fmt, ...) {
     if (level > g_level) return;
     static const char *const prefix[] = {"error: ", "warning: ", "", "debug: "};
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "levi: %s", prefix[level]);
+    fprintf(stderr, "levi: %s%s%s", g_tag, g_tag[0] ? ": " : "", prefix[level]);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);

@@ -116,6 +116,7 @@ static const status_name k_names[] = {
     {LEVI_ERR_NOT_FOUND, "LEVI_ERR_NOT_FOUND"},
     {LEVI_ERR_INTERRUPTED, "LEVI_ERR_INTERRUPTED"},
     {LEVI_ERR_SHAPE, "LEVI_ERR_SHAPE"},
+    {LEVI_ERR_COMM, "LEVI_ERR_COMM"},
 };
 
 const char *levi_status_name(levi_status status) {
