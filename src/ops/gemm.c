@@ -7,7 +7,7 @@
 #include <pthread.h>
 
 #include "levi/log.h"
-#include "levi/ops.h"
+#include "ops_internal.h"
 
 static pthread_mutex_t g_clblast_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -38,21 +38,34 @@ levi_status levi_gemm(levi_ctx *ctx, int trans_a, int trans_b, int M, int N, int
     size_t ldb = trans_b ? (size_t)K : (size_t)N;
     size_t ldc = (size_t)N;
     size_t temp = 0;
+    /* operands reaching 2^31 floats into their buffer go in as sub-buffers (32-bit offsets) */
+    ops_operand o[3] = {{0}, {0}, {0}};
+    const levi_tensor *t[3] = {A, B, C};
+    const size_t ext[3] = {(size_t)M * K, (size_t)K * N, (size_t)M * N};
+    levi_status st = LEVI_OK;
+    for (int i = 0; i < 3 && st == LEVI_OK; i++) st = ops_operand_open(ctx, t[i], ext[i], &o[i]);
+    if (st != LEVI_OK) {
+        for (int i = 0; i < 3; i++) ops_operand_close(&o[i]);
+        return st;
+    }
     pthread_mutex_lock(&g_clblast_lock);
     CLBlastStatusCode rc = CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, tr(trans_a), tr(trans_b), M, N, K,
-                                                      A->offset, lda, B->offset, ldb, C->offset, ldc, &ctx->queue,
+                                                      o[0].offset, lda, o[1].offset, ldb, o[2].offset, ldc,
+                                                      &ctx->queue,
                                                       &temp);
-    levi_status st = rc == CLBlastSuccess ? LEVI_OK : levi_error(rc, "CLBlastSGemmTempBufferSize: %s", levi_status_name(rc));
+    if (rc != CLBlastSuccess) st = levi_error(rc, "CLBlastSGemmTempBufferSize: %s", levi_status_name(rc));
     if (st == LEVI_OK && temp) st = ensure_temp(ctx, temp);
     if (st == LEVI_OK) {
-        rc = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, tr(trans_a), tr(trans_b), M, N, K, alpha, A->buf,
-                                        A->offset, lda, B->buf, B->offset, ldb, beta, C->buf, C->offset, ldc,
+        rc = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, tr(trans_a), tr(trans_b), M, N, K, alpha, o[0].buf,
+                                        o[0].offset, lda, o[1].buf, o[1].offset, ldb, beta, o[2].buf,
+                                        o[2].offset, ldc,
                                         &ctx->queue, NULL, temp ? ctx->gemm_temp : NULL);
         if (rc != CLBlastSuccess)
             st = levi_error(rc, "CLBlastSgemm %dx%dx%d (trans %d%d) on '%s': %s", M, N, K, trans_a, trans_b,
                             ctx->info.name, levi_status_name(rc));
     }
     pthread_mutex_unlock(&g_clblast_lock);
+    for (int i = 0; i < 3; i++) ops_operand_close(&o[i]);
     return st;
 }
 
@@ -64,11 +77,23 @@ levi_status levi_gemm_batched(levi_ctx *ctx, int trans_a, int trans_b, int M, in
     size_t lda = trans_a ? (size_t)M : (size_t)K;
     size_t ldb = trans_b ? (size_t)K : (size_t)N;
     size_t ldc = (size_t)N;
-    pthread_mutex_lock(&g_clblast_lock);
-    CLBlastStatusCode rc = CLBlastSgemmStridedBatched(
-        CLBlastLayoutRowMajor, tr(trans_a), tr(trans_b), M, N, K, alpha, A->buf, A->offset, lda, stride_a, B->buf,
-        B->offset, ldb, stride_b, beta, C->buf, C->offset, ldc, stride_c, (size_t)batch, &ctx->queue, NULL);
-    pthread_mutex_unlock(&g_clblast_lock);
+    ops_operand o[3] = {{0}, {0}, {0}};
+    const levi_tensor *t[3] = {A, B, C};
+    const size_t ext[3] = {stride_a * (size_t)(batch - 1) + (size_t)M * K,
+                           stride_b * (size_t)(batch - 1) + (size_t)K * N,
+                           stride_c * (size_t)(batch - 1) + (size_t)M * N};
+    levi_status st = LEVI_OK;
+    for (int i = 0; i < 3 && st == LEVI_OK; i++) st = ops_operand_open(ctx, t[i], ext[i], &o[i]);
+    CLBlastStatusCode rc = CLBlastSuccess;
+    if (st == LEVI_OK) {
+        pthread_mutex_lock(&g_clblast_lock);
+        rc = CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, tr(trans_a), tr(trans_b), M, N, K, alpha, o[0].buf,
+                                        o[0].offset, lda, stride_a, o[1].buf, o[1].offset, ldb, stride_b, beta,
+                                        o[2].buf, o[2].offset, ldc, stride_c, (size_t)batch, &ctx->queue, NULL);
+        pthread_mutex_unlock(&g_clblast_lock);
+    }
+    for (int i = 0; i < 3; i++) ops_operand_close(&o[i]);
+    LEVI_TRY(st);
     if (rc != CLBlastSuccess)
         return levi_error(rc, "CLBlastSgemmStridedBatched %dx%dx%d x%d on '%s': %s", M, N, K, batch,
                           ctx->info.name, levi_status_name(rc));

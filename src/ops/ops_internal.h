@@ -59,6 +59,19 @@ OPS_HIDDEN levi_status ops_reduce_wg(levi_ctx *ctx, cl_kernel k, size_t *wg);
  * ~3x faster for 4096 rows of 192); GPUs keep a group per longer row. */
 OPS_HIDDEN int ops_use_rowwise(const levi_ctx *ctx, int rows, int cols);
 
+/* An operand handed to a library that indexes with 32-bit ints (CLBlast 1.5
+ * takes offsets as `int` and its kernels add indices to them in int): when
+ * the `extent` floats from t's offset reach 2^31 floats into its buffer, the
+ * operand is passed as a sub-buffer that starts at or just below its offset
+ * (aligned as the device requires), so that its offset inside is small. */
+typedef struct ops_operand {
+    cl_mem buf;    /* the buffer to pass */
+    size_t offset; /* the offset to pass, in floats */
+    cl_mem sub;    /* a sub-buffer to release after the call, or NULL */
+} ops_operand;
+OPS_HIDDEN levi_status ops_operand_open(levi_ctx *ctx, const levi_tensor *t, size_t extent, ops_operand *o);
+OPS_HIDDEN void ops_operand_close(ops_operand *o);
+
 /* Launch `groups` work-groups of `wg` items each (1-D). */
 OPS_HIDDEN levi_status ops_launch_groups(levi_ctx *ctx, cl_kernel k, size_t groups, size_t wg);
 

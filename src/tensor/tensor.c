@@ -161,8 +161,10 @@ levi_tensor levi_arena_tensor(const levi_arena *a, size_t offset, int ndim, cons
 }
 
 levi_tensor levi_arena_all(const levi_arena *a) {
-    int n = (int)a->numel;
-    return levi_tensor_view(a->ctx, a->buf, 0, 1, &n);
+    /* shape (numel/64, 64): reservations are multiples of 64 floats, so an
+     * arena beyond 2^31 floats still has an exact int shape */
+    int s[2] = {(int)(a->numel / 64), 64};
+    return levi_tensor_view(a->ctx, a->buf, 0, 2, s);
 }
 
 void levi_arena_free(levi_arena *a) {
