@@ -131,6 +131,21 @@ typedef struct levi_kernel_slot {
     cl_kernel kernel;
 } levi_kernel_slot;
 
+/* What a ctx has been asked to do since it was created (or last reset):
+ * kernels launched through levi_launch / levi_launch_1d, GEMM calls
+ * (levi_gemm, levi_gemm_batched), blocking host synchronisations (blocking
+ * reads and writes, levi_finish, levi_event_wait that actually waited) and
+ * bytes moved between host and device. The counts do not depend on the
+ * device, so tests can hold them. */
+typedef struct levi_counters {
+    unsigned long long launches;
+    unsigned long long gemm_calls;
+    unsigned long long blocking_syncs;
+    unsigned long long h2d_bytes, d2h_bytes;
+} levi_counters;
+
+struct levi_profile;
+
 typedef struct levi_ctx {
     levi_device_info info;
     cl_context context;
@@ -148,6 +163,11 @@ typedef struct levi_ctx {
     /* counters, for tests and the debug log */
     int programs_compiled;
     int programs_from_cache;
+    /* work issued on this ctx (levi_counters_get); one thread uses a ctx at a time */
+    levi_counters counters;
+    int profiling;             /* the queue records kernel device times (levi_ctx_set_profiling) */
+    int profile_at_exit;       /* LEVI_PROFILE=1: levi_ctx_destroy prints the totals on stderr */
+    struct levi_profile *prof; /* kernel device times; NULL until profiling is first enabled */
 } levi_ctx;
 
 /* Create a context and in-order queue on one device. */
@@ -182,8 +202,66 @@ levi_status levi_launch(levi_ctx *ctx, cl_kernel k, cl_uint dims, const size_t *
 /* Set kernel argument i from a value: LEVI_ARG(k, 0, buf). */
 #define LEVI_ARG(k, i, v) clSetKernelArg((k), (i), sizeof(v), &(v))
 
-/* Wait for everything queued on ctx. */
+/* Wait for everything queued on ctx (one blocking sync). */
 levi_status levi_finish(levi_ctx *ctx);
+
+/* --- events -------------------------------------------------------------- */
+
+/* 1 when ev has completed, 0 while it is pending: a status query that never
+ * waits (and so is not a sync). A NULL event counts as complete. An event
+ * that failed returns its (negative) error status. */
+int levi_event_done(cl_event ev);
+
+/* Wait until the n events (NULL entries allowed) complete; one blocking sync
+ * is counted on ctx unless every one had completed already. */
+levi_status levi_event_wait(levi_ctx *ctx, cl_uint n, const cl_event *events);
+
+/* Release *ev when set and clear it. */
+void levi_event_release(cl_event *ev);
+
+/* --- counters and profiling (LEVI_PROFILE=1, bench train --profile) ------- */
+
+void levi_counters_get(const levi_ctx *ctx, levi_counters *out);
+/* out = b - a (counts between two snapshots a then b). */
+void levi_counters_diff(const levi_counters *a, const levi_counters *b, levi_counters *out);
+/* Zero the counters and the kernel device times. */
+void levi_counters_reset(levi_ctx *ctx);
+
+/* Called where the counted thing happens (the one place each is issued). */
+void levi_count_gemm(levi_ctx *ctx);
+void levi_count_sync(levi_ctx *ctx);
+void levi_count_h2d(levi_ctx *ctx, size_t bytes);
+void levi_count_d2h(levi_ctx *ctx, size_t bytes);
+
+/* Turn recording of kernel device times on or off: the queue is recreated
+ * with (or without) CL_QUEUE_PROFILING_ENABLE after everything queued
+ * finished. levi_ctx_create turns it on when LEVI_PROFILE=1. */
+levi_status levi_ctx_set_profiling(levi_ctx *ctx, int on);
+
+/* For a command enqueued outside levi_launch (a GEMM library call): pass
+ * levi_profile_event(ctx, &ev) as its event argument (NULL unless profiling),
+ * then levi_profile_track(ctx, "name", &ev), which records the command's
+ * device time under `name` once it completes and releases the event. */
+cl_event *levi_profile_event(levi_ctx *ctx, cl_event *slot);
+void levi_profile_track(levi_ctx *ctx, const char *name, cl_event *slot);
+
+/* Device time per kernel name, summed over launches. */
+typedef struct levi_kernel_time {
+    char name[64];
+    unsigned long long count;
+    double device_s;
+} levi_kernel_time;
+
+/* The n kernels of most device time (waits for pending records of commands
+ * that already completed; call after levi_finish). Returns how many were
+ * written (0 when profiling is off). */
+int levi_profile_top(levi_ctx *ctx, levi_kernel_time *out, int n);
+
+/* Print counters divided by `per` units (per = 1: totals) and, when
+ * profiling, the ten kernels of most device time (also divided by per),
+ * as a few lines on f headed by `title`. */
+void levi_profile_print(levi_ctx *ctx, FILE *f, const char *title, const levi_counters *c, double per,
+                        const char *unit);
 
 
 #ifdef __cplusplus

@@ -45,9 +45,26 @@ levi_tensor levi_tensor_rows(const levi_tensor *t, int start, int count);
 
 void levi_tensor_free(levi_tensor *t);
 
-/* Blocking copies of the whole tensor (numel floats). */
+/* Blocking copies of the whole tensor (numel floats); each is one blocking
+ * sync in the ctx's counters. */
 levi_status levi_tensor_write(const levi_tensor *t, const float *host);
 levi_status levi_tensor_read(const levi_tensor *t, float *host);
+/* Non-blocking copies of the whole tensor: enqueued after the n_wait events
+ * of `wait` (events of t's context; wait may be NULL when n_wait is 0) and
+ * returned at once. *done (done may be NULL) receives the copy's event, which
+ * the caller releases (levi_event_release). The host memory must stay valid,
+ * and for a write unchanged, until that event completes (levi_event_done). */
+levi_status levi_tensor_write_async(const levi_tensor *t, const float *host, cl_uint n_wait, const cl_event *wait,
+                                    cl_event *done);
+levi_status levi_tensor_read_async(const levi_tensor *t, float *host, cl_uint n_wait, const cl_event *wait,
+                                   cl_event *done);
+/* Raw bytes at a byte offset (indices, flags, counters of other types):
+ * blocking (1: returns when done, one counted sync) or not (0, as the async
+ * tensor copies). With bytes == 0 and done set, *done is a marker event. */
+levi_status levi_buffer_write(levi_ctx *ctx, cl_mem buf, size_t offset_bytes, size_t bytes, const void *host,
+                              int blocking, cl_uint n_wait, const cl_event *wait, cl_event *done);
+levi_status levi_buffer_read(levi_ctx *ctx, cl_mem buf, size_t offset_bytes, size_t bytes, void *host,
+                             int blocking, cl_uint n_wait, const cl_event *wait, cl_event *done);
 /* Device-to-device copy of src into dst (same numel). */
 levi_status levi_tensor_copy(const levi_tensor *dst, const levi_tensor *src);
 /* Fill with zeros / a constant (enqueued, not blocking). */
@@ -78,7 +95,8 @@ void levi_arena_init(levi_arena *a, levi_ctx *ctx, const char *role);
 size_t levi_arena_reserve(levi_arena *a, size_t numel);
 levi_status levi_arena_commit(levi_arena *a); /* allocates and zero-fills */
 levi_tensor levi_arena_tensor(const levi_arena *a, size_t offset, int ndim, const int *shape);
-/* The whole arena as one flat tensor (for AdamW, zeroing, clipping). */
+/* The whole arena as one flat tensor (for AdamW, zeroing, clipping): shape
+ * (numel) up to 2^31-1 floats, (numel/64, 64) beyond. */
 levi_tensor levi_arena_all(const levi_arena *a);
 void levi_arena_free(levi_arena *a);
 

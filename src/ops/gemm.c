@@ -39,6 +39,8 @@ levi_status levi_gemm(levi_ctx *ctx, int trans_a, int trans_b, int M, int N, int
     size_t ldc = (size_t)N;
     size_t temp = 0;
     /* operands reaching 2^31 floats into their buffer go in as sub-buffers (32-bit offsets) */
+    cl_event ev; /* profiling only; CLBlast's event covers its last kernel */
+    levi_count_gemm(ctx);
     ops_operand o[3] = {{0}, {0}, {0}};
     const levi_tensor *t[3] = {A, B, C};
     const size_t ext[3] = {(size_t)M * K, (size_t)K * N, (size_t)M * N};
@@ -59,7 +61,8 @@ levi_status levi_gemm(levi_ctx *ctx, int trans_a, int trans_b, int M, int N, int
         rc = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, tr(trans_a), tr(trans_b), M, N, K, alpha, o[0].buf,
                                         o[0].offset, lda, o[1].buf, o[1].offset, ldb, beta, o[2].buf,
                                         o[2].offset, ldc,
-                                        &ctx->queue, NULL, temp ? ctx->gemm_temp : NULL);
+                                        &ctx->queue, levi_profile_event(ctx, &ev), temp ? ctx->gemm_temp : NULL);
+        levi_profile_track(ctx, "sgemm (CLBlast)", &ev);
         if (rc != CLBlastSuccess)
             st = levi_error(rc, "CLBlastSgemm %dx%dx%d (trans %d%d) on '%s': %s", M, N, K, trans_a, trans_b,
                             ctx->info.name, levi_status_name(rc));
@@ -77,6 +80,8 @@ levi_status levi_gemm_batched(levi_ctx *ctx, int trans_a, int trans_b, int M, in
     size_t lda = trans_a ? (size_t)M : (size_t)K;
     size_t ldb = trans_b ? (size_t)K : (size_t)N;
     size_t ldc = (size_t)N;
+    cl_event ev; /* profiling only */
+    levi_count_gemm(ctx);
     ops_operand o[3] = {{0}, {0}, {0}};
     const levi_tensor *t[3] = {A, B, C};
     const size_t ext[3] = {stride_a * (size_t)(batch - 1) + (size_t)M * K,
@@ -89,8 +94,10 @@ levi_status levi_gemm_batched(levi_ctx *ctx, int trans_a, int trans_b, int M, in
         pthread_mutex_lock(&g_clblast_lock);
         rc = CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, tr(trans_a), tr(trans_b), M, N, K, alpha, o[0].buf,
                                         o[0].offset, lda, stride_a, o[1].buf, o[1].offset, ldb, stride_b, beta,
-                                        o[2].buf, o[2].offset, ldc, stride_c, (size_t)batch, &ctx->queue, NULL);
+                                        o[2].buf, o[2].offset, ldc, stride_c, (size_t)batch, &ctx->queue,
+                                        levi_profile_event(ctx, &ev));
         pthread_mutex_unlock(&g_clblast_lock);
+        levi_profile_track(ctx, "sgemm_batched (CLBlast)", &ev);
     }
     for (int i = 0; i < 3; i++) ops_operand_close(&o[i]);
     LEVI_TRY(st);

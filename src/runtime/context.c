@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "levi/log.h"
-#include "levi/runtime.h"
 #include "levi/tuning.h"
+#include "runtime_internal.h"
 
 static void derive_build_options(levi_ctx *ctx) {
     int major = 1, minor = 1;
@@ -41,6 +41,14 @@ levi_status levi_ctx_create(levi_ctx **out, const levi_device_info *device) {
         return levi_error(rc, "cannot create a command queue on '%s': %s", device->name, levi_status_name(rc));
     }
     levi_tuning_apply_stored(&ctx->info); /* tuned CLBlast GEMM parameters, if stored (levi-cl tune) */
+    const char *prof = getenv("LEVI_PROFILE");
+    if (prof && *prof && strcmp(prof, "0")) {
+        ctx->profile_at_exit = 1;
+        levi_status st = levi_ctx_set_profiling(ctx, 1);
+        if (st != LEVI_OK) {
+            LEVI_WARN("LEVI_PROFILE: %s; counting without device times", levi_last_error());
+        }
+    }
     *out = ctx;
     return LEVI_OK;
 }
@@ -79,6 +87,8 @@ levi_status levi_ctx_open(levi_ctx **out, const char *sel) {
 void levi_ctx_destroy(levi_ctx *ctx) {
     if (!ctx) return;
     if (ctx->queue) clFinish(ctx->queue);
+    if (ctx->profile_at_exit) levi_profile_print(ctx, stderr, "totals of this context", &ctx->counters, 1, NULL);
+    runtime_profile_free(ctx);
     /* CLBlast keeps the programs it compiled for this context in a process-wide
      * cache (1.5.3 can only clear all of it): release them while the context
      * lives, or they keep it alive — and some runtimes (Oclgrind) crash when
@@ -92,13 +102,24 @@ void levi_ctx_destroy(levi_ctx *ctx) {
     free(ctx);
 }
 
+/* The kernel's name from ctx's table (profiling only). */
+static const char *kernel_name(const levi_ctx *ctx, cl_kernel k) {
+    for (int i = 0; i < ctx->n_kernels; i++)
+        if (ctx->kernels[i].kernel == k) return ctx->kernels[i].name;
+    return "(kernel)";
+}
+
 levi_status levi_launch(levi_ctx *ctx, cl_kernel k, cl_uint dims, const size_t *global, const size_t *local) {
-    cl_int rc = clEnqueueNDRangeKernel(ctx->queue, k, dims, NULL, global, local, 0, NULL, NULL);
+    cl_event ev = NULL;
+    cl_int rc = clEnqueueNDRangeKernel(ctx->queue, k, dims, NULL, global, local, 0, NULL,
+                                       ctx->profiling ? &ev : NULL);
     if (rc != CL_SUCCESS) {
         char name[64] = "?";
         clGetKernelInfo(k, CL_KERNEL_FUNCTION_NAME, sizeof name, name, NULL);
         return levi_error(rc, "launching kernel '%s' on '%s': %s", name, ctx->info.name, levi_status_name(rc));
     }
+    ctx->counters.launches++;
+    if (ev) levi_profile_track(ctx, kernel_name(ctx, k), &ev);
     return LEVI_OK;
 }
 
@@ -110,6 +131,7 @@ levi_status levi_launch_1d(levi_ctx *ctx, cl_kernel k, size_t n) {
 }
 
 levi_status levi_finish(levi_ctx *ctx) {
+    levi_count_sync(ctx);
     LEVI_CL_CHECK(clFinish(ctx->queue));
     return LEVI_OK;
 }

@@ -82,18 +82,58 @@ void levi_tensor_free(levi_tensor *t) {
     memset(t, 0, sizeof *t);
 }
 
+levi_status levi_buffer_write(levi_ctx *ctx, cl_mem buf, size_t offset_bytes, size_t bytes, const void *host,
+                              int blocking, cl_uint n_wait, const cl_event *wait, cl_event *done) {
+    if (done) *done = NULL;
+    if (!bytes && !done) return LEVI_OK;
+    if (blocking) levi_count_sync(ctx);
+    levi_count_h2d(ctx, bytes);
+    if (!bytes) {
+        LEVI_CL_CHECK(clEnqueueMarkerWithWaitList(ctx->queue, n_wait, n_wait ? wait : NULL, done));
+        return LEVI_OK;
+    }
+    LEVI_CL_CHECK(clEnqueueWriteBuffer(ctx->queue, buf, blocking ? CL_TRUE : CL_FALSE, offset_bytes, bytes, host,
+                                       n_wait, n_wait ? wait : NULL, done));
+    return LEVI_OK;
+}
+
+levi_status levi_buffer_read(levi_ctx *ctx, cl_mem buf, size_t offset_bytes, size_t bytes, void *host,
+                             int blocking, cl_uint n_wait, const cl_event *wait, cl_event *done) {
+    if (done) *done = NULL;
+    if (!bytes && !done) return LEVI_OK;
+    if (blocking) levi_count_sync(ctx);
+    levi_count_d2h(ctx, bytes);
+    if (!bytes) {
+        LEVI_CL_CHECK(clEnqueueMarkerWithWaitList(ctx->queue, n_wait, n_wait ? wait : NULL, done));
+        return LEVI_OK;
+    }
+    LEVI_CL_CHECK(clEnqueueReadBuffer(ctx->queue, buf, blocking ? CL_TRUE : CL_FALSE, offset_bytes, bytes, host,
+                                      n_wait, n_wait ? wait : NULL, done));
+    return LEVI_OK;
+}
+
 levi_status levi_tensor_write(const levi_tensor *t, const float *host) {
     if (!t->numel) return LEVI_OK;
-    LEVI_CL_CHECK(clEnqueueWriteBuffer(t->ctx->queue, t->buf, CL_TRUE, t->offset * sizeof(float),
-                                       t->numel * sizeof(float), host, 0, NULL, NULL));
-    return LEVI_OK;
+    return levi_buffer_write(t->ctx, t->buf, t->offset * sizeof(float), t->numel * sizeof(float), host, 1, 0, NULL,
+                             NULL);
 }
 
 levi_status levi_tensor_read(const levi_tensor *t, float *host) {
     if (!t->numel) return LEVI_OK;
-    LEVI_CL_CHECK(clEnqueueReadBuffer(t->ctx->queue, t->buf, CL_TRUE, t->offset * sizeof(float),
-                                      t->numel * sizeof(float), host, 0, NULL, NULL));
-    return LEVI_OK;
+    return levi_buffer_read(t->ctx, t->buf, t->offset * sizeof(float), t->numel * sizeof(float), host, 1, 0, NULL,
+                            NULL);
+}
+
+levi_status levi_tensor_write_async(const levi_tensor *t, const float *host, cl_uint n_wait, const cl_event *wait,
+                                    cl_event *done) {
+    return levi_buffer_write(t->ctx, t->buf, t->offset * sizeof(float), t->numel * sizeof(float), host, 0, n_wait,
+                             wait, done);
+}
+
+levi_status levi_tensor_read_async(const levi_tensor *t, float *host, cl_uint n_wait, const cl_event *wait,
+                                   cl_event *done) {
+    return levi_buffer_read(t->ctx, t->buf, t->offset * sizeof(float), t->numel * sizeof(float), host, 0, n_wait,
+                            wait, done);
 }
 
 levi_status levi_tensor_copy(const levi_tensor *dst, const levi_tensor *src) {
