@@ -14,6 +14,7 @@
 #include "levi/json_util.h"
 #include "levi/vit.h"
 #include "levi/nn.h"
+#include "levi/backbone.h"
 #include "levi/levi_model.h"
 #include "levi/train.h"
 #include "levi/tuning.h"
