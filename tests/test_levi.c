@@ -13,6 +13,13 @@
 #include "testutil.h"
 
 /* the tiny configuration of tools/golden_levi.py */
+
+/* The ViT v as a model's backbone (taken over). */
+static levi_backbone *vit_backbone(levi_ctx *ctx, levi_vit *v) {
+    levi_backbone *bb = NULL;
+    ck_assert_levi_ok(levi_backbone_from_vit(&bb, ctx, v));
+    return bb;
+}
 enum { B = 5, IMG = 8, K = 3, HZ = 12, AH = 10, CNN1 = 4, CNN2 = 6 };
 static const int k_taps[2] = {0, 2};
 
@@ -91,7 +98,7 @@ static levi_model *golden_model(golden_file *g, const char *file, levi_fusion fu
     levi_model_config mc;
     tiny_model_config(&mc, fusion, task);
     levi_model *m;
-    ck_assert_levi_ok(levi_model_create(&m, g_ctx, &mc, v, B));
+    ck_assert_levi_ok(levi_model_create(&m, g_ctx, &mc, vit_backbone(g_ctx, v), B));
     levi_safetensors st = as_safetensors(g);
     ck_assert_levi_ok(levi_model_read_weights(m, &st, path, 0));
     free(st.tensors);
@@ -168,7 +175,7 @@ START_TEST(feature_cache_and_frozen_backbone) {
     float loss;
     levi_model *m = golden_model(&g, "levi_ensemble.bin", LEVI_FUSION_ENSEMBLE, LEVI_TASK_MLP, &loss);
     ck_assert_int_eq(levi_model_features_cacheable(m), 1);
-    ck_assert_int_eq(levi_vit_trainable(levi_model_backbone(m), NULL, NULL, NULL, NULL), 0);
+    ck_assert_int_eq(levi_backbone_trainable(levi_model_backbone(m), NULL, NULL, NULL, NULL), 0);
     int Fd = levi_model_feature_dim(m);
     ck_assert_int_eq(Fd, 2 * 16);
     levi_tensor px = levi_model_input_pixels(m, B), lab = levi_model_input_labels(m, B);
@@ -286,12 +293,12 @@ START_TEST(bad_configurations) {
     levi_model *m;
     mc.taps[1] = 3; /* depth is 2: taps are 0..2 */
     ck_assert_levi_ok(levi_vit_create(&v, g_ctx, &vc, B, LEVI_VIT_FROZEN, 0));
-    ck_assert_int_eq(levi_model_create(&m, g_ctx, &mc, v, B), LEVI_ERR_INVALID_ARG);
+    ck_assert_int_eq(levi_model_create(&m, g_ctx, &mc, vit_backbone(g_ctx, v), B), LEVI_ERR_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(levi_last_error(), "tap 3 is out of range"));
     /* a levi model needs a frozen backbone; ft a full one */
     tiny_model_config(&mc, LEVI_FUSION_CONCAT, LEVI_TASK_MLP);
     ck_assert_levi_ok(levi_vit_create(&v, g_ctx, &vc, B, LEVI_VIT_FULL, 0));
-    ck_assert_int_eq(levi_model_create(&m, g_ctx, &mc, v, B), LEVI_ERR_INVALID_ARG);
+    ck_assert_int_eq(levi_model_create(&m, g_ctx, &mc, vit_backbone(g_ctx, v), B), LEVI_ERR_INVALID_ARG);
     /* scratch without a backbone works, with one does not */
     levi_model_config_default(&mc, LEVI_METHOD_SCRATCH);
     mc.height = mc.width = IMG;
@@ -321,7 +328,7 @@ static void backbone_fd(levi_method method, int mode, int rank) {
     mc.seed = 5;
     if (method == LEVI_METHOD_FT) mc.ntaps = 0;
     levi_model *m;
-    ck_assert_levi_ok(levi_model_create(&m, g_ctx, &mc, v, B));
+    ck_assert_levi_ok(levi_model_create(&m, g_ctx, &mc, vit_backbone(g_ctx, v), B));
     ck_assert_int_eq(levi_model_features_cacheable(m), 0);
     float x[B * IMG * IMG], y[B] = {0, 1, 2, 1, 0};
     test_fill_uniform(x, B * IMG * IMG, 9, -1.5f, 1.5f);
@@ -333,7 +340,7 @@ static void backbone_fd(levi_method method, int mode, int rank) {
     ck_assert_levi_ok(levi_model_forward(m, &px, NULL, &lab, B, &loss, NULL));
     ck_assert_levi_ok(levi_model_backward(m, B));
     levi_tensor tp, tg;
-    ck_assert_int_eq(levi_vit_trainable(levi_model_backbone(m), &tp, &tg, NULL, NULL), 1);
+    ck_assert_int_eq(levi_backbone_trainable(levi_model_backbone(m), &tp, &tg, NULL, NULL), 1);
     size_t n = tp.numel;
     float *p = malloc(n * sizeof *p), *g = malloc(n * sizeof *g);
     ck_assert_levi_ok(levi_tensor_read(&tp, p));

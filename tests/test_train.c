@@ -19,6 +19,13 @@
 #include "levi/train.h"
 #include "testutil.h"
 
+
+/* The ViT v as a model's backbone (taken over). */
+static levi_backbone *vit_backbone(levi_ctx *ctx, levi_vit *v) {
+    levi_backbone *bb = NULL;
+    ck_assert_levi_ok(levi_backbone_from_vit(&bb, ctx, v));
+    return bb;
+}
 enum { IMG = 8, NCLASS = 3 };
 
 static char g_dir[512], g_train[600], g_val[600], g_two[600], g_bb[600];
@@ -277,7 +284,7 @@ static levi_model *lora_model(levi_ctx *ctx, const levi_dataset *ds) {
     mc.task.hidden = 16;
     mc.seed = 4;
     levi_model *m;
-    ck_assert_levi_ok(levi_model_create(&m, ctx, &mc, v, 16));
+    ck_assert_levi_ok(levi_model_create(&m, ctx, &mc, vit_backbone(ctx, v), 16));
     return m;
 }
 

@@ -1,7 +1,13 @@
 /* levi/levi_model.h — a complete classifier for one of the six methods of
- * DESIGN.md section 1: the (optional) ViT backbone read at taps, the
- * (optional) task model g, the LEVI fusion and adapters, and its
- * self-contained model file.
+ * DESIGN.md section 1: the (optional) backbone read at taps (levi/backbone.h:
+ * the ViT, or another architecture), the (optional) task model g, the LEVI
+ * fusion and adapters, and its self-contained model file.
+ *
+ * Two stages: the backbone stage runs on the backbone's own ctx, the head
+ * stage (task model, adapters, fusion, loss, optimizer) on the model's ctx;
+ * both may be the same ctx. Tap features cross from one to the other in one
+ * explicit hand-off per batch (levi_model_handoff_features): no copy on one
+ * ctx, one transfer through host memory between contexts.
  *
  *   method     backbone        taps                g     fusion / head
  *   scratch    none            -                   yes   linear head on z
@@ -19,14 +25,16 @@
  * ensemble weights "head.alpha"), and __metadata__:
  *   format "levi-model", version "1", method, config (JSON of
  *   levi_model_config), vit_config (HF config.json text, absent for scratch),
- *   class_names (JSON array of strings).
+ *   class_names (JSON array of strings). A backbone other than the ViT adds
+ *   "backbone" (its kind, e.g. "bert") and stores its config text under its
+ *   own key (levi_backbone_config_key).
  * A training checkpoint adds "opt.head.m/v", "opt.backbone.m/v" (flat AdamW
  * moments) and __metadata__ "train_state" (JSON: epoch, step, seed). */
 #ifndef LEVI_LEVI_MODEL_H
 #define LEVI_LEVI_MODEL_H
 
+#include "levi/backbone.h"
 #include "levi/nn.h"
-#include "levi/vit.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -68,23 +76,36 @@ levi_status levi_method_parse(const char *name, levi_method *out);
 /* Defaults for a method: mlp task model of 128, concat, adapter hidden 128,
  * lambda 0.5, rank 4; taps filled by levi_model_create when ntaps == 0. */
 void levi_model_config_default(levi_model_config *c, levi_method m);
-/* Which backbone mode a method trains with (LEVI_VIT_FROZEN/FULL/LORA), or -1
- * when it has no backbone (scratch). */
+/* Which backbone mode a method trains with (LEVI_BACKBONE_FROZEN / FULL /
+ * LORA), or -1 when it has no backbone (scratch). */
 int levi_method_backbone_mode(levi_method m);
 
-/* Build a model. `backbone` (may be NULL for scratch) is taken over (freed
- * with the model, also on error); its train mode must match the method.
- * Taps default to {depth/2 - 1, depth} for levi, {depth} otherwise.
- * max_batch bounds every forward. Parameters are initialized from cfg->seed. */
-levi_status levi_model_create(levi_model **out, levi_ctx *ctx, const levi_model_config *cfg, levi_vit *backbone,
+/* Build a model whose head stage runs on ctx. `backbone` (NULL for
+ * scratch) runs on its own ctx (levi_backbone_ctx: the same or another one)
+ * and is taken over (freed with the model, also on error); its train mode
+ * must match the method (levi_method_backbone_mode). Taps default to
+ * {depth/2 - 1, depth} for levi, {depth} otherwise. max_batch bounds every
+ * forward. Parameters are initialized from cfg->seed. */
+levi_status levi_model_create(levi_model **out, levi_ctx *ctx, const levi_model_config *cfg, levi_backbone *backbone,
                               int max_batch);
-/* Build from a model file or checkpoint (self-contained). trainable = 1 keeps
- * gradient and optimizer storage (for --resume); 0 is inference only. */
+/* Build from a model file or checkpoint (self-contained), both stages on
+ * ctx. trainable = 1 keeps gradient and optimizer storage (for --resume); 0
+ * is inference only. */
 levi_status levi_model_load(levi_model **out, levi_ctx *ctx, const char *path, int max_batch, int trainable);
+/* The same with the backbone stage on backbone_ctx (may equal ctx). */
+levi_status levi_model_load_placed(levi_model **out, levi_ctx *ctx, levi_ctx *backbone_ctx, const char *path,
+                                   int max_batch, int trainable);
 void levi_model_free(levi_model *m);
 
 const levi_model_config *levi_model_get_config(const levi_model *m);
-levi_vit *levi_model_backbone(levi_model *m);
+/* The backbone (owned by the model), NULL for scratch. */
+levi_backbone *levi_model_backbone(levi_model *m);
+/* The head stage's ctx, and the backbone stage's (== the head's when
+ * together; NULL for scratch). */
+levi_ctx *levi_model_ctx(const levi_model *m);
+levi_ctx *levi_model_backbone_ctx(const levi_model *m);
+/* The input view every forward takes (pixels, or token ids + mask). */
+const levi_input_spec *levi_model_input_spec(const levi_model *m);
 /* Class names (num_classes strings, owned by the model); set before saving. */
 const char *const *levi_model_class_names(const levi_model *m);
 levi_status levi_model_set_class_names(levi_model *m, const char *const *names, int count);
@@ -93,7 +114,7 @@ int levi_model_max_batch(const levi_model *m);
 size_t levi_model_num_trainable(const levi_model *m);
 
 /* The head's parameter table (task model, adapters, alpha): names, values,
- * gradients and AdamW moments, for tests, inspection and gradient allreduce. */
+ * gradients and AdamW moments, for tests and inspection. */
 levi_params *levi_model_head_params(levi_model *m);
 
 /* Width of the concatenated tap features (ntaps · hidden), 0 without taps. */
@@ -101,29 +122,76 @@ int levi_model_feature_dim(const levi_model *m);
 /* 1 when the tap features of an input never change during training (the
  * backbone is frozen and has taps): they can be computed once and cached. */
 int levi_model_features_cacheable(const levi_model *m);
-/* feats (B, feature_dim) = [h_t1; h_t2; ...] for pixels (B,C,H,W). */
-levi_status levi_model_features(levi_model *m, const levi_tensor *pixels, const levi_tensor *feats, int B);
+/* feats (B, feature_dim) on the head ctx = [h_t1; h_t2; ...] for the input
+ * x (B, ...) on the head ctx (through the backbone stage). */
+levi_status levi_model_features(levi_model *m, const levi_tensor *x, const levi_tensor *feats, int B);
 
-/* Input staging tensors owned by the model (valid views for B <= max_batch):
- * pixels (B,C,H,W), labels (B), tap features (B, feature_dim; NULL-buf when
- * feature_dim is 0). Callers may pass their own tensors to forward instead. */
+/* Input staging tensors owned by the model, on the head ctx (valid views for
+ * B <= max_batch): x — pixels (B,C,H,W), or token ids (B,T) —, the attention
+ * mask (B,T) of token input (buf NULL for pixels), labels (B), tap features
+ * (B, feature_dim; buf NULL when feature_dim is 0). Callers may pass their
+ * own tensors to forward instead. */
 levi_tensor levi_model_input_pixels(levi_model *m, int B);
+levi_tensor levi_model_input_mask(levi_model *m, int B);
 levi_tensor levi_model_input_labels(levi_model *m, int B);
 levi_tensor levi_model_input_feats(levi_model *m, int B);
 
-/* Forward: pixels (B,C,H,W) normalized; feats (B, feature_dim) precomputed
- * tap features or NULL (then the backbone runs). labels (B, exact integers as
- * floats) may be NULL (no loss). With labels, *loss (mean, the full LEVI loss)
- * and *correct are returned when non-NULL. */
-levi_status levi_model_forward(levi_model *m, const levi_tensor *pixels, const levi_tensor *feats,
+/* --- the two stages, explicitly (a pipeline over batches uses these) ----- */
+
+/* The backbone stage's input buffers for a batch of B (on the backbone ctx;
+ * the head's input staging when both stages share a ctx). */
+levi_input levi_model_stage_input(levi_model *m, int B);
+/* Backbone forward of `in` (on the backbone ctx) and its taps side by side
+ * into the stage's feature buffer. *done (may be NULL) receives an event on
+ * the backbone ctx that completes with the features. */
+levi_status levi_model_backbone_forward(levi_model *m, const levi_input *in, int B, cl_event *done);
+/* The features of the last backbone forward → levi_model_input_feats(m, B)
+ * on the head ctx, after the events in wait (on the backbone ctx). One ctx:
+ * nothing moves (the backbone stage wrote there); two: one transfer through
+ * host memory (the host waits for the features: one counted sync). *done (may be NULL) receives an event on
+ * the head ctx. */
+levi_status levi_model_handoff_features(levi_model *m, int B, cl_uint n_wait, const cl_event *wait,
+                                        cl_event *done);
+
+/* --- a training step ------------------------------------------------------ */
+
+/* Forward: x (B, ...) normalized input on the head ctx (pixels (B,C,H,W));
+ * feats (B, feature_dim) on the head ctx, precomputed tap features, or NULL
+ * (then the backbone stage runs on x and hands its features over). labels
+ * (B, exact integers as floats) may be NULL (no loss). With labels, *loss
+ * (mean, the full LEVI loss) and *correct are returned when non-NULL, which
+ * waits for them (blocking reads). */
+levi_status levi_model_forward(levi_model *m, const levi_tensor *x, const levi_tensor *feats,
                                const levi_tensor *labels, int B, float *loss, int *correct);
+/* The same with a full input on the head ctx (token ids need their mask). */
+levi_status levi_model_forward_input(levi_model *m, const levi_input *in, const levi_tensor *feats,
+                                     const levi_tensor *labels, int B, float *loss, int *correct);
 /* The logits (B, num_classes) of the last forward. */
 levi_tensor levi_model_logits(levi_model *m, int B);
-/* Gradients of the last forward's loss (needs labels), accumulated. */
+/* Gradients of the last forward's loss (needs labels), accumulated into every
+ * trainable group (head; backbone when it trains). */
 levi_status levi_model_backward(levi_model *m, int B);
+/* The same for a shard of B samples of a global batch of global_batch ≥ B
+ * samples split over replicas: every loss term is divided by the global
+ * batch (cross-entropy 1/G), so the sum of the shards' gradients is the
+ * global batch's mean. levi_model_backward(m, B) is global_batch = B. */
+levi_status levi_model_backward_shard(levi_model *m, int B, int global_batch);
 levi_status levi_model_zero_grad(levi_model *m);
-/* One AdamW step (t ≥ 1) over every trainable parameter; grad_clip > 0
- * clips the global norm first (over head and backbone together). */
+
+/* The trainable parameters in flat groups — params, grads and AdamW moments
+ * of equal numel, on the group's ctx: "head" (task model, adapters, alpha),
+ * then "backbone" when the backbone trains (ft, lora, levi+lora). A comm
+ * layer sums the grads of every replica between backward and
+ * levi_model_step. Returns the number of groups written (at most max). */
+typedef struct levi_grad_group {
+    const char *name;
+    levi_ctx *ctx;
+    levi_tensor params, grads, adam_m, adam_v;
+} levi_grad_group;
+int levi_model_grad_groups(levi_model *m, levi_grad_group *out, int max);
+
+/* The update: one AdamW step (t ≥ 1) over every trainable group; grad_clip
+ * > 0 clips the global norm first (over all groups together). */
 levi_status levi_model_step(levi_model *m, const levi_adamw_cfg *cfg, int t, float grad_clip, float *grad_norm);
 
 /* Convenience for inference: images (n, C, H, W) in [0,1] on the host →

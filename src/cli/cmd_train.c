@@ -299,8 +299,10 @@ static int run(const train_args *a, const cli_env *env) {
                         train.num_classes);
     if (st == LEVI_OK) {
         mc.num_classes = train.num_classes;
-        st = levi_model_create(&m, ctx, &mc, vit, (int)a->batch);
+        levi_backbone *bb = NULL;
+        if (vit) st = levi_backbone_from_vit(&bb, ctx, vit);
         vit = NULL;
+        if (st == LEVI_OK) st = levi_model_create(&m, ctx, &mc, bb, (int)a->batch);
     }
     if (st == LEVI_OK) st = levi_model_set_class_names(m, (const char *const *)train.class_names, train.num_classes);
     levi_train_result res;

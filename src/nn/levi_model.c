@@ -1,5 +1,6 @@
-/* A LEVI model (or one of its baselines): backbone taps + task model g +
- * fusion + adapters; forward, loss, backward and the AdamW step.
+/* A LEVI model (or one of its baselines): configuration, validation against
+ * its backbone, the plan of its parameters and activations, and accessors.
+ * Forward, backward and the update are in levi_model_step.c.
  *
  *   feats (B, F) = [h_t1; ...; h_tk], F = k·D      (backbone CLS taps)
  *   z     (B, hz) = g(pixels)
@@ -31,10 +32,10 @@ levi_status levi_method_parse(const char *name, levi_method *out) {
 int levi_method_backbone_mode(levi_method m) {
     switch (m) {
     case LEVI_METHOD_SCRATCH: return -1;
-    case LEVI_METHOD_FT: return LEVI_VIT_FULL;
+    case LEVI_METHOD_FT: return LEVI_BACKBONE_FULL;
     case LEVI_METHOD_LORA:
-    case LEVI_METHOD_LEVI_LORA: return LEVI_VIT_LORA;
-    default: return LEVI_VIT_FROZEN;
+    case LEVI_METHOD_LEVI_LORA: return LEVI_BACKBONE_LORA;
+    default: return LEVI_BACKBONE_FROZEN;
     }
 }
 
@@ -61,7 +62,7 @@ void levi_model_config_default(levi_model_config *c, levi_method m) {
     c->lora_rank = 4;
 }
 
-static levi_status validate(levi_model_config *c, const levi_vit *v) {
+static levi_status validate(levi_model_config *c, const levi_backbone *v) {
     if (c->method < 0 || c->method > LEVI_METHOD_LEVI_LORA)
         return levi_error(LEVI_ERR_INVALID_ARG, "unknown method %d", (int)c->method);
     if (c->num_classes < 2 || c->num_classes > 100000)
@@ -70,9 +71,9 @@ static levi_status validate(levi_model_config *c, const levi_vit *v) {
     if (mode < 0 && v) return levi_error(LEVI_ERR_INVALID_ARG, "method scratch takes no backbone");
     if (mode >= 0 && !v)
         return levi_error(LEVI_ERR_INVALID_ARG, "method %s needs a backbone", levi_method_name(c->method));
-    if (v && levi_vit_train_mode(v) != mode)
+    if (v && levi_backbone_train_mode(v) != mode)
         return levi_error(LEVI_ERR_INVALID_ARG, "method %s needs a backbone in train mode %d, got %d",
-                          levi_method_name(c->method), mode, levi_vit_train_mode(v));
+                          levi_method_name(c->method), mode, levi_backbone_train_mode(v));
     if (!method_has_g(c->method)) c->task.kind = LEVI_TASK_NONE;
     else if (c->task.kind == LEVI_TASK_NONE) c->task.kind = LEVI_TASK_MLP;
     c->task.channels = c->channels;
@@ -91,13 +92,18 @@ static levi_status validate(levi_model_config *c, const levi_vit *v) {
         c->ntaps = 0;
         return LEVI_OK;
     }
-    const levi_vit_config *vc = levi_vit_get_config(v);
-    int depth = vc->num_hidden_layers;
-    if (c->channels != vc->num_channels || c->height != vc->image_size || c->width != vc->image_size)
-        return levi_error(LEVI_ERR_SHAPE, "images (%d,%d,%d) do not fit the backbone's input (%d,%d,%d)",
-                          c->channels, c->height, c->width, vc->num_channels, vc->image_size, vc->image_size);
-    c->image_mean = vc->image_mean;
-    c->image_std = vc->image_std;
+    const levi_input_spec *in = &levi_backbone_get_desc(v)->input;
+    int depth = levi_backbone_depth(v);
+    if (in->kind == LEVI_INPUT_PIXELS) {
+        if (c->channels != in->channels || c->height != in->height || c->width != in->width)
+            return levi_error(LEVI_ERR_SHAPE, "images (%d,%d,%d) do not fit the backbone's input (%d,%d,%d)",
+                              c->channels, c->height, c->width, in->channels, in->height, in->width);
+        c->image_mean = in->mean;
+        c->image_std = in->std;
+    } else if (c->task.kind != LEVI_TASK_NONE) {
+        return levi_error(LEVI_ERR_UNSUPPORTED, "the task model %s reads pixels; a %s backbone reads tokens",
+                          c->task.kind == LEVI_TASK_CNN ? "cnn" : "mlp", levi_backbone_kind(v));
+    }
     if (c->method != LEVI_METHOD_LEVI && c->method != LEVI_METHOD_LEVI_LORA) {
         c->ntaps = 1;
         c->taps[0] = depth;
@@ -127,7 +133,10 @@ static levi_status plan(levi_model *m, int max_batch) {
     m->hz = c->task.kind != LEVI_TASK_NONE ? c->task.hidden : 0;
     levi_arena *a = &m->acts;
     if (m->hz) LEVI_TRY(levi_task_plan(&m->g, &c->task, &m->P, a, max_batch));
-    m->pix = levi_act_plan(a, max_batch, c->channels * c->height * c->width);
+    size_t xn = levi_input_numel(&m->input);
+    if (xn < 1 || xn > 0x7fffffff) return levi_error(LEVI_ERR_INVALID_ARG, "an input of %zu values per sample", xn);
+    m->pix = levi_act_plan(a, max_batch, (int)xn);
+    if (m->input.kind == LEVI_INPUT_TOKENS) m->mask = levi_act_plan(a, max_batch, m->input.seq_len);
     m->labels = levi_act_plan(a, max_batch, 1);
     if (F) {
         m->feats = levi_act_plan(a, max_batch, F);
@@ -172,37 +181,58 @@ static levi_status plan(levi_model *m, int max_batch) {
     return LEVI_OK;
 }
 
-levi_status levi_model_create(levi_model **out, levi_ctx *ctx, const levi_model_config *cfg, levi_vit *backbone,
+levi_status levi_model_create(levi_model **out, levi_ctx *ctx, const levi_model_config *cfg, levi_backbone *backbone,
                               int max_batch) {
-    return levi_model_create_mode(out, ctx, cfg, backbone, max_batch, 1);
+    return model_create_mode(out, ctx, cfg, backbone, max_batch, 1);
 }
 
-levi_status levi_model_create_mode(levi_model **out, levi_ctx *ctx, const levi_model_config *cfg,
-                                   levi_vit *backbone, int max_batch, int trainable) {
+/* The input view: the backbone's, else pixels of the configured size. */
+static void input_spec(levi_model *m) {
+    if (m->bb) {
+        m->input = levi_backbone_get_desc(m->bb)->input;
+        return;
+    }
+    memset(&m->input, 0, sizeof m->input);
+    m->input.kind = LEVI_INPUT_PIXELS;
+    m->input.channels = m->cfg.channels;
+    m->input.height = m->cfg.height;
+    m->input.width = m->cfg.width;
+    m->input.mean = m->cfg.image_mean;
+    m->input.std = m->cfg.image_std;
+}
+
+levi_status model_create_mode(levi_model **out, levi_ctx *ctx, const levi_model_config *cfg, levi_backbone *backbone,
+                              int max_batch, int trainable) {
     *out = NULL;
     levi_model *m = calloc(1, sizeof *m);
     if (!m) {
-        levi_vit_free(backbone);
+        levi_backbone_free(backbone);
         return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory creating a model");
     }
     m->ctx = ctx;
     m->cfg = *cfg;
-    m->vit = backbone;
+    m->bb = backbone;
+    m->bb_ctx = backbone ? levi_backbone_ctx(backbone) : NULL;
+    m->apart = backbone && m->bb_ctx != ctx;
     m->max_batch = max_batch;
     levi_params_init(&m->P, ctx, trainable);
     levi_arena_init(&m->acts, ctx, "activations");
+    levi_arena_init(&m->stage, m->bb_ctx ? m->bb_ctx : ctx, "backbone-stage buffers");
     levi_status st = LEVI_OK;
-    if (max_batch < 1 || (backbone && max_batch > levi_vit_max_batch(backbone)))
+    if (!ctx) st = levi_error(LEVI_ERR_INVALID_ARG, "levi_model_create: no ctx");
+    if (st == LEVI_OK && (max_batch < 1 || (backbone && max_batch > levi_backbone_max_batch(backbone))))
         st = levi_error(LEVI_ERR_INVALID_ARG, "max batch %d is not in 1..%d", max_batch,
-                        backbone ? levi_vit_max_batch(backbone) : 1 << 20);
+                        backbone ? levi_backbone_max_batch(backbone) : 1 << 20);
     if (st == LEVI_OK) st = validate(&m->cfg, backbone);
     if (st == LEVI_OK) {
-        m->D = backbone ? levi_vit_get_config(backbone)->hidden_size : 0;
-        m->vit_trainable = backbone && levi_vit_train_mode(backbone) != LEVI_VIT_FROZEN;
+        input_spec(m);
+        m->D = backbone ? levi_backbone_hidden(backbone) : 0;
+        m->bb_trainable = backbone && levi_backbone_train_mode(backbone) != LEVI_BACKBONE_FROZEN;
         st = plan(m, max_batch);
     }
     if (st == LEVI_OK) st = levi_params_commit(&m->P);
     if (st == LEVI_OK) st = levi_arena_commit(&m->acts);
+    if (st == LEVI_OK && m->apart) st = model_stage_plan(m);
     if (st == LEVI_OK) st = levi_params_init_random(&m->P, m->cfg.seed);
     if (st != LEVI_OK) {
         levi_model_free(m);
@@ -214,7 +244,8 @@ levi_status levi_model_create_mode(levi_model **out, levi_ctx *ctx, const levi_m
 
 void levi_model_free(levi_model *m) {
     if (!m) return;
-    levi_vit_free(m->vit);
+    model_stage_free(m);
+    levi_backbone_free(m->bb);
     levi_params_free(&m->P);
     levi_arena_free(&m->acts);
     if (m->class_names)
@@ -224,12 +255,15 @@ void levi_model_free(levi_model *m) {
 }
 
 const levi_model_config *levi_model_get_config(const levi_model *m) { return &m->cfg; }
-levi_vit *levi_model_backbone(levi_model *m) { return m->vit; }
+levi_backbone *levi_model_backbone(levi_model *m) { return m->bb; }
+levi_ctx *levi_model_ctx(const levi_model *m) { return m->ctx; }
+levi_ctx *levi_model_backbone_ctx(const levi_model *m) { return m->bb_ctx; }
+const levi_input_spec *levi_model_input_spec(const levi_model *m) { return &m->input; }
 levi_params *levi_model_head_params(levi_model *m) { return &m->P; }
 const char *const *levi_model_class_names(const levi_model *m) { return (const char *const *)m->class_names; }
 int levi_model_max_batch(const levi_model *m) { return m->max_batch; }
 int levi_model_feature_dim(const levi_model *m) { return m->cfg.ntaps * m->D; }
-int levi_model_features_cacheable(const levi_model *m) { return m->vit && !m->vit_trainable && m->cfg.ntaps > 0; }
+int levi_model_features_cacheable(const levi_model *m) { return m->bb && !m->bb_trainable && m->cfg.ntaps > 0; }
 
 levi_status levi_model_set_class_names(levi_model *m, const char *const *names, int count) {
     if (count != m->cfg.num_classes)
@@ -253,249 +287,30 @@ levi_status levi_model_set_class_names(levi_model *m, const char *const *names, 
 
 size_t levi_model_num_trainable(const levi_model *m) {
     size_t n = levi_params_numel(&m->P);
-    if (m->vit_trainable) {
-        size_t lora = 0, base = levi_vit_num_params(m->vit, &lora);
-        n += levi_vit_train_mode(m->vit) == LEVI_VIT_LORA ? lora : base;
+    if (m->bb_trainable) {
+        size_t lora = 0, base = levi_backbone_num_params(m->bb, &lora);
+        n += levi_backbone_train_mode(m->bb) == LEVI_BACKBONE_LORA ? lora : base;
     }
     return n;
 }
 
-#define VIEW(slot, B) levi_act_view(&m->acts, (slot), (B))
-
-levi_tensor levi_model_input_pixels(levi_model *m, int B) {
-    levi_tensor t = VIEW(m->pix, B);
-    int s[4] = {B, m->cfg.channels, m->cfg.height, m->cfg.width};
-    return levi_tensor_reshape(&t, 4, s);
-}
-levi_tensor levi_model_input_labels(levi_model *m, int B) {
-    levi_tensor t = VIEW(m->labels, B);
-    return levi_tensor_reshape(&t, 1, &B);
-}
-levi_tensor levi_model_input_feats(levi_model *m, int B) {
-    if (!m->cfg.ntaps) {
-        levi_tensor t;
-        memset(&t, 0, sizeof t);
-        return t;
+int levi_model_grad_groups(levi_model *m, levi_grad_group *out, int max) {
+    int n = 0;
+    if (!m->P.trainable) return 0;
+    if (n < max) {
+        out[n].name = "head";
+        out[n].ctx = m->ctx;
+        out[n].params = levi_arena_all(&m->P.params);
+        out[n].grads = levi_arena_all(&m->P.grads);
+        out[n].adam_m = levi_arena_all(&m->P.adam_m);
+        out[n].adam_v = levi_arena_all(&m->P.adam_v);
+        n++;
     }
-    return VIEW(m->in_feats, B);
-}
-levi_tensor levi_model_logits(levi_model *m, int B) { return VIEW(m->logits, B); }
-
-// pixels (B,C,H,W) → feats (B, k·D) = CLS taps side by side
-levi_status levi_model_features(levi_model *m, const levi_tensor *pixels, const levi_tensor *feats, int B) {
-    int D = m->D, k = m->cfg.ntaps;
-    if (!k) return levi_error(LEVI_ERR_INVALID_ARG, "method %s has no backbone features", levi_method_name(m->cfg.method));
-    LEVI_TRY(levi_vit_forward(m->vit, pixels, B));
-    for (int i = 0; i < k; i++) {
-        levi_tensor h = levi_vit_cls(m->vit, m->cfg.taps[i], B);
-        LEVI_TRY(levi_copy_cols(m->ctx, feats, k * D, i * D, &h, D, 0, B, D, 0));
+    if (n < max && m->bb_trainable &&
+        levi_backbone_trainable(m->bb, &out[n].params, &out[n].grads, &out[n].adam_m, &out[n].adam_v)) {
+        out[n].name = "backbone";
+        out[n].ctx = m->bb_ctx;
+        n++;
     }
-    return LEVI_OK;
-}
-
-/* w = softmax(alpha) on the host (k values). */
-static levi_status ensemble_weights(levi_model *m, double *w) {
-    int k = m->cfg.ntaps;
-    float alpha[LEVI_MAX_TAPS];
-    levi_tensor at = levi_params_value(&m->P, m->alpha);
-    LEVI_TRY(levi_tensor_read(&at, alpha));
-    double mx = alpha[0], s = 0;
-    for (int i = 1; i < k; i++) mx = alpha[i] > mx ? alpha[i] : mx;
-    for (int i = 0; i < k; i++) s += (w[i] = exp((double)alpha[i] - mx));
-    for (int i = 0; i < k; i++) w[i] /= s;
-    return LEVI_OK;
-}
-
-levi_status levi_model_forward(levi_model *m, const levi_tensor *pixels, const levi_tensor *feats,
-                               const levi_tensor *labels, int B, float *loss, int *correct) {
-    levi_ctx *ctx = m->ctx;
-    const levi_model_config *c = &m->cfg;
-    int K = c->num_classes, k = c->ntaps, D = m->D, F = k * D, hz = m->hz;
-    if (B < 1 || B > m->max_batch) return levi_error(LEVI_ERR_INVALID_ARG, "batch %d is not in 1..%d", B, m->max_batch);
-    if (feats && (!F || m->vit_trainable))
-        return levi_error(LEVI_ERR_INVALID_ARG, "precomputed features given to a model whose features %s",
-                          F ? "change during training" : "do not exist");
-    m->last_B = B;
-    m->last_pixels = *pixels;
-    m->have_labels = labels != NULL;
-    if (labels) m->last_labels = *labels;
-    levi_tensor fe;
-    memset(&fe, 0, sizeof fe);
-    if (F) {
-        if (feats) {
-            fe = *feats;
-        } else {
-            fe = VIEW(m->feats, B);
-            LEVI_TRY(levi_model_features(m, pixels, &fe, B));
-        }
-        m->last_feats = fe;
-    }
-    levi_tensor z;
-    memset(&z, 0, sizeof z);
-    if (hz) {
-        LEVI_TRY(levi_task_forward(&m->g, &m->P, &m->acts, pixels, B));
-        z = levi_task_z(&m->g, &m->acts, B);
-    }
-    levi_tensor logits = VIEW(m->logits, B);
-    if (c->fusion == LEVI_FUSION_CONCAT) {
-        levi_tensor x;
-        if (m->x_alias[0]) {
-            x = hz ? z : fe;
-        } else {
-            x = VIEW(m->x[0], B);
-            LEVI_TRY(levi_copy_cols(ctx, &x, F + hz, 0, &fe, F, 0, B, F, 0));
-            LEVI_TRY(levi_copy_cols(ctx, &x, F + hz, F, &z, hz, 0, B, hz, 0));
-        }
-        m->xv[0] = x;
-        LEVI_TRY(levi_adapter_forward(&m->ad[0], &m->P, &m->acts, &logits, &x, B));
-    } else {
-        LEVI_TRY(ensemble_weights(m, m->w));
-        LEVI_TRY(levi_tensor_zero(&logits));
-        for (int i = 0; i < k; i++) {
-            levi_tensor x = VIEW(m->x[i], B), ll = VIEW(m->logits_l[i], B);
-            LEVI_TRY(levi_copy_cols(ctx, &x, D + hz, 0, &fe, F, i * D, B, D, 0));
-            if (hz) LEVI_TRY(levi_copy_cols(ctx, &x, D + hz, D, &z, hz, 0, B, hz, 0));
-            m->xv[i] = x;
-            LEVI_TRY(levi_adapter_forward(&m->ad[i], &m->P, &m->acts, &ll, &x, B));
-            LEVI_TRY(levi_axpy(ctx, &logits, (float)m->w[i], &ll, (size_t)B * K));
-        }
-    }
-    if (!labels) return LEVI_OK;
-    levi_tensor probs = VIEW(m->probs, B), losses = VIEW(m->losses, B), corr = VIEW(m->correct, B);
-    float l0;
-    int c0;
-    LEVI_TRY(levi_crossentropy_forward(ctx, &probs, &losses, &corr, &logits, labels, B, K, &l0, &c0));
-    double total = l0;
-    if (c->fusion == LEVI_FUSION_ENSEMBLE) {
-        double aux = 0;
-        for (int i = 0; i < k; i++) {
-            levi_tensor ll = VIEW(m->logits_l[i], B), pl = VIEW(m->probs_l[i], B);
-            levi_tensor lo = VIEW(m->losses_l[i], B), co = VIEW(m->correct_l[i], B);
-            float li;
-            int ci;
-            LEVI_TRY(levi_crossentropy_forward(ctx, &pl, &lo, &co, &ll, labels, B, K, &li, &ci));
-            aux += li;
-        }
-        total += c->lambda * aux / k;
-    }
-    if (loss) *loss = (float)total;
-    if (correct) *correct = c0;
-    return LEVI_OK;
-}
-
-/* dalpha_j += w_j (g_j - Σ_l w_l g_l), g_l = <dlogits, logits_l> */
-static levi_status alpha_backward(levi_model *m, int B) {
-    int K = m->cfg.num_classes, k = m->cfg.ntaps;
-    size_t n = (size_t)B * K;
-    float *buf = malloc(2 * n * sizeof *buf);
-    if (!buf) return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
-    levi_tensor dl = VIEW(m->dlogits, B);
-    levi_status st = levi_tensor_read(&dl, buf);
-    double g[LEVI_MAX_TAPS], mean = 0;
-    for (int i = 0; i < k && st == LEVI_OK; i++) {
-        levi_tensor ll = VIEW(m->logits_l[i], B);
-        st = levi_tensor_read(&ll, buf + n);
-        g[i] = 0;
-        for (size_t j = 0; j < n; j++) g[i] += (double)buf[j] * buf[n + j];
-        mean += m->w[i] * g[i];
-    }
-    float da[LEVI_MAX_TAPS];
-    levi_tensor dat = levi_params_grad(&m->P, m->alpha);
-    if (st == LEVI_OK) st = levi_tensor_read(&dat, da);
-    for (int i = 0; i < k; i++) da[i] += (float)(m->w[i] * (g[i] - mean));
-    if (st == LEVI_OK) st = levi_tensor_write(&dat, da);
-    free(buf);
-    return st;
-}
-
-levi_status levi_model_backward(levi_model *m, int Bcall) {
-    levi_ctx *ctx = m->ctx;
-    const levi_model_config *c = &m->cfg;
-    if (Bcall != m->last_B)
-        return levi_error(LEVI_ERR_INVALID_ARG, "backward of batch %d after a forward of batch %d", Bcall, m->last_B);
-    int B = m->last_B, K = c->num_classes, k = c->ntaps, D = m->D, F = k * D, hz = m->hz;
-    if (!m->have_labels) return levi_error(LEVI_ERR_INVALID_ARG, "backward needs a forward with labels");
-    if (!m->P.trainable)
-        return levi_error(LEVI_ERR_INVALID_ARG, "the model was loaded for inference only: no gradient storage");
-    levi_tensor dlogits = VIEW(m->dlogits, B), probs = VIEW(m->probs, B);
-    levi_tensor dz, dfe;
-    memset(&dz, 0, sizeof dz);
-    memset(&dfe, 0, sizeof dfe);
-    if (hz) {
-        dz = VIEW(m->dz, B);
-        LEVI_TRY(levi_tensor_zero(&dz));
-    }
-    int need_dfe = F && m->vit_trainable;
-    if (need_dfe) {
-        dfe = VIEW(m->dfeats, B);
-        LEVI_TRY(levi_tensor_zero(&dfe));
-    }
-    LEVI_TRY(levi_tensor_zero(&dlogits));
-    LEVI_TRY(levi_crossentropy_backward(ctx, &dlogits, &probs, &m->last_labels, B, K, 1.0f / (float)B));
-    if (c->fusion == LEVI_FUSION_CONCAT) {
-        if (m->x_alias[0]) {
-            const levi_tensor *dx = hz ? &dz : (need_dfe ? &dfe : NULL);
-            LEVI_TRY(levi_adapter_backward(&m->ad[0], &m->P, &m->acts, dx, &dlogits, &m->xv[0], B));
-        } else {
-            levi_tensor dx = VIEW(m->dx[0], B);
-            LEVI_TRY(levi_tensor_zero(&dx));
-            LEVI_TRY(levi_adapter_backward(&m->ad[0], &m->P, &m->acts, &dx, &dlogits, &m->xv[0], B));
-            if (need_dfe) LEVI_TRY(levi_copy_cols(ctx, &dfe, F, 0, &dx, F + hz, 0, B, F, 1));
-            LEVI_TRY(levi_copy_cols(ctx, &dz, hz, 0, &dx, F + hz, F, B, hz, 1));
-        }
-    } else {
-        LEVI_TRY(alpha_backward(m, B));
-        for (int i = 0; i < k; i++) {
-            levi_tensor dl = VIEW(m->dlogits_l[i], B), pl = VIEW(m->probs_l[i], B), dx = VIEW(m->dx[i], B);
-            LEVI_TRY(levi_tensor_zero(&dl));
-            LEVI_TRY(levi_tensor_zero(&dx));
-            LEVI_TRY(levi_axpy(ctx, &dl, (float)m->w[i], &dlogits, (size_t)B * K));
-            LEVI_TRY(levi_crossentropy_backward(ctx, &dl, &pl, &m->last_labels, B, K,
-                                                c->lambda / (float)k / (float)B));
-            LEVI_TRY(levi_adapter_backward(&m->ad[i], &m->P, &m->acts, &dx, &dl, &m->xv[i], B));
-            if (need_dfe) LEVI_TRY(levi_copy_cols(ctx, &dfe, F, i * D, &dx, D + hz, 0, B, D, 1));
-            if (hz) LEVI_TRY(levi_copy_cols(ctx, &dz, hz, 0, &dx, D + hz, D, B, hz, 1));
-        }
-    }
-    if (hz) LEVI_TRY(levi_task_backward(&m->g, &m->P, &m->acts, &m->last_pixels, &dz, B));
-    if (!need_dfe) return LEVI_OK;
-    levi_tensor dcls[LEVI_MAX_TAPS];
-    const levi_tensor *dp[LEVI_MAX_TAPS];
-    for (int i = 0; i < k; i++) {
-        dcls[i] = VIEW(m->dcls[i], B);
-        LEVI_TRY(levi_copy_cols(ctx, &dcls[i], D, 0, &dfe, F, i * D, B, D, 0));
-        dp[i] = &dcls[i];
-    }
-    return levi_vit_backward(m->vit, dp, c->taps, k, B);
-}
-
-levi_status levi_model_zero_grad(levi_model *m) {
-    LEVI_TRY(levi_params_zero_grad(&m->P));
-    if (m->vit_trainable) LEVI_TRY(levi_vit_zero_grad(m->vit));
-    return LEVI_OK;
-}
-
-levi_status levi_model_step(levi_model *m, const levi_adamw_cfg *cfg, int t, float grad_clip, float *grad_norm) {
-    if (!m->P.trainable)
-        return levi_error(LEVI_ERR_INVALID_ARG, "the model was loaded for inference only: no optimizer state");
-    levi_tensor hp = levi_arena_all(&m->P.params), hg = levi_arena_all(&m->P.grads);
-    levi_tensor hm = levi_arena_all(&m->P.adam_m), hv = levi_arena_all(&m->P.adam_v);
-    levi_tensor bp, bg, bm, bv;
-    int nb = m->vit_trainable ? levi_vit_trainable(m->vit, &bp, &bg, &bm, &bv) : 0;
-    if (grad_clip > 0 || grad_norm) {
-        float n1 = 0, n2 = 0;
-        LEVI_TRY(levi_grad_clip(m->ctx, &hg, hg.numel, 0.0f, &n1));
-        if (nb) LEVI_TRY(levi_grad_clip(m->ctx, &bg, bg.numel, 0.0f, &n2));
-        double norm = sqrt((double)n1 * n1 + (double)n2 * n2);
-        if (grad_norm) *grad_norm = (float)norm;
-        if (!isfinite(norm)) return levi_error(LEVI_ERR_NOT_FINITE, "gradient norm is %g", norm);
-        if (grad_clip > 0 && norm > grad_clip) {
-            float s = (float)(grad_clip / norm);
-            LEVI_TRY(levi_scale_forward(m->ctx, &hg, &hg, s, hg.numel));
-            if (nb) LEVI_TRY(levi_scale_forward(m->ctx, &bg, &bg, s, bg.numel));
-        }
-    }
-    LEVI_TRY(levi_adamw_update(m->ctx, &hp, &hg, &hm, &hv, hp.numel, cfg, t));
-    if (nb) LEVI_TRY(levi_adamw_update(m->ctx, &bp, &bg, &bm, &bv, bp.numel, cfg, t));
-    return LEVI_OK;
+    return n;
 }

@@ -157,15 +157,20 @@ levi_status levi_model_save(levi_model *m, const char *path, const char *const *
     if (st == LEVI_OK) st = levi_st_writer_meta(w, "class_names", names);
     for (int i = 0; st == LEVI_OK && i < n_extra; i++)
         st = levi_st_writer_meta(w, extra_meta_kv[2 * i], extra_meta_kv[2 * i + 1]);
-    if (st == LEVI_OK && m->vit) {
-        vcfg = levi_vit_config_json(levi_vit_get_config(m->vit));
-        st = vcfg ? levi_st_writer_meta(w, "vit_config", vcfg) : levi_error(LEVI_ERR_HOST_MEMORY, "out of memory");
-        if (st == LEVI_OK) st = levi_vit_write_weights(m->vit, w, "backbone.");
+    if (st == LEVI_OK && m->bb) {
+        const char *kind = levi_backbone_kind(m->bb), *key = levi_backbone_config_key(kind);
+        vcfg = levi_backbone_config_text(m->bb);
+        if (!key) st = levi_error(LEVI_ERR_UNSUPPORTED, "saving %s: backbone kind '%s' is not known", path, kind);
+        else if (!vcfg) st = levi_error(LEVI_ERR_HOST_MEMORY, "out of memory");
+        /* the ViT's files stay as they were: its kind is implied by vit_config */
+        if (st == LEVI_OK && strcmp(kind, "vit")) st = levi_st_writer_meta(w, "backbone", kind);
+        if (st == LEVI_OK) st = levi_st_writer_meta(w, key, vcfg);
+        if (st == LEVI_OK) st = levi_backbone_write_weights(m->bb, w, "backbone.");
     }
     if (st == LEVI_OK) st = levi_params_write(&m->P, w, "head.", with_optimizer ? "opt.head." : NULL);
-    if (st == LEVI_OK && with_optimizer && m->vit_trainable) {
+    if (st == LEVI_OK && with_optimizer && m->bb_trainable) {
         levi_tensor bm, bv;
-        if (levi_vit_trainable(m->vit, NULL, NULL, &bm, &bv)) {
+        if (levi_backbone_trainable(m->bb, NULL, NULL, &bm, &bv)) {
             st = add_flat(w, "opt.backbone.m", &bm);
             if (st == LEVI_OK) st = add_flat(w, "opt.backbone.v", &bv);
         }
@@ -188,11 +193,11 @@ static levi_status read_flat(const levi_safetensors *st, const char *path, const
 
 levi_status levi_model_read_weights(levi_model *m, const levi_safetensors *st, const char *path,
                                     int with_optimizer) {
-    if (m->vit) LEVI_TRY(levi_vit_read_weights(m->vit, st, "backbone."));
+    if (m->bb) LEVI_TRY(levi_backbone_read_weights(m->bb, st, "backbone."));
     LEVI_TRY(levi_params_read(&m->P, st, "head.", with_optimizer ? "opt.head." : NULL, path));
-    if (with_optimizer && m->vit_trainable) {
+    if (with_optimizer && m->bb_trainable) {
         levi_tensor bm, bv;
-        if (levi_vit_trainable(m->vit, NULL, NULL, &bm, &bv)) {
+        if (levi_backbone_trainable(m->bb, NULL, NULL, &bm, &bv)) {
             LEVI_TRY(read_flat(st, path, "opt.backbone.m", &bm));
             LEVI_TRY(read_flat(st, path, "opt.backbone.v", &bv));
         }
@@ -226,6 +231,11 @@ static levi_status parse_names(const char *text, const char *path, int K, char *
 }
 
 levi_status levi_model_load(levi_model **out, levi_ctx *ctx, const char *path, int max_batch, int trainable) {
+    return levi_model_load_placed(out, ctx, ctx, path, max_batch, trainable);
+}
+
+levi_status levi_model_load_placed(levi_model **out, levi_ctx *ctx, levi_ctx *backbone_ctx, const char *path,
+                                   int max_batch, int trainable) {
     *out = NULL;
     levi_safetensors st;
     LEVI_TRY(levi_safetensors_read(path, &st));
@@ -241,19 +251,24 @@ levi_status levi_model_load(levi_model **out, levi_ctx *ctx, const char *path, i
     if (rc == LEVI_OK) rc = parse_config(levi_safetensors_meta(&st, "config"), path, &cfg);
     char **names = NULL;
     if (rc == LEVI_OK) rc = parse_names(levi_safetensors_meta(&st, "class_names"), path, cfg.num_classes, &names);
-    levi_vit *vit = NULL;
+    levi_backbone *bb = NULL;
     int mode = rc == LEVI_OK ? levi_method_backbone_mode(cfg.method) : -1;
     if (rc == LEVI_OK && mode >= 0) {
-        levi_vit_config vc;
-        const char *vtext = levi_safetensors_meta(&st, "vit_config");
+        const char *kind = levi_safetensors_meta(&st, "backbone");
+        if (!kind) kind = "vit";
+        const char *key = levi_backbone_config_key(kind);
+        const char *text = key ? levi_safetensors_meta(&st, key) : NULL;
         char where[1100];
-        snprintf(where, sizeof where, "%s (__metadata__ vit_config)", path);
-        if (!vtext) rc = levi_error(LEVI_ERR_FORMAT, "%s: __metadata__ 'vit_config' is missing", path);
-        else rc = levi_vit_config_parse(&vc, vtext, where);
+        snprintf(where, sizeof where, "%s (__metadata__ %s)", path, key ? key : "backbone");
         /* inference: a frozen backbone, except LoRA which needs its adapters */
-        int run_mode = trainable ? mode : (mode == LEVI_VIT_LORA ? LEVI_VIT_LORA : LEVI_VIT_FROZEN);
-        if (rc == LEVI_OK)
-            rc = levi_vit_create(&vit, ctx, &vc, max_batch, run_mode, run_mode == LEVI_VIT_LORA ? cfg.lora_rank : 0);
+        int run_mode = trainable ? mode : (mode == LEVI_BACKBONE_LORA ? LEVI_BACKBONE_LORA : LEVI_BACKBONE_FROZEN);
+        if (!key)
+            rc = levi_error(LEVI_ERR_FORMAT, "%s: __metadata__ 'backbone' names the unknown kind '%s'", path, kind);
+        else if (!text)
+            rc = levi_error(LEVI_ERR_FORMAT, "%s: __metadata__ '%s' is missing", path, key);
+        else
+            rc = levi_backbone_from_config(&bb, backbone_ctx ? backbone_ctx : ctx, kind, text, where, max_batch,
+                                           run_mode, run_mode == LEVI_BACKBONE_LORA ? cfg.lora_rank : 0);
         if (rc == LEVI_OK && run_mode != mode) {
             /* an ft model evaluated frozen: a frozen-mode method config keeps the head layout */
             cfg.method = cfg.method == LEVI_METHOD_FT ? LEVI_METHOD_LP : cfg.method;
@@ -262,8 +277,8 @@ levi_status levi_model_load(levi_model **out, levi_ctx *ctx, const char *path, i
     levi_model *m = NULL;
     if (rc == LEVI_OK) {
         levi_method saved = cfg.method;
-        rc = levi_model_create_mode(&m, ctx, &cfg, vit, max_batch, trainable);
-        vit = NULL;
+        rc = model_create_mode(&m, ctx, &cfg, bb, max_batch, trainable);
+        bb = NULL;
         if (rc == LEVI_OK && saved != m->cfg.method) m->cfg.method = saved;
     }
     if (rc == LEVI_OK) rc = levi_model_read_weights(m, &st, path, 0);
@@ -275,7 +290,7 @@ levi_status levi_model_load(levi_model **out, levi_ctx *ctx, const char *path, i
     if (names)
         for (int i = 0; i < cfg.num_classes; i++) free(names[i]);
     free(names);
-    levi_vit_free(vit);
+    levi_backbone_free(bb);
     levi_safetensors_free(&st);
     if (rc != LEVI_OK) {
         levi_model_free(m);
@@ -287,6 +302,8 @@ levi_status levi_model_load(levi_model **out, levi_ctx *ctx, const char *path, i
 
 levi_status levi_model_predict(levi_model *m, const float *images, int n, float *probs) {
     const levi_model_config *c = &m->cfg;
+    if (m->input.kind != LEVI_INPUT_PIXELS)
+        return levi_error(LEVI_ERR_UNSUPPORTED, "levi_model_predict takes images; this model reads tokens");
     size_t chw = (size_t)c->channels * c->height * c->width;
     int K = c->num_classes;
     float *buf = malloc((size_t)m->max_batch * (chw > (size_t)K ? chw : (size_t)K) * sizeof *buf);

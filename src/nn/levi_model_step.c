@@ -1,0 +1,268 @@
+/* Forward, loss, backward and the AdamW update of a levi_model:
+ *
+ *   feats (B, F) = [h_t1; ...; h_tk], F = k·D      (backbone taps)
+ *   z     (B, hz) = g(x)
+ *   concat  : x (B, F+hz) = [feats; z], logits = A(x)
+ *   ensemble: x_l (B, D+hz) = [h_l; z], logits_l = A_l(x_l),
+ *             logits = Σ_l w_l logits_l with w = softmax(alpha),
+ *             loss = CE(logits) + lambda · mean_l CE(logits_l) */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "levi_model_internal.h"
+
+levi_tensor levi_model_input_pixels(levi_model *m, int B) {
+    levi_tensor t = VIEW(m->pix, B);
+    if (m->input.kind == LEVI_INPUT_TOKENS) return t; /* (B,T) token ids */
+    int s[4] = {B, m->input.channels, m->input.height, m->input.width};
+    return levi_tensor_reshape(&t, 4, s);
+}
+levi_tensor levi_model_input_mask(levi_model *m, int B) {
+    if (m->input.kind != LEVI_INPUT_TOKENS) {
+        levi_tensor t;
+        memset(&t, 0, sizeof t);
+        return t;
+    }
+    return VIEW(m->mask, B);
+}
+levi_tensor levi_model_input_labels(levi_model *m, int B) {
+    levi_tensor t = VIEW(m->labels, B);
+    return levi_tensor_reshape(&t, 1, &B);
+}
+levi_tensor levi_model_input_feats(levi_model *m, int B) {
+    if (!m->cfg.ntaps) {
+        levi_tensor t;
+        memset(&t, 0, sizeof t);
+        return t;
+    }
+    return VIEW(m->in_feats, B);
+}
+levi_tensor levi_model_logits(levi_model *m, int B) { return VIEW(m->logits, B); }
+
+// x (B, ...) on the head ctx → feats (B, k·D) on the head ctx = taps side by side
+levi_status levi_model_features(levi_model *m, const levi_tensor *x, const levi_tensor *feats, int B) {
+    if (!m->cfg.ntaps)
+        return levi_error(LEVI_ERR_INVALID_ARG, "method %s has no backbone features", levi_method_name(m->cfg.method));
+    levi_input in;
+    memset(&in, 0, sizeof in);
+    in.x = *x;
+    in.mask = levi_model_input_mask(m, B);
+    return model_features_input(m, &in, feats, B);
+}
+
+/* w = softmax(alpha) on the host (k values). */
+static levi_status ensemble_weights(levi_model *m, double *w) {
+    int k = m->cfg.ntaps;
+    float alpha[LEVI_MAX_TAPS];
+    levi_tensor at = levi_params_value(&m->P, m->alpha);
+    LEVI_TRY(levi_tensor_read(&at, alpha));
+    double mx = alpha[0], s = 0;
+    for (int i = 1; i < k; i++) mx = alpha[i] > mx ? alpha[i] : mx;
+    for (int i = 0; i < k; i++) s += (w[i] = exp((double)alpha[i] - mx));
+    for (int i = 0; i < k; i++) w[i] /= s;
+    return LEVI_OK;
+}
+
+levi_status levi_model_forward(levi_model *m, const levi_tensor *x, const levi_tensor *feats,
+                               const levi_tensor *labels, int B, float *loss, int *correct) {
+    levi_input in;
+    memset(&in, 0, sizeof in);
+    in.x = *x;
+    in.mask = levi_model_input_mask(m, B);
+    return levi_model_forward_input(m, &in, feats, labels, B, loss, correct);
+}
+
+levi_status levi_model_forward_input(levi_model *m, const levi_input *in, const levi_tensor *feats,
+                                     const levi_tensor *labels, int B, float *loss, int *correct) {
+    levi_ctx *ctx = m->ctx;
+    const levi_model_config *c = &m->cfg;
+    int K = c->num_classes, k = c->ntaps, D = m->D, F = k * D, hz = m->hz;
+    if (B < 1 || B > m->max_batch) return levi_error(LEVI_ERR_INVALID_ARG, "batch %d is not in 1..%d", B, m->max_batch);
+    if (feats && (!F || m->bb_trainable))
+        return levi_error(LEVI_ERR_INVALID_ARG, "precomputed features given to a model whose features %s",
+                          F ? "change during training" : "do not exist");
+    m->last_B = B;
+    m->last_pixels = in->x;
+    m->have_labels = labels != NULL;
+    if (labels) m->last_labels = *labels;
+    levi_tensor fe;
+    memset(&fe, 0, sizeof fe);
+    if (F) {
+        if (feats) {
+            fe = *feats;
+        } else {
+            fe = VIEW(m->feats, B);
+            LEVI_TRY(model_features_input(m, in, &fe, B));
+        }
+        m->last_feats = fe;
+    }
+    levi_tensor z;
+    memset(&z, 0, sizeof z);
+    if (hz) {
+        LEVI_TRY(levi_task_forward(&m->g, &m->P, &m->acts, &in->x, B));
+        z = levi_task_z(&m->g, &m->acts, B);
+    }
+    levi_tensor logits = VIEW(m->logits, B);
+    if (c->fusion == LEVI_FUSION_CONCAT) {
+        levi_tensor x;
+        if (m->x_alias[0]) {
+            x = hz ? z : fe;
+        } else {
+            x = VIEW(m->x[0], B);
+            LEVI_TRY(levi_copy_cols(ctx, &x, F + hz, 0, &fe, F, 0, B, F, 0));
+            LEVI_TRY(levi_copy_cols(ctx, &x, F + hz, F, &z, hz, 0, B, hz, 0));
+        }
+        m->xv[0] = x;
+        LEVI_TRY(levi_adapter_forward(&m->ad[0], &m->P, &m->acts, &logits, &x, B));
+    } else {
+        LEVI_TRY(ensemble_weights(m, m->w));
+        LEVI_TRY(levi_tensor_zero(&logits));
+        for (int i = 0; i < k; i++) {
+            levi_tensor x = VIEW(m->x[i], B), ll = VIEW(m->logits_l[i], B);
+            LEVI_TRY(levi_copy_cols(ctx, &x, D + hz, 0, &fe, F, i * D, B, D, 0));
+            if (hz) LEVI_TRY(levi_copy_cols(ctx, &x, D + hz, D, &z, hz, 0, B, hz, 0));
+            m->xv[i] = x;
+            LEVI_TRY(levi_adapter_forward(&m->ad[i], &m->P, &m->acts, &ll, &x, B));
+            LEVI_TRY(levi_axpy(ctx, &logits, (float)m->w[i], &ll, (size_t)B * K));
+        }
+    }
+    if (!labels) return LEVI_OK;
+    levi_tensor probs = VIEW(m->probs, B), losses = VIEW(m->losses, B), corr = VIEW(m->correct, B);
+    float l0;
+    int c0;
+    LEVI_TRY(levi_crossentropy_forward(ctx, &probs, &losses, &corr, &logits, labels, B, K, &l0, &c0));
+    double total = l0;
+    if (c->fusion == LEVI_FUSION_ENSEMBLE) {
+        double aux = 0;
+        for (int i = 0; i < k; i++) {
+            levi_tensor ll = VIEW(m->logits_l[i], B), pl = VIEW(m->probs_l[i], B);
+            levi_tensor lo = VIEW(m->losses_l[i], B), co = VIEW(m->correct_l[i], B);
+            float li;
+            int ci;
+            LEVI_TRY(levi_crossentropy_forward(ctx, &pl, &lo, &co, &ll, labels, B, K, &li, &ci));
+            aux += li;
+        }
+        total += c->lambda * aux / k;
+    }
+    if (loss) *loss = (float)total;
+    if (correct) *correct = c0;
+    return LEVI_OK;
+}
+
+/* dalpha_j += w_j (g_j - Σ_l w_l g_l), g_l = <dlogits, logits_l> */
+static levi_status alpha_backward(levi_model *m, int B) {
+    int K = m->cfg.num_classes, k = m->cfg.ntaps;
+    size_t n = (size_t)B * K;
+    float *buf = malloc(2 * n * sizeof *buf);
+    if (!buf) return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
+    levi_tensor dl = VIEW(m->dlogits, B);
+    levi_status st = levi_tensor_read(&dl, buf);
+    double g[LEVI_MAX_TAPS], mean = 0;
+    for (int i = 0; i < k && st == LEVI_OK; i++) {
+        levi_tensor ll = VIEW(m->logits_l[i], B);
+        st = levi_tensor_read(&ll, buf + n);
+        g[i] = 0;
+        for (size_t j = 0; j < n; j++) g[i] += (double)buf[j] * buf[n + j];
+        mean += m->w[i] * g[i];
+    }
+    float da[LEVI_MAX_TAPS];
+    levi_tensor dat = levi_params_grad(&m->P, m->alpha);
+    if (st == LEVI_OK) st = levi_tensor_read(&dat, da);
+    for (int i = 0; i < k; i++) da[i] += (float)(m->w[i] * (g[i] - mean));
+    if (st == LEVI_OK) st = levi_tensor_write(&dat, da);
+    free(buf);
+    return st;
+}
+
+levi_status levi_model_backward(levi_model *m, int B) { return levi_model_backward_shard(m, B, B); }
+
+levi_status levi_model_backward_shard(levi_model *m, int Bcall, int global_batch) {
+    levi_ctx *ctx = m->ctx;
+    const levi_model_config *c = &m->cfg;
+    if (Bcall != m->last_B)
+        return levi_error(LEVI_ERR_INVALID_ARG, "backward of batch %d after a forward of batch %d", Bcall, m->last_B);
+    int B = m->last_B, K = c->num_classes, k = c->ntaps, D = m->D, F = k * D, hz = m->hz;
+    if (!m->have_labels) return levi_error(LEVI_ERR_INVALID_ARG, "backward needs a forward with labels");
+    if (!m->P.trainable)
+        return levi_error(LEVI_ERR_INVALID_ARG, "the model was loaded for inference only: no gradient storage");
+    levi_tensor dlogits = VIEW(m->dlogits, B), probs = VIEW(m->probs, B);
+    levi_tensor dz, dfe;
+    memset(&dz, 0, sizeof dz);
+    memset(&dfe, 0, sizeof dfe);
+    if (hz) {
+        dz = VIEW(m->dz, B);
+        LEVI_TRY(levi_tensor_zero(&dz));
+    }
+    int need_dfe = F && m->bb_trainable;
+    if (need_dfe) {
+        dfe = VIEW(m->dfeats, B);
+        LEVI_TRY(levi_tensor_zero(&dfe));
+    }
+    LEVI_TRY(levi_tensor_zero(&dlogits));
+    if (global_batch < B)
+        return levi_error(LEVI_ERR_INVALID_ARG, "a shard of %d samples of a global batch of %d", B, global_batch);
+    const float G = (float)global_batch;
+    LEVI_TRY(levi_crossentropy_backward(ctx, &dlogits, &probs, &m->last_labels, B, K, 1.0f / G));
+    if (c->fusion == LEVI_FUSION_CONCAT) {
+        if (m->x_alias[0]) {
+            const levi_tensor *dx = hz ? &dz : (need_dfe ? &dfe : NULL);
+            LEVI_TRY(levi_adapter_backward(&m->ad[0], &m->P, &m->acts, dx, &dlogits, &m->xv[0], B));
+        } else {
+            levi_tensor dx = VIEW(m->dx[0], B);
+            LEVI_TRY(levi_tensor_zero(&dx));
+            LEVI_TRY(levi_adapter_backward(&m->ad[0], &m->P, &m->acts, &dx, &dlogits, &m->xv[0], B));
+            if (need_dfe) LEVI_TRY(levi_copy_cols(ctx, &dfe, F, 0, &dx, F + hz, 0, B, F, 1));
+            LEVI_TRY(levi_copy_cols(ctx, &dz, hz, 0, &dx, F + hz, F, B, hz, 1));
+        }
+    } else {
+        LEVI_TRY(alpha_backward(m, B));
+        for (int i = 0; i < k; i++) {
+            levi_tensor dl = VIEW(m->dlogits_l[i], B), pl = VIEW(m->probs_l[i], B), dx = VIEW(m->dx[i], B);
+            LEVI_TRY(levi_tensor_zero(&dl));
+            LEVI_TRY(levi_tensor_zero(&dx));
+            LEVI_TRY(levi_axpy(ctx, &dl, (float)m->w[i], &dlogits, (size_t)B * K));
+            LEVI_TRY(levi_crossentropy_backward(ctx, &dl, &pl, &m->last_labels, B, K,
+                                                c->lambda / (float)k / G));
+            LEVI_TRY(levi_adapter_backward(&m->ad[i], &m->P, &m->acts, &dx, &dl, &m->xv[i], B));
+            if (need_dfe) LEVI_TRY(levi_copy_cols(ctx, &dfe, F, i * D, &dx, D + hz, 0, B, D, 1));
+            if (hz) LEVI_TRY(levi_copy_cols(ctx, &dz, hz, 0, &dx, D + hz, D, B, hz, 1));
+        }
+    }
+    if (hz) LEVI_TRY(levi_task_backward(&m->g, &m->P, &m->acts, &m->last_pixels, &dz, B));
+    if (!need_dfe) return LEVI_OK;
+    return model_backbone_backward(m, &dfe, B);
+}
+
+levi_status levi_model_zero_grad(levi_model *m) {
+    LEVI_TRY(levi_params_zero_grad(&m->P));
+    if (m->bb_trainable) LEVI_TRY(levi_backbone_zero_grad(m->bb));
+    return LEVI_OK;
+}
+
+levi_status levi_model_step(levi_model *m, const levi_adamw_cfg *cfg, int t, float grad_clip, float *grad_norm) {
+    if (!m->P.trainable)
+        return levi_error(LEVI_ERR_INVALID_ARG, "the model was loaded for inference only: no optimizer state");
+    levi_grad_group g[2];
+    int ng = levi_model_grad_groups(m, g, 2);
+    if (grad_clip > 0 || grad_norm) {
+        double sq = 0;
+        for (int i = 0; i < ng; i++) {
+            float n = 0;
+            LEVI_TRY(levi_grad_clip(g[i].ctx, &g[i].grads, g[i].grads.numel, 0.0f, &n));
+            sq += (double)n * n;
+        }
+        double norm = sqrt(sq);
+        if (grad_norm) *grad_norm = (float)norm;
+        if (!isfinite(norm)) return levi_error(LEVI_ERR_NOT_FINITE, "gradient norm is %g", norm);
+        if (grad_clip > 0 && norm > grad_clip) {
+            float s = (float)(grad_clip / norm);
+            for (int i = 0; i < ng; i++)
+                LEVI_TRY(levi_scale_forward(g[i].ctx, &g[i].grads, &g[i].grads, s, g[i].grads.numel));
+        }
+    }
+    for (int i = 0; i < ng; i++)
+        LEVI_TRY(levi_adamw_update(g[i].ctx, &g[i].params, &g[i].grads, &g[i].adam_m, &g[i].adam_v,
+                                   g[i].params.numel, cfg, t));
+    return LEVI_OK;
+}
