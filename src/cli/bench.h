@@ -48,6 +48,7 @@ cJSON *bench_device_json(const levi_device_info *d);
 
 /* Where the table goes (default stdout). */
 void bench_set_table_stream(FILE *f);
+FILE *bench_table_stream(void);
 
 /* Print one row as a table line (header when row is NULL); ref_value > 0 adds
  * a ratio column against a reference. */
@@ -70,7 +71,16 @@ levi_status bench_gemm(levi_ctx *ctx, cJSON *doc, double budget_s, const cJSON *
 levi_status bench_bandwidth(levi_ctx *ctx, cJSON *doc, double budget_s);
 levi_status bench_ops(levi_ctx *ctx, cJSON *doc, double budget_s);
 levi_status bench_startup(const cli_env *env, cJSON *doc, double budget_s);
-levi_status bench_train(levi_ctx *ctx, cJSON *doc, double budget_s);
+/* Options of the train group (levi-cl bench train --model M --batch N --profile --methods all). */
+typedef struct bench_train_opts {
+    const char *model; /* vit-tiny (the demo's, default), vit-s16, vit-b16 */
+    int batch;         /* 0: 64 */
+    int profile;       /* per-step counters and kernel device times in every row */
+    int all_methods;   /* every method and fusion, not only the four compared with PyTorch */
+} bench_train_opts;
+levi_status bench_train(levi_ctx *ctx, cJSON *doc, double budget_s, const bench_train_opts *o);
+/* The ViT configuration of a --model name (NULL: vit-tiny). */
+levi_status bench_train_model_config(const char *name, levi_vit_config *vc);
 
 /* `levi-cl bench --compare [--best] A.json B.json ...`: side-by-side table
  * of the median-based values, or with --best of the best samples'. */

@@ -126,6 +126,7 @@ levi_status bench_doc_write(cJSON *doc, const char *path) {
 static FILE *g_table; /* the table's stream: stdout, or stderr when JSON goes to stdout */
 
 void bench_set_table_stream(FILE *f) { g_table = f; }
+FILE *bench_table_stream(void) { return g_table ? g_table : stdout; }
 
 void bench_print_row(const bench_row *row, double ref_value, int with_ref) {
     FILE *out = g_table ? g_table : stdout;

@@ -1,25 +1,32 @@
-/* bench train: training throughput (samples/s) of ft, lora and levi (with
- * and without the frozen-backbone feature cache) at the demo's model size:
- * ViT-tiny (image 28, patch 7, 1 channel, dim 64, depth 4, heads 4, mlp 128)
- * with random weights, batch 64, task model mlp 128, adapters 128.
+/* bench train: training throughput (samples/s) of the methods on a model of
+ * the size users train, with random weights and synthetic inputs:
+ *   vit-tiny  the demo's (image 28, patch 7, 1 channel, dim 64, depth 4,
+ *             heads 4, mlp 128), default batch 64
+ *   vit-s16   ViT-S/16 (image 224, patch 16, 3 channels, dim 384, depth 12,
+ *             heads 6, mlp 1536)
+ *   vit-b16   ViT-B/16 (image 224, patch 16, 3 channels, dim 768, depth 12,
+ *             heads 12, mlp 3072)
+ * with task model mlp 128, adapters 128, 10 classes.
  *
  * One timed run is one training step exactly as levi_train takes it: zero
- * gradients, forward with loss, backward, global-norm clip at 1.0 (which
- * reads the norm back to the host) and AdamW. With the feature cache, the
- * tap features are computed once before timing (as the trainer does in its
- * first epoch), so a step is the task model + adapters only.
- * tools/torch_train_bench.py times the same steps in PyTorch. */
+ * gradients, forward with loss, backward, global-norm clip at 1.0 and AdamW.
+ * With the feature cache, the tap features are computed once before timing
+ * (as the trainer does before its first epoch), so a step is the task model +
+ * adapters only. tools/torch_train_bench.py times the same steps in PyTorch.
+ *
+ * --profile adds, per steady-state step (after two warm-up steps, over a few
+ * steps enqueued back to back): kernel launches, GEMM calls, blocking host
+ * syncs, host→device and device→host bytes, and the ten kernels of most
+ * device time — a "profile" object in each JSON row. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "bench.h"
 
-enum { TB = 64 };
-
 typedef struct train_job {
     levi_model *m;
     levi_tensor pixels, labels, feats;
-    int use_cache;
+    int B, use_cache;
     int t;
     levi_adamw_cfg opt;
 } train_job;
@@ -28,50 +35,142 @@ static levi_status train_step(levi_ctx *ctx, void *arg) {
     (void)ctx;
     train_job *j = arg;
     LEVI_TRY(levi_model_zero_grad(j->m));
-    LEVI_TRY(levi_model_forward(j->m, &j->pixels, j->use_cache ? &j->feats : NULL, &j->labels, TB, NULL, NULL));
-    LEVI_TRY(levi_model_backward(j->m, TB));
+    LEVI_TRY(levi_model_forward(j->m, &j->pixels, j->use_cache ? &j->feats : NULL, &j->labels, j->B, NULL, NULL));
+    LEVI_TRY(levi_model_backward(j->m, j->B));
     float norm;
     return levi_model_step(j->m, &j->opt, ++j->t, 1.0f, &norm);
 }
 
-static levi_status make_model(levi_ctx *ctx, levi_method method, levi_model **out) {
+levi_status bench_train_model_config(const char *name, levi_vit_config *vc) {
+    levi_vit_config_default(vc);
+    if (!name || !strcmp(name, "vit-tiny")) return LEVI_OK;
+    vc->image_size = 224;
+    vc->patch_size = 16;
+    vc->num_channels = 3;
+    vc->num_hidden_layers = 12;
+    if (!strcmp(name, "vit-s16")) {
+        vc->hidden_size = 384;
+        vc->num_attention_heads = 6;
+        vc->intermediate_size = 1536;
+    } else if (!strcmp(name, "vit-b16")) {
+        vc->hidden_size = 768;
+        vc->num_attention_heads = 12;
+        vc->intermediate_size = 3072;
+    } else {
+        return levi_error(LEVI_ERR_INVALID_ARG, "bench train: --model '%s' is not vit-tiny, vit-s16 or vit-b16", name);
+    }
+    vc->layer_norm_eps = 1e-12f;
+    return LEVI_OK;
+}
+
+typedef struct train_row {
+    const char *name;
+    levi_method method;
+    int cache;
+    levi_fusion fusion;
+} train_row;
+
+static levi_status make_model(levi_ctx *ctx, const levi_vit_config *vc, const train_row *r, int B, levi_model **out) {
     *out = NULL;
-    levi_vit_config vc;
-    levi_vit_config_default(&vc);
     levi_model_config mc;
-    levi_model_config_default(&mc, method);
+    levi_model_config_default(&mc, r->method);
     mc.seed = 1;
-    levi_vit *vit = NULL;
-    int mode = levi_method_backbone_mode(method);
+    mc.channels = vc->num_channels;
+    mc.height = mc.width = vc->image_size;
+    if (r->method == LEVI_METHOD_LEVI || r->method == LEVI_METHOD_LEVI_LORA) mc.fusion = r->fusion;
+    levi_backbone *bb = NULL;
+    int mode = levi_method_backbone_mode(r->method);
     if (mode >= 0) {
-        LEVI_TRY(levi_vit_create(&vit, ctx, &vc, TB, mode, mode == LEVI_VIT_LORA ? mc.lora_rank : 0));
+        levi_vit *vit = NULL;
+        LEVI_TRY(levi_vit_create(&vit, ctx, vc, B, mode, mode == LEVI_BACKBONE_LORA ? mc.lora_rank : 0));
         levi_status st = levi_vit_init_random(vit, 7);
         if (st != LEVI_OK) {
             levi_vit_free(vit);
             return st;
         }
+        LEVI_TRY(levi_backbone_from_vit(&bb, ctx, vit)); /* takes vit over, also on error */
     }
-    return levi_model_create(out, ctx, &mc, vit, TB); /* takes vit over, also on error */
+    return levi_model_create(out, ctx, &mc, bb, B); /* takes bb over, also on error */
 }
 
-levi_status bench_train(levi_ctx *ctx, cJSON *doc, double budget_s) {
-    struct {
-        const char *name;
-        levi_method method;
-        int cache;
-    } rows[] = {
-        {"ft (full fine-tuning) b64", LEVI_METHOD_FT, 0},
-        {"lora r4 b64", LEVI_METHOD_LORA, 0},
-        {"levi concat, no feature cache b64", LEVI_METHOD_LEVI, 0},
-        {"levi concat, feature cache b64", LEVI_METHOD_LEVI, 1},
+/* Counters per step over `steps` steps enqueued back to back, and the top
+ * kernels by device time, as the row's "profile" object. */
+static levi_status profile_steps(levi_ctx *ctx, train_job *j, int steps, cJSON *row) {
+    LEVI_TRY(train_step(ctx, j));
+    LEVI_TRY(train_step(ctx, j));
+    LEVI_TRY(levi_finish(ctx));
+    levi_counters_reset(ctx);
+    for (int i = 0; i < steps; i++) LEVI_TRY(train_step(ctx, j));
+    levi_counters c;
+    levi_counters_get(ctx, &c);
+    LEVI_TRY(levi_finish(ctx));
+    levi_kernel_time top[10];
+    int n = levi_profile_top(ctx, top, 10);
+    cJSON *p = cJSON_AddObjectToObject(row, "profile");
+    if (!p) return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
+    cJSON_AddNumberToObject(p, "steps", steps);
+    cJSON_AddNumberToObject(p, "launches_per_step", (double)c.launches / steps);
+    cJSON_AddNumberToObject(p, "gemm_calls_per_step", (double)c.gemm_calls / steps);
+    cJSON_AddNumberToObject(p, "blocking_syncs_per_step", (double)c.blocking_syncs / steps);
+    cJSON_AddNumberToObject(p, "h2d_bytes_per_step", (double)c.h2d_bytes / steps);
+    cJSON_AddNumberToObject(p, "d2h_bytes_per_step", (double)c.d2h_bytes / steps);
+    cJSON *k = cJSON_AddArrayToObject(p, "top_kernels");
+    for (int i = 0; k && i < n; i++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "name", top[i].name);
+        cJSON_AddNumberToObject(e, "launches_per_step", (double)top[i].count / steps);
+        cJSON_AddNumberToObject(e, "device_us_per_step", top[i].device_s / steps * 1e6);
+        cJSON_AddItemToArray(k, e);
+    }
+    fprintf(bench_table_stream(), "    per step: %.1f launches, %.1f GEMM calls, %.2f blocking syncs, h2d %.0f B, d2h %.0f B\n",
+            (double)c.launches / steps, (double)c.gemm_calls / steps, (double)c.blocking_syncs / steps,
+            (double)c.h2d_bytes / steps, (double)c.d2h_bytes / steps);
+    for (int i = 0; i < n; i++)
+        fprintf(bench_table_stream(), "      %2d. %-36s %9.1f us/step (%.1f launches)\n", i + 1, top[i].name,
+                top[i].device_s / steps * 1e6, (double)top[i].count / steps);
+    return LEVI_OK;
+}
+
+levi_status bench_train(levi_ctx *ctx, cJSON *doc, double budget_s, const bench_train_opts *o) {
+    static const train_row k_default[] = {
+        {"ft (full fine-tuning)", LEVI_METHOD_FT, 0, LEVI_FUSION_CONCAT},
+        {"lora r4", LEVI_METHOD_LORA, 0, LEVI_FUSION_CONCAT},
+        {"levi concat, no feature cache", LEVI_METHOD_LEVI, 0, LEVI_FUSION_CONCAT},
+        {"levi concat, feature cache", LEVI_METHOD_LEVI, 1, LEVI_FUSION_CONCAT},
     };
-    int n = (int)(sizeof rows / sizeof rows[0]);
+    static const train_row k_all[] = {
+        {"scratch", LEVI_METHOD_SCRATCH, 0, LEVI_FUSION_CONCAT},
+        {"lp, no feature cache", LEVI_METHOD_LP, 0, LEVI_FUSION_CONCAT},
+        {"lp, feature cache", LEVI_METHOD_LP, 1, LEVI_FUSION_CONCAT},
+        {"ft (full fine-tuning)", LEVI_METHOD_FT, 0, LEVI_FUSION_CONCAT},
+        {"lora r4", LEVI_METHOD_LORA, 0, LEVI_FUSION_CONCAT},
+        {"levi concat, no feature cache", LEVI_METHOD_LEVI, 0, LEVI_FUSION_CONCAT},
+        {"levi concat, feature cache", LEVI_METHOD_LEVI, 1, LEVI_FUSION_CONCAT},
+        {"levi ensemble, no feature cache", LEVI_METHOD_LEVI, 0, LEVI_FUSION_ENSEMBLE},
+        {"levi ensemble, feature cache", LEVI_METHOD_LEVI, 1, LEVI_FUSION_ENSEMBLE},
+        {"levi+lora concat", LEVI_METHOD_LEVI_LORA, 0, LEVI_FUSION_CONCAT},
+        {"levi+lora ensemble", LEVI_METHOD_LEVI_LORA, 0, LEVI_FUSION_ENSEMBLE},
+    };
+    const train_row *rows = o->all_methods ? k_all : k_default;
+    int n = o->all_methods ? (int)(sizeof k_all / sizeof k_all[0]) : (int)(sizeof k_default / sizeof k_default[0]);
+    levi_vit_config vc;
+    LEVI_TRY(bench_train_model_config(o->model, &vc));
+    const int B = o->batch > 0 ? o->batch : 64;
+    const char *model = o->model ? o->model : "vit-tiny";
+    const int tiny = !strcmp(model, "vit-tiny");
+    if (o->profile) LEVI_TRY(levi_ctx_set_profiling(ctx, 1));
     /* deterministic pseudo-images and labels */
-    float *px = malloc(sizeof(float) * TB * 28 * 28), lab[TB];
-    if (!px) return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
+    size_t chw = (size_t)vc.num_channels * vc.image_size * vc.image_size;
+    float *px = malloc(sizeof(float) * (size_t)B * chw), *lab = malloc(sizeof(float) * (size_t)B);
+    if (!px || !lab) {
+        free(px);
+        free(lab);
+        return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory for %d synthetic images", B);
+    }
     unsigned s = 12345;
-    for (int i = 0; i < TB * 28 * 28; i++) s = s * 1103515245u + 12345u, px[i] = (float)((s >> 9) & 0xffff) / 65535.0f;
-    for (int i = 0; i < TB; i++) lab[i] = (float)(i % 10);
+    for (size_t i = 0; i < (size_t)B * chw; i++)
+        s = s * 1103515245u + 12345u, px[i] = (float)((s >> 9) & 0xffff) / 65535.0f;
+    for (int i = 0; i < B; i++) lab[i] = (float)(i % 10);
     bench_print_row(NULL, 0, 0);
     levi_status st = LEVI_OK;
     for (int i = 0; i < n && st == LEVI_OK; i++) {
@@ -79,31 +178,49 @@ levi_status bench_train(levi_ctx *ctx, cJSON *doc, double budget_s) {
         memset(&j, 0, sizeof j);
         j.opt = (levi_adamw_cfg){1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f};
         j.use_cache = rows[i].cache;
-        st = make_model(ctx, rows[i].method, &j.m);
+        j.B = B;
+        st = make_model(ctx, &vc, &rows[i], B, &j.m);
         if (st == LEVI_OK) {
-            j.pixels = levi_model_input_pixels(j.m, TB);
-            j.labels = levi_model_input_labels(j.m, TB);
+            j.pixels = levi_model_input_pixels(j.m, B);
+            j.labels = levi_model_input_labels(j.m, B);
             st = levi_tensor_write(&j.pixels, px);
         }
         if (st == LEVI_OK) st = levi_tensor_write(&j.labels, lab);
         if (st == LEVI_OK && j.use_cache) {
-            j.feats = levi_model_input_feats(j.m, TB);
-            st = levi_model_features(j.m, &j.pixels, &j.feats, TB);
+            j.feats = levi_model_input_feats(j.m, B);
+            st = levi_model_features(j.m, &j.pixels, &j.feats, B);
         }
         bench_row row;
         memset(&row, 0, sizeof row);
+        row.group = "train";
+        if (tiny) snprintf(row.name, sizeof row.name, "%s b%d", rows[i].name, B);
+        else snprintf(row.name, sizeof row.name, "%s %s b%d", rows[i].name, model, B);
+        cJSON *prof = NULL;
+        if (st == LEVI_OK && o->profile) {
+            prof = cJSON_CreateObject();
+            fprintf(bench_table_stream(), "  %s\n", row.name);
+            st = prof ? profile_steps(ctx, &j, 5, prof) : levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
+        }
         if (st == LEVI_OK) st = bench_time(ctx, train_step, &j, budget_s / n, &row.st);
         if (j.m) levi_model_free(j.m);
-        if (st != LEVI_OK) break;
-        row.group = "train";
-        snprintf(row.name, sizeof row.name, "%s", rows[i].name);
+        if (st != LEVI_OK) {
+            cJSON_Delete(prof);
+            break;
+        }
         row.unit = "samples/s";
         row.higher_is_better = 1;
-        row.value = TB / row.st.median_s;
-        row.best = TB / row.st.min_s;
+        row.value = B / row.st.median_s;
+        row.best = B / row.st.min_s;
         bench_doc_add(doc, &row);
+        if (prof) {
+            cJSON *res = cJSON_GetObjectItem(doc, "results");
+            cJSON *last = res ? cJSON_GetArrayItem(res, cJSON_GetArraySize(res) - 1) : NULL;
+            if (last) cJSON_AddItemToObject(last, "profile", cJSON_DetachItemFromObject(prof, "profile"));
+            cJSON_Delete(prof);
+        }
         bench_print_row(&row, 0, 0);
     }
     free(px);
+    free(lab);
     return st;
 }

@@ -27,16 +27,23 @@ static const char *k_usage =
     "  --out FILE       write the results as JSON to FILE (atomically)\n"
     "  --reference F    a results file (e.g. from levi-openblas-ref) for a ratio column (gemm)\n"
     "  --compare ...    print a side-by-side table of result files with ratios to the first\n"
-    "                   (medians; --best: the best samples, steadier on a busy machine)\n";
+    "                   (medians; --best: the best samples, steadier on a busy machine)\n"
+    "train only:\n"
+    "  --model M        vit-tiny (the demo's, default), vit-s16 or vit-b16 (random weights)\n"
+    "  --batch N        batch size (default 64)\n"
+    "  --methods all    every method and fusion (default: ft, lora, levi with and without cache)\n"
+    "  --profile        per steady-state step: kernel launches, GEMM calls, blocking syncs,\n"
+    "                   host<->device bytes and the ten kernels of most device time\n"
+    "                   (also a \"profile\" object in every JSON row)\n";
 
 static const char *const k_groups[] = {"gemm", "bandwidth", "ops", "train", "startup", NULL};
 
 static levi_status run_group(const char *g, levi_ctx *ctx, const cli_env *env, cJSON *doc, double budget,
-                             const cJSON *ref) {
+                             const cJSON *ref, const bench_train_opts *to) {
     if (!strcmp(g, "gemm")) return bench_gemm(ctx, doc, budget, ref);
     if (!strcmp(g, "bandwidth")) return bench_bandwidth(ctx, doc, budget);
     if (!strcmp(g, "ops")) return bench_ops(ctx, doc, budget);
-    if (!strcmp(g, "train")) return bench_train(ctx, doc, budget);
+    if (!strcmp(g, "train")) return bench_train(ctx, doc, budget, to);
     return bench_startup(env, doc, budget);
 }
 
@@ -50,10 +57,31 @@ int cmd_bench(int argc, char **argv, const cli_env *env) {
     const char *group = NULL, *out_path = NULL, *ref_path = NULL;
     int json = 0;
     double budget = 10;
+    bench_train_opts to = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--json")) json = 1;
-        else if (!strcmp(a, "--out") || !strcmp(a, "--reference") || !strcmp(a, "--budget")) {
+        else if (!strcmp(a, "--profile")) to.profile = 1;
+        else if (!strcmp(a, "--model") || !strcmp(a, "--batch") || !strcmp(a, "--methods")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "levi-cl bench: %s needs a value\n", a);
+                return 2;
+            }
+            const char *v = argv[++i];
+            long b = 0;
+            if (!strcmp(a, "--model")) to.model = v;
+            else if (!strcmp(a, "--methods")) {
+                if (strcmp(v, "all") && strcmp(v, "default")) {
+                    fprintf(stderr, "levi-cl bench: --methods: '%s' is not all or default\n", v);
+                    return 2;
+                }
+                to.all_methods = !strcmp(v, "all");
+            } else if (cli_parse_int("--batch", v, 1, 65536, &b) != LEVI_OK) {
+                return cli_fail(LEVI_ERR_INVALID_ARG);
+            } else {
+                to.batch = (int)b;
+            }
+        } else if (!strcmp(a, "--out") || !strcmp(a, "--reference") || !strcmp(a, "--budget")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "levi-cl bench: %s needs a value\n", a);
                 return 2;
@@ -103,7 +131,7 @@ int cmd_bench(int argc, char **argv, const cli_env *env) {
         if (strcmp(group, "all") && strcmp(group, k_groups[i])) continue;
         FILE *t = json && !out_path ? stderr : stdout;
         fprintf(t, "== %s on %s ==\n", k_groups[i], ctx->info.name);
-        levi_status gs = run_group(k_groups[i], ctx, env, doc, budget, ref);
+        levi_status gs = run_group(k_groups[i], ctx, env, doc, budget, ref, &to);
         if (gs != LEVI_OK) {
             /* in "all", one missing group (e.g. train before the trainer lands) does not hide the others */
             if (strcmp(group, "all") || gs != LEVI_ERR_UNSUPPORTED) st = gs;
