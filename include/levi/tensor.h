@@ -95,8 +95,8 @@ void levi_arena_init(levi_arena *a, levi_ctx *ctx, const char *role);
 size_t levi_arena_reserve(levi_arena *a, size_t numel);
 levi_status levi_arena_commit(levi_arena *a); /* allocates and zero-fills */
 levi_tensor levi_arena_tensor(const levi_arena *a, size_t offset, int ndim, const int *shape);
-/* The whole arena as one flat tensor (for AdamW, zeroing, clipping): shape
- * (numel) up to 2^31-1 floats, (numel/64, 64) beyond. */
+/* The whole arena as one flat tensor (for AdamW, zeroing, clipping) of shape
+ * (numel/64, 64): exact beyond 2^31 floats. */
 levi_tensor levi_arena_all(const levi_arena *a);
 void levi_arena_free(levi_arena *a);
 
