@@ -82,6 +82,25 @@ START_TEST(config_difference) {
 }
 END_TEST
 
+START_TEST(shards) {
+    /* Consecutive, covering, sizes within one; more parts than rows too. */
+    const int cases[][2] = {{64, 1}, {64, 2}, {65, 2}, {7, 3}, {2, 3}, {0, 2}, {100, 7}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        int n = cases[k][0], parts = cases[k][1], next = 0, lo = n, hi = 0;
+        for (int p = 0; p < parts; p++) {
+            int start, count;
+            levi_comm_shard(n, p, parts, &start, &count);
+            ck_assert_int_eq(start, next);
+            next += count;
+            lo = count < lo ? count : lo;
+            hi = count > hi ? count : hi;
+        }
+        ck_assert_int_eq(next, n);
+        ck_assert_int_le(hi - lo, 1);
+    }
+}
+END_TEST
+
 START_TEST(output_on_root) {
     levi_comm *c = NULL;
     ck_assert_levi_ok(levi_comm_open(&c, NULL));
@@ -210,6 +229,7 @@ int main(void) {
     tcase_add_test(tc, launcher_without_mpi);
     tcase_add_test(tc, config_difference);
     tcase_add_test(tc, output_on_root);
+    tcase_add_test(tc, shards);
     suite_add_tcase(s, tc);
     int device = test_have_device();
     if (device) {

@@ -87,6 +87,11 @@ levi_status levi_comm_check_config(levi_comm *c, const char *const *kv, int n);
  * equal. A pair missing from one side counts as differing. */
 int levi_config_first_difference(const char *const *a, int na, const char *const *b, int nb);
 
+/* Rows [*start, *start + *count) of a global batch of n rows that
+ * participant `part` of `parts` computes: consecutive shards whose sizes
+ * differ by at most one (the first n % parts get one more). */
+void levi_comm_shard(int n, int part, int parts, int *start, int *count);
+
 /* --- output from rank 0 only ---------------------------------------------- */
 
 /* fprintf on rank 0; nothing on the other ranks (returns 0 there). */

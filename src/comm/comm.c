@@ -220,6 +220,12 @@ levi_status levi_comm_check_config(levi_comm *c, const char *const *kv, int n) {
     return levi_error(LEVI_ERR_INVALID_ARG, "%s", msg);
 }
 
+void levi_comm_shard(int n, int part, int parts, int *start, int *count) {
+    int q = n / parts, r = n % parts;
+    *start = part * q + (part < r ? part : r);
+    *count = q + (part < r);
+}
+
 /* --- output --------------------------------------------------------------- */
 
 int levi_comm_printf(const levi_comm *c, FILE *f, const char *fmt, ...) {
