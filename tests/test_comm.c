@@ -210,8 +210,6 @@ START_TEST(grad_sum_bad_layout) {
     ck_assert_ptr_nonnull(strstr(levi_last_error(), "group 1 has 21 floats on replica 1 but 20"));
     levi_tensor u[4] = {t[0], t[1], t[0], t[1]};
     ck_assert_int_eq(levi_grad_sum_create(&s, NULL, 2, 2, u), LEVI_ERR_INVALID_ARG);
-    levi_tensor v[4] = {t[0], t[2], t[2], t[0]};
-    ck_assert_int_eq(levi_grad_sum_create(&s, NULL, 2, 2, v), LEVI_ERR_INVALID_ARG);
     ck_assert_int_eq(levi_grad_sum_create(&s, NULL, 0, 2, t), LEVI_ERR_INVALID_ARG);
     ck_assert_ptr_null(s);
     for (int i = 0; i < 4; i++) levi_tensor_free(&t[i]);

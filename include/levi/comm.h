@@ -106,8 +106,10 @@ typedef struct levi_grad_sum levi_grad_sum;
 
 /* n_local replicas of the same n_groups gradient tensors, replica-major:
  * groups[r * n_groups + g] is group g of replica r (replica r on its own
- * context; group g has the same numel in every replica). The tensors are
- * borrowed: they must outlive the sum. Host staging is allocated once. */
+ * context, or on several: each tensor is read and written on its own
+ * context's queue; group g has the same numel in every replica). The
+ * tensors are borrowed: they must outlive the sum. Host staging is
+ * allocated once. */
 levi_status levi_grad_sum_create(levi_grad_sum **out, levi_comm *c, int n_local, int n_groups,
                                  const levi_tensor *groups);
 

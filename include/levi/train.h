@@ -23,6 +23,7 @@ extern "C" {
 #endif
 
 struct levi_train_result;
+struct levi_parallel;
 
 typedef struct levi_train_config {
     int epochs;       /* default 5 */
@@ -48,6 +49,9 @@ typedef struct levi_train_config {
     /* Called after every finished epoch (and its checkpoint) when non-NULL. */
     void (*on_epoch)(void *user, int epoch, const struct levi_train_result *so_far);
     void *on_epoch_user;
+    /* Data parallel (levi/parallel.h): each step runs over every replica and
+     * rank of `parallel` (the trained model is its replica 0); NULL: alone. */
+    struct levi_parallel *parallel;
 } levi_train_config;
 
 void levi_train_config_default(levi_train_config *c);

@@ -25,7 +25,9 @@
 
 #include "cli.h"
 #include "levi/data.h"
+#include "levi/parallel.h"
 #include "levi/train.h"
+#include "placement.h"
 
 static const char *k_usage =
     "usage: levi-cl [--device SEL] train --method M --data DIR --out MODEL.safetensors\n"
@@ -61,13 +63,19 @@ static const char *k_usage =
     "  --log-every K (1)      a step line every K steps\n"
     "  --checkpoint FILE      per-epoch checkpoint (default MODEL.safetensors.ckpt)\n"
     "  --resume CKPT          continue from a checkpoint written by an earlier run\n"
-    "                         (same options): the result equals an uninterrupted run\n";
+    "                         (same options): the result equals an uninterrupted run\n"
+    "  --backbone-device SEL  the backbone stage on this device, the rest on --device;\n"
+    "                         without a feature cache the two form a pipeline\n"
+    "  --devices SEL,SEL,...  data parallel: each device computes a shard of every batch\n"
+    "                         (under mpirun: the devices of each rank; default one per rank)\n";
 
 typedef struct train_args {
     const char *method, *backbone, *data, *out, *val, *log, *resume, *ckpt;
-    const char *task, *taps, *fusion, *adapter, *cache, *cnn, *schedule;
+    const char *task, *taps, *fusion, *adapter, *cache, *cnn, *schedule, *devices, *backbone_device;
     long warmup, epochs, batch, seed, task_hidden, adapter_hidden, lora_rank, limit, image_size, channels, log_every;
     double lr, wd, lambda, clip;
+    int argc; /* the command line, for the ranks' configuration check */
+    char **argv;
 } train_args;
 
 static levi_status parse_list(const char *opt, const char *s, int *out, int max, int *n) {
@@ -88,6 +96,8 @@ static levi_status parse_list(const char *opt, const char *s, int *out, int max,
 
 static levi_status parse_args(int argc, char **argv, train_args *a) {
     memset(a, 0, sizeof *a);
+    a->argc = argc;
+    a->argv = argv;
     a->epochs = 5;
     a->batch = 64;
     a->lr = 1e-3;
@@ -120,6 +130,8 @@ static levi_status parse_args(int argc, char **argv, train_args *a) {
         else if (!strcmp(o, "--cache-features")) sp = &a->cache;
         else if (!strcmp(o, "--cnn-channels")) sp = &a->cnn;
         else if (!strcmp(o, "--schedule")) sp = &a->schedule;
+        else if (!strcmp(o, "--devices")) sp = &a->devices;
+        else if (!strcmp(o, "--backbone-device")) sp = &a->backbone_device;
         else if (!strcmp(o, "--warmup")) ip = &a->warmup, lo = 0, hi = 100000000;
         else if (!strcmp(o, "--epochs")) ip = &a->epochs, lo = 1, hi = 100000;
         else if (!strcmp(o, "--batch")) ip = &a->batch, lo = 1, hi = 65536;
@@ -191,7 +203,7 @@ static levi_status build_config(const train_args *a, levi_model_config *c) {
     return LEVI_OK;
 }
 
-static void print_summary(const train_args *a, const levi_train_result *r) {
+static void print_summary(const train_args *a, const levi_train_result *r, const cli_placement *pl) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "type", "summary");
     cJSON_AddStringToObject(o, "method", a->method);
@@ -208,8 +220,12 @@ static void print_summary(const train_args *a, const levi_train_result *r) {
     cJSON_AddNumberToObject(o, "first_epoch_s", r->first_epoch_s);
     cJSON_AddNumberToObject(o, "last_epoch_s", r->last_epoch_s);
     cJSON_AddStringToObject(o, "out", a->out);
-    char *s = cJSON_PrintUnformatted(o);
-    if (s) puts(s);
+    char *s = cJSON_PrintUnformatted(o), *where = cli_placement_json(pl);
+    /* the placement's fields before the closing brace */
+    if (s && where && s[0]) s[strlen(s) - 1] = '\0';
+    if (s && where) printf("%s,%s}\n", s, where);
+    else if (s) puts(s);
+    free(where);
     free(s);
     cJSON_Delete(o);
 }
@@ -272,17 +288,21 @@ static int run(const train_args *a, const cli_env *env) {
             return 2;
         }
     }
-    levi_ctx *ctx = NULL;
+    cli_placement pl;
     levi_vit *vit = NULL;
-    levi_model *m = NULL;
+    levi_model *m[CLI_MAX_DEVICES] = {NULL};
+    levi_parallel *par = NULL;
     levi_dataset train, val;
     memset(&train, 0, sizeof train);
     memset(&val, 0, sizeof val);
     char ckpt[4096];
     snprintf(ckpt, sizeof ckpt, "%s.ckpt", a->out);
-    st = cli_open(env, &ctx);
+    st = cli_placement_open(&pl, env, a->devices, a->backbone_device);
+    if (st != LEVI_OK) return cli_fail(st);
+    int root = levi_comm_is_root(pl.comm);
+    levi_ctx *ctx = pl.ctx[0], *bctx = pl.backbone_ctx ? pl.backbone_ctx : ctx;
     if (st == LEVI_OK && a->backbone)
-        st = levi_vit_load(&vit, ctx, a->backbone, (int)a->batch, mode, mode == LEVI_VIT_LORA ? (int)a->lora_rank : 0);
+        st = levi_vit_load(&vit, bctx, a->backbone, (int)a->batch, mode, mode == LEVI_VIT_LORA ? (int)a->lora_rank : 0);
     if (st == LEVI_OK && vit) {
         const levi_vit_config *vc = levi_vit_get_config(vit);
         mc.channels = vc->num_channels;
@@ -298,17 +318,36 @@ static int run(const train_args *a, const cli_env *env) {
         st = levi_error(LEVI_ERR_SHAPE, "--val %s has %d classes, --data %s has %d", a->val, val.num_classes, a->data,
                         train.num_classes);
     if (st == LEVI_OK) {
-        mc.num_classes = train.num_classes;
-        levi_backbone *bb = NULL;
-        if (vit) st = levi_backbone_from_vit(&bb, ctx, vit);
-        vit = NULL;
-        if (st == LEVI_OK) st = levi_model_create(&m, ctx, &mc, bb, (int)a->batch);
+        char n_img[32], n_cls[32], n_val[32];
+        snprintf(n_img, sizeof n_img, "%d", train.n);
+        snprintf(n_cls, sizeof n_cls, "%d", train.num_classes);
+        snprintf(n_val, sizeof n_val, "%d", a->val ? val.n : 0);
+        const char *extra[] = {"training images", n_img, "classes", n_cls, "validation images", n_val};
+        st = cli_placement_check(&pl, a->argc, a->argv, extra, 3);
     }
-    if (st == LEVI_OK) st = levi_model_set_class_names(m, (const char *const *)train.class_names, train.num_classes);
+    /* One replica per device of this process; the first holds the placement. */
+    for (int r = 0; st == LEVI_OK && r < pl.n; r++) {
+        mc.num_classes = train.num_classes;
+        if (r > 0 && a->backbone)
+            st = levi_vit_load(&vit, pl.ctx[r], a->backbone, (int)a->batch, mode,
+                               mode == LEVI_VIT_LORA ? (int)a->lora_rank : 0);
+        levi_backbone *bb = NULL;
+        if (st == LEVI_OK && vit) st = levi_backbone_from_vit(&bb, r ? pl.ctx[r] : bctx, vit);
+        vit = NULL;
+        if (st == LEVI_OK) st = levi_model_create(&m[r], pl.ctx[r], &mc, bb, (int)a->batch);
+        if (st == LEVI_OK)
+            st = levi_model_set_class_names(m[r], (const char *const *)train.class_names, train.num_classes);
+    }
+    if (st == LEVI_OK && (pl.n > 1 || levi_comm_size(pl.comm) > 1))
+        st = levi_parallel_create(&par, pl.comm, m, pl.n);
     levi_train_result res;
     if (st == LEVI_OK) {
-        fprintf(stderr, "train: method %s, %d images in %d classes, %zu trainable parameters\n", a->method, train.n,
-                train.num_classes, levi_model_num_trainable(m));
+        if (root)
+            fprintf(stderr, "train: method %s, %d images in %d classes, %zu trainable parameters\n", a->method,
+                    train.n, train.num_classes, levi_model_num_trainable(m[0]));
+        if (root && par)
+            fprintf(stderr, "train: data parallel over %d devices (%d ranks), %zu floats summed per step\n",
+                    levi_parallel_participants(par), levi_comm_size(pl.comm), levi_parallel_grad_floats(par));
         levi_train_config tc;
         levi_train_config_default(&tc);
         tc.epochs = (int)a->epochs;
@@ -321,29 +360,32 @@ static int run(const train_args *a, const cli_env *env) {
         tc.seed = (unsigned long long)a->seed;
         tc.cache_features = cache;
         tc.log_every = (int)a->log_every;
-        tc.log_path = a->log;
-        tc.checkpoint_path = a->ckpt ? a->ckpt : ckpt;
+        /* logs, checkpoints and the model come from rank 0 only */
+        tc.log_path = root ? a->log : NULL;
+        tc.checkpoint_path = root ? (a->ckpt ? a->ckpt : ckpt) : NULL;
         tc.resume_path = a->resume;
         tc.val = a->val ? &val : NULL;
-        tc.progress = isatty(2) ? 1 : 2;
+        tc.progress = !root ? 0 : isatty(2) ? 1 : 2;
+        tc.parallel = par;
         struct sigaction old, sa;
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_sigint;
         sigemptyset(&sa.sa_mask);
         g_interrupted = 0;
         if (sigaction(SIGINT, &sa, &old) == 0) tc.stop = &g_interrupted;
-        st = levi_train(m, &train, &tc, &res);
+        st = levi_train(m[0], &train, &tc, &res);
         if (tc.stop) sigaction(SIGINT, &old, NULL);
     }
-    if (st == LEVI_OK) st = levi_model_save(m, a->out, NULL, 0, 0);
-    if (st == LEVI_OK) print_summary(a, &res);
+    if (st == LEVI_OK && root) st = levi_model_save(m[0], a->out, NULL, 0, 0);
+    if (st == LEVI_OK && root) print_summary(a, &res, &pl);
     int rc = st == LEVI_OK ? 0 : cli_fail(st);
     if (st == LEVI_ERR_INTERRUPTED) rc = 130;
-    levi_model_free(m);
+    levi_parallel_free(par);
+    for (int r = 0; r < pl.n; r++) levi_model_free(m[r]);
     levi_vit_free(vit);
     levi_dataset_free(&train);
     if (a->val) levi_dataset_free(&val);
-    if (ctx) levi_ctx_destroy(ctx);
+    cli_placement_close(&pl, st == LEVI_OK);
     return rc;
 }
 

@@ -14,7 +14,7 @@ struct levi_grad_sum {
     size_t total;        /* floats in one replica */
     float *stage;        /* n_local * total: what each replica read (unused with one replica) */
     float *sum;          /* total: the sum, the source of the writes */
-    cl_event *written;   /* n_local: each replica's last write, pending until the next run */
+    cl_event *events;    /* n_local * n_groups: reads, then writes pending until the next run */
 };
 
 levi_status levi_grad_sum_create(levi_grad_sum **out, levi_comm *c, int n_local, int n_groups,
@@ -32,12 +32,10 @@ levi_status levi_grad_sum_create(levi_grad_sum **out, levi_comm *c, int n_local,
             if (t->numel != t0->numel)
                 return levi_error(LEVI_ERR_SHAPE, "gradient group %d has %zu floats on replica %d but %zu on replica 0",
                                   g, t->numel, r, t0->numel);
-            if (t->ctx != groups[(size_t)r * n_groups].ctx)
-                return levi_error(LEVI_ERR_INVALID_ARG,
-                                  "gradient group %d of replica %d lives on another context than its group 0", g, r);
-            if (r > 0 && t->ctx == groups[(size_t)(r - 1) * n_groups + g].ctx)
-                return levi_error(LEVI_ERR_INVALID_ARG, "replicas %d and %d of gradient group %d share one context",
-                                  r - 1, r, g);
+            for (int q = 0; q < r; q++)
+                if (groups[(size_t)q * n_groups + g].buf == t->buf &&
+                    groups[(size_t)q * n_groups + g].offset == t->offset)
+                    return levi_error(LEVI_ERR_INVALID_ARG, "replicas %d and %d share gradient group %d", q, r, g);
         }
         total += t0->numel;
     }
@@ -51,8 +49,8 @@ levi_status levi_grad_sum_create(levi_grad_sum **out, levi_comm *c, int n_local,
     s->groups = malloc((nt ? nt : 1) * sizeof *s->groups);
     s->sum = malloc((total ? total : 1) * sizeof *s->sum);
     s->stage = n_local > 1 ? malloc((size_t)n_local * (total ? total : 1) * sizeof *s->stage) : NULL;
-    s->written = calloc((size_t)n_local, sizeof *s->written);
-    if (!s->groups || !s->sum || (n_local > 1 && !s->stage) || !s->written) {
+    s->events = calloc(nt ? nt : 1, sizeof *s->events);
+    if (!s->groups || !s->sum || (n_local > 1 && !s->stage) || !s->events) {
         levi_grad_sum_destroy(s);
         return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory for a gradient sum of %d x %zu floats", n_local,
                           total);
@@ -64,59 +62,52 @@ levi_status levi_grad_sum_create(levi_grad_sum **out, levi_comm *c, int n_local,
 
 size_t levi_grad_sum_floats(const levi_grad_sum *s) { return s ? s->total : 0; }
 
-/* Enqueue replica r's groups into dst (non-blocking) and flush its queue. */
-static levi_status read_replica(levi_grad_sum *s, int r, float *dst, cl_event *done) {
-    cl_command_queue q = s->groups[(size_t)r * s->n_groups].ctx->queue;
-    size_t off = 0;
-    for (int g = 0; g < s->n_groups; g++) {
-        const levi_tensor *t = &s->groups[(size_t)r * s->n_groups + g];
-        int last = g == s->n_groups - 1;
-        LEVI_CL_CHECK(clEnqueueReadBuffer(q, t->buf, CL_FALSE, t->offset * sizeof(float), t->numel * sizeof(float),
-                                          dst + off, 0, NULL, last ? done : NULL));
-        off += t->numel;
+/* Wait for and release every pending event (reads, or the last run's writes). */
+static levi_status wait_all(levi_grad_sum *s, const char *what) {
+    levi_status st = LEVI_OK;
+    size_t nt = (size_t)s->n_local * s->n_groups;
+    for (size_t i = 0; i < nt; i++) {
+        if (!s->events[i]) continue;
+        levi_status w = levi_event_wait(s->groups[i].ctx, 1, &s->events[i]);
+        if (w != LEVI_OK && st == LEVI_OK)
+            st = levi_error(w, "%s of gradient group %zu of replica %zu (%s) failed: %s", what, i % s->n_groups,
+                            i / s->n_groups, s->groups[i].ctx->info.name, levi_last_error());
+        levi_event_release(&s->events[i]);
     }
-    LEVI_CL_CHECK(clFlush(q));
-    return LEVI_OK;
+    return st;
 }
 
-static levi_status write_replica(levi_grad_sum *s, int r) {
-    cl_command_queue q = s->groups[(size_t)r * s->n_groups].ctx->queue;
-    if (s->written[r]) clReleaseEvent(s->written[r]);
-    s->written[r] = NULL;
-    size_t off = 0;
-    for (int g = 0; g < s->n_groups; g++) {
-        const levi_tensor *t = &s->groups[(size_t)r * s->n_groups + g];
-        int last = g == s->n_groups - 1;
-        LEVI_CL_CHECK(clEnqueueWriteBuffer(q, t->buf, CL_FALSE, t->offset * sizeof(float), t->numel * sizeof(float),
-                                           s->sum + off, 0, NULL, last ? &s->written[r] : NULL));
-        off += t->numel;
+/* Flush every queue the groups live on, so all devices work at once. */
+static void flush_all(levi_grad_sum *s) {
+    size_t nt = (size_t)s->n_local * s->n_groups;
+    for (size_t i = 0; i < nt; i++) {
+        int seen = 0;
+        for (size_t j = 0; j < i && !seen; j++) seen = s->groups[j].ctx == s->groups[i].ctx;
+        if (!seen) clFlush(s->groups[i].ctx->queue);
     }
-    LEVI_CL_CHECK(clFlush(q));
-    return LEVI_OK;
 }
 
 levi_status levi_grad_sum_run(levi_grad_sum *s) {
     if (s->n_local == 1 && levi_comm_size(s->comm) == 1) return LEVI_OK;
-    if (s->n_groups == 0) return levi_comm_sum_f32(s->comm, s->sum, 0, "the gradient sum");
-    /* Every read is queued behind the previous run's write on the same queue,
-     * so once the reads are done no write still reads s->sum. */
-    cl_event *read = calloc((size_t)s->n_local, sizeof *read);
-    if (!read) return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
+    /* The last run's writes read s->sum: they finish before it is refilled
+     * (usually long done: the step's kernels ran after them). */
+    LEVI_TRY(wait_all(s, "writing the sum"));
     levi_status st = LEVI_OK;
-    for (int r = 0; st == LEVI_OK && r < s->n_local; r++)
-        st = read_replica(s, r, s->n_local == 1 ? s->sum : s->stage + (size_t)r * s->total, &read[r]);
-    /* Events of different contexts cannot be waited on together. */
-    for (int r = 0; r < s->n_local; r++) {
-        if (!read[r]) continue;
-        cl_int rc = clWaitForEvents(1, &read[r]);
-        if (rc != CL_SUCCESS && st == LEVI_OK)
-            st = levi_error(rc, "reading the gradients of replica %d (%s) failed: %s", r,
-                            s->groups[(size_t)r * s->n_groups].ctx->info.name, levi_status_name(rc));
-        clReleaseEvent(read[r]);
+    for (int r = 0; st == LEVI_OK && r < s->n_local; r++) {
+        float *dst = s->n_local == 1 ? s->sum : s->stage + (size_t)r * s->total;
+        size_t off = 0;
+        for (int g = 0; st == LEVI_OK && g < s->n_groups; g++) {
+            size_t i = (size_t)r * s->n_groups + g;
+            st = levi_tensor_read_async(&s->groups[i], dst + off, 0, NULL, &s->events[i]);
+            off += s->groups[i].numel;
+        }
     }
-    free(read);
+    flush_all(s);
+    levi_status w = wait_all(s, "reading the gradients");
     if (st != LEVI_OK) return st;
+    if (w != LEVI_OK) return w;
     if (s->n_local > 1) {
+        /* replica order, whatever the timing: the same bits every run */
         memcpy(s->sum, s->stage, s->total * sizeof *s->sum);
         for (int r = 1; r < s->n_local; r++) {
             const float *x = s->stage + (size_t)r * s->total;
@@ -124,19 +115,22 @@ levi_status levi_grad_sum_run(levi_grad_sum *s) {
         }
     }
     LEVI_TRY(levi_comm_sum_f32(s->comm, s->sum, s->total, "the gradient sum"));
-    for (int r = 0; r < s->n_local; r++) LEVI_TRY(write_replica(s, r));
+    for (int r = 0; r < s->n_local; r++) {
+        size_t off = 0;
+        for (int g = 0; g < s->n_groups; g++) {
+            size_t i = (size_t)r * s->n_groups + g;
+            LEVI_TRY(levi_tensor_write_async(&s->groups[i], s->sum + off, 0, NULL, &s->events[i]));
+            off += s->groups[i].numel;
+        }
+    }
+    flush_all(s);
     return LEVI_OK;
 }
 
 void levi_grad_sum_destroy(levi_grad_sum *s) {
     if (!s) return;
-    if (s->written)
-        for (int r = 0; r < s->n_local; r++)
-            if (s->written[r]) {
-                clWaitForEvents(1, &s->written[r]); /* the writes read s->sum */
-                clReleaseEvent(s->written[r]);
-            }
-    free(s->written);
+    if (s->events && s->groups) wait_all(s, "writing the sum");
+    free(s->events);
     free(s->groups);
     free(s->stage);
     free(s->sum);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "levi/parallel.h"
 #include "levi/safetensors.h"
 #include "levi/train.h"
 
@@ -130,6 +131,15 @@ static void progress(const levi_train_config *cfg, int *mark, int epoch, int don
     }
 }
 
+/* The loader's next batch, through the backbone/head pipeline when there is one. */
+static int next_batch(levi_feature_pipe *pipe, levi_loader *l, float *px, float *lab, const levi_model_config *c,
+                      levi_status *st) {
+    if (!pipe) return levi_loader_next(l, px, lab, c->image_mean, c->image_std);
+    int b = 0;
+    *st = levi_feature_pipe_next(pipe, px, lab, &b);
+    return *st == LEVI_OK ? b : 0;
+}
+
 levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_train_config *cfg,
                        levi_train_result *res) {
     memset(res, 0, sizeof *res);
@@ -182,6 +192,10 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
     int have_loader = 0;
     if (st == LEVI_OK) st = levi_loader_init(&l, train, cfg->batch, cfg->seed, 1);
     have_loader = st == LEVI_OK;
+    /* Backbone on its own device, features not cached: a two-deep pipeline. */
+    levi_feature_pipe *pipe = NULL;
+    if (st == LEVI_OK && !use_cache && cacheable && !cfg->parallel && levi_model_backbone_ctx(m) != levi_model_ctx(m))
+        st = levi_feature_pipe_create(&pipe, m, &l);
     levi_adamw_cfg opt = {cfg->lr, 0.9f, 0.999f, 1e-8f, cfg->wd};
     long total_steps = (long)cfg->epochs * ((train->n + cfg->batch - 1) / cfg->batch);
     long samples = 0;
@@ -192,7 +206,7 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
         int mark = 0;
         levi_loader_epoch(&l, epoch);
         int b;
-        while (st == LEVI_OK && (b = levi_loader_next(&l, px, lab, c->image_mean, c->image_std)) > 0) {
+        while (st == LEVI_OK && (b = next_batch(pipe, &l, px, lab, c, &st)) > 0) {
             if (cfg->stop && *cfg->stop) {
                 if (cfg->progress == 1) fputc('\n', stderr);
                 st = levi_error(LEVI_ERR_INTERRUPTED, "interrupted at step %ld (epoch %d)%s%s", step + 1, epoch + 1,
@@ -200,28 +214,35 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
                                 cfg->checkpoint_path && epoch > start_epoch ? cfg->checkpoint_path : "");
                 break;
             }
-            levi_tensor tp = levi_model_input_pixels(m, b), tl = levi_model_input_labels(m, b);
-            levi_tensor tf = levi_model_input_feats(m, b);
-            if (!use_cache || c->task.kind != LEVI_TASK_NONE) st = levi_tensor_write(&tp, px);
-            if (st == LEVI_OK) st = levi_tensor_write(&tl, lab);
-            if (st == LEVI_OK && use_cache) {
+            if (use_cache)
                 for (int i = 0; i < b; i++)
                     memcpy(fb + (size_t)i * F, cache + (size_t)l.order[l.pos - b + i] * F, (size_t)F * sizeof *fb);
-                st = levi_tensor_write(&tf, fb);
-            }
-            float loss = 0;
+            float loss = 0, gnorm = 0;
             int correct = 0;
-            if (st == LEVI_OK) st = levi_model_zero_grad(m);
-            if (st == LEVI_OK) st = levi_model_forward(m, &tp, use_cache ? &tf : NULL, &tl, b, &loss, &correct);
-            if (st == LEVI_OK && !isfinite(loss))
-                st = levi_error(LEVI_ERR_NOT_FINITE, "the loss is %g at step %ld (epoch %d): training stopped",
-                                (double)loss, step + 1, epoch + 1);
-            if (st == LEVI_OK) st = levi_model_backward(m, b);
-            float gnorm = 0;
-            if (st != LEVI_OK) break;
             opt.lr = levi_train_lr(cfg, step + 1, total_steps);
-            st = levi_model_step(m, &opt, (int)(step + 1), cfg->grad_clip, &gnorm);
-            if (st == LEVI_ERR_NOT_FINITE || (st == LEVI_OK && !isfinite(gnorm)))
+            if (cfg->parallel) {
+                st = levi_parallel_step(cfg->parallel, px, lab, use_cache ? fb : NULL, b, &opt, (int)(step + 1),
+                                        cfg->grad_clip, &loss, &correct, &gnorm);
+                if (st == LEVI_ERR_NOT_FINITE && !isfinite(loss))
+                    st = levi_error(LEVI_ERR_NOT_FINITE, "the loss is %g at step %ld (epoch %d): training stopped",
+                                    (double)loss, step + 1, epoch + 1);
+            } else {
+                levi_tensor tp = levi_model_input_pixels(m, b), tl = levi_model_input_labels(m, b);
+                levi_tensor tf = levi_model_input_feats(m, b);
+                if ((!use_cache && !pipe) || c->task.kind != LEVI_TASK_NONE) st = levi_tensor_write(&tp, px);
+                if (st == LEVI_OK) st = levi_tensor_write(&tl, lab);
+                if (st == LEVI_OK && use_cache) st = levi_tensor_write(&tf, fb);
+                if (st == LEVI_OK) st = levi_model_zero_grad(m);
+                if (st == LEVI_OK)
+                    st = levi_model_forward(m, &tp, use_cache || pipe ? &tf : NULL, &tl, b, &loss, &correct);
+                if (st == LEVI_OK && !isfinite(loss))
+                    st = levi_error(LEVI_ERR_NOT_FINITE, "the loss is %g at step %ld (epoch %d): training stopped",
+                                    (double)loss, step + 1, epoch + 1);
+                if (st == LEVI_OK) st = levi_model_backward(m, b);
+                if (st != LEVI_OK) break;
+                st = levi_model_step(m, &opt, (int)(step + 1), cfg->grad_clip, &gnorm);
+            }
+            if ((st == LEVI_ERR_NOT_FINITE && isfinite(loss)) || (st == LEVI_OK && !isfinite(gnorm)))
                 st = levi_error(LEVI_ERR_NOT_FINITE,
                                 "the gradient norm is not finite at step %ld (epoch %d, loss %g): training stopped",
                                 step + 1, epoch + 1, (double)loss);
@@ -275,6 +296,7 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
     res->samples_per_s = samples / (el > 0 ? el : 1e-9);
     if (log && fclose(log) != 0 && st == LEVI_OK)
         st = levi_error(LEVI_ERR_IO, "writing the metrics log %s failed", cfg->log_path);
+    levi_feature_pipe_free(pipe);
     if (have_loader) levi_loader_free(&l);
     free(px);
     free(lab);

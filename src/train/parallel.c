@@ -1,0 +1,136 @@
+/* Data-parallel training steps over the replicas of this process and the
+ * ranks of the run (see levi/parallel.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "levi/parallel.h"
+
+#define MAX_GROUPS 2 /* head, backbone (levi_model_grad_groups) */
+
+struct levi_parallel {
+    levi_comm *comm;
+    levi_model **m;
+    int n, n_groups;
+    levi_grad_sum *sum;
+    int synced;
+};
+
+levi_status levi_parallel_create(levi_parallel **out, levi_comm *comm, levi_model *const *replicas, int n) {
+    *out = NULL;
+    if (n < 1 || !replicas) return levi_error(LEVI_ERR_INVALID_ARG, "data parallel over %d replicas", n);
+    levi_grad_group g[MAX_GROUPS];
+    int ng = levi_model_grad_groups(replicas[0], g, MAX_GROUPS);
+    if (ng < 1) return levi_error(LEVI_ERR_INVALID_ARG, "the model has no trainable parameters");
+    levi_tensor *grads = malloc((size_t)n * ng * sizeof *grads);
+    levi_parallel *p = calloc(1, sizeof *p);
+    levi_model **m = malloc((size_t)n * sizeof *m);
+    levi_status st = grads && p && m ? LEVI_OK : levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
+    for (int r = 0; st == LEVI_OK && r < n; r++) {
+        m[r] = replicas[r];
+        if (levi_model_grad_groups(replicas[r], g, MAX_GROUPS) != ng)
+            st = levi_error(LEVI_ERR_INVALID_ARG, "replica %d trains other parameter groups than replica 0", r);
+        for (int k = 0; st == LEVI_OK && k < ng; k++) grads[r * ng + k] = g[k].grads;
+    }
+    if (st == LEVI_OK) st = levi_grad_sum_create(&p->sum, comm, n, ng, grads);
+    free(grads);
+    if (st != LEVI_OK) {
+        free(m);
+        free(p);
+        return st;
+    }
+    p->comm = comm;
+    p->m = m;
+    p->n = n;
+    p->n_groups = ng;
+    *out = p;
+    return LEVI_OK;
+}
+
+void levi_parallel_free(levi_parallel *p) {
+    if (!p) return;
+    levi_grad_sum_destroy(p->sum);
+    free(p->m);
+    free(p);
+}
+
+int levi_parallel_participants(const levi_parallel *p) { return levi_comm_size(p->comm) * p->n; }
+size_t levi_parallel_grad_floats(const levi_parallel *p) { return levi_grad_sum_floats(p->sum); }
+
+/* params, adam_m, adam_v of group k: replica 0 of rank 0 → everyone. */
+levi_status levi_parallel_sync(levi_parallel *p) {
+    levi_grad_group g0[MAX_GROUPS], g[MAX_GROUPS];
+    levi_model_grad_groups(p->m[0], g0, MAX_GROUPS);
+    int ranks = levi_comm_size(p->comm) > 1;
+    if (p->n == 1 && !ranks) return LEVI_OK;
+    levi_status st = LEVI_OK;
+    for (int k = 0; st == LEVI_OK && k < p->n_groups; k++) {
+        const levi_tensor *src[3] = {&g0[k].params, &g0[k].adam_m, &g0[k].adam_v};
+        float *host = malloc(src[0]->numel * sizeof *host);
+        if (!host) return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
+        for (int j = 0; st == LEVI_OK && j < 3; j++) {
+            st = levi_tensor_read(src[j], host);
+            if (st == LEVI_OK && ranks)
+                st = levi_comm_bcast(p->comm, host, src[j]->numel * sizeof *host, 0, "the replicas' weights");
+            if (st == LEVI_OK && ranks && levi_comm_rank(p->comm) > 0) st = levi_tensor_write(src[j], host);
+            for (int r = 1; st == LEVI_OK && r < p->n; r++) {
+                levi_model_grad_groups(p->m[r], g, MAX_GROUPS);
+                const levi_tensor *dst[3] = {&g[k].params, &g[k].adam_m, &g[k].adam_v};
+                st = levi_tensor_write(dst[j], host);
+            }
+        }
+        free(host);
+    }
+    if (st == LEVI_OK) p->synced = 1;
+    return st;
+}
+
+/* Forward and backward of rows [s, s+cnt) of the global batch on replica m. */
+static levi_status shard_step(levi_model *m, const float *x, const float *labels, const float *feats, int s, int cnt,
+                              int B, double *loss_sum, long *correct) {
+    LEVI_TRY(levi_model_zero_grad(m));
+    if (cnt == 0) return LEVI_OK; /* more participants than samples: a zero gradient */
+    const levi_input_spec *in = levi_model_input_spec(m);
+    size_t xn = levi_input_numel(in);
+    int F = levi_model_feature_dim(m);
+    const levi_model_config *c = levi_model_get_config(m);
+    levi_tensor tx = levi_model_input_pixels(m, cnt), tl = levi_model_input_labels(m, cnt);
+    levi_tensor tf = levi_model_input_feats(m, cnt);
+    /* Non-blocking uploads: the forward's loss read below waits for them. */
+    if (!feats || c->task.kind != LEVI_TASK_NONE)
+        LEVI_TRY(levi_tensor_write_async(&tx, x + (size_t)s * xn, 0, NULL, NULL));
+    LEVI_TRY(levi_tensor_write_async(&tl, labels + s, 0, NULL, NULL));
+    if (feats) LEVI_TRY(levi_tensor_write_async(&tf, feats + (size_t)s * F, 0, NULL, NULL));
+    float loss = 0;
+    int corr = 0;
+    LEVI_TRY(levi_model_forward(m, &tx, feats ? &tf : NULL, &tl, cnt, &loss, &corr));
+    *loss_sum += (double)loss * cnt;
+    *correct += corr;
+    return levi_model_backward_shard(m, cnt, B);
+}
+
+levi_status levi_parallel_step(levi_parallel *p, const float *x, const float *labels, const float *feats, int B,
+                               const levi_adamw_cfg *opt, int t, float grad_clip, float *loss, int *correct,
+                               float *grad_norm) {
+    if (!p->synced) LEVI_TRY(levi_parallel_sync(p));
+    int parts = levi_parallel_participants(p), first = levi_comm_rank(p->comm) * p->n;
+    double sums[2] = {0, 0}; /* loss × samples, correct samples */
+    long corr = 0;
+    for (int r = 0; r < p->n; r++) {
+        int s, cnt;
+        levi_comm_shard(B, first + r, parts, &s, &cnt);
+        LEVI_TRY(shard_step(p->m[r], x, labels, feats, s, cnt, B, &sums[0], &corr));
+    }
+    sums[1] = (double)corr;
+    LEVI_TRY(levi_comm_sum_f64(p->comm, sums, 2, "the step's loss"));
+    double mean = sums[0] / B;
+    *loss = (float)mean;
+    *correct = (int)llround(sums[1]);
+    /* Every rank sees the same global loss, so every rank stops here. */
+    if (!isfinite(mean))
+        return levi_error(LEVI_ERR_NOT_FINITE, "the loss of the global batch is %g", mean);
+    LEVI_TRY(levi_grad_sum_run(p->sum));
+    for (int r = 0; r < p->n; r++)
+        LEVI_TRY(levi_model_step(p->m[r], opt, t, grad_clip, r == 0 ? grad_norm : NULL));
+    return LEVI_OK;
+}
