@@ -145,6 +145,7 @@ typedef struct levi_counters {
 } levi_counters;
 
 struct levi_profile;
+struct levi_busy;
 
 typedef struct levi_ctx {
     levi_device_info info;
@@ -168,6 +169,7 @@ typedef struct levi_ctx {
     int profiling;             /* the queue records kernel device times (levi_ctx_set_profiling) */
     int profile_at_exit;       /* LEVI_PROFILE=1: levi_ctx_destroy prints the totals on stderr */
     struct levi_profile *prof; /* kernel device times; NULL until profiling is first enabled */
+    struct levi_busy *busy;    /* when the device computed (levi_profile_overlap); with prof */
 } levi_ctx;
 
 /* Create a context and in-order queue on one device. */
@@ -256,6 +258,18 @@ typedef struct levi_kernel_time {
  * that already completed; call after levi_finish). Returns how many were
  * written (0 when profiling is off). */
 int levi_profile_top(levi_ctx *ctx, levi_kernel_time *out, int n);
+
+/* Two contexts' device busy time over the same wall-clock interval, from
+ * every profiled command since profiling began (LEVI_PROFILE=1): busy_a,
+ * busy_b: seconds each computed; both: seconds both computed at once; span:
+ * from the first command's start to the last one's end, on either. Waits for
+ * both queues. */
+typedef struct levi_overlap {
+    double busy_a, busy_b, both, span;
+} levi_overlap;
+levi_status levi_profile_overlap(levi_ctx *a, levi_ctx *b, levi_overlap *out);
+/* One line "profile: stages at once: ..." with the numbers above. */
+void levi_profile_print_overlap(FILE *f, levi_ctx *a, const char *a_name, levi_ctx *b, const char *b_name);
 
 /* Print counters divided by `per` units (per = 1: totals) and, when
  * profiling, the ten kernels of most device time (also divided by per),

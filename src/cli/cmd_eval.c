@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "levi/data.h"
 #include "levi/train.h"
+#include "placement.h"
 
 static const char *k_usage =
     "usage: levi-cl [--device SEL] eval --model MODEL.safetensors --data DIR [--data DIR ...]\n"
@@ -27,7 +28,9 @@ static const char *k_usage =
     "\n"
     "  --json      print one JSON object (format at the top of src/cli/cmd_eval.c)\n"
     "  --limit N   at most N images per class\n"
-    "  --batch N   images per forward pass (default 64)\n";
+    "  --batch N   images per forward pass (default 64)\n"
+    "  --backbone-device SEL  the backbone stage on this device, the rest on --device\n"
+    "              (the backbone's forward of the next batch overlaps the head's work)\n";
 
 #define MAX_DATA 64
 
@@ -80,7 +83,7 @@ int cmd_eval(int argc, char **argv, const cli_env *env) {
         fputs(k_usage, stdout);
         return 0;
     }
-    const char *model = NULL, *data[MAX_DATA];
+    const char *model = NULL, *data[MAX_DATA], *backbone_device = NULL;
     int ndata = 0, json = 0;
     long limit = 0, batch = 64;
     for (int i = 1; i < argc; i++) {
@@ -90,7 +93,8 @@ int cmd_eval(int argc, char **argv, const cli_env *env) {
             json = 1;
             continue;
         }
-        if (strcmp(o, "--model") && strcmp(o, "--data") && strcmp(o, "--limit") && strcmp(o, "--batch")) {
+        if (strcmp(o, "--model") && strcmp(o, "--data") && strcmp(o, "--limit") && strcmp(o, "--batch") &&
+            strcmp(o, "--backbone-device")) {
             fprintf(stderr, "levi-cl eval: unknown option '%s'\n\n%s", o, k_usage);
             return 2;
         }
@@ -100,6 +104,7 @@ int cmd_eval(int argc, char **argv, const cli_env *env) {
         }
         i++;
         if (!strcmp(o, "--model")) model = v;
+        else if (!strcmp(o, "--backbone-device")) backbone_device = v;
         else if (!strcmp(o, "--data")) {
             if (ndata == MAX_DATA) {
                 fprintf(stderr, "levi-cl eval: more than %d --data folders\n", MAX_DATA);
@@ -114,10 +119,11 @@ int cmd_eval(int argc, char **argv, const cli_env *env) {
         fprintf(stderr, "levi-cl eval: --model and at least one --data are required\n\n%s", k_usage);
         return 2;
     }
-    levi_ctx *ctx = NULL;
+    cli_placement pl;
     levi_model *m = NULL;
-    levi_status st = cli_open(env, &ctx);
-    if (st == LEVI_OK) st = levi_model_load(&m, ctx, model, (int)batch, 0);
+    levi_status st = cli_placement_open(&pl, env, NULL, backbone_device);
+    if (st != LEVI_OK) return cli_fail(st);
+    st = levi_model_load_placed(&m, pl.ctx[0], pl.backbone_ctx ? pl.backbone_ctx : pl.ctx[0], model, (int)batch, 0);
     cJSON *out = NULL, *arr = NULL;
     if (st == LEVI_OK && json) {
         const levi_model_config *c = levi_model_get_config(m);
@@ -161,6 +167,6 @@ int cmd_eval(int argc, char **argv, const cli_env *env) {
     cJSON_Delete(out);
     int rc = st == LEVI_OK ? 0 : cli_fail(st);
     levi_model_free(m);
-    if (ctx) levi_ctx_destroy(ctx);
+    cli_placement_close(&pl, st == LEVI_OK);
     return rc;
 }

@@ -115,6 +115,9 @@ levi_status cli_placement_open(cli_placement *p, const cli_env *env, const char 
 }
 
 void cli_placement_close(cli_placement *p, int clean) {
+    /* LEVI_PROFILE=1: how long both stages computed at the same time */
+    if (clean && p->backbone_ctx && p->backbone_ctx->profiling && p->ctx[0]->profiling)
+        levi_profile_print_overlap(stderr, p->backbone_ctx, "backbone stage", p->ctx[0], "head stage");
     levi_ctx_destroy(p->backbone_ctx);
     for (int i = 0; i < p->n; i++) levi_ctx_destroy(p->ctx[i]);
     levi_comm_close(p->comm, clean);

@@ -29,6 +29,7 @@ struct levi_profile {
 
 typedef struct prof_ticket {
     struct levi_profile *p;
+    struct levi_busy *busy;
     int entry;
 } prof_ticket;
 
@@ -114,6 +115,7 @@ static void CL_CALLBACK on_complete(cl_event ev, cl_int status, void *user) {
     }
     t->p->pending--;
     pthread_mutex_unlock(&t->p->lock);
+    if (ok) runtime_busy_add(t->busy, a, b);
     clReleaseEvent(ev);
     free(t);
 }
@@ -134,6 +136,7 @@ void levi_profile_track(levi_ctx *ctx, const char *name, cl_event *slot) {
         return;
     }
     t->p = p;
+    t->busy = ctx->busy;
     pthread_mutex_lock(&p->lock);
     t->entry = entry_for(p, name);
     p->pending++;
@@ -155,6 +158,8 @@ levi_status levi_ctx_set_profiling(levi_ctx *ctx, int on) {
         if (!ctx->prof) return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory for the profile");
         pthread_mutex_init(&ctx->prof->lock, NULL);
     }
+    if (on && !ctx->busy && !(ctx->busy = runtime_busy_create()))
+        return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory for the profile");
     cl_int rc;
     cl_command_queue q =
         clCreateCommandQueue(ctx->context, ctx->info.device, on ? CL_QUEUE_PROFILING_ENABLE : 0, &rc);
@@ -233,4 +238,6 @@ void runtime_profile_free(levi_ctx *ctx) {
     pthread_mutex_destroy(&p->lock);
     free(p);
     ctx->prof = NULL;
+    runtime_busy_free(ctx->busy);
+    ctx->busy = NULL;
 }

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "levi/parallel.h"
 #include "levi/train.h"
 
 static levi_status check_dataset(const levi_model *m, const levi_dataset *ds, const char *what) {
@@ -51,15 +52,24 @@ levi_status levi_evaluate_features(levi_model *m, const levi_dataset *ds, const 
     int b, done = 0, F = levi_model_feature_dim(m);
     if (st == LEVI_OK && feats && (!F || !levi_model_features_cacheable(m)))
         st = levi_error(LEVI_ERR_INVALID_ARG, "precomputed features for a model without frozen backbone features");
-    while (st == LEVI_OK && (b = levi_loader_next(&l, px, lab, c->image_mean, c->image_std)) > 0) {
+    /* The backbone on its own device: its forward of the next batch runs
+     * while the head computes this one. */
+    levi_feature_pipe *pipe = NULL;
+    if (st == LEVI_OK && !feats && F && levi_model_features_cacheable(m) &&
+        levi_model_backbone_ctx(m) != levi_model_ctx(m))
+        st = levi_feature_pipe_create(&pipe, m, &l);
+    while (st == LEVI_OK) {
+        if (pipe) st = levi_feature_pipe_next(pipe, px, lab, &b);
+        else b = levi_loader_next(&l, px, lab, c->image_mean, c->image_std);
+        if (st != LEVI_OK || b <= 0) break;
         levi_tensor tp = levi_model_input_pixels(m, b), tl = levi_model_input_labels(m, b);
         float loss;
         int correct;
         levi_tensor tf = levi_model_input_feats(m, b);
-        if (!feats || c->task.kind != LEVI_TASK_NONE) st = levi_tensor_write(&tp, px);
+        if ((!feats && !pipe) || c->task.kind != LEVI_TASK_NONE) st = levi_tensor_write(&tp, px);
         if (st == LEVI_OK) st = levi_tensor_write(&tl, lab);
         if (st == LEVI_OK && feats) st = levi_tensor_write(&tf, feats + (size_t)done * F);
-        if (st == LEVI_OK) st = levi_model_forward(m, &tp, feats ? &tf : NULL, &tl, b, &loss, &correct);
+        if (st == LEVI_OK) st = levi_model_forward(m, &tp, feats || pipe ? &tf : NULL, &tl, b, &loss, &correct);
         done += b;
         levi_tensor lt = levi_model_logits(m, b);
         if (st == LEVI_OK) st = levi_tensor_read(&lt, lg);
@@ -76,6 +86,7 @@ levi_status levi_evaluate_features(levi_model *m, const levi_dataset *ds, const 
             res->n++;
         }
     }
+    levi_feature_pipe_free(pipe);
     if (st == LEVI_OK) levi_loader_free(&l);
     free(px);
     free(lab);
