@@ -13,7 +13,7 @@
 # needs a levi-cl built with MPI.
 #   test_multi.sh LEVI_CL HAVE_MPI(0|1)
 set -uo pipefail
-L=$1
+L=$(cd "$(dirname "$1")" && pwd)/$(basename "$1") # the test runs in a temporary folder
 have_mpi=$2
 if [ "$("$L" --device list --json 2>/dev/null | grep -c '"index"')" -lt 2 ]; then
   echo "fewer than two OpenCL devices (POCL_DEVICES=\"pthread pthread\" gives two): skipped"
