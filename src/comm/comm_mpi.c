@@ -3,6 +3,7 @@
  * an error on the others instead of a wait forever. */
 #include <limits.h>
 #include <mpi.h>
+#include <sched.h>
 #include <string.h>
 #include <time.h>
 
@@ -27,25 +28,31 @@ static levi_status mpi_fail(levi_comm *c, int rc, const char *call, const char *
     return levi_error(LEVI_ERR_COMM, "rank %d: %s in %s failed: %s", c->rank, call, what, msg);
 }
 
-/* Poll a request until it completes or the run's timeout passes. The first
- * polls spin (a collective between live ranks is quick); later ones sleep,
- * up to 1 ms, so a waiting rank leaves the cores to the others. */
+/* Poll a request until it completes or the run's timeout passes. MPI makes
+ * progress on a non-blocking collective only inside MPI_Test, and a long
+ * sum goes in many segments: for the first 50 ms the poll only yields the
+ * core between tests (a sum between live ranks is quick); after that it
+ * naps, up to 1 ms, so a rank that waits on a slow one leaves it the cores. */
 static levi_status wait_req(levi_comm *c, MPI_Request *req, const char *call, const char *what) {
-    double t0 = now_s();
-    long nap_ns = 2000;
-    for (int polls = 0;; polls++) {
+    double t0 = now_s(), t;
+    long nap_ns = 20000;
+    for (;;) {
         int done = 0;
         int rc = MPI_Test(req, &done, MPI_STATUS_IGNORE);
         if (rc != MPI_SUCCESS) return mpi_fail(c, rc, call, what);
         if (done) return LEVI_OK;
-        if (now_s() - t0 > c->timeout_s) {
+        t = now_s() - t0;
+        if (t > c->timeout_s) {
             c->failed = 1;
             return levi_error(LEVI_ERR_COMM,
                               "rank %d: %s did not complete within %g s: another rank died or hangs "
                               "(LEVI_COMM_TIMEOUT sets the limit in seconds)",
                               c->rank, what, c->timeout_s);
         }
-        if (polls < 200) continue;
+        if (t < 0.05) {
+            sched_yield();
+            continue;
+        }
         struct timespec ts = {0, nap_ns};
         nanosleep(&ts, NULL);
         if (nap_ns < 1000000) nap_ns *= 2;
