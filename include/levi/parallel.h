@@ -26,9 +26,13 @@ extern "C" {
 
 typedef struct levi_parallel levi_parallel;
 
+#define LEVI_PARALLEL_MAX 16 /* replicas in one process */
+
 /* replicas: n models of one configuration, one per device of this process
  * (replicas[0] is the one the trainer holds; every replica's head on its own
- * ctx). comm: the ranks (NULL: world 1). Borrowed: they outlive p. */
+ * ctx; each replica's part of a step runs on its own thread, so its
+ * calls may block without holding back the others). comm: the ranks (NULL:
+ * world 1). Borrowed: they outlive p. */
 levi_status levi_parallel_create(levi_parallel **out, levi_comm *comm, levi_model *const *replicas, int n);
 void levi_parallel_free(levi_parallel *p);
 

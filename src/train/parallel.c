@@ -1,6 +1,8 @@
 /* Data-parallel training steps over the replicas of this process and the
  * ranks of the run (see levi/parallel.h). */
 #include <math.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,7 +20,8 @@ struct levi_parallel {
 
 levi_status levi_parallel_create(levi_parallel **out, levi_comm *comm, levi_model *const *replicas, int n) {
     *out = NULL;
-    if (n < 1 || !replicas) return levi_error(LEVI_ERR_INVALID_ARG, "data parallel over %d replicas", n);
+    if (n < 1 || n > LEVI_PARALLEL_MAX || !replicas)
+        return levi_error(LEVI_ERR_INVALID_ARG, "data parallel over %d replicas, expected 1..%d", n, LEVI_PARALLEL_MAX);
     levi_grad_group g[MAX_GROUPS];
     int ng = levi_model_grad_groups(replicas[0], g, MAX_GROUPS);
     if (ng < 1) return levi_error(LEVI_ERR_INVALID_ARG, "the model has no trainable parameters");
@@ -109,19 +112,66 @@ static levi_status shard_step(levi_model *m, const float *x, const float *labels
     return levi_model_backward_shard(m, cnt, B);
 }
 
+/* One replica's part of a step, run on its own thread: the devices then
+ * compute at the same time whatever blocks inside a replica's calls. */
+typedef struct replica_job {
+    levi_parallel *p;
+    int r, phase; /* 0: forward and backward of the shard; 1: the update */
+    const float *x, *labels, *feats;
+    int B, t;
+    const levi_adamw_cfg *opt;
+    float grad_clip, grad_norm;
+    double loss_sum;
+    long correct;
+    levi_status st;
+    char msg[1024]; /* the error message lives per thread: carried back */
+} replica_job;
+
+static void *run_job(void *arg) {
+    replica_job *j = arg;
+    levi_parallel *p = j->p;
+    if (j->phase == 0) {
+        int s, cnt, parts = levi_parallel_participants(p);
+        levi_comm_shard(j->B, levi_comm_rank(p->comm) * p->n + j->r, parts, &s, &cnt);
+        j->st = shard_step(p->m[j->r], j->x, j->labels, j->feats, s, cnt, j->B, &j->loss_sum, &j->correct);
+    } else {
+        j->st = levi_model_step(p->m[j->r], j->opt, j->t, j->grad_clip, &j->grad_norm);
+    }
+    if (j->st != LEVI_OK) snprintf(j->msg, sizeof j->msg, "%s", levi_last_error());
+    return NULL;
+}
+
+/* Replica 0 on this thread, the others on their own; the first error wins. */
+static levi_status run_all(levi_parallel *p, replica_job *jobs) {
+    pthread_t th[LEVI_PARALLEL_MAX];
+    int started[LEVI_PARALLEL_MAX] = {0};
+    for (int r = 1; r < p->n; r++) started[r] = pthread_create(&th[r], NULL, run_job, &jobs[r]) == 0;
+    run_job(&jobs[0]);
+    for (int r = 1; r < p->n; r++) {
+        if (started[r]) pthread_join(th[r], NULL);
+        else run_job(&jobs[r]);
+    }
+    for (int r = 0; r < p->n; r++)
+        if (jobs[r].st != LEVI_OK)
+            return levi_error(jobs[r].st, "%s%s (replica %d on '%s')", jobs[r].msg, jobs[r].msg[0] ? "" : "failed",
+                              r, levi_model_ctx(p->m[r])->info.name);
+    return LEVI_OK;
+}
+
 levi_status levi_parallel_step(levi_parallel *p, const float *x, const float *labels, const float *feats, int B,
                                const levi_adamw_cfg *opt, int t, float grad_clip, float *loss, int *correct,
                                float *grad_norm) {
     if (!p->synced) LEVI_TRY(levi_parallel_sync(p));
-    int parts = levi_parallel_participants(p), first = levi_comm_rank(p->comm) * p->n;
-    double sums[2] = {0, 0}; /* loss × samples, correct samples */
-    long corr = 0;
+    replica_job jobs[LEVI_PARALLEL_MAX];
+    memset(jobs, 0, (size_t)p->n * sizeof *jobs);
     for (int r = 0; r < p->n; r++) {
-        int s, cnt;
-        levi_comm_shard(B, first + r, parts, &s, &cnt);
-        LEVI_TRY(shard_step(p->m[r], x, labels, feats, s, cnt, B, &sums[0], &corr));
+        replica_job *j = &jobs[r];
+        j->p = p, j->r = r, j->x = x, j->labels = labels, j->feats = feats, j->B = B;
+        j->opt = opt, j->t = t, j->grad_clip = grad_clip;
     }
-    sums[1] = (double)corr;
+    LEVI_TRY(run_all(p, jobs));
+    double sums[2] = {0, 0}; /* loss × samples, correct samples: replica order */
+    for (int r = 0; r < p->n; r++) sums[0] += jobs[r].loss_sum, sums[1] += (double)jobs[r].correct;
     LEVI_TRY(levi_comm_sum_f64(p->comm, sums, 2, "the step's loss"));
     double mean = sums[0] / B;
     *loss = (float)mean;
@@ -130,7 +180,8 @@ levi_status levi_parallel_step(levi_parallel *p, const float *x, const float *la
     if (!isfinite(mean))
         return levi_error(LEVI_ERR_NOT_FINITE, "the loss of the global batch is %g", mean);
     LEVI_TRY(levi_grad_sum_run(p->sum));
-    for (int r = 0; r < p->n; r++)
-        LEVI_TRY(levi_model_step(p->m[r], opt, t, grad_clip, r == 0 ? grad_norm : NULL));
+    for (int r = 0; r < p->n; r++) jobs[r].phase = 1;
+    LEVI_TRY(run_all(p, jobs));
+    if (grad_norm) *grad_norm = jobs[0].grad_norm;
     return LEVI_OK;
 }
