@@ -72,6 +72,22 @@ for method in levi ft; do
       --out "dev-$method.st" && same_steps "one-$method.jsonl" "dev-$method.jsonl"
 done
 grep -q '"world_size":1,"devices":\["[^"]*","[^"]*"\]' dev-levi.out || bad "--devices: world_size/devices not in the summary"
+# bench train over both devices: a one-device and a two-device row per method
+bench_ok() { # file, world size
+  python3 - "$1" "$2" <<'PY' || bad "bench train: $1"
+import json, math, sys
+d = json.load(open(sys.argv[1]))
+rows = d["results"]
+assert d["world_size"] == int(sys.argv[2]) and len(rows) == 8, (d.get("world_size"), len(rows))
+for one, two in zip(rows[0::2], rows[1::2]):
+    assert one["devices"] == 1 and two["devices"] == 2 and two["global_batch"] == 2 * one["global_batch"], two
+    e = two["scaling_efficiency"]
+    assert math.isfinite(e) and e > 0 and one["value"] > 0, two
+print(f"ok: bench train over 2 devices ({sys.argv[1]}): efficiency",
+      ", ".join(f"{r['scaling_efficiency']:.2f}" for r in rows[1::2]))
+PY
+}
+run bench-dev bench train --devices 0,1 --batch 8 --budget 0.5 --out bench-dev.json && bench_ok bench-dev.json 1
 
 # --- Open MPI ranks ----------------------------------------------------------------
 if [ "$have_mpi" = 1 ] && command -v mpirun >/dev/null; then
@@ -85,6 +101,8 @@ if [ "$have_mpi" = 1 ] && command -v mpirun >/dev/null; then
   else
     bad "mpirun -np 2 levi-cl train: exit $?"; tail -n 20 mpi.err
   fi
+  timeout -s KILL 120 "${MPI[@]}" "$L" bench train --batch 8 --budget 0.5 --out bench-mpi.json >bench-mpi.out \
+    2>bench-mpi.err && bench_ok bench-mpi.json 2 || { bad "mpirun bench train: exit $?"; tail -n 5 bench-mpi.err; }
   # Ranks that disagree: one clear error, every rank exits non-zero.
   timeout -s KILL 120 "${MPI[@]}" sh -c \
     'lr=0.001; [ "$OMPI_COMM_WORLD_RANK" = 1 ] && lr=0.002; exec "$0" train --method levi "$@" --lr $lr --out cfg.st' \

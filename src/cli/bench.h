@@ -78,6 +78,15 @@ typedef struct bench_train_opts {
     int profile;       /* per-step counters and kernel device times in every row */
     int all_methods;   /* every method and fusion, not only the four compared with PyTorch */
 } bench_train_opts;
+/* A model of the train group: random weights (seeded), task model and
+ * adapters of the defaults, for batches up to B. */
+levi_status bench_train_make_model(levi_ctx *ctx, const levi_vit_config *vc, levi_method method, levi_fusion fusion,
+                                   int B, levi_model **out);
+/* The train group over the devices of --devices and the ranks of mpirun
+ * (bench_train_multi.c): a whole `bench train` run that writes its table and
+ * JSON on rank 0. */
+int bench_train_multi(const cli_env *env, const char *devices, double budget, int json, const char *out_path,
+                      const bench_train_opts *o);
 levi_status bench_train(levi_ctx *ctx, cJSON *doc, double budget_s, const bench_train_opts *o);
 /* The ViT configuration of a --model name (NULL: vit-tiny). */
 levi_status bench_train_model_config(const char *name, levi_vit_config *vc);

@@ -71,15 +71,20 @@ typedef struct train_row {
 } train_row;
 
 static levi_status make_model(levi_ctx *ctx, const levi_vit_config *vc, const train_row *r, int B, levi_model **out) {
+    return bench_train_make_model(ctx, vc, r->method, r->fusion, B, out);
+}
+
+levi_status bench_train_make_model(levi_ctx *ctx, const levi_vit_config *vc, levi_method method, levi_fusion fusion,
+                                   int B, levi_model **out) {
     *out = NULL;
     levi_model_config mc;
-    levi_model_config_default(&mc, r->method);
+    levi_model_config_default(&mc, method);
     mc.seed = 1;
     mc.channels = vc->num_channels;
     mc.height = mc.width = vc->image_size;
-    if (r->method == LEVI_METHOD_LEVI || r->method == LEVI_METHOD_LEVI_LORA) mc.fusion = r->fusion;
+    if (method == LEVI_METHOD_LEVI || method == LEVI_METHOD_LEVI_LORA) mc.fusion = fusion;
     levi_backbone *bb = NULL;
-    int mode = levi_method_backbone_mode(r->method);
+    int mode = levi_method_backbone_mode(method);
     if (mode >= 0) {
         levi_vit *vit = NULL;
         LEVI_TRY(levi_vit_create(&vit, ctx, vc, B, mode, mode == LEVI_BACKBONE_LORA ? mc.lora_rank : 0));

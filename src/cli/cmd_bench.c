@@ -34,7 +34,9 @@ static const char *k_usage =
     "  --methods all    every method and fusion (default: ft, lora, levi with and without cache)\n"
     "  --profile        per steady-state step: kernel launches, GEMM calls, blocking syncs,\n"
     "                   host<->device bytes and the ten kernels of most device time\n"
-    "                   (also a \"profile\" object in every JSON row)\n";
+    "                   (also a \"profile\" object in every JSON row)\n"
+    "  --devices SEL,SEL,...  data parallel over these devices (and under mpirun over the\n"
+    "                   ranks): samples/s on one device and on all, scaling efficiency\n";
 
 static const char *const k_groups[] = {"gemm", "bandwidth", "ops", "train", "startup", NULL};
 
@@ -54,7 +56,7 @@ int cmd_bench(int argc, char **argv, const cli_env *env) {
     }
     if (argc >= 2 && !strcmp(argv[1], "--compare")) return bench_compare(argc - 2, argv + 2);
     if (argc >= 2 && !strcmp(argv[1], "startup-child")) return bench_startup_child(env);
-    const char *group = NULL, *out_path = NULL, *ref_path = NULL;
+    const char *group = NULL, *out_path = NULL, *ref_path = NULL, *devices = NULL;
     int json = 0;
     double budget = 10;
     bench_train_opts to = {0};
@@ -81,6 +83,8 @@ int cmd_bench(int argc, char **argv, const cli_env *env) {
             } else {
                 to.batch = (int)b;
             }
+        } else if (!strcmp(a, "--devices") && i + 1 < argc) {
+            devices = argv[++i];
         } else if (!strcmp(a, "--out") || !strcmp(a, "--reference") || !strcmp(a, "--budget")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "levi-cl bench: %s needs a value\n", a);
@@ -110,6 +114,14 @@ int cmd_bench(int argc, char **argv, const cli_env *env) {
         fprintf(stderr, "levi-cl bench: unknown group '%s' (expected gemm, bandwidth, ops, train, startup or all)\n",
                 group);
         return 2;
+    }
+    /* several devices or ranks: the train group's own run (bench_train_multi.c) */
+    if (devices || levi_comm_launcher_size() > 1) {
+        if (strcmp(group, "train")) {
+            fprintf(stderr, "levi-cl bench: --devices and mpirun apply to the train group only\n");
+            return 2;
+        }
+        return bench_train_multi(env, devices, budget, json, out_path, &to);
     }
     cJSON *ref = NULL;
     if (ref_path) {
