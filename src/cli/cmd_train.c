@@ -10,7 +10,9 @@
  *   stdout, last line on success:
  *     {"type":"summary","method":M,"epochs":E,"steps":S,"loss":L,"acc":A,"val_acc":V|null,
  *      "seconds":SEC,"samples_per_s":X,"cached_features":0|1,"cache_build_s":SEC,
- *      "first_epoch_s":SEC,"last_epoch_s":SEC,"out":PATH}
+ *      "first_epoch_s":SEC,"last_epoch_s":SEC,"out":PATH,"world_size":N,"devices":[NAME,...]}
+ *     (world_size: MPI ranks, 1 without mpirun; devices: this process's devices,
+ *     the backbone stage's first when --backbone-device puts it apart)
  *     (seconds and samples_per_s include the one-time feature-cache build.)
  *   OUT.ckpt     checkpoint written atomically after every epoch (for --resume).
  * Exit status: 0 done, 2 usage error, 1 failure (the message names the input),
