@@ -1,5 +1,9 @@
 /* bench ops: throughput of each op in levi/ops.h at the demo's sizes
- * (ViT-tiny: B=64, T=17, C=64, 4 heads, mlp 128; a small CNN on 28x28).
+ * (ViT-tiny: B=64, T=17, C=64, 4 heads, mlp 128; a small CNN on 28x28), then
+ * the memory-bound ops at ViT-B/16's sizes (B=32 images of 197 tokens, dim
+ * 768, 12 heads, mlp 3072, 1000 classes; attention at B=4) next to a device
+ * copy of one (B*197, 768) activation in the same run: the bandwidth they
+ * are measured against.
  *
  * One row per op: {name, run, tensor sizes, flops, bytes}. */
 #include <stdio.h>
@@ -74,6 +78,38 @@ static levi_status r_clip(levi_ctx *ctx, void *arg) {
     return levi_grad_clip(ctx, T_(0), NPARAM, 0.0f, &norm);
 }
 
+/* ViT-B/16 sizes */
+enum { VB = 32, VT = 197, VD = 768, VM = 3072, VNH = 12, VK = 1000, VN = VB * VT, VBA = 4, VNA = VBA * VT };
+#define VND ((size_t)VN * VD)
+#define VNM ((size_t)VN * VM)
+#define VATT ((size_t)VB * VNH * VT * VT)
+
+static levi_status r_copy(levi_ctx *ctx, void *arg) {
+    op_job *j = arg;
+    LEVI_CL_CHECK(clEnqueueCopyBuffer(ctx->queue, j->t[1].buf, j->t[0].buf, 0, 0, j->t[0].numel * sizeof(float), 0,
+                                      NULL, NULL));
+    return LEVI_OK;
+}
+RUN(v_bias_b, levi_linear_backward(ctx, NULL, NULL, T_(1), T_(0), NULL, NULL, VN, VD, VD))
+RUN(v_bias_b4, levi_linear_backward(ctx, NULL, NULL, T_(1), T_(0), NULL, NULL, VN, VD, VM))
+RUN(v_add_bias, levi_add_bias(ctx, T_(0), T_(1), VN, VM))
+RUN(v_gelu_f, levi_gelu_forward(ctx, T_(0), T_(1), VNM))
+RUN(v_gelu_b, levi_gelu_backward(ctx, T_(0), T_(1), T_(2), VNM))
+RUN(v_add, levi_add_forward(ctx, T_(0), T_(1), T_(2), VND))
+RUN(v_ln_f, levi_layernorm_forward(ctx, T_(0), T_(1), T_(2), T_(3), T_(4), T_(5), VN, VD, 1e-12f))
+RUN(v_ln_b, levi_layernorm_backward(ctx, T_(6), T_(7), T_(5), T_(0), T_(3), T_(4), T_(1), T_(2), VN, VD))
+RUN(v_softmax_f, levi_softmax_forward(ctx, T_(0), T_(1), VB * VNH * VT, VT))
+RUN(v_softmax_b, levi_softmax_backward(ctx, T_(1), T_(0), T_(2), VB * VNH * VT, VT))
+RUN(v_ce_f, levi_crossentropy_forward(ctx, T_(0), T_(1), T_(2), T_(3), T_(4), VB, VK, NULL, NULL))
+RUN(v_ce_b, levi_crossentropy_backward(ctx, T_(3), T_(0), T_(4), VB, VK, 1.0f / VB))
+RUN(v_take_f, levi_take_token_forward(ctx, T_(0), T_(1), 0, VB, VT, VD))
+RUN(v_take_b, levi_take_token_backward(ctx, T_(1), T_(0), 0, VB, VT, VD))
+RUN(v_mean_f, levi_mean_tokens_forward(ctx, T_(0), T_(1), VB, VT, VD))
+RUN(v_mean_b, levi_mean_tokens_backward(ctx, T_(1), T_(0), VB, VT, VD))
+RUN(v_attn_f, levi_attention_forward(ctx, T_(0), T_(1), T_(2), T_(3), T_(4), T_(5), VBA, VT, VD, VNH))
+RUN(v_attn_b, levi_attention_backward(ctx, T_(7), T_(8), T_(9), T_(0), T_(2), T_(3), T_(4), T_(1), T_(6), VBA, VT,
+                                      VD, VNH))
+
 typedef struct op_row {
     const char *name;
     bench_fn run;
@@ -88,6 +124,9 @@ static size_t attn_scratch(int backward) {
         return levi_attention_backward_scratch_numel(B, T, C, NH);
     return levi_attention_scratch_numel(B, T, C, NH);
 }
+
+static levi_status run_rows(levi_ctx *ctx, cJSON *doc, const op_row *rows, int nrows, double budget_s,
+                            const levi_conv_shape *cs);
 
 levi_status bench_ops(levi_ctx *ctx, cJSON *doc, double budget_s) {
     levi_conv_shape cs;
@@ -147,14 +186,49 @@ levi_status bench_ops(levi_ctx *ctx, cJSON *doc, double budget_s) {
          F4 * 7 * NPARAM},
         {"grad clip (norm) 262144", r_clip, {NPARAM}, 0, F4 * NPARAM},
     };
-    int nrows = (int)(sizeof rows / sizeof rows[0]);
+    const size_t vatt_btc = (size_t)VNA * VD, vatt = (size_t)VBA * VNH * VT * VT;
+    const double vattn_flops = 4.0 * VBA * VNH * VT * VT * (VD / VNH);
+    const op_row vrows[] = {
+        {"vit-b16 device copy 6304x768", r_copy, {VND, VND}, 0, F4 * 2 * VND},
+        {"vit-b16 linear bias bwd 6304x768", v_bias_b, {VND, VD}, 0, F4 * (VND + VD)},
+        {"vit-b16 linear bias bwd 6304x3072", v_bias_b4, {VNM, VM}, 0, F4 * (VNM + VM)},
+        {"vit-b16 add bias 6304x3072", v_add_bias, {VNM, VM}, 0, F4 * 2 * VNM},
+        {"vit-b16 gelu fwd 6304x3072", v_gelu_f, {VNM, VNM}, 0, F4 * 2 * VNM},
+        {"vit-b16 gelu bwd 6304x3072", v_gelu_b, {VNM, VNM, VNM}, 0, F4 * 4 * VNM},
+        {"vit-b16 residual add 6304x768", v_add, {VND, VND, VND}, 0, F4 * 3 * VND},
+        {"vit-b16 layernorm fwd 6304x768", v_ln_f, {VND, VN, VN, VND, VD, VD}, 0, F4 * (2 * VND + 2 * VN)},
+        {"vit-b16 layernorm bwd 6304x768", v_ln_b, {VND, VN, VN, VND, VD, VD, VND, VD}, 0,
+         F4 * (4 * VND + 2 * VN)},
+        {"vit-b16 softmax fwd 75648x197", v_softmax_f, {VATT, VATT}, 0, F4 * 2 * VATT},
+        {"vit-b16 softmax bwd 75648x197", v_softmax_b, {VATT, VATT, VATT}, 0, F4 * 4 * VATT},
+        {"vit-b16 cross-entropy fwd 32x1000", v_ce_f, {VB * VK, VB, VB, VB * VK, VB}, 0, F4 * 2 * VB * VK},
+        {"vit-b16 cross-entropy bwd 32x1000", v_ce_b, {VB * VK, VB, VB, VB * VK, VB}, 0, F4 * 3 * VB * VK},
+        {"vit-b16 take token fwd 32x197x768", v_take_f, {VB * VD, VND}, 0, F4 * 2 * VB * VD},
+        {"vit-b16 take token bwd 32x197x768", v_take_b, {VB * VD, VND}, 0, F4 * 3 * VB * VD},
+        {"vit-b16 mean tokens fwd 32x197x768", v_mean_f, {VB * VD, VND}, 0, F4 * (VND + VB * VD)},
+        {"vit-b16 mean tokens bwd 32x197x768", v_mean_b, {VB * VD, VND}, 0, F4 * (2 * VND + VB * VD)},
+        {"vit-b16 attention fwd 4x197x768 h12", v_attn_f,
+         {vatt_btc, vatt, vatt_btc, vatt_btc, vatt_btc, levi_attention_scratch_numel(VBA, VT, VD, VNH)}, vattn_flops,
+         0},
+        {"vit-b16 attention bwd 4x197x768 h12", v_attn_b,
+         {vatt_btc, vatt, vatt_btc, vatt_btc, vatt_btc, 0, levi_attention_backward_scratch_numel(VBA, VT, VD, VNH),
+          vatt_btc, vatt_btc, vatt_btc},
+         2.0 * vattn_flops, 0},
+    };
+    const int nrows = (int)(sizeof rows / sizeof rows[0]), nv = (int)(sizeof vrows / sizeof vrows[0]);
+    LEVI_TRY(run_rows(ctx, doc, rows, nrows, budget_s * nrows / (nrows + nv), &cs));
+    return run_rows(ctx, doc, vrows, nv, budget_s * nv / (nrows + nv), &cs);
+}
+
+static levi_status run_rows(levi_ctx *ctx, cJSON *doc, const op_row *rows, int nrows, double budget_s,
+                            const levi_conv_shape *cs) {
     bench_print_row(NULL, 0, 0);
     levi_status st = LEVI_OK;
     for (int i = 0; i < nrows && st == LEVI_OK; i++) {
         const op_row *r = &rows[i];
         op_job j;
         memset(&j, 0, sizeof j);
-        j.cs = cs;
+        j.cs = *cs;
         for (int k = 0; k < NT && st == LEVI_OK; k++) {
             if (!r->numel[k]) continue;
             st = levi_tensor_alloc1(&j.t[k], ctx, (int)r->numel[k]);
