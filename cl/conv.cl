@@ -7,10 +7,6 @@
  *   out  (B,OC,OH,OW) = tmp permuted + b (OC)
  * Every kernel takes (buffer, offset-in-floats) pairs and guards i < n. */
 
-#ifndef LEVI_WG
-#define LEVI_WG 64
-#endif
-
 /* col (C*KH*KW, B*OH*OW) from inp (B,C,H,W); n = C*KH*KW*B*OH*OW */
 __kernel void conv2d_im2col(__global float *col, const ulong col_off, __global const float *inp,
                             const ulong inp_off, const int B, const int C, const int H, const int W,
@@ -75,28 +71,6 @@ __kernel void conv2d_permute(__global float *tmp, const ulong tmp_off, __global 
     if (i >= n) return;
     const size_t p = i % P, b = (i / P) % B, oc = i / ((size_t)P * B);
     tmp[tmp_off + i] = dout[dout_off + (b * OC + oc) * P + p];
-}
-
-/* db (OC) += Σ_{b,p} dout (B,OC,P). One work-group of LEVI_WG items per oc;
- * the tree below is correct for any work-group size. */
-__kernel void conv2d_bias_backward(__global float *db, const ulong db_off, __global const float *dout,
-                                   const ulong dout_off, const int B, const int OC, const int P) {
-    __local float part[LEVI_WG];
-    const int oc = (int)get_group_id(0);
-    const int lid = (int)get_local_id(0), lsz = (int)get_local_size(0);
-    float acc = 0.0f;
-    const size_t m = (size_t)B * P;
-    for (size_t j = (size_t)lid; j < m; j += (size_t)lsz) {
-        const size_t b = j / P, p = j % P;
-        acc += dout[dout_off + (b * OC + oc) * P + p];
-    }
-    part[lid] = acc;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = 1; s < lsz; s <<= 1) {
-        if (lid % (2 * s) == 0 && lid + s < lsz) part[lid] += part[lid + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    if (lid == 0) db[db_off + oc] += part[0];
 }
 
 /* out (B,OC,OH,OW) = conv(inp (B,C,H,W), w (OC,C,KH,KW)) + bias (OC), one item

@@ -89,60 +89,47 @@ __kernel void axpy_accumulate(__global float *dst, const ulong dst_off, const fl
     dst[dst_off + i] += alpha * src[src_off + i];
 }
 
-/* out (rows, cols) += bias (cols); n = rows * cols */
+/* Broadcasts and gathers run over a 2-D or 3-D range (columns first), so
+ * no item divides to find its row. */
+
+/* out (rows, cols) += bias (cols); range (cols, rows) */
 __kernel void add_bias_rows(__global float *out, const ulong out_off, __global const float *bias,
-                            const ulong bias_off, const int cols, const ulong n) {
-    const size_t i = get_global_id(0);
-    if (i >= n) return;
-    out[out_off + i] += bias[bias_off + i % (size_t)cols];
+                            const ulong bias_off, const int cols) {
+    const int c = get_global_id(0);
+    if (c >= cols) return;
+    out[out_off + get_global_id(1) * (size_t)cols + c] += bias[bias_off + c];
 }
 
-/* dst[r, dst_col + j] (=|+=) src[r, src_col + j], r < rows, j < cols */
+/* dst[r, dst_col + j] (=|+=) src[r, src_col + j], j < cols; range (cols, rows) */
 __kernel void copy_cols_2d(__global float *dst, const ulong dst_off, const int dst_ld, const int dst_col,
                            __global const float *src, const ulong src_off, const int src_ld, const int src_col,
-                           const int rows, const int cols, const int accumulate) {
-    const size_t i = get_global_id(0);
-    if (i >= (size_t)rows * (size_t)cols) return;
-    const size_t r = i / (size_t)cols, j = i % (size_t)cols;
-    const float x = src[src_off + r * (size_t)src_ld + (size_t)src_col + j];
-    const size_t d = dst_off + r * (size_t)dst_ld + (size_t)dst_col + j;
-    if (accumulate)
-        dst[d] += x;
-    else
-        dst[d] = x;
+                           const int cols, const int accumulate) {
+    const int j = get_global_id(0);
+    if (j >= cols) return;
+    const size_t r = get_global_id(1);
+    const float x = src[src_off + r * (size_t)src_ld + (size_t)(src_col + j)];
+    __global float *d = dst + dst_off + r * (size_t)dst_ld + (size_t)(dst_col + j);
+    *d = accumulate ? *d + x : x;
 }
 
-/* out (B,C) = mean over T of inp (B,T,C); one item per (b, c) */
-__kernel void mean_tokens_forward(__global float *out, const ulong out_off, __global const float *inp,
-                                  const ulong inp_off, const int B, const int T, const int C) {
-    const size_t i = get_global_id(0);
-    if (i >= (size_t)B * (size_t)C) return;
-    const size_t b = i / (size_t)C, c = i % (size_t)C;
-    __global const float *p = inp + inp_off + b * (size_t)T * (size_t)C + c;
-    float s = 0.0f;
-    for (int t = 0; t < T; t++) s += p[(size_t)t * (size_t)C];
-    out[out_off + i] = s / (float)T;
-}
-
-/* dinp (B,T,C) += dout (B,C) / T */
+/* dinp (B,T,C) += scale * dout (B,C); range (C, T, B) */
 __kernel void mean_tokens_backward(__global float *dinp, const ulong dinp_off, __global const float *dout,
-                                   const ulong dout_off, const int B, const int T, const int C) {
-    const size_t i = get_global_id(0);
-    const size_t TC = (size_t)T * (size_t)C;
-    if (i >= (size_t)B * TC) return;
-    const size_t b = i / TC, c = i % (size_t)C;
-    dinp[dinp_off + i] += dout[dout_off + b * (size_t)C + c] / (float)T;
+                                   const ulong dout_off, const int T, const int C, const float scale) {
+    const int c = get_global_id(0);
+    if (c >= C) return;
+    const size_t t = get_global_id(1), b = get_global_id(2);
+    dinp[dinp_off + (b * T + t) * C + c] += scale * dout[dout_off + b * C + c];
 }
 
-/* out (B,C) = inp (B,T,C)[:, token, :], or with backward = 1 dinp[:, token, :] += dout */
+/* y (B,C) = x (B,T,C)[:, token, :], or with backward = 1 x[:, token, :] += y; range (C, B) */
 __kernel void take_token_rows(__global float *x, const ulong x_off, __global float *y, const ulong y_off,
-                              const int token, const int B, const int T, const int C, const int backward) {
-    const size_t i = get_global_id(0);
-    if (i >= (size_t)B * (size_t)C) return;
-    const size_t b = i / (size_t)C, c = i % (size_t)C;
-    const size_t xi = x_off + (b * (size_t)T + (size_t)token) * (size_t)C + c;
+                              const int token, const int T, const int C, const int backward) {
+    const int c = get_global_id(0);
+    if (c >= C) return;
+    const size_t b = get_global_id(1);
+    const size_t xi = x_off + (b * T + token) * C + c, yi = y_off + b * C + c;
     if (backward)
-        x[xi] += y[y_off + i];
+        x[xi] += y[yi];
     else
-        y[y_off + i] = x[xi];
+        y[yi] = x[xi];
 }

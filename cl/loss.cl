@@ -56,14 +56,46 @@ __kernel void crossentropy_forward(__global float *probs, const ulong probs_off,
     }
 }
 
-/* dlogits (B,K) += scale * (probs - onehot(label)); n = B*K */
+/* The same forward, an item per row (CPU devices, few classes): the first
+ * maximum is the argmax, as in the group form. */
+__kernel void crossentropy_forward_rowwise(__global float *probs, const ulong probs_off, __global float *losses,
+                                           const ulong losses_off, __global float *correct, const ulong correct_off,
+                                           __global const float *logits, const ulong logits_off,
+                                           __global const float *labels, const ulong labels_off, const int K,
+                                           const int B) {
+    const size_t row = get_global_id(0);
+    if (row >= (size_t)B) return;
+    __global const float *x = logits + logits_off + row * (size_t)K;
+    __global float *p = probs + probs_off + row * (size_t)K;
+    float mx = x[0];
+    int amax = 0;
+    for (int j = 1; j < K; j++)
+        if (x[j] > mx) {
+            mx = x[j];
+            amax = j;
+        }
+    float sum = 0.0f;
+    for (int j = 0; j < K; j++) {
+        const float e = exp(x[j] - mx);
+        p[j] = e;
+        sum += e;
+    }
+    const float inv = 1.0f / sum;
+    for (int j = 0; j < K; j++) p[j] *= inv;
+    const float lf = labels[labels_off + row];
+    const int label = (int)lf;
+    const int ok = lf >= 0.0f && label < K && (float)label == lf;
+    losses[losses_off + row] = ok ? log(sum) + mx - x[label] : NAN;
+    correct[correct_off + row] = ok && amax == label ? 1.0f : 0.0f;
+}
+
+/* dlogits (B,K) += scale * (probs - onehot(label)); range (K, B) */
 __kernel void crossentropy_backward(__global float *dlogits, const ulong dlogits_off, __global const float *probs,
                                     const ulong probs_off, __global const float *labels, const ulong labels_off,
-                                    const int K, const float scale, const ulong n) {
-    const size_t i = get_global_id(0);
-    if (i >= n) return;
-    const size_t row = i / (size_t)K;
-    const int j = (int)(i % (size_t)K);
+                                    const int K, const float scale) {
+    const int j = get_global_id(0);
+    if (j >= K) return;
+    const size_t row = get_global_id(1), i = row * K + j;
     const float y = labels[labels_off + row] == (float)j ? 1.0f : 0.0f;
     dlogits[dlogits_off + i] += scale * (probs[probs_off + i] - y);
 }

@@ -24,24 +24,22 @@ levi_status levi_attention_bgemm_with(levi_ctx *ctx, int use_clblast, int ta, in
                                       size_t stride_b, float beta, const levi_tensor *C, size_t stride_c, int batch) {
     if (use_clblast)
         return levi_gemm_batched(ctx, ta, tb, M, N, K, alpha, A, stride_a, B, stride_b, beta, C, stride_c, batch);
-    cl_kernel k;
-    LEVI_TRY(levi_kernel_get(ctx, "attention", "attention_bgemm", &k));
-    cl_uint a = 0;
-    LEVI_TRY(ops_arg_int(k, &a, ta));
-    LEVI_TRY(ops_arg_int(k, &a, tb));
-    LEVI_TRY(ops_arg_int(k, &a, M));
-    LEVI_TRY(ops_arg_int(k, &a, N));
-    LEVI_TRY(ops_arg_int(k, &a, K));
-    LEVI_TRY(ops_arg_float(k, &a, alpha));
-    LEVI_TRY(ops_arg_tensor(k, &a, A));
-    LEVI_TRY(ops_arg_ulong(k, &a, stride_a));
-    LEVI_TRY(ops_arg_tensor(k, &a, B));
-    LEVI_TRY(ops_arg_ulong(k, &a, stride_b));
-    LEVI_TRY(ops_arg_float(k, &a, beta));
-    LEVI_TRY(ops_arg_tensor(k, &a, C));
-    LEVI_TRY(ops_arg_ulong(k, &a, stride_c));
-    LEVI_TRY(ops_arg_int(k, &a, batch));
-    return levi_launch_1d(ctx, k, (size_t)M * (size_t)N * (size_t)batch);
+    ops_kernel k = ops_kernel_get(ctx, "attention", "attention_bgemm");
+    ops_arg_int(&k, ta);
+    ops_arg_int(&k, tb);
+    ops_arg_int(&k, M);
+    ops_arg_int(&k, N);
+    ops_arg_int(&k, K);
+    ops_arg_float(&k, alpha);
+    ops_arg_tensor(&k, A);
+    ops_arg_ulong(&k, stride_a);
+    ops_arg_tensor(&k, B);
+    ops_arg_ulong(&k, stride_b);
+    ops_arg_float(&k, beta);
+    ops_arg_tensor(&k, C);
+    ops_arg_ulong(&k, stride_c);
+    ops_arg_int(&k, batch);
+    return ops_run_1d(&k, (size_t)M * (size_t)N * (size_t)batch);
 }
 
 static levi_status bgemm(levi_ctx *ctx, int ta, int tb, int M, int N, int K, float alpha, const levi_tensor *A,
@@ -53,34 +51,30 @@ static levi_status bgemm(levi_ctx *ctx, int ta, int tb, int M, int N, int K, flo
 /* dst (B,NH,T,hs) = src (B,T,C) */
 static levi_status split_heads(levi_ctx *ctx, const levi_tensor *dst, const levi_tensor *src, int B, int T, int C,
                                int NH) {
-    cl_kernel k;
-    LEVI_TRY(levi_kernel_get(ctx, "attention", "attention_split_heads", &k));
+    ops_kernel k = ops_kernel_get(ctx, "attention", "attention_split_heads");
     size_t n = (size_t)B * T * C;
-    cl_uint a = 0;
-    LEVI_TRY(ops_arg_tensor(k, &a, dst));
-    LEVI_TRY(ops_arg_tensor(k, &a, src));
-    LEVI_TRY(ops_arg_int(k, &a, T));
-    LEVI_TRY(ops_arg_int(k, &a, NH));
-    LEVI_TRY(ops_arg_int(k, &a, C / NH));
-    LEVI_TRY(ops_arg_ulong(k, &a, n));
-    return levi_launch_1d(ctx, k, n);
+    ops_arg_tensor(&k, dst);
+    ops_arg_tensor(&k, src);
+    ops_arg_int(&k, T);
+    ops_arg_int(&k, NH);
+    ops_arg_int(&k, C / NH);
+    ops_arg_ulong(&k, n);
+    return ops_run_1d(&k, n);
 }
 
 /* dst (B,T,C) (=|+=) src (B,NH,T,hs) */
 static levi_status merge_heads(levi_ctx *ctx, const levi_tensor *dst, const levi_tensor *src, int B, int T, int C,
                                int NH, int accumulate) {
-    cl_kernel k;
-    LEVI_TRY(levi_kernel_get(ctx, "attention", "attention_merge_heads", &k));
+    ops_kernel k = ops_kernel_get(ctx, "attention", "attention_merge_heads");
     size_t n = (size_t)B * T * C;
-    cl_uint a = 0;
-    LEVI_TRY(ops_arg_tensor(k, &a, dst));
-    LEVI_TRY(ops_arg_tensor(k, &a, src));
-    LEVI_TRY(ops_arg_int(k, &a, T));
-    LEVI_TRY(ops_arg_int(k, &a, NH));
-    LEVI_TRY(ops_arg_int(k, &a, C / NH));
-    LEVI_TRY(ops_arg_int(k, &a, accumulate));
-    LEVI_TRY(ops_arg_ulong(k, &a, n));
-    return levi_launch_1d(ctx, k, n);
+    ops_arg_tensor(&k, dst);
+    ops_arg_tensor(&k, src);
+    ops_arg_int(&k, T);
+    ops_arg_int(&k, NH);
+    ops_arg_int(&k, C / NH);
+    ops_arg_int(&k, accumulate);
+    ops_arg_ulong(&k, n);
+    return ops_run_1d(&k, n);
 }
 
 static levi_status check_dims(const char *op, int B, int T, int C, int NH) {

@@ -10,7 +10,7 @@
  *           col = wᵀ·tmp; dinp += col2im(col). */
 #include <limits.h>
 
-#include "levi/ops.h"
+#include "ops_internal.h"
 
 levi_status levi_conv_shape_init(levi_conv_shape *s) {
     if (!s) return levi_error(LEVI_ERR_INVALID_ARG, "conv shape: NULL");
@@ -65,38 +65,28 @@ static levi_status check(const levi_conv_shape *s, const levi_tensor *inp, const
 }
 
 /* col (CKK, N) or dinp (B,C,H,W): shared argument tail of im2col / col2im */
-static levi_status set_geometry(cl_kernel k, cl_uint first, const levi_conv_shape *s, cl_ulong n) {
+static levi_status run_geometry(ops_kernel *k, const levi_conv_shape *s, size_t n) {
     const int v[] = {s->B, s->C, s->H, s->W, s->KH, s->KW, s->stride, s->pad, s->OH, s->OW};
-    for (cl_uint i = 0; i < 10; i++) LEVI_CL_CHECK(LEVI_ARG(k, first + i, v[i]));
-    LEVI_CL_CHECK(LEVI_ARG(k, first + 10, n));
-    return LEVI_OK;
+    for (int i = 0; i < 10; i++) ops_arg_int(k, v[i]);
+    ops_arg_ulong(k, n);
+    return ops_run_1d(k, n);
 }
 
 /* col (CKK, N) = im2col(inp (B,C,H,W)) */
 static levi_status im2col(levi_ctx *ctx, const levi_tensor *col, const levi_tensor *inp, const levi_conv_shape *s) {
-    cl_kernel k;
-    LEVI_TRY(levi_kernel_get(ctx, "conv", "conv2d_im2col", &k));
-    cl_ulong co = col->offset, io = inp->offset, n = ckk(s) * cols(s);
-    LEVI_CL_CHECK(LEVI_ARG(k, 0, col->buf));
-    LEVI_CL_CHECK(LEVI_ARG(k, 1, co));
-    LEVI_CL_CHECK(LEVI_ARG(k, 2, inp->buf));
-    LEVI_CL_CHECK(LEVI_ARG(k, 3, io));
-    LEVI_TRY(set_geometry(k, 4, s, n));
-    return levi_launch_1d(ctx, k, n);
+    ops_kernel k = ops_kernel_get(ctx, "conv", "conv2d_im2col");
+    ops_arg_tensor(&k, col);
+    ops_arg_tensor(&k, inp);
+    return run_geometry(&k, s, ckk(s) * cols(s));
 }
 
 /* dinp (B,C,H,W) += col2im(dcol (CKK, N)) */
 static levi_status col2im(levi_ctx *ctx, const levi_tensor *dinp, const levi_tensor *dcol,
                           const levi_conv_shape *s) {
-    cl_kernel k;
-    LEVI_TRY(levi_kernel_get(ctx, "conv", "conv2d_col2im", &k));
-    cl_ulong dio = dinp->offset, co = dcol->offset, n = (cl_ulong)s->B * s->C * s->H * s->W;
-    LEVI_CL_CHECK(LEVI_ARG(k, 0, dinp->buf));
-    LEVI_CL_CHECK(LEVI_ARG(k, 1, dio));
-    LEVI_CL_CHECK(LEVI_ARG(k, 2, dcol->buf));
-    LEVI_CL_CHECK(LEVI_ARG(k, 3, co));
-    LEVI_TRY(set_geometry(k, 4, s, n));
-    return levi_launch_1d(ctx, k, n);
+    ops_kernel k = ops_kernel_get(ctx, "conv", "conv2d_col2im");
+    ops_arg_tensor(&k, dinp);
+    ops_arg_tensor(&k, dcol);
+    return run_geometry(&k, s, (size_t)s->B * s->C * s->H * s->W);
 }
 
 /* The two scratch regions as tensors: col (CKK, N) then tmp (OC, N). */
@@ -120,41 +110,27 @@ levi_status levi_conv2d_forward(levi_ctx *ctx, const levi_tensor *out, const lev
     int N = (int)cols(s), K = (int)ckk(s);
     LEVI_TRY(levi_gemm(ctx, 0, 0, s->OC, N, K, 1.0f, w, &col, 0.0f, &tmp));
 
-    cl_kernel k;
-    LEVI_TRY(levi_kernel_get(ctx, "conv", "conv2d_unpermute", &k));
-    const levi_tensor *bias = b ? b : &tmp; /* any valid buffer when has_bias = 0 */
-    cl_ulong oo = out->offset, to = tmp.offset, bo = bias->offset, n = (cl_ulong)N * s->OC;
-    int has_bias = b != NULL, P = s->OH * s->OW;
-    LEVI_CL_CHECK(LEVI_ARG(k, 0, out->buf));
-    LEVI_CL_CHECK(LEVI_ARG(k, 1, oo));
-    LEVI_CL_CHECK(LEVI_ARG(k, 2, tmp.buf));
-    LEVI_CL_CHECK(LEVI_ARG(k, 3, to));
-    LEVI_CL_CHECK(LEVI_ARG(k, 4, bias->buf));
-    LEVI_CL_CHECK(LEVI_ARG(k, 5, bo));
-    LEVI_CL_CHECK(LEVI_ARG(k, 6, has_bias));
-    LEVI_CL_CHECK(LEVI_ARG(k, 7, s->B));
-    LEVI_CL_CHECK(LEVI_ARG(k, 8, s->OC));
-    LEVI_CL_CHECK(LEVI_ARG(k, 9, P));
-    LEVI_CL_CHECK(LEVI_ARG(k, 10, n));
-    return levi_launch_1d(ctx, k, n);
+    ops_kernel k = ops_kernel_get(ctx, "conv", "conv2d_unpermute");
+    const size_t n = (size_t)N * s->OC;
+    ops_arg_tensor(&k, out);
+    ops_arg_tensor(&k, &tmp);
+    ops_arg_tensor(&k, b ? b : &tmp); /* any valid buffer when has_bias = 0 */
+    ops_arg_int(&k, b != NULL);
+    ops_arg_int(&k, s->B);
+    ops_arg_int(&k, s->OC);
+    ops_arg_int(&k, s->OH * s->OW);
+    ops_arg_ulong(&k, n);
+    return ops_run_1d(&k, n);
 }
 
-// db (OC) += Σ_{b,oh,ow} dout (B,OC,OH,OW)
+// db (OC) += Σ_{b,oh,ow} dout (B,OC,OH,OW): row sums over OH*OW into (B,OC), then column sums over B
 static levi_status bias_backward(levi_ctx *ctx, const levi_tensor *db, const levi_tensor *dout,
                                  const levi_conv_shape *s) {
-    cl_kernel k;
-    LEVI_TRY(levi_kernel_get(ctx, "conv", "conv2d_bias_backward", &k));
-    cl_ulong dbo = db->offset, doo = dout->offset;
-    int P = s->OH * s->OW;
-    LEVI_CL_CHECK(LEVI_ARG(k, 0, db->buf));
-    LEVI_CL_CHECK(LEVI_ARG(k, 1, dbo));
-    LEVI_CL_CHECK(LEVI_ARG(k, 2, dout->buf));
-    LEVI_CL_CHECK(LEVI_ARG(k, 3, doo));
-    LEVI_CL_CHECK(LEVI_ARG(k, 4, s->B));
-    LEVI_CL_CHECK(LEVI_ARG(k, 5, s->OC));
-    LEVI_CL_CHECK(LEVI_ARG(k, 6, P));
-    size_t local = ctx->wg, global = (size_t)s->OC * local;
-    return levi_launch(ctx, k, 1, &global, &local);
+    const int P = s->OH * s->OW, rows = s->B * s->OC;
+    levi_tensor part;
+    LEVI_TRY(ops_scratch(ctx, (size_t)rows, &part));
+    LEVI_TRY(ops_sum_rows(ctx, &part, dout, rows, P, P, 1.0f, 0));
+    return ops_sum_cols(ctx, db, 0, &part, 0, 1, s->B, s->OC, s->OC, 1.0f, 1);
 }
 
 // dinp (B,C,H,W), dw (OC,C,KH,KW), db (OC) += gradients of conv2d_forward given dout (B,OC,OH,OW)
@@ -175,18 +151,15 @@ levi_status levi_conv2d_backward(levi_ctx *ctx, const levi_tensor *dinp, const l
     levi_tensor col, tmp;
     split_scratch(scratch, s, &col, &tmp);
     int N = (int)cols(s), K = (int)ckk(s), P = s->OH * s->OW;
-    cl_kernel k;
-    LEVI_TRY(levi_kernel_get(ctx, "conv", "conv2d_permute", &k));
-    cl_ulong to = tmp.offset, doo = dout->offset, n = (cl_ulong)N * s->OC;
-    LEVI_CL_CHECK(LEVI_ARG(k, 0, tmp.buf));
-    LEVI_CL_CHECK(LEVI_ARG(k, 1, to));
-    LEVI_CL_CHECK(LEVI_ARG(k, 2, dout->buf));
-    LEVI_CL_CHECK(LEVI_ARG(k, 3, doo));
-    LEVI_CL_CHECK(LEVI_ARG(k, 4, s->B));
-    LEVI_CL_CHECK(LEVI_ARG(k, 5, s->OC));
-    LEVI_CL_CHECK(LEVI_ARG(k, 6, P));
-    LEVI_CL_CHECK(LEVI_ARG(k, 7, n));
-    LEVI_TRY(levi_launch_1d(ctx, k, n));
+    ops_kernel k = ops_kernel_get(ctx, "conv", "conv2d_permute");
+    const size_t n = (size_t)N * s->OC;
+    ops_arg_tensor(&k, &tmp);
+    ops_arg_tensor(&k, dout);
+    ops_arg_int(&k, s->B);
+    ops_arg_int(&k, s->OC);
+    ops_arg_int(&k, P);
+    ops_arg_ulong(&k, n);
+    LEVI_TRY(ops_run_1d(&k, n));
 
     if (dw) {
         LEVI_TRY(im2col(ctx, &col, inp, s));
@@ -206,23 +179,15 @@ levi_status levi_conv2d_forward_direct(levi_ctx *ctx, const levi_tensor *out, co
                                        const levi_tensor *w, const levi_tensor *b, const levi_conv_shape *s) {
     if (!out || !inp || !w) return levi_error(LEVI_ERR_INVALID_ARG, "conv2d_forward_direct: out, inp, w required");
     LEVI_TRY(check(s, inp, out, w, b, NULL, "conv2d_forward_direct", 0));
-    cl_kernel k;
-    LEVI_TRY(levi_kernel_get(ctx, "conv", "conv2d_forward_direct", &k));
-    const levi_tensor *bias = b ? b : w;
-    cl_ulong oo = out->offset, io = inp->offset, wo = w->offset, bo = bias->offset;
-    cl_ulong n = (cl_ulong)s->B * s->OC * s->OH * s->OW;
-    int has_bias = b != NULL;
+    ops_kernel k = ops_kernel_get(ctx, "conv", "conv2d_forward_direct");
+    const size_t n = (size_t)s->B * s->OC * s->OH * s->OW;
     const int v[] = {s->B, s->C, s->H, s->W, s->OC, s->KH, s->KW, s->stride, s->pad, s->OH, s->OW};
-    LEVI_CL_CHECK(LEVI_ARG(k, 0, out->buf));
-    LEVI_CL_CHECK(LEVI_ARG(k, 1, oo));
-    LEVI_CL_CHECK(LEVI_ARG(k, 2, inp->buf));
-    LEVI_CL_CHECK(LEVI_ARG(k, 3, io));
-    LEVI_CL_CHECK(LEVI_ARG(k, 4, w->buf));
-    LEVI_CL_CHECK(LEVI_ARG(k, 5, wo));
-    LEVI_CL_CHECK(LEVI_ARG(k, 6, bias->buf));
-    LEVI_CL_CHECK(LEVI_ARG(k, 7, bo));
-    LEVI_CL_CHECK(LEVI_ARG(k, 8, has_bias));
-    for (cl_uint i = 0; i < 11; i++) LEVI_CL_CHECK(LEVI_ARG(k, 9 + i, v[i]));
-    LEVI_CL_CHECK(LEVI_ARG(k, 20, n));
-    return levi_launch_1d(ctx, k, n);
+    ops_arg_tensor(&k, out);
+    ops_arg_tensor(&k, inp);
+    ops_arg_tensor(&k, w);
+    ops_arg_tensor(&k, b ? b : w);
+    ops_arg_int(&k, b != NULL);
+    for (int i = 0; i < 11; i++) ops_arg_int(&k, v[i]);
+    ops_arg_ulong(&k, n);
+    return ops_run_1d(&k, n);
 }

@@ -8,14 +8,12 @@
 levi_status levi_scale_forward(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *inp, float s, size_t n) {
     LEVI_TRY(ops_need("scale_forward", "out", out, n));
     LEVI_TRY(ops_need("scale_forward", "inp", inp, n));
-    cl_kernel k;
-    LEVI_TRY(levi_kernel_get(ctx, FILE_CL, "scale_forward", &k));
-    cl_uint a = 0;
-    LEVI_TRY(ops_arg_tensor(k, &a, out));
-    LEVI_TRY(ops_arg_tensor(k, &a, inp));
-    LEVI_TRY(ops_arg_float(k, &a, s));
-    LEVI_TRY(ops_arg_ulong(k, &a, n));
-    return levi_launch_1d(ctx, k, n);
+    ops_kernel k = ops_kernel_get(ctx, FILE_CL, "scale_forward");
+    ops_arg_tensor(&k, out);
+    ops_arg_tensor(&k, inp);
+    ops_arg_float(&k, s);
+    ops_arg_ulong(&k, n);
+    return ops_run_1d(&k, n);
 }
 
 /* out (n) = f(inp (n)) for a unary kernel `name` */
@@ -23,13 +21,11 @@ static levi_status unary_forward(levi_ctx *ctx, const char *name, const levi_ten
                                  size_t n) {
     LEVI_TRY(ops_need(name, "out", out, n));
     LEVI_TRY(ops_need(name, "inp", inp, n));
-    cl_kernel k;
-    LEVI_TRY(levi_kernel_get(ctx, FILE_CL, name, &k));
-    cl_uint a = 0;
-    LEVI_TRY(ops_arg_tensor(k, &a, out));
-    LEVI_TRY(ops_arg_tensor(k, &a, inp));
-    LEVI_TRY(ops_arg_ulong(k, &a, n));
-    return levi_launch_1d(ctx, k, n);
+    ops_kernel k = ops_kernel_get(ctx, FILE_CL, name);
+    ops_arg_tensor(&k, out);
+    ops_arg_tensor(&k, inp);
+    ops_arg_ulong(&k, n);
+    return ops_run_1d(&k, n);
 }
 
 /* dinp (n) += f'(inp) * dout for a unary kernel `name`; dinp NULL: nothing to do */
@@ -39,14 +35,12 @@ static levi_status unary_backward(levi_ctx *ctx, const char *name, const levi_te
     LEVI_TRY(ops_need(name, "dinp", dinp, n));
     LEVI_TRY(ops_need(name, "inp", inp, n));
     LEVI_TRY(ops_need(name, "dout", dout, n));
-    cl_kernel k;
-    LEVI_TRY(levi_kernel_get(ctx, FILE_CL, name, &k));
-    cl_uint a = 0;
-    LEVI_TRY(ops_arg_tensor(k, &a, dinp));
-    LEVI_TRY(ops_arg_tensor(k, &a, inp));
-    LEVI_TRY(ops_arg_tensor(k, &a, dout));
-    LEVI_TRY(ops_arg_ulong(k, &a, n));
-    return levi_launch_1d(ctx, k, n);
+    ops_kernel k = ops_kernel_get(ctx, FILE_CL, name);
+    ops_arg_tensor(&k, dinp);
+    ops_arg_tensor(&k, inp);
+    ops_arg_tensor(&k, dout);
+    ops_arg_ulong(&k, n);
+    return ops_run_1d(&k, n);
 }
 
 levi_status levi_gelu_forward(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *inp, size_t n) {
@@ -73,14 +67,12 @@ levi_status levi_add_forward(levi_ctx *ctx, const levi_tensor *out, const levi_t
     LEVI_TRY(ops_need("add_forward", "out", out, n));
     LEVI_TRY(ops_need("add_forward", "a", a, n));
     LEVI_TRY(ops_need("add_forward", "b", b, n));
-    cl_kernel k;
-    LEVI_TRY(levi_kernel_get(ctx, FILE_CL, "add_forward", &k));
-    cl_uint i = 0;
-    LEVI_TRY(ops_arg_tensor(k, &i, out));
-    LEVI_TRY(ops_arg_tensor(k, &i, a));
-    LEVI_TRY(ops_arg_tensor(k, &i, b));
-    LEVI_TRY(ops_arg_ulong(k, &i, n));
-    return levi_launch_1d(ctx, k, n);
+    ops_kernel k = ops_kernel_get(ctx, FILE_CL, "add_forward");
+    ops_arg_tensor(&k, out);
+    ops_arg_tensor(&k, a);
+    ops_arg_tensor(&k, b);
+    ops_arg_ulong(&k, n);
+    return ops_run_1d(&k, n);
 }
 
 /* dst (n) += alpha * src (n) */
@@ -88,14 +80,12 @@ levi_status levi_axpy(levi_ctx *ctx, const levi_tensor *dst, float alpha, const 
     if (!dst) return LEVI_OK;
     LEVI_TRY(ops_need("axpy", "dst", dst, n));
     LEVI_TRY(ops_need("axpy", "src", src, n));
-    cl_kernel k;
-    LEVI_TRY(levi_kernel_get(ctx, FILE_CL, "axpy_accumulate", &k));
-    cl_uint a = 0;
-    LEVI_TRY(ops_arg_tensor(k, &a, dst));
-    LEVI_TRY(ops_arg_float(k, &a, alpha));
-    LEVI_TRY(ops_arg_tensor(k, &a, src));
-    LEVI_TRY(ops_arg_ulong(k, &a, n));
-    return levi_launch_1d(ctx, k, n);
+    ops_kernel k = ops_kernel_get(ctx, FILE_CL, "axpy_accumulate");
+    ops_arg_tensor(&k, dst);
+    ops_arg_float(&k, alpha);
+    ops_arg_tensor(&k, src);
+    ops_arg_ulong(&k, n);
+    return ops_run_1d(&k, n);
 }
 
 /* dst (n) += src (n) */
@@ -110,14 +100,11 @@ levi_status levi_add_bias(levi_ctx *ctx, const levi_tensor *out, const levi_tens
     size_t n = (size_t)rows * (size_t)cols;
     LEVI_TRY(ops_need("add_bias", "out", out, n));
     LEVI_TRY(ops_need("add_bias", "bias", bias, (size_t)cols));
-    cl_kernel k;
-    LEVI_TRY(levi_kernel_get(ctx, FILE_CL, "add_bias_rows", &k));
-    cl_uint a = 0;
-    LEVI_TRY(ops_arg_tensor(k, &a, out));
-    LEVI_TRY(ops_arg_tensor(k, &a, bias));
-    LEVI_TRY(ops_arg_int(k, &a, cols));
-    LEVI_TRY(ops_arg_ulong(k, &a, n));
-    return levi_launch_1d(ctx, k, n);
+    ops_kernel k = ops_kernel_get(ctx, FILE_CL, "add_bias_rows");
+    ops_arg_tensor(&k, out);
+    ops_arg_tensor(&k, bias);
+    ops_arg_int(&k, cols);
+    return ops_run_grid(&k, (size_t)cols, (size_t)rows, 1);
 }
 
 /* dst (rows, dst_ld)[:, dst_col:dst_col+cols] (=|+=) src (rows, src_ld)[:, src_col:src_col+cols] */
@@ -130,17 +117,14 @@ levi_status levi_copy_cols(levi_ctx *ctx, const levi_tensor *dst, int dst_ld, in
                           cols, src_col, src_ld, dst_col, dst_ld, rows);
     LEVI_TRY(ops_need("copy_cols", "dst", dst, (size_t)(rows - 1) * (size_t)dst_ld + (size_t)(dst_col + cols)));
     LEVI_TRY(ops_need("copy_cols", "src", src, (size_t)(rows - 1) * (size_t)src_ld + (size_t)(src_col + cols)));
-    cl_kernel k;
-    LEVI_TRY(levi_kernel_get(ctx, FILE_CL, "copy_cols_2d", &k));
-    cl_uint a = 0;
-    LEVI_TRY(ops_arg_tensor(k, &a, dst));
-    LEVI_TRY(ops_arg_int(k, &a, dst_ld));
-    LEVI_TRY(ops_arg_int(k, &a, dst_col));
-    LEVI_TRY(ops_arg_tensor(k, &a, src));
-    LEVI_TRY(ops_arg_int(k, &a, src_ld));
-    LEVI_TRY(ops_arg_int(k, &a, src_col));
-    LEVI_TRY(ops_arg_int(k, &a, rows));
-    LEVI_TRY(ops_arg_int(k, &a, cols));
-    LEVI_TRY(ops_arg_int(k, &a, accumulate ? 1 : 0));
-    return levi_launch_1d(ctx, k, (size_t)rows * (size_t)cols);
+    ops_kernel k = ops_kernel_get(ctx, FILE_CL, "copy_cols_2d");
+    ops_arg_tensor(&k, dst);
+    ops_arg_int(&k, dst_ld);
+    ops_arg_int(&k, dst_col);
+    ops_arg_tensor(&k, src);
+    ops_arg_int(&k, src_ld);
+    ops_arg_int(&k, src_col);
+    ops_arg_int(&k, cols);
+    ops_arg_int(&k, accumulate ? 1 : 0);
+    return ops_run_grid(&k, (size_t)cols, (size_t)rows, 1);
 }

@@ -1,5 +1,6 @@
 /* Linear layer, W stored (OC, C) as Hugging Face does: products through
- * CLBlast (levi_gemm), the bias through cl/elementwise.cl and cl/linear.cl. */
+ * CLBlast (levi_gemm), the bias through cl/elementwise.cl, its gradient a
+ * column sum (reduce.c). */
 #include "ops_internal.h"
 
 /* out (N,OC) = inp (N,C) · w (OC,C)ᵀ + b (OC) */
@@ -34,14 +35,7 @@ levi_status levi_linear_backward(levi_ctx *ctx, const levi_tensor *dinp, const l
     }
     if (db) {
         LEVI_TRY(ops_need("linear_backward", "db", db, (size_t)OC));
-        cl_kernel k;
-        LEVI_TRY(levi_kernel_get(ctx, "linear", "linear_bias_backward", &k));
-        cl_uint a = 0;
-        LEVI_TRY(ops_arg_tensor(k, &a, db));
-        LEVI_TRY(ops_arg_tensor(k, &a, dout));
-        LEVI_TRY(ops_arg_int(k, &a, N));
-        LEVI_TRY(ops_arg_int(k, &a, OC));
-        LEVI_TRY(levi_launch_1d(ctx, k, (size_t)OC));
+        LEVI_TRY(ops_sum_cols(ctx, db, 0, dout, 0, 1, N, OC, OC, 1.0f, 1));
     }
     return LEVI_OK;
 }

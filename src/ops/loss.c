@@ -34,21 +34,24 @@ levi_status levi_crossentropy_forward(levi_ctx *ctx, const levi_tensor *probs, c
             return st;
         }
     }
-    cl_kernel k;
-    size_t wg;
-    levi_status st = levi_kernel_get(ctx, "loss", "crossentropy_forward", &k);
-    if (st == LEVI_OK) st = ops_reduce_wg(ctx, k, &wg);
-    cl_uint a = 0;
-    if (st == LEVI_OK) st = ops_arg_tensor(k, &a, probs);
-    if (st == LEVI_OK) st = ops_arg_tensor(k, &a, losses);
-    if (st == LEVI_OK) st = ops_arg_tensor(k, &a, correct);
-    if (st == LEVI_OK) st = ops_arg_tensor(k, &a, logits);
-    if (st == LEVI_OK) st = ops_arg_tensor(k, &a, labels);
-    if (st == LEVI_OK) st = ops_arg_int(k, &a, K);
-    if (st == LEVI_OK) st = ops_arg_local(k, &a, wg);
-    if (st == LEVI_OK && (st = clSetKernelArg(k, a++, wg * sizeof(cl_int), NULL)) != CL_SUCCESS)
-        st = levi_error(st, "%s: setting the local index array: %s", op, levi_status_name(st));
-    if (st == LEVI_OK) st = ops_launch_groups(ctx, k, (size_t)B, wg);
+    const int rowwise = ops_use_rowwise(ctx, B, K);
+    ops_kernel k = ops_kernel_get(ctx, "loss", rowwise ? "crossentropy_forward_rowwise" : "crossentropy_forward");
+    ops_arg_tensor(&k, probs);
+    ops_arg_tensor(&k, losses);
+    ops_arg_tensor(&k, correct);
+    ops_arg_tensor(&k, logits);
+    ops_arg_tensor(&k, labels);
+    ops_arg_int(&k, K);
+    levi_status st;
+    if (rowwise) {
+        ops_arg_int(&k, B);
+        st = ops_run_1d(&k, (size_t)B);
+    } else {
+        size_t wg = ops_row_wg(&k, K);
+        ops_arg_local(&k, wg * sizeof(float));
+        ops_arg_local(&k, wg * sizeof(cl_int));
+        st = ops_run_groups(&k, (size_t)B, wg);
+    }
     if (st == LEVI_OK && want_host) {
         levi_tensor l = *losses, c = *correct;
         l.numel = c.numel = (size_t)B;
@@ -78,14 +81,11 @@ levi_status levi_crossentropy_backward(levi_ctx *ctx, const levi_tensor *dlogits
     LEVI_TRY(ops_need(op, "dlogits", dlogits, (size_t)B * K));
     LEVI_TRY(ops_need(op, "probs", probs, (size_t)B * K));
     LEVI_TRY(ops_need(op, "labels", labels, (size_t)B));
-    cl_kernel k;
-    LEVI_TRY(levi_kernel_get(ctx, "loss", "crossentropy_backward", &k));
-    cl_uint a = 0;
-    LEVI_TRY(ops_arg_tensor(k, &a, dlogits));
-    LEVI_TRY(ops_arg_tensor(k, &a, probs));
-    LEVI_TRY(ops_arg_tensor(k, &a, labels));
-    LEVI_TRY(ops_arg_int(k, &a, K));
-    LEVI_TRY(ops_arg_float(k, &a, scale));
-    LEVI_TRY(ops_arg_ulong(k, &a, (size_t)B * K));
-    return levi_launch_1d(ctx, k, (size_t)B * K);
+    ops_kernel k = ops_kernel_get(ctx, "loss", "crossentropy_backward");
+    ops_arg_tensor(&k, dlogits);
+    ops_arg_tensor(&k, probs);
+    ops_arg_tensor(&k, labels);
+    ops_arg_int(&k, K);
+    ops_arg_float(&k, scale);
+    return ops_run_grid(&k, (size_t)K, (size_t)B, 1);
 }

@@ -10,21 +10,106 @@ levi_status ops_need(const char *op, const char *name, const levi_tensor *t, siz
     return LEVI_OK;
 }
 
-levi_status ops_reduce_wg(levi_ctx *ctx, cl_kernel k, size_t *wg) {
-    size_t kmax = 0;
-    LEVI_CL_CHECK(clGetKernelWorkGroupInfo(k, ctx->info.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax, &kmax,
-                                           NULL));
-    size_t lim = ctx->wg < kmax || kmax == 0 ? ctx->wg : kmax;
-    size_t p = 1;
-    while (p * 2 <= lim) p *= 2;
-    *wg = p;
-    return LEVI_OK;
+ops_kernel ops_kernel_get(levi_ctx *ctx, const char *file, const char *name) {
+    ops_kernel k = {ctx, NULL, 0, LEVI_OK};
+    k.st = levi_kernel_get(ctx, file, name, &k.k);
+    return k;
 }
 
-levi_status ops_launch_groups(levi_ctx *ctx, cl_kernel k, size_t groups, size_t wg) {
-    if (groups == 0) return LEVI_OK;
+static void set_arg(ops_kernel *k, size_t size, const void *value) {
+    if (k->st != LEVI_OK) return;
+    cl_int rc = clSetKernelArg(k->k, k->arg, size, value);
+    if (rc != CL_SUCCESS) {
+        char name[64] = "?";
+        clGetKernelInfo(k->k, CL_KERNEL_FUNCTION_NAME, sizeof name, name, NULL);
+        k->st = levi_error(rc, "setting argument %u of kernel '%s': %s", k->arg, name, levi_status_name(rc));
+    }
+    k->arg++;
+}
+
+void ops_arg_tensor(ops_kernel *k, const levi_tensor *t) {
+    if (k->st == LEVI_OK && (!t || !t->buf)) {
+        k->st = levi_error(LEVI_ERR_INVALID_ARG, "argument %u: tensor is NULL", k->arg);
+        return;
+    }
+    cl_ulong off = k->st == LEVI_OK ? t->offset : 0;
+    set_arg(k, sizeof(cl_mem), k->st == LEVI_OK ? &t->buf : NULL);
+    set_arg(k, sizeof off, &off);
+}
+
+void ops_arg_int(ops_kernel *k, int v) {
+    cl_int x = v;
+    set_arg(k, sizeof x, &x);
+}
+
+void ops_arg_ulong(ops_kernel *k, size_t v) {
+    cl_ulong x = v;
+    set_arg(k, sizeof x, &x);
+}
+
+void ops_arg_float(ops_kernel *k, float v) { set_arg(k, sizeof v, &v); }
+
+void ops_arg_local(ops_kernel *k, size_t bytes) { set_arg(k, bytes, NULL); }
+
+levi_status ops_run(ops_kernel *k, cl_uint dims, const size_t *global, const size_t *local) {
+    if (k->st != LEVI_OK) return k->st;
+    return levi_launch(k->ctx, k->k, dims, global, local);
+}
+
+/* Items per work-group of an elementwise launch over n items. GPUs: the
+ * default size. CPU devices (PoCL) run a work-group as a loop on one thread
+ * and pay per group, so groups are as large as the device allows while
+ * still giving every core 4 of them. */
+static size_t elementwise_group(const levi_ctx *ctx, size_t n) {
+    if (!ops_is_cpu(ctx)) return ctx->wg;
+    size_t cu = ctx->info.compute_units ? ctx->info.compute_units : 1;
+    size_t lim = ctx->info.max_work_group ? ctx->info.max_work_group : ctx->wg, g = ctx->wg;
+    if (lim > 4096) lim = 4096;
+    while (g * 2 <= lim && g * 2 * 4 * cu <= n) g *= 2;
+    return g;
+}
+
+levi_status ops_run_1d(ops_kernel *k, size_t n) {
+    if (k->st != LEVI_OK || n == 0) return k->st;
+    size_t local = elementwise_group(k->ctx, n), global = (n + local - 1) / local * local;
+    return levi_launch(k->ctx, k->k, 1, &global, &local);
+}
+
+levi_status ops_run_groups(ops_kernel *k, size_t groups, size_t wg) {
+    if (k->st != LEVI_OK || groups == 0) return k->st;
     size_t global = groups * wg;
-    return levi_launch(ctx, k, 1, &global, &wg);
+    return levi_launch(k->ctx, k->k, 1, &global, &wg);
+}
+
+levi_status ops_run_grid(ops_kernel *k, size_t cols, size_t rows, size_t depth) {
+    if (k->st != LEVI_OK || !cols || !rows || !depth) return k->st;
+    /* columns in groups of up to the elementwise size; on CPUs several rows
+     * too (a power of two dividing rows: kernels guard only the column) */
+    const size_t want = elementwise_group(k->ctx, cols * rows * depth);
+    size_t lx = 1, ly = 1;
+    while (lx < cols && lx < want) lx *= 2;
+    while (ops_is_cpu(k->ctx) && lx * ly * 2 <= want && rows % (ly * 2) == 0) ly *= 2;
+    size_t local[3] = {lx, ly, 1}, global[3] = {(cols + lx - 1) / lx * lx, rows, depth};
+    return levi_launch(k->ctx, k->k, depth > 1 ? 3 : 2, global, local);
+}
+
+size_t ops_kernel_wg(ops_kernel *k, size_t limit) {
+    size_t lim = limit, kmax = 0;
+    if (k->st == LEVI_OK &&
+        clGetKernelWorkGroupInfo(k->k, k->ctx->info.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax, &kmax, NULL) ==
+            CL_SUCCESS &&
+        kmax && kmax < lim)
+        lim = kmax;
+    if (k->ctx->info.max_work_group && k->ctx->info.max_work_group < lim) lim = k->ctx->info.max_work_group;
+    size_t p = 1;
+    while (p * 2 <= lim) p *= 2;
+    return p;
+}
+
+size_t ops_row_wg(ops_kernel *k, int cols) {
+    size_t want = 1;
+    while (want < (size_t)cols && want < 256) want *= 2;
+    return ops_kernel_wg(k, want);
 }
 
 int ops_use_rowwise(const levi_ctx *ctx, int rows, int cols) {

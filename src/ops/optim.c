@@ -26,22 +26,20 @@ levi_status levi_adamw_update(levi_ctx *ctx, const levi_tensor *params, const le
     LEVI_TRY(ops_need(op, "v", v, n));
     float bc1 = (float)(1.0 - pow((double)cfg->beta1, t));
     float bc2 = (float)(1.0 - pow((double)cfg->beta2, t));
-    cl_kernel k;
-    LEVI_TRY(levi_kernel_get(ctx, "optim", "adamw_update", &k));
-    cl_uint a = 0;
-    LEVI_TRY(ops_arg_tensor(k, &a, params));
-    LEVI_TRY(ops_arg_tensor(k, &a, grads));
-    LEVI_TRY(ops_arg_tensor(k, &a, m));
-    LEVI_TRY(ops_arg_tensor(k, &a, v));
-    LEVI_TRY(ops_arg_ulong(k, &a, n));
-    LEVI_TRY(ops_arg_float(k, &a, cfg->lr));
-    LEVI_TRY(ops_arg_float(k, &a, cfg->beta1));
-    LEVI_TRY(ops_arg_float(k, &a, cfg->beta2));
-    LEVI_TRY(ops_arg_float(k, &a, cfg->eps));
-    LEVI_TRY(ops_arg_float(k, &a, cfg->weight_decay));
-    LEVI_TRY(ops_arg_float(k, &a, bc1));
-    LEVI_TRY(ops_arg_float(k, &a, bc2));
-    return levi_launch_1d(ctx, k, n);
+    ops_kernel k = ops_kernel_get(ctx, "optim", "adamw_update");
+    ops_arg_tensor(&k, params);
+    ops_arg_tensor(&k, grads);
+    ops_arg_tensor(&k, m);
+    ops_arg_tensor(&k, v);
+    ops_arg_ulong(&k, n);
+    ops_arg_float(&k, cfg->lr);
+    ops_arg_float(&k, cfg->beta1);
+    ops_arg_float(&k, cfg->beta2);
+    ops_arg_float(&k, cfg->eps);
+    ops_arg_float(&k, cfg->weight_decay);
+    ops_arg_float(&k, bc1);
+    ops_arg_float(&k, bc2);
+    return ops_run_1d(&k, n);
 }
 
 /* Most partial sums the first stage writes; enough groups to fill any device. */
@@ -56,21 +54,18 @@ levi_status levi_grad_clip(levi_ctx *ctx, const levi_tensor *grads, size_t n, fl
         return LEVI_OK;
     }
     LEVI_TRY(ops_need(op, "grads", grads, n));
-    cl_kernel k;
-    size_t wg;
-    LEVI_TRY(levi_kernel_get(ctx, "optim", "sumsq_partials", &k));
-    LEVI_TRY(ops_reduce_wg(ctx, k, &wg));
+    ops_kernel k = ops_kernel_get(ctx, "optim", "sumsq_partials");
+    size_t wg = ops_kernel_wg(&k, ctx->wg);
     size_t groups = (n + wg - 1) / wg;
     if (groups > MAX_PARTIALS) groups = MAX_PARTIALS;
     cl_mem scratch;
     LEVI_TRY(levi_ctx_scratch(ctx, groups * sizeof(float), &scratch));
     levi_tensor partials = levi_tensor_view(ctx, scratch, 0, 1, (int[]){(int)groups});
-    cl_uint a = 0;
-    LEVI_TRY(ops_arg_tensor(k, &a, &partials));
-    LEVI_TRY(ops_arg_tensor(k, &a, grads));
-    LEVI_TRY(ops_arg_ulong(k, &a, n));
-    LEVI_TRY(ops_arg_local(k, &a, wg));
-    LEVI_TRY(ops_launch_groups(ctx, k, groups, wg));
+    ops_arg_tensor(&k, &partials);
+    ops_arg_tensor(&k, grads);
+    ops_arg_ulong(&k, n);
+    ops_arg_local(&k, wg * sizeof(float));
+    LEVI_TRY(ops_run_groups(&k, groups, wg));
     float host[MAX_PARTIALS];
     LEVI_TRY(levi_tensor_read(&partials, host));
     double sum = 0;

@@ -1,4 +1,6 @@
 /* Max, average and global average pooling (NCHW); launches of cl/pool.cl. */
+#include <stdio.h>
+
 #include "ops_internal.h"
 
 /* Validates a k×k / stride st pooling of (B,C,H,W) and returns OH, OW. */
@@ -15,10 +17,9 @@ static levi_status pool_shape(const char *op, int B, int C, int H, int W, int k,
 }
 
 /* The window geometry every pooling kernel takes after its tensors. */
-static levi_status arg_window(cl_kernel kn, cl_uint *a, int H, int W, int k, int st, int OH, int OW) {
+static void arg_window(ops_kernel *kn, int H, int W, int k, int st, int OH, int OW) {
     const int v[6] = {H, W, k, st, OH, OW};
-    for (int i = 0; i < 6; i++) LEVI_TRY(ops_arg_int(kn, a, v[i]));
-    return LEVI_OK;
+    for (int i = 0; i < 6; i++) ops_arg_int(kn, v[i]);
 }
 
 /* out (B,C,OH,OW) = pool(inp (B,C,H,W)); kernel maxpool_forward or avgpool_forward */
@@ -26,17 +27,13 @@ static levi_status pool_forward(levi_ctx *ctx, const char *name, const levi_tens
                                 int B, int C, int H, int W, int k, int st) {
     int OH, OW;
     LEVI_TRY(pool_shape(name, B, C, H, W, k, st, &OH, &OW));
-    size_t n = (size_t)B * C * OH * OW;
     LEVI_TRY(ops_need(name, "input", inp, (size_t)B * C * H * W));
-    LEVI_TRY(ops_need(name, "output", out, n));
-    cl_kernel kn;
-    LEVI_TRY(levi_kernel_get(ctx, "pool", name, &kn));
-    cl_uint a = 0;
-    LEVI_TRY(ops_arg_tensor(kn, &a, out));
-    LEVI_TRY(ops_arg_tensor(kn, &a, inp));
-    LEVI_TRY(arg_window(kn, &a, H, W, k, st, OH, OW));
-    LEVI_TRY(ops_arg_ulong(kn, &a, n));
-    return levi_launch_1d(ctx, kn, n);
+    LEVI_TRY(ops_need(name, "output", out, (size_t)B * C * OH * OW));
+    ops_kernel kn = ops_kernel_get(ctx, "pool", name);
+    ops_arg_tensor(&kn, out);
+    ops_arg_tensor(&kn, inp);
+    arg_window(&kn, H, W, k, st, OH, OW);
+    return ops_run_grid(&kn, (size_t)OW, (size_t)OH, (size_t)B * C);
 }
 
 // out (B,C,OH,OW) = max over k×k windows (stride st) of inp (B,C,H,W)
@@ -52,7 +49,8 @@ levi_status levi_avgpool_forward(levi_ctx *ctx, const levi_tensor *out, const le
 }
 
 /* dinp (B,C,H,W) += pool backward of dout (B,C,OH,OW); inp is NULL for the
- * average pool (its kernel takes no input tensor) */
+ * average pool. Windows that do not overlap (st >= k): an item per window
+ * (kernel <name>_window); else an item per input element that gathers. */
 static levi_status pool_backward(levi_ctx *ctx, const char *name, const levi_tensor *dinp, const levi_tensor *dout,
                                  const levi_tensor *inp, int B, int C, int H, int W, int k, int st) {
     if (!dinp) return LEVI_OK;
@@ -61,18 +59,17 @@ static levi_status pool_backward(levi_ctx *ctx, const char *name, const levi_ten
     size_t nin = (size_t)B * C * H * W;
     LEVI_TRY(ops_need(name, "dinp", dinp, nin));
     LEVI_TRY(ops_need(name, "dout", dout, (size_t)B * C * OH * OW));
-    cl_kernel kn;
-    LEVI_TRY(levi_kernel_get(ctx, "pool", name, &kn));
-    cl_uint a = 0;
-    LEVI_TRY(ops_arg_tensor(kn, &a, dinp));
-    LEVI_TRY(ops_arg_tensor(kn, &a, dout));
-    if (inp) {
-        LEVI_TRY(ops_need(name, "input", inp, nin));
-        LEVI_TRY(ops_arg_tensor(kn, &a, inp));
-    }
-    LEVI_TRY(arg_window(kn, &a, H, W, k, st, OH, OW));
-    LEVI_TRY(ops_arg_ulong(kn, &a, nin));
-    return levi_launch_1d(ctx, kn, nin);
+    if (inp) LEVI_TRY(ops_need(name, "input", inp, nin));
+    const int window = st >= k;
+    char kname[64];
+    snprintf(kname, sizeof kname, "%s%s", name, window ? "_window" : "");
+    ops_kernel kn = ops_kernel_get(ctx, "pool", kname);
+    ops_arg_tensor(&kn, dinp);
+    ops_arg_tensor(&kn, dout);
+    if (inp) ops_arg_tensor(&kn, inp);
+    arg_window(&kn, H, W, k, st, OH, OW);
+    if (window) return ops_run_grid(&kn, (size_t)OW, (size_t)OH, (size_t)B * C);
+    return ops_run_grid(&kn, (size_t)W, (size_t)H, (size_t)B * C);
 }
 
 // dinp (B,C,H,W) += dout (B,C,OH,OW) routed to each window's first maximum of inp (B,C,H,W)
@@ -94,21 +91,14 @@ static levi_status check_bchw(const char *op, int B, int C, int HW) {
     return LEVI_OK;
 }
 
-// out (B,C) = mean over HW of inp (B,C,HW); one work-group per (b,c) row
+// out (B,C) = mean over HW of inp (B,C,HW): a row sum per (b,c)
 levi_status levi_global_avgpool_forward(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *inp, int B,
                                         int C, int HW) {
     const char *op = "global_avgpool_forward";
     LEVI_TRY(check_bchw(op, B, C, HW));
     LEVI_TRY(ops_need(op, "input", inp, (size_t)B * C * HW));
     LEVI_TRY(ops_need(op, "output", out, (size_t)B * C));
-    cl_kernel kn;
-    LEVI_TRY(levi_kernel_get(ctx, "pool", op, &kn));
-    cl_uint a = 0;
-    LEVI_TRY(ops_arg_tensor(kn, &a, out));
-    LEVI_TRY(ops_arg_tensor(kn, &a, inp));
-    LEVI_TRY(ops_arg_int(kn, &a, HW));
-    size_t local = ctx->wg, global = (size_t)B * C * local;
-    return levi_launch(ctx, kn, 1, &global, &local);
+    return ops_sum_rows(ctx, out, inp, B * C, HW, HW, 1.0f / (float)HW, 0);
 }
 
 // dinp (B,C,HW) += dout (B,C) / HW
@@ -120,12 +110,10 @@ levi_status levi_global_avgpool_backward(levi_ctx *ctx, const levi_tensor *dinp,
     size_t n = (size_t)B * C * HW;
     LEVI_TRY(ops_need(op, "dinp", dinp, n));
     LEVI_TRY(ops_need(op, "dout", dout, (size_t)B * C));
-    cl_kernel kn;
-    LEVI_TRY(levi_kernel_get(ctx, "pool", op, &kn));
-    cl_uint a = 0;
-    LEVI_TRY(ops_arg_tensor(kn, &a, dinp));
-    LEVI_TRY(ops_arg_tensor(kn, &a, dout));
-    LEVI_TRY(ops_arg_int(kn, &a, HW));
-    LEVI_TRY(ops_arg_ulong(kn, &a, n));
-    return levi_launch_1d(ctx, kn, n);
+    ops_kernel kn = ops_kernel_get(ctx, "pool", op);
+    ops_arg_tensor(&kn, dinp);
+    ops_arg_tensor(&kn, dout);
+    ops_arg_int(&kn, HW);
+    ops_arg_float(&kn, 1.0f / (float)HW);
+    return ops_run_grid(&kn, (size_t)HW, (size_t)B * C, 1);
 }

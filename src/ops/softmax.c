@@ -11,24 +11,18 @@ levi_status levi_softmax_forward(levi_ctx *ctx, const levi_tensor *out, const le
         return levi_error(LEVI_ERR_INVALID_ARG, "%s: rows=%d cols=%d must be positive", op, rows, cols);
     LEVI_TRY(ops_need(op, "out", out, (size_t)rows * cols));
     LEVI_TRY(ops_need(op, "inp", inp, (size_t)rows * cols));
-    cl_kernel k;
-    size_t wg;
-    cl_uint a = 0;
-    if (ops_use_rowwise(ctx, rows, cols)) {
-        LEVI_TRY(levi_kernel_get(ctx, "softmax", "softmax_forward_rowwise", &k));
-        LEVI_TRY(ops_arg_tensor(k, &a, out));
-        LEVI_TRY(ops_arg_tensor(k, &a, inp));
-        LEVI_TRY(ops_arg_int(k, &a, cols));
-        LEVI_TRY(ops_arg_int(k, &a, rows));
-        return levi_launch_1d(ctx, k, (size_t)rows);
+    const int rowwise = ops_use_rowwise(ctx, rows, cols);
+    ops_kernel k = ops_kernel_get(ctx, "softmax", rowwise ? "softmax_forward_rowwise" : "softmax_forward");
+    ops_arg_tensor(&k, out);
+    ops_arg_tensor(&k, inp);
+    ops_arg_int(&k, cols);
+    if (rowwise) {
+        ops_arg_int(&k, rows);
+        return ops_run_1d(&k, (size_t)rows);
     }
-    LEVI_TRY(levi_kernel_get(ctx, "softmax", "softmax_forward", &k));
-    LEVI_TRY(ops_reduce_wg(ctx, k, &wg));
-    LEVI_TRY(ops_arg_tensor(k, &a, out));
-    LEVI_TRY(ops_arg_tensor(k, &a, inp));
-    LEVI_TRY(ops_arg_int(k, &a, cols));
-    LEVI_TRY(ops_arg_local(k, &a, wg));
-    return ops_launch_groups(ctx, k, (size_t)rows, wg);
+    size_t wg = ops_row_wg(&k, cols);
+    ops_arg_local(&k, wg * sizeof(float));
+    return ops_run_groups(&k, (size_t)rows, wg);
 }
 
 levi_status ops_softmax_backward_mode(levi_ctx *ctx, const levi_tensor *dinp, const levi_tensor *out,
@@ -39,28 +33,20 @@ levi_status ops_softmax_backward_mode(levi_ctx *ctx, const levi_tensor *dinp, co
     LEVI_TRY(ops_need(op, "dinp", dinp, (size_t)rows * cols));
     LEVI_TRY(ops_need(op, "out", out, (size_t)rows * cols));
     LEVI_TRY(ops_need(op, "dout", dout, (size_t)rows * cols));
-    cl_kernel k;
-    size_t wg;
-    cl_uint a = 0;
-    if (ops_use_rowwise(ctx, rows, cols)) {
-        LEVI_TRY(levi_kernel_get(ctx, "softmax", "softmax_backward_rowwise", &k));
-        LEVI_TRY(ops_arg_tensor(k, &a, dinp));
-        LEVI_TRY(ops_arg_tensor(k, &a, out));
-        LEVI_TRY(ops_arg_tensor(k, &a, dout));
-        LEVI_TRY(ops_arg_int(k, &a, cols));
-        LEVI_TRY(ops_arg_int(k, &a, accumulate ? 1 : 0));
-        LEVI_TRY(ops_arg_int(k, &a, rows));
-        return levi_launch_1d(ctx, k, (size_t)rows);
+    const int rowwise = ops_use_rowwise(ctx, rows, cols);
+    ops_kernel k = ops_kernel_get(ctx, "softmax", rowwise ? "softmax_backward_rowwise" : "softmax_backward");
+    ops_arg_tensor(&k, dinp);
+    ops_arg_tensor(&k, out);
+    ops_arg_tensor(&k, dout);
+    ops_arg_int(&k, cols);
+    ops_arg_int(&k, accumulate ? 1 : 0);
+    if (rowwise) {
+        ops_arg_int(&k, rows);
+        return ops_run_1d(&k, (size_t)rows);
     }
-    LEVI_TRY(levi_kernel_get(ctx, "softmax", "softmax_backward", &k));
-    LEVI_TRY(ops_reduce_wg(ctx, k, &wg));
-    LEVI_TRY(ops_arg_tensor(k, &a, dinp));
-    LEVI_TRY(ops_arg_tensor(k, &a, out));
-    LEVI_TRY(ops_arg_tensor(k, &a, dout));
-    LEVI_TRY(ops_arg_int(k, &a, cols));
-    LEVI_TRY(ops_arg_int(k, &a, accumulate ? 1 : 0));
-    LEVI_TRY(ops_arg_local(k, &a, wg));
-    return ops_launch_groups(ctx, k, (size_t)rows, wg);
+    size_t wg = ops_row_wg(&k, cols);
+    ops_arg_local(&k, wg * sizeof(float));
+    return ops_run_groups(&k, (size_t)rows, wg);
 }
 
 /* dinp (rows, cols) += out ⊙ (dout − Σ_j dout⊙out) */

@@ -8,21 +8,13 @@ static levi_status check_btc(const char *op, int B, int T, int C) {
     return LEVI_OK;
 }
 
-/* out (B,C) = mean over T of inp (B,T,C) */
+/* out (B,C) = mean over T of inp (B,T,C): a column sum per image */
 levi_status levi_mean_tokens_forward(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *inp, int B, int T,
                                      int C) {
     LEVI_TRY(check_btc("mean_tokens_forward", B, T, C));
     LEVI_TRY(ops_need("mean_tokens_forward", "out", out, (size_t)B * C));
     LEVI_TRY(ops_need("mean_tokens_forward", "inp", inp, (size_t)B * T * C));
-    cl_kernel k;
-    LEVI_TRY(levi_kernel_get(ctx, "elementwise", "mean_tokens_forward", &k));
-    cl_uint a = 0;
-    LEVI_TRY(ops_arg_tensor(k, &a, out));
-    LEVI_TRY(ops_arg_tensor(k, &a, inp));
-    LEVI_TRY(ops_arg_int(k, &a, B));
-    LEVI_TRY(ops_arg_int(k, &a, T));
-    LEVI_TRY(ops_arg_int(k, &a, C));
-    return levi_launch_1d(ctx, k, (size_t)B * C);
+    return ops_sum_cols(ctx, out, (size_t)C, inp, (size_t)T * C, B, T, C, C, 1.0f / (float)T, 0);
 }
 
 /* dinp (B,T,C) += dout (B,C) / T */
@@ -32,15 +24,13 @@ levi_status levi_mean_tokens_backward(levi_ctx *ctx, const levi_tensor *dinp, co
     LEVI_TRY(check_btc("mean_tokens_backward", B, T, C));
     LEVI_TRY(ops_need("mean_tokens_backward", "dinp", dinp, (size_t)B * T * C));
     LEVI_TRY(ops_need("mean_tokens_backward", "dout", dout, (size_t)B * C));
-    cl_kernel k;
-    LEVI_TRY(levi_kernel_get(ctx, "elementwise", "mean_tokens_backward", &k));
-    cl_uint a = 0;
-    LEVI_TRY(ops_arg_tensor(k, &a, dinp));
-    LEVI_TRY(ops_arg_tensor(k, &a, dout));
-    LEVI_TRY(ops_arg_int(k, &a, B));
-    LEVI_TRY(ops_arg_int(k, &a, T));
-    LEVI_TRY(ops_arg_int(k, &a, C));
-    return levi_launch_1d(ctx, k, (size_t)B * T * C);
+    ops_kernel k = ops_kernel_get(ctx, "elementwise", "mean_tokens_backward");
+    ops_arg_tensor(&k, dinp);
+    ops_arg_tensor(&k, dout);
+    ops_arg_int(&k, T);
+    ops_arg_int(&k, C);
+    ops_arg_float(&k, 1.0f / (float)T);
+    return ops_run_grid(&k, (size_t)C, (size_t)T, (size_t)B);
 }
 
 /* x (B,T,C), y (B,C): y = x[:, token, :] or, backward, x[:, token, :] += y */
@@ -51,17 +41,14 @@ static levi_status take_token(levi_ctx *ctx, const char *op, const levi_tensor *
         return levi_error(LEVI_ERR_INVALID_ARG, "%s: token %d is not in [0, %d)", op, token, T);
     LEVI_TRY(ops_need(op, backward ? "dinp" : "inp", x, (size_t)B * T * C));
     LEVI_TRY(ops_need(op, backward ? "dout" : "out", y, (size_t)B * C));
-    cl_kernel k;
-    LEVI_TRY(levi_kernel_get(ctx, "elementwise", "take_token_rows", &k));
-    cl_uint a = 0;
-    LEVI_TRY(ops_arg_tensor(k, &a, x));
-    LEVI_TRY(ops_arg_tensor(k, &a, y));
-    LEVI_TRY(ops_arg_int(k, &a, token));
-    LEVI_TRY(ops_arg_int(k, &a, B));
-    LEVI_TRY(ops_arg_int(k, &a, T));
-    LEVI_TRY(ops_arg_int(k, &a, C));
-    LEVI_TRY(ops_arg_int(k, &a, backward));
-    return levi_launch_1d(ctx, k, (size_t)B * C);
+    ops_kernel k = ops_kernel_get(ctx, "elementwise", "take_token_rows");
+    ops_arg_tensor(&k, x);
+    ops_arg_tensor(&k, y);
+    ops_arg_int(&k, token);
+    ops_arg_int(&k, T);
+    ops_arg_int(&k, C);
+    ops_arg_int(&k, backward);
+    return ops_run_grid(&k, (size_t)C, (size_t)B, 1);
 }
 
 levi_status levi_take_token_forward(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *inp, int token,
