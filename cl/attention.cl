@@ -1,54 +1,240 @@
-/* Multi-head attention helpers: head-major permutes and a simple batched
- * GEMM (the alternative to CLBlast's strided batched GEMM for the small
- * per-head products; see src/ops/attention.c for which one is used). */
+/* Multi-head scaled-dot-product attention, tiled with an online softmax
+ * (flash-attention style): no T×T matrix ever reaches global memory.
+ *
+ *   q, k, v, out (B,T,C), C = NH*hs, head h in columns [h*hs, (h+1)*hs)
+ *   lse (B,NH,T): log Σ_j exp(s_ij) of each query row, saved for backward
+ *   mask (B,T) optional: 1 = attend to this key, 0 = padding (has_mask)
+ *
+ * Forward: a work-group holds get_local_size(0) query rows of one (b, h),
+ * an item per row; key and value tiles of bk rows go through __local
+ * memory; each tile rescales the running sums once.
+ * Backward (from lse, no saved probabilities): attention_backward_dq
+ * recomputes each row's probabilities tile by tile, writes
+ * D_i = Σ dout_i·out_i and accumulates dq; attention_backward_dkv then
+ * holds key rows, walks the query tiles and accumulates dk and dv. No item
+ * ever writes another's output, so no atomics.
+ *
+ * A query whose keys are all masked gets out = 0, lse = +inf and no
+ * gradient. Kernels exist for head sizes 16, 32 and 64 (compile-time loops)
+ * and for any hs <= ATT_HS_MAX. */
 
-/* dst (B,NH,T,hs) = src (B,T,C) with C = NH*hs; n = B*T*C, i in src order */
-__kernel void attention_split_heads(__global float *dst, const ulong dst_off, __global const float *src,
-                                    const ulong src_off, const int T, const int NH, const int hs, const ulong n) {
-    const size_t i = get_global_id(0);
-    if (i >= n) return;
-    const size_t d = i % (size_t)hs;
-    const size_t h = (i / (size_t)hs) % (size_t)NH;
-    const size_t bt = i / ((size_t)hs * (size_t)NH);
-    const size_t t = bt % (size_t)T, b = bt / (size_t)T;
-    dst[dst_off + ((b * (size_t)NH + h) * (size_t)T + t) * (size_t)hs + d] = src[src_off + i];
+#ifndef ATT_BK
+#define ATT_BK 32 /* most rows per tile (private score arrays) */
+#endif
+#ifndef ATT_HS_MAX
+#define ATT_HS_MAX 128
+#endif
+
+#define ATT_INLINE static inline __attribute__((always_inline))
+
+/* a (private) · b (local) over hs, four running sums */
+ATT_INLINE float dot_pl(const float *a, __local const float *b, const int hs) {
+    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+    int d = 0;
+    for (; d + 4 <= hs; d += 4) {
+        s0 += a[d] * b[d];
+        s1 += a[d + 1] * b[d + 1];
+        s2 += a[d + 2] * b[d + 2];
+        s3 += a[d + 3] * b[d + 3];
+    }
+    for (; d < hs; d++) s0 += a[d] * b[d];
+    return (s0 + s1) + (s2 + s3);
 }
 
-/* dst (B,T,C) (=|+=) src (B,NH,T,hs); n = B*T*C, i in dst order */
-__kernel void attention_merge_heads(__global float *dst, const ulong dst_off, __global const float *src,
-                                    const ulong src_off, const int T, const int NH, const int hs,
-                                    const int accumulate, const ulong n) {
-    const size_t i = get_global_id(0);
-    if (i >= n) return;
-    const size_t d = i % (size_t)hs;
-    const size_t h = (i / (size_t)hs) % (size_t)NH;
-    const size_t bt = i / ((size_t)hs * (size_t)NH);
-    const size_t t = bt % (size_t)T, b = bt / (size_t)T;
-    const float x = src[src_off + ((b * (size_t)NH + h) * (size_t)T + t) * (size_t)hs + d];
-    if (accumulate)
-        dst[dst_off + i] += x;
-    else
-        dst[dst_off + i] = x;
+/* rows [r0, r0+n) of head h of x (B,T,C) for image b into tile (n, hs) */
+ATT_INLINE void load_tile(__local float *tile, __global const float *x, const ulong x_off, const size_t b,
+                          const int r0, const int n, const int T, const int C, const int h, const int hs) {
+    const int lid = get_local_id(0), lsz = get_local_size(0);
+    for (int e = lid; e < n * hs; e += lsz) {
+        const int j = e / hs, d = e - j * hs;
+        tile[e] = x[x_off + (b * T + r0 + j) * C + h * hs + d];
+    }
 }
 
-/* For each of `batch` matrices (starts offset + b*stride), row-major:
- * C (M,N) = alpha * op(A) op(B) + beta * C; A is (M,K) or, with ta, (K,M);
- * B is (K,N) or, with tb, (N,K). One item per output element. beta = 0
- * never reads C. */
-__kernel void attention_bgemm(const int ta, const int tb, const int M, const int N, const int K, const float alpha,
-                              __global const float *A, const ulong a_off, const ulong stride_a,
-                              __global const float *B, const ulong b_off, const ulong stride_b, const float beta,
-                              __global float *C, const ulong c_off, const ulong stride_c, const int batch) {
-    const size_t i = get_global_id(0);
-    const size_t mn = (size_t)M * (size_t)N;
-    if (i >= mn * (size_t)batch) return;
-    const size_t bi = i / mn, r = (i % mn) / (size_t)N, c = i % (size_t)N;
-    __global const float *a = A + a_off + bi * stride_a;
-    __global const float *bm = B + b_off + bi * stride_b;
-    const size_t a_r = ta ? 1 : (size_t)K, a_k = ta ? (size_t)M : 1; /* A(r,k) = a[r*a_r + k*a_k] */
-    const size_t b_k = tb ? 1 : (size_t)N, b_c = tb ? (size_t)K : 1; /* B(k,c) = bm[k*b_k + c*b_c] */
-    float acc = 0.0f;
-    for (int k = 0; k < K; k++) acc += a[r * a_r + (size_t)k * a_k] * bm[(size_t)k * b_k + c * b_c];
-    __global float *out = C + c_off + bi * stride_c + r * (size_t)N + c;
-    *out = beta == 0.0f ? alpha * acc : alpha * acc + beta * *out;
+ATT_INLINE int key_valid(__global const float *mask, const ulong mask_off, const int has_mask, const size_t b,
+                         const int T, const int j) {
+    return !has_mask || mask[mask_off + b * T + j] != 0.0f;
 }
+
+/* out, lse from q, k, v. Range (query rows rounded up, B*NH). */
+ATT_INLINE void att_forward(__global float *out, const ulong out_off, __global float *lse, const ulong lse_off,
+                            __global const float *q, const ulong q_off, __global const float *k, const ulong k_off,
+                            __global const float *v, const ulong v_off, __global const float *mask,
+                            const ulong mask_off, const int has_mask, const int T, const int C, const int NH,
+                            const int bk, const float scale, __local float *ks, __local float *vs, const int hs,
+                            float *qr, float *acc) {
+    const int i = get_global_id(0), h = get_global_id(1) % NH;
+    const size_t bh = get_global_id(1), b = bh / NH;
+    const int active = i < T;
+    const size_t row = (b * T + (active ? i : 0)) * C + h * hs;
+    for (int d = 0; d < hs; d++) {
+        qr[d] = q[q_off + row + d] * scale;
+        acc[d] = 0.0f;
+    }
+    float m = -INFINITY, l = 0.0f;
+    for (int kt = 0; kt < T; kt += bk) {
+        const int n = min(bk, T - kt);
+        barrier(CLK_LOCAL_MEM_FENCE);
+        load_tile(ks, k, k_off, b, kt, n, T, C, h, hs);
+        load_tile(vs, v, v_off, b, kt, n, T, C, h, hs);
+        barrier(CLK_LOCAL_MEM_FENCE);
+        float sc[ATT_BK];
+        float tmax = -INFINITY;
+        for (int j = 0; j < n; j++) {
+            const float s = key_valid(mask, mask_off, has_mask, b, T, kt + j) ? dot_pl(qr, ks + j * hs, hs) : -INFINITY;
+            sc[j] = s;
+            tmax = fmax(tmax, s);
+        }
+        const float mnew = fmax(m, tmax);
+        if (mnew == -INFINITY) continue; /* every key so far is masked */
+        const float corr = exp(m - mnew);
+        l *= corr;
+        for (int d = 0; d < hs; d++) acc[d] *= corr;
+        for (int j = 0; j < n; j++) {
+            const float p = exp(sc[j] - mnew);
+            l += p;
+            for (int d = 0; d < hs; d++) acc[d] += p * vs[j * hs + d];
+        }
+        m = mnew;
+    }
+    if (!active) return;
+    const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+    for (int d = 0; d < hs; d++) out[out_off + row + d] = acc[d] * inv;
+    lse[lse_off + bh * T + i] = l > 0.0f ? m + log(l) : INFINITY;
+}
+
+/* dsum (B,NH,T) = Σ dout·out per row; dq += scale Σ_j ds_ij k_j (has_dq). Range as the forward. */
+ATT_INLINE void att_backward_dq(__global float *dq, const ulong dq_off, const int has_dq, __global float *dsum,
+                                const ulong dsum_off, __global const float *dout, const ulong dout_off,
+                                __global const float *out, const ulong out_off, __global const float *q,
+                                const ulong q_off, __global const float *k, const ulong k_off,
+                                __global const float *v, const ulong v_off, __global const float *lse,
+                                const ulong lse_off, __global const float *mask, const ulong mask_off,
+                                const int has_mask, const int T, const int C, const int NH, const int bk,
+                                const float scale, __local float *ks, __local float *vs, const int hs, float *qr,
+                                float *dor, float *acc) {
+    const int i = get_global_id(0), h = get_global_id(1) % NH;
+    const size_t bh = get_global_id(1), b = bh / NH;
+    const int active = i < T;
+    const size_t row = (b * T + (active ? i : 0)) * C + h * hs;
+    float D = 0.0f;
+    for (int d = 0; d < hs; d++) {
+        qr[d] = q[q_off + row + d] * scale;
+        dor[d] = dout[dout_off + row + d];
+        D += dor[d] * out[out_off + row + d];
+        acc[d] = 0.0f;
+    }
+    const float L = lse[lse_off + bh * T + (active ? i : 0)];
+    if (active) dsum[dsum_off + bh * T + i] = D;
+    if (!has_dq) return; /* uniform over the group */
+    for (int kt = 0; kt < T; kt += bk) {
+        const int n = min(bk, T - kt);
+        barrier(CLK_LOCAL_MEM_FENCE);
+        load_tile(ks, k, k_off, b, kt, n, T, C, h, hs);
+        load_tile(vs, v, v_off, b, kt, n, T, C, h, hs);
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int j = 0; j < n; j++) {
+            if (!key_valid(mask, mask_off, has_mask, b, T, kt + j)) continue;
+            const float p = exp(dot_pl(qr, ks + j * hs, hs) - L);
+            const float ds = p * (dot_pl(dor, vs + j * hs, hs) - D);
+            for (int d = 0; d < hs; d++) acc[d] += ds * ks[j * hs + d];
+        }
+    }
+    if (!active) return;
+    for (int d = 0; d < hs; d++) dq[dq_off + row + d] += scale * acc[d];
+}
+
+/* dk += scale Σ_i ds_ij q_i, dv += Σ_i p_ij dout_i (has_dk, has_dv), an item per key row j.
+ * Range (key rows rounded up, B*NH); tiles of bk query rows: qs, dos (bk, hs), ls, dl (bk). */
+ATT_INLINE void att_backward_dkv(__global float *dk, const ulong dk_off, const int has_dk, __global float *dv,
+                                 const ulong dv_off, const int has_dv, __global const float *dout,
+                                 const ulong dout_off, __global const float *q, const ulong q_off,
+                                 __global const float *k, const ulong k_off, __global const float *v,
+                                 const ulong v_off, __global const float *lse, const ulong lse_off,
+                                 __global const float *dsum, const ulong dsum_off, __global const float *mask,
+                                 const ulong mask_off, const int has_mask, const int T, const int C, const int NH,
+                                 const int bk, const float scale, __local float *qs, __local float *dos,
+                                 __local float *ls, __local float *dl, const int hs, float *kr, float *vr,
+                                 float *ka, float *va) {
+    const int j = get_global_id(0), h = get_global_id(1) % NH;
+    const int lid = get_local_id(0), lsz = get_local_size(0);
+    const size_t bh = get_global_id(1), b = bh / NH;
+    const int active = j < T;
+    const int valid = active && key_valid(mask, mask_off, has_mask, b, T, j);
+    const size_t row = (b * T + (active ? j : 0)) * C + h * hs;
+    for (int d = 0; d < hs; d++) {
+        kr[d] = k[k_off + row + d] * scale;
+        vr[d] = v[v_off + row + d];
+        ka[d] = va[d] = 0.0f;
+    }
+    for (int qt = 0; qt < T; qt += bk) {
+        const int n = min(bk, T - qt);
+        barrier(CLK_LOCAL_MEM_FENCE);
+        load_tile(qs, q, q_off, b, qt, n, T, C, h, hs);
+        load_tile(dos, dout, dout_off, b, qt, n, T, C, h, hs);
+        for (int e = lid; e < n; e += lsz) {
+            ls[e] = lse[lse_off + bh * T + qt + e];
+            dl[e] = dsum[dsum_off + bh * T + qt + e];
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (!valid) continue;
+        for (int i = 0; i < n; i++) {
+            const float p = exp(dot_pl(kr, qs + i * hs, hs) - ls[i]);
+            const float ds = p * (dot_pl(vr, dos + i * hs, hs) - dl[i]);
+            for (int d = 0; d < hs; d++) {
+                va[d] += p * dos[i * hs + d];
+                ka[d] += ds * qs[i * hs + d];
+            }
+        }
+    }
+    if (!active) return;
+    if (has_dk)
+        for (int d = 0; d < hs; d++) dk[dk_off + row + d] += scale * ka[d];
+    if (has_dv)
+        for (int d = 0; d < hs; d++) dv[dv_off + row + d] += va[d];
+}
+
+/* The kernels for one head size: SUFFIX names them, HS_ARR sizes the
+ * private rows, HS_VAL is the head size the loops run to (a constant, or
+ * the argument hs for the general kernels). */
+#define ATT_KERNELS(SUFFIX, HS_ARR, HS_VAL)                                                                        \
+    __kernel void attention_forward##SUFFIX(                                                                       \
+        __global float *out, const ulong out_off, __global float *lse, const ulong lse_off,                        \
+        __global const float *q, const ulong q_off, __global const float *k, const ulong k_off,                    \
+        __global const float *v, const ulong v_off, __global const float *mask, const ulong mask_off,              \
+        const int has_mask, const int T, const int C, const int NH, const int hs, const int bk, const float scale, \
+        __local float *ks, __local float *vs) {                                                                    \
+        float qr[HS_ARR], acc[HS_ARR];                                                                             \
+        att_forward(out, out_off, lse, lse_off, q, q_off, k, k_off, v, v_off, mask, mask_off, has_mask, T, C, NH,   \
+                    bk, scale, ks, vs, HS_VAL, qr, acc);                                                           \
+    }                                                                                                              \
+    __kernel void attention_backward_dq##SUFFIX(                                                                   \
+        __global float *dq, const ulong dq_off, const int has_dq, __global float *dsum, const ulong dsum_off,      \
+        __global const float *dout, const ulong dout_off, __global const float *out, const ulong out_off,          \
+        __global const float *q, const ulong q_off, __global const float *k, const ulong k_off,                    \
+        __global const float *v, const ulong v_off, __global const float *lse, const ulong lse_off,                \
+        __global const float *mask, const ulong mask_off, const int has_mask, const int T, const int C,            \
+        const int NH, const int hs, const int bk, const float scale, __local float *ks, __local float *vs) {       \
+        float qr[HS_ARR], dor[HS_ARR], acc[HS_ARR];                                                                \
+        att_backward_dq(dq, dq_off, has_dq, dsum, dsum_off, dout, dout_off, out, out_off, q, q_off, k, k_off, v,   \
+                        v_off, lse, lse_off, mask, mask_off, has_mask, T, C, NH, bk, scale, ks, vs, HS_VAL, qr,    \
+                        dor, acc);                                                                                 \
+    }                                                                                                              \
+    __kernel void attention_backward_dkv##SUFFIX(                                                                  \
+        __global float *dk, const ulong dk_off, const int has_dk, __global float *dv, const ulong dv_off,         \
+        const int has_dv, __global const float *dout, const ulong dout_off, __global const float *q,              \
+        const ulong q_off, __global const float *k, const ulong k_off, __global const float *v, const ulong v_off, \
+        __global const float *lse, const ulong lse_off, __global const float *dsum, const ulong dsum_off,          \
+        __global const float *mask, const ulong mask_off, const int has_mask, const int T, const int C,            \
+        const int NH, const int hs, const int bk, const float scale, __local float *qs, __local float *dos,        \
+        __local float *ls, __local float *dl) {                                                                    \
+        float kr[HS_ARR], vr[HS_ARR], ka[HS_ARR], va[HS_ARR];                                                      \
+        att_backward_dkv(dk, dk_off, has_dk, dv, dv_off, has_dv, dout, dout_off, q, q_off, k, k_off, v, v_off,    \
+                         lse, lse_off, dsum, dsum_off, mask, mask_off, has_mask, T, C, NH, bk, scale, qs, dos, ls, \
+                         dl, HS_VAL, kr, vr, ka, va);                                                              \
+    }
+
+ATT_KERNELS(_hs16, 16, 16)
+ATT_KERNELS(_hs32, 32, 32)
+ATT_KERNELS(_hs64, 64, 64)
+ATT_KERNELS(, ATT_HS_MAX, hs)

@@ -47,39 +47,6 @@ double *ops_to_double(const float *x, size_t n) {
     return d;
 }
 
-static double check_impl(const char *what, const float *gf, const double *gd, const double *ref, size_t n,
-                         double atol, double rtol) {
-    double scale = 0, worst = 0, worst_excess = -1;
-    size_t at = 0;
-    for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(ref[i]));
-    double tol = atol + rtol * scale;
-    for (size_t i = 0; i < n; i++) {
-        double g = gf ? (double)gf[i] : gd[i];
-        double d = fabs(g - ref[i]);
-        if (!(d == d) || !isfinite(g)) d = INFINITY;
-        if (d > worst) worst = d;
-        if (d - tol > worst_excess) {
-            worst_excess = d - tol;
-            at = i;
-        }
-    }
-    double g_at = n ? (gf ? (double)gf[at] : gd[at]) : 0;
-    ck_assert_msg(worst <= tol,
-                  "%s: worst |diff| %.3g at [%zu] (got %.8g, want %.8g) exceeds %.3g "
-                  "(atol %.2g + rtol %.2g * max|ref| %.3g), n=%zu",
-                  what, worst, at, g_at, n ? ref[at] : 0.0, tol, atol, rtol, scale, n);
-    return worst;
-}
-
-double ops_check_close(const char *what, const float *got, const double *ref, size_t n, double atol, double rtol) {
-    return check_impl(what, got, NULL, ref, n, atol, rtol);
-}
-
-double ops_check_close_d(const char *what, const double *got, const double *ref, size_t n, double atol,
-                         double rtol) {
-    return check_impl(what, NULL, got, ref, n, atol, rtol);
-}
-
 void ops_fd_grad(double *grad, ops_fn f, double *x, size_t n, const double *w, size_t m, double h, void *user) {
     double *out = malloc((m ? m : 1) * sizeof(double));
     ck_assert_ptr_nonnull(out);

@@ -1,6 +1,6 @@
-/* Helpers of the op test suites: device upload/download, comparisons that
- * print the worst difference, and central finite differences of host
- * references in double. */
+/* Helpers of the op test suites: device upload/download, and central finite
+ * differences of host references in double (comparisons: testutil.h's
+ * test_check_close). */
 #ifndef LEVI_TEST_OPS_CHECK_H
 #define LEVI_TEST_OPS_CHECK_H
 
@@ -24,15 +24,6 @@ float *ops_download(const levi_tensor *t, size_t n);
 /* malloc'ed n random floats in [lo, hi) / n doubles copied from floats. */
 float *ops_rand(size_t n, unsigned seed, float lo, float hi);
 double *ops_to_double(const float *x, size_t n);
-
-/* Assert |got - ref| <= atol + rtol * max|ref| for every element; on failure
- * the message names `what`, the index and the worst difference. Returns the
- * worst absolute difference. */
-double ops_check_close(const char *what, const float *got, const double *ref, size_t n, double atol, double rtol);
-
-/* Same for two double arrays (host backward vs finite differences). */
-double ops_check_close_d(const char *what, const double *got, const double *ref, size_t n, double atol,
-                         double rtol);
 
 /* Central finite differences in double of loss(x) = Σ w ⊙ f(x) with respect to
  * x (n), where f writes m outputs: grad[i] = (L(x+h e_i) - L(x-h e_i)) / 2h.

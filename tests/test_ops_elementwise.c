@@ -51,7 +51,7 @@ static void check_unary_host_grad(const unary_case *c) {
     }
     char what[64];
     snprintf(what, sizeof what, "%s host backward vs FD", c->name);
-    ops_check_close_d(what, an, fd, N, 1e-8, 1e-7);
+    test_check_close_d(what, an, fd, N, 1e-8, 1e-7);
     free(xf);
 }
 
@@ -75,9 +75,9 @@ START_TEST(unary_ops) {
         }
         char what[64];
         snprintf(what, sizeof what, "%s forward n=%zu", c->name, n);
-        ops_check_close(what, y, ry, n, 1e-6, 1e-6);
+        test_check_close(what, y, ry, n, 1e-6, 1e-6);
         snprintf(what, sizeof what, "%s backward (accumulating) n=%zu", c->name, n);
-        ops_check_close(what, g, rg, n, 1e-6, 1e-6);
+        test_check_close(what, g, rg, n, 1e-6, 1e-6);
         levi_tensor_free(&tx);
         levi_tensor_free(&ty);
         levi_tensor_free(&td);
@@ -103,8 +103,8 @@ START_TEST(gelu_accuracy_sweep) {
     float *y = ops_download(&ty, n), *g = ops_download(&tg, n);
     double *ry = malloc(n * sizeof(double)), *rg = malloc(n * sizeof(double));
     for (size_t i = 0; i < n; i++) ry[i] = gelu_ref(x[i]), rg[i] = gelu_grad_ref(x[i]);
-    ops_check_close("gelu forward sweep [-10,10]", y, ry, n, 1.5e-6, 0);
-    ops_check_close("gelu derivative sweep [-10,10]", g, rg, n, 5e-7, 0);
+    test_check_close("gelu forward sweep [-10,10]", y, ry, n, 1.5e-6, 0);
+    test_check_close("gelu derivative sweep [-10,10]", g, rg, n, 5e-7, 0);
     levi_tensor_free(&tx), levi_tensor_free(&ty), levi_tensor_free(&tg), levi_tensor_free(&t1);
     free(x), free(one), free(y), free(g), free(ry), free(rg);
 }
@@ -124,14 +124,14 @@ START_TEST(binary_ops) {
         float *o = ops_download(&to, n);
         for (size_t i = 0; i < n; i++) ref[i] = (double)a[i] + b[i];
         snprintf(what, sizeof what, "add n=%zu", n);
-        ops_check_close(what, o, ref, n, 1e-6, 1e-7);
+        test_check_close(what, o, ref, n, 1e-6, 1e-7);
         free(o);
 
         ck_assert_levi_ok(levi_scale_forward(ops_ctx, &to, &ta, -0.75f, n));
         o = ops_download(&to, n);
         for (size_t i = 0; i < n; i++) ref[i] = -0.75 * a[i];
         snprintf(what, sizeof what, "scale n=%zu", n);
-        ops_check_close(what, o, ref, n, 1e-6, 1e-7);
+        test_check_close(what, o, ref, n, 1e-6, 1e-7);
         free(o);
 
         /* to = -0.75 a; to += 2.5 b; to += a */
@@ -140,7 +140,7 @@ START_TEST(binary_ops) {
         o = ops_download(&to, n);
         for (size_t i = 0; i < n; i++) ref[i] = -0.75 * a[i] + 2.5 * b[i] + a[i];
         snprintf(what, sizeof what, "axpy + accumulate n=%zu", n);
-        ops_check_close(what, o, ref, n, 1e-5, 1e-6);
+        test_check_close(what, o, ref, n, 1e-5, 1e-6);
         free(o);
 
         levi_tensor_free(&ta);
@@ -180,7 +180,7 @@ START_TEST(add_bias_op) {
         for (size_t i = 0; i < n; i++) ref[i] = (double)x[i] + bias[i % Cc];
         char what[64];
         snprintf(what, sizeof what, "add_bias %dx%d", R, Cc);
-        ops_check_close(what, o, ref, n, 1e-6, 1e-7);
+        test_check_close(what, o, ref, n, 1e-6, 1e-7);
         levi_tensor_free(&tx);
         levi_tensor_free(&tb);
         free(x), free(bias), free(o), free(ref);
@@ -201,12 +201,12 @@ START_TEST(copy_cols_concat_split) {
     double *ref = malloc((size_t)R * W * sizeof(double));
     for (int r = 0; r < R; r++)
         for (int j = 0; j < W; j++) ref[r * W + j] = j < A ? a[r * A + j] : b[r * Bw + j - A];
-    ops_check_close("concat", c, ref, (size_t)R * W, 0, 0);
+    test_check_close("concat", c, ref, (size_t)R * W, 0, 0);
     /* split: ga += c[:, 0:A] */
     ck_assert_levi_ok(levi_copy_cols(ops_ctx, &tga, A, 0, &tc, W, 0, R, A, 1));
     float *g = ops_download(&tga, (size_t)R * A);
     for (int i = 0; i < R * A; i++) ref[i] = (double)ga[i] + a[i];
-    ops_check_close("split (accumulate)", g, ref, (size_t)R * A, 1e-6, 1e-7);
+    test_check_close("split (accumulate)", g, ref, (size_t)R * A, 1e-6, 1e-7);
     levi_tensor_free(&ta);
     levi_tensor_free(&tb);
     levi_tensor_free(&tc);
@@ -237,7 +237,7 @@ START_TEST(token_ops) {
                 ref[b * C + c] = acc / T;
             }
         snprintf(what, sizeof what, "mean_tokens forward B=%d T=%d C=%d", B, T, C);
-        ops_check_close(what, o, ref, m, 1e-6, 1e-5);
+        test_check_close(what, o, ref, m, 1e-6, 1e-5);
         free(o);
 
         ck_assert_levi_ok(levi_take_token_forward(ops_ctx, &to, &tx, token, B, T, C));
@@ -245,7 +245,7 @@ START_TEST(token_ops) {
         for (int b = 0; b < B; b++)
             for (int c = 0; c < C; c++) ref[b * C + c] = x[((size_t)b * T + token) * C + c];
         snprintf(what, sizeof what, "take_token forward B=%d T=%d C=%d", B, T, C);
-        ops_check_close(what, o, ref, m, 0, 0);
+        test_check_close(what, o, ref, m, 0, 0);
         free(o);
 
         /* both backwards accumulate into the same non-zero gradient */
@@ -259,7 +259,7 @@ START_TEST(token_ops) {
                     ref[i] = (double)g0[i] + dout[b * C + c] / (double)T + (t == token ? dout[b * C + c] : 0);
                 }
         snprintf(what, sizeof what, "mean_tokens + take_token backward B=%d T=%d C=%d", B, T, C);
-        ops_check_close(what, o, ref, n, 1e-6, 1e-6);
+        test_check_close(what, o, ref, n, 1e-6, 1e-6);
         free(o);
         levi_tensor_free(&tx);
         levi_tensor_free(&to);

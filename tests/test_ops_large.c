@@ -66,7 +66,7 @@ START_TEST(gemm_beyond_2g) {
                 gemm_ref(ref, ta, tb, M, N, K, a, b);
                 char what[64];
                 snprintf(what, sizeof what, "gemm ta=%d tb=%d C at %zu", ta, tb, c_offs[s]);
-                ops_check_close(what, got, ref, (size_t)M * N, 1e-5, 1e-5);
+                test_check_close(what, got, ref, (size_t)M * N, 1e-5, 1e-5);
                 free(got);
             }
     free(a), free(b), free(ref);
@@ -84,7 +84,7 @@ START_TEST(gemm_batched_beyond_2g) {
     double *ref = ops_dalloc((size_t)M * N);
     for (int i = 0; i < batch; i++) {
         gemm_ref(ref, 0, 1, M, N, K, a + i * sa, b + i * sb);
-        ops_check_close("batched gemm", got + i * sc, ref, (size_t)M * N, 1e-5, 1e-5);
+        test_check_close("batched gemm", got + i * sc, ref, (size_t)M * N, 1e-5, 1e-5);
     }
     free(a), free(b), free(got), free(ref);
 }
@@ -136,7 +136,7 @@ START_TEST(linear_beyond_2g) {
                {"linear db", &tdb, rdb, OC}};
     for (int i = 0; i < 4; i++) {
         float *got = ops_download(out[i].t, out[i].n);
-        ops_check_close(out[i].what, got, out[i].ref, out[i].n, 1e-5, 1e-5);
+        test_check_close(out[i].what, got, out[i].ref, out[i].n, 1e-5, 1e-5);
         free(got);
     }
     free(x), free(w), free(b), free(dy), free(ry), free(rdx), free(rdw), free(rdb);
@@ -175,16 +175,16 @@ START_TEST(rows_beyond_2g) {
         }
     }
     float *got = ops_download(&ty, n);
-    ops_check_close("layernorm out", got, ry, n, 1e-5, 1e-5);
+    test_check_close("layernorm out", got, ry, n, 1e-5, 1e-5);
     free(got);
     got = ops_download(&tdx, n);
-    ops_check_close("layernorm dx", got, rdx, n, 1e-5, 1e-4);
+    test_check_close("layernorm dx", got, rdx, n, 1e-5, 1e-4);
     free(got);
     got = ops_download(&tdw, C);
-    ops_check_close("layernorm dw", got, rdw, C, 1e-5, 1e-5);
+    test_check_close("layernorm dw", got, rdw, C, 1e-5, 1e-5);
     free(got);
     got = ops_download(&tdb, C);
-    ops_check_close("layernorm db", got, rdb, C, 1e-5, 1e-5);
+    test_check_close("layernorm db", got, rdb, C, 1e-5, 1e-5);
     free(got);
     /* softmax in place on the layernorm output */
     ck_assert_levi_ok(levi_softmax_forward(ops_ctx, &ty, &tx, N, C));
@@ -195,7 +195,7 @@ START_TEST(rows_beyond_2g) {
         for (int c = 0; c < C; c++) ry[r * C + c] = exp(x[r * C + c] - mx) / s;
     }
     got = ops_download(&ty, n);
-    ops_check_close("softmax", got, ry, n, 1e-7, 1e-5);
+    test_check_close("softmax", got, ry, n, 1e-7, 1e-5);
     free(got);
     free(x), free(w), free(b), free(dy), free(ry), free(rdx), free(rdw), free(rdb);
 }
@@ -220,13 +220,13 @@ START_TEST(tokens_beyond_2g) {
             for (int t = 0; t < T; t++) rm[b * C + c] += x[((size_t)b * T + t) * C + c] / T;
         }
     float *got = ops_download(&tg, n);
-    ops_check_close("gelu + axpy", got, rg, n, 2e-6, 1e-6);
+    test_check_close("gelu + axpy", got, rg, n, 2e-6, 1e-6);
     free(got);
     got = ops_download(&tc, B * C);
-    ops_check_close("take token", got, rc, B * C, 0, 0);
+    test_check_close("take token", got, rc, B * C, 0, 0);
     free(got);
     got = ops_download(&tmean, B * C);
-    ops_check_close("mean tokens", got, rm, B * C, 1e-6, 1e-6);
+    test_check_close("mean tokens", got, rm, B * C, 1e-6, 1e-6);
     free(got);
     free(x), free(y), free(rg), free(rc), free(rm);
 }

@@ -48,11 +48,11 @@ START_TEST(linear_host_backward_vs_fd) {
     double *dx = ops_dalloc(15), *dw = ops_dalloc(20), *db = ops_dalloc(4), *fd = ops_dalloc(20);
     linear_bwd_ref(dx, dw, db, dout, &p);
     ops_fd_grad(fd, linear_ref, p.x, 15, dout, 12, 1e-4, &p);
-    ops_check_close_d("linear dx host vs FD", dx, fd, 15, 1e-9, 1e-7);
+    test_check_close_d("linear dx host vs FD", dx, fd, 15, 1e-9, 1e-7);
     ops_fd_grad(fd, linear_ref, p.w, 20, dout, 12, 1e-4, &p);
-    ops_check_close_d("linear dw host vs FD", dw, fd, 20, 1e-9, 1e-7);
+    test_check_close_d("linear dw host vs FD", dw, fd, 20, 1e-9, 1e-7);
     ops_fd_grad(fd, linear_ref, p.b, 4, dout, 12, 1e-4, &p);
-    ops_check_close_d("linear db host vs FD", db, fd, 4, 1e-9, 1e-7);
+    test_check_close_d("linear db host vs FD", db, fd, 4, 1e-9, 1e-7);
     free(f), free(p.x), free(p.w), free(p.b), free(dout), free(dx), free(dw), free(db), free(fd);
 }
 END_TEST
@@ -82,13 +82,13 @@ START_TEST(linear_device) {
               *ogb = ops_download(&tgb, p.OC);
         char what[96];
         snprintf(what, sizeof what, "linear forward N=%d C=%d OC=%d", p.N, p.C, p.OC);
-        ops_check_close(what, o, ro, no, 1e-6, 1e-5);
+        test_check_close(what, o, ro, no, 1e-6, 1e-5);
         snprintf(what, sizeof what, "linear dinp (accumulating) N=%d C=%d OC=%d", p.N, p.C, p.OC);
-        ops_check_close(what, ogx, rgx, nx, 1e-6, 1e-5);
+        test_check_close(what, ogx, rgx, nx, 1e-6, 1e-5);
         snprintf(what, sizeof what, "linear dw (accumulating) N=%d C=%d OC=%d", p.N, p.C, p.OC);
-        ops_check_close(what, ogw, rgw, nw, 1e-6, 1e-5);
+        test_check_close(what, ogw, rgw, nw, 1e-6, 1e-5);
         snprintf(what, sizeof what, "linear db (accumulating) N=%d C=%d OC=%d", p.N, p.C, p.OC);
-        ops_check_close(what, ogb, rgb, p.OC, 1e-6, 1e-5);
+        test_check_close(what, ogb, rgb, p.OC, 1e-6, 1e-5);
         /* no bias, frozen weights: only dinp */
         ck_assert_levi_ok(levi_linear_forward(ops_ctx, &to, &tx, &tw, NULL, p.N, p.C, p.OC));
         free(o);
@@ -96,7 +96,7 @@ START_TEST(linear_device) {
         for (int n = 0; n < p.N; n++)
             for (int j = 0; j < p.OC; j++) ro[n * p.OC + j] -= p.b[j];
         snprintf(what, sizeof what, "linear forward without bias N=%d", p.N);
-        ops_check_close(what, o, ro, no, 1e-6, 1e-5);
+        test_check_close(what, o, ro, no, 1e-6, 1e-5);
         ck_assert_levi_ok(levi_linear_backward(ops_ctx, &tgx, NULL, NULL, &td, &tx, &tw, p.N, p.C, p.OC));
         levi_tensor *ts[] = {&tx, &tw, &tb, &to, &td, &tgx, &tgw, &tgb};
         for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) levi_tensor_free(ts[i]);
@@ -162,11 +162,11 @@ START_TEST(layernorm_host_backward_vs_fd) {
     double *dx = ops_dalloc(21), *dw = ops_dalloc(7), *db = ops_dalloc(7), *fd = ops_dalloc(21);
     layernorm_bwd_ref(dx, dw, db, dout, &p);
     ops_fd_grad(fd, layernorm_ref, p.x, 21, dout, 21, 1e-5, &p);
-    ops_check_close_d("layernorm dx host vs FD", dx, fd, 21, 1e-8, 1e-6);
+    test_check_close_d("layernorm dx host vs FD", dx, fd, 21, 1e-8, 1e-6);
     ops_fd_grad(fd, layernorm_ref, p.w, 7, dout, 21, 1e-5, &p);
-    ops_check_close_d("layernorm dw host vs FD", dw, fd, 7, 1e-8, 1e-6);
+    test_check_close_d("layernorm dw host vs FD", dw, fd, 7, 1e-8, 1e-6);
     ops_fd_grad(fd, layernorm_ref, p.b, 7, dout, 21, 1e-5, &p);
-    ops_check_close_d("layernorm db host vs FD", db, fd, 7, 1e-8, 1e-6);
+    test_check_close_d("layernorm db host vs FD", db, fd, 7, 1e-8, 1e-6);
     free(f), free(p.x), free(p.w), free(p.b), free(dout), free(dx), free(dw), free(db), free(fd);
 }
 END_TEST
@@ -197,14 +197,14 @@ START_TEST(layernorm_device) {
               *ogb = ops_download(&tgb, p.C);
         char what[96];
         snprintf(what, sizeof what, "layernorm forward N=%d C=%d", p.N, p.C);
-        ops_check_close(what, o, ro, n, 1e-5, 1e-5);
+        test_check_close(what, o, ro, n, 1e-5, 1e-5);
         snprintf(what, sizeof what, "layernorm dinp (accumulating) N=%d C=%d", p.N, p.C);
         /* C = 1 makes rstd = 1/sqrt(eps) ~ 316, which amplifies fp32 rounding */
-        ops_check_close(what, ogx, rgx, n, p.C == 1 ? 1e-3 : 1e-5, 1e-4);
+        test_check_close(what, ogx, rgx, n, p.C == 1 ? 1e-3 : 1e-5, 1e-4);
         snprintf(what, sizeof what, "layernorm dw (accumulating) N=%d C=%d", p.N, p.C);
-        ops_check_close(what, ogw, rgw, p.C, 1e-5, 1e-4);
+        test_check_close(what, ogw, rgw, p.C, 1e-5, 1e-4);
         snprintf(what, sizeof what, "layernorm db (accumulating) N=%d C=%d", p.N, p.C);
-        ops_check_close(what, ogb, rgb, p.C, 1e-5, 1e-4);
+        test_check_close(what, ogb, rgb, p.C, 1e-5, 1e-4);
         /* frozen weights: dw, db NULL leaves them untouched */
         ck_assert_levi_ok(levi_layernorm_backward(ops_ctx, NULL, NULL, &tgb, &td, &tx, &tw, &tm, &tr, p.N, p.C));
         free(ogb);
@@ -213,7 +213,7 @@ START_TEST(layernorm_device) {
         for (int r = 0; r < p.N; r++)
             for (int c = 0; c < p.C; c++) rgb[c] += dd[(size_t)r * p.C + c];
         snprintf(what, sizeof what, "layernorm db only N=%d C=%d", p.N, p.C);
-        ops_check_close(what, ogb, rgb, p.C, 1e-5, 1e-4);
+        test_check_close(what, ogb, rgb, p.C, 1e-5, 1e-4);
         levi_tensor *ts[] = {&tx, &tw, &tb, &to, &tm, &tr, &td, &tgx, &tgw, &tgb};
         for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) levi_tensor_free(ts[i]);
         free(x), free(w), free(b), free(dout), free(gx), free(gw), free(gb), free(p.x), free(p.w), free(p.b);
@@ -260,7 +260,7 @@ START_TEST(softmax_host_backward_vs_fd) {
     softmax_ref(y, NULL, &p);
     softmax_bwd_ref(dx, y, dout, 3, 7);
     ops_fd_grad(fd, softmax_ref, p.x, 21, dout, 21, 1e-5, &p);
-    ops_check_close_d("softmax dx host vs FD", dx, fd, 21, 1e-9, 1e-6);
+    test_check_close_d("softmax dx host vs FD", dx, fd, 21, 1e-9, 1e-6);
     free(f), free(p.x), free(dout), free(y), free(dx), free(fd);
 }
 END_TEST
@@ -287,14 +287,14 @@ START_TEST(softmax_device) {
         float *g = ops_download(&tg, n);
         char what[96];
         snprintf(what, sizeof what, "softmax forward %dx%d", p.rows, p.cols);
-        ops_check_close(what, y, ry, n, 1e-7, 1e-5);
+        test_check_close(what, y, ry, n, 1e-7, 1e-5);
         snprintf(what, sizeof what, "softmax backward (accumulating) %dx%d", p.rows, p.cols);
-        ops_check_close(what, g, rg, n, 1e-6, 1e-5);
+        test_check_close(what, g, rg, n, 1e-6, 1e-5);
         /* in place */
         ck_assert_levi_ok(levi_softmax_forward(ops_ctx, &tx, &tx, p.rows, p.cols));
         float *y2 = ops_download(&tx, n);
         snprintf(what, sizeof what, "softmax in place %dx%d", p.rows, p.cols);
-        ops_check_close(what, y2, ry, n, 1e-7, 1e-5);
+        test_check_close(what, y2, ry, n, 1e-7, 1e-5);
         levi_tensor_free(&tx), levi_tensor_free(&ty), levi_tensor_free(&td), levi_tensor_free(&tg);
         free(x), free(dout), free(g0), free(p.x), free(ry), free(rg), free(dd), free(y), free(yd), free(g), free(y2);
     }
@@ -364,7 +364,7 @@ START_TEST(crossentropy_device) {
         float *g = ops_download(&tg, n);
         char what[96];
         snprintf(what, sizeof what, "crossentropy backward vs FD (accumulating) B=%d K=%d", B, K);
-        ops_check_close(what, g, rg, n, 1e-6, 1e-4);
+        test_check_close(what, g, rg, n, 1e-6, 1e-4);
         levi_tensor *ts[] = {&tx, &tl, &tp, &tloss, &tc, &tg};
         for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) levi_tensor_free(ts[i]);
         free(x), free(g0), free(lab), free(p.x), free(fd), free(rg), free(g);
@@ -417,11 +417,11 @@ START_TEST(adamw_three_steps) {
         float *op = ops_download(&tp, n), *om = ops_download(&tm, n), *ov = ops_download(&tv, n);
         char what[64];
         snprintf(what, sizeof what, "adamw params n=%zu", n);
-        ops_check_close(what, op, rp, n, 1e-6, 1e-5);
+        test_check_close(what, op, rp, n, 1e-6, 1e-5);
         snprintf(what, sizeof what, "adamw m n=%zu", n);
-        ops_check_close(what, om, rm, n, 1e-7, 1e-5);
+        test_check_close(what, om, rm, n, 1e-7, 1e-5);
         snprintf(what, sizeof what, "adamw v n=%zu", n);
-        ops_check_close(what, ov, rv, n, 1e-9, 1e-5);
+        test_check_close(what, ov, rv, n, 1e-9, 1e-5);
         levi_tensor_free(&tp), levi_tensor_free(&tg), levi_tensor_free(&tm), levi_tensor_free(&tv);
         free(p), free(g), free(rp), free(rm), free(rv), free(op), free(om), free(ov);
     }
@@ -452,7 +452,7 @@ START_TEST(grad_clip_norm) {
         for (size_t i = 0; i < n; i++) rg[i] = g[i] * (max_norm / ref);
         char what[64];
         snprintf(what, sizeof what, "grad_clip scaled grads n=%zu", n);
-        ops_check_close(what, o, rg, n, 1e-7, 1e-5);
+        test_check_close(what, o, rg, n, 1e-7, 1e-5);
         ck_assert_levi_ok(levi_grad_clip(ops_ctx, &tg, n, 10 * max_norm, &norm)); /* below: untouched */
         ck_assert_msg(fabs(norm - max_norm) <= 1e-5 * max_norm, "clipped norm %.8g vs %.8g", norm, max_norm);
         levi_tensor_free(&tg);
@@ -510,7 +510,7 @@ START_TEST(offset_views) {
         double *rd = ops_to_double(ref, sizes[i]);
         char what[64];
         snprintf(what, sizeof what, "offset view %d (%zu floats at %zu)", i, sizes[i], off[i]);
-        ops_check_close(what, got + off[i], rd, sizes[i], 1e-6, 1e-5);
+        test_check_close(what, got + off[i], rd, sizes[i], 1e-6, 1e-5);
         ck_assert_msg(got[off[i] - 1] == 12345.0f && got[off[i] + sizes[i]] == 12345.0f,
                       "a kernel wrote outside view %d", i);
         free(ref), free(rd);

@@ -2,6 +2,7 @@
 
 #include <clblast_c.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,13 @@ levi_ctx *test_ctx(void) {
     levi_ctx *ctx = NULL;
     levi_status st = levi_ctx_open(&ctx, NULL);
     ck_assert_msg(st == LEVI_OK, "opening a device: %s", levi_last_error());
+    const char *gpu = getenv("LEVI_TEST_GPU_SHAPES");
+    if (gpu && *gpu && strcmp(gpu, "0")) {
+        /* ops pick kernel shapes from the device type and size: take the GPU
+         * shapes (work-group trees, several chunks per reduction) here too */
+        ctx->info.type = CL_DEVICE_TYPE_GPU;
+        ctx->info.compute_units = 64;
+    }
     return ctx;
 }
 
@@ -61,4 +69,69 @@ char *test_tmpdir(void) {
     char *d = mkdtemp(tmpl);
     ck_assert_msg(d != NULL, "mkdtemp failed");
     return strdup(d);
+}
+
+/* --- comparison ------------------------------------------------------------------- */
+
+static double at_f(const void *p, size_t i) { return (double)((const float *)p)[i]; }
+static double at_d(const void *p, size_t i) { return ((const double *)p)[i]; }
+
+static test_diff diff_impl(const void *got, double (*g)(const void *, size_t), const void *ref,
+                           double (*r)(const void *, size_t), size_t n, double atol, double rtol) {
+    test_diff d = {1, 0, 0, 0, 0, 0, 0};
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(r(ref, i))) d.scale = fmax(d.scale, fabs(r(ref, i)));
+    d.tol = atol + rtol * d.scale;
+    double worst_excess = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        const double a = g(got, i), b = r(ref, i);
+        if (!isfinite(a) || !isfinite(b)) {
+            if (d.worst != INFINITY) d.at = i; /* the first non-finite value */
+            d.worst = INFINITY;
+            continue;
+        }
+        const double e = fabs(a - b);
+        if (d.worst != INFINITY && e > d.worst) d.worst = e;
+        if (d.worst != INFINITY && e - d.tol > worst_excess) {
+            worst_excess = e - d.tol;
+            d.at = i;
+        }
+    }
+    d.ok = d.worst <= d.tol;
+    if (n) d.got_at = g(got, d.at), d.ref_at = r(ref, d.at);
+    return d;
+}
+
+test_diff test_diff_fd(const float *got, const double *ref, size_t n, double atol, double rtol) {
+    return diff_impl(got, at_f, ref, at_d, n, atol, rtol);
+}
+test_diff test_diff_dd(const double *got, const double *ref, size_t n, double atol, double rtol) {
+    return diff_impl(got, at_d, ref, at_d, n, atol, rtol);
+}
+test_diff test_diff_ff(const float *got, const float *ref, size_t n, double atol, double rtol) {
+    return diff_impl(got, at_f, ref, at_f, n, atol, rtol);
+}
+
+static double check(const char *what, test_diff d, size_t n, double atol, double rtol) {
+    if (getenv("LEVI_TEST_VERBOSE"))
+        fprintf(stderr, "  %-56s worst |diff| %.2e (tol %.2e)\n", what, d.worst, d.tol);
+    ck_assert_msg(d.ok,
+                  "%s: worst |diff| %.3g at [%zu] (got %.8g, want %.8g) exceeds %.3g "
+                  "(atol %.2g + rtol %.2g * max|ref| %.3g), n=%zu",
+                  what, d.worst, d.at, d.got_at, d.ref_at, d.tol, atol, rtol, d.scale, n);
+    return d.worst;
+}
+
+double test_check_close(const char *what, const float *got, const double *ref, size_t n, double atol, double rtol) {
+    return check(what, test_diff_fd(got, ref, n, atol, rtol), n, atol, rtol);
+}
+double test_check_close_d(const char *what, const double *got, const double *ref, size_t n, double atol,
+                          double rtol) {
+    return check(what, test_diff_dd(got, ref, n, atol, rtol), n, atol, rtol);
+}
+double test_check_close_f(const char *what, const float *got, const float *ref, size_t n, double atol, double rtol) {
+    return check(what, test_diff_ff(got, ref, n, atol, rtol), n, atol, rtol);
+}
+void test_check_value(const char *what, double got, double ref, double atol, double rtol) {
+    check(what, test_diff_dd(&got, &ref, 1, atol, rtol), 1, atol, rtol);
 }

@@ -13,7 +13,10 @@
  * TEST_SKIP from main() otherwise. */
 int test_have_device(void);
 
-/* A context on the default device (or $LEVI_DEVICE); fails the test on error. */
+/* A context on the default device (or $LEVI_DEVICE); fails the test on error.
+ * LEVI_TEST_GPU_SHAPES=1 makes it report a GPU with 64 compute units, so that
+ * ops take their GPU-shaped kernels on any device (tests/meson.build runs the
+ * op suites both ways). */
 levi_ctx *test_ctx(void);
 
 /* Deterministic uniform floats in [lo, hi). */
@@ -28,6 +31,33 @@ int test_finish(Suite *s, int device);
 
 /* A fresh temporary folder (mkdtemp); the caller owns the string. */
 char *test_tmpdir(void);
+
+/* --- the one comparison of every suite -------------------------------------------
+ * Every element must satisfy |got - ref| <= atol + rtol * max|ref|, and both
+ * got and ref must be finite: a NaN or an infinity anywhere fails (a plain
+ * `fmax` / `>` over differences silently skips NaN). */
+typedef struct test_diff {
+    int ok;
+    double worst;  /* largest |got - ref|; INFINITY when something is not finite */
+    double tol;    /* atol + rtol * scale */
+    double scale;  /* max |ref| over the finite references */
+    size_t at;     /* index of the worst excess (the first non-finite value if any) */
+    double got_at, ref_at;
+} test_diff;
+
+/* got as float or double, ref as double or float; no assertion. */
+test_diff test_diff_fd(const float *got, const double *ref, size_t n, double atol, double rtol);
+test_diff test_diff_dd(const double *got, const double *ref, size_t n, double atol, double rtol);
+test_diff test_diff_ff(const float *got, const float *ref, size_t n, double atol, double rtol);
+
+/* Assert the comparison; on failure the message names `what`, the index,
+ * both values and the tolerance. Return the worst |got - ref|. */
+double test_check_close(const char *what, const float *got, const double *ref, size_t n, double atol, double rtol);
+double test_check_close_d(const char *what, const double *got, const double *ref, size_t n, double atol,
+                          double rtol);
+double test_check_close_f(const char *what, const float *got, const float *ref, size_t n, double atol, double rtol);
+/* One value (a loss, a norm): the same rule with n = 1. */
+void test_check_value(const char *what, double got, double ref, double atol, double rtol);
 
 #define ck_assert_levi_ok(expr)                                                                        \
     do {                                                                                               \

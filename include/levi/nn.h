@@ -74,6 +74,10 @@ int levi_linear_plan(levi_linear *l, levi_params *p, const char *name, int in, i
 /* out (B,out) = inp (B,in) · wᵀ + b */
 levi_status levi_linear_apply(const levi_linear *l, const levi_params *p, const levi_tensor *out,
                               const levi_tensor *inp, int B);
+/* The same with a fused epilogue (levi_linear_act_forward): pre = inp·wᵀ + b
+ * (kept for the activation's backward), out = act(pre); one GEMM + one kernel. */
+levi_status levi_linear_apply_act(const levi_linear *l, const levi_params *p, const levi_tensor *out,
+                                  const levi_tensor *pre, const levi_tensor *inp, levi_activation act, int B);
 /* dinp may be NULL (data); accumulates into the parameter grads. */
 levi_status levi_linear_apply_backward(const levi_linear *l, const levi_params *p, const levi_tensor *dinp,
                                        const levi_tensor *dout, const levi_tensor *inp, int B);

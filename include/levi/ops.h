@@ -40,6 +40,18 @@ levi_status levi_linear_backward(levi_ctx *ctx, const levi_tensor *dinp, const l
                                  const levi_tensor *db, const levi_tensor *dout, const levi_tensor *inp,
                                  const levi_tensor *w, int N, int C, int OC);
 
+/* Activations of the fused linear epilogue. */
+typedef enum levi_activation { LEVI_ACTIVATION_NONE = 0, LEVI_ACTIVATION_RELU = 1, LEVI_ACTIVATION_GELU = 2 } levi_activation;
+
+/* Linear with its elementwise tail fused into one kernel after the GEMM:
+ * y = inp (N,C) · w (OC,C)ᵀ + b (OC) + res (N,OC); pre (N,OC) = y, kept as the
+ * activation's input for backward; out (N,OC) = act(y). b, res and pre may be
+ * NULL. Backward: levi_relu_backward / levi_gelu_backward on pre, then
+ * levi_linear_backward (res's gradient is dout itself). */
+levi_status levi_linear_act_forward(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *pre,
+                                    const levi_tensor *inp, const levi_tensor *w, const levi_tensor *b,
+                                    const levi_tensor *res, levi_activation act, int N, int C, int OC);
+
 /* --- elementwise ------------------------------------------------------------ */
 
 /* GELU, exact erf form (Hugging Face "gelu"): out = x/2 (1 + erf(x/√2)). n elements. */
@@ -81,6 +93,23 @@ levi_status levi_take_token_forward(levi_ctx *ctx, const levi_tensor *out, const
 levi_status levi_take_token_backward(levi_ctx *ctx, const levi_tensor *dinp, const levi_tensor *dout, int token,
                                      int B, int T, int C);
 
+/* --- vision-transformer embeddings ----------------------------------------------- */
+
+/* pixels (B,C,H,W) → patches (B*NP, C*P*P), NP = (H/P)*(W/P) patches per image
+ * in row-major order, each patch in (c, ky, kx) order: a Conv2d with stride =
+ * kernel = P is this followed by a linear layer with its weight (D,C,P,P)
+ * seen as (D, C*P*P). H and W are multiples of P. */
+levi_status levi_patchify(levi_ctx *ctx, const levi_tensor *patches, const levi_tensor *pixels, int B, int C, int H,
+                          int W, int P);
+/* h (B,T,D) = [cls (D); tokens (B,T-1,D)] + pos (T,D): the CLS token before
+ * each image's T-1 patch tokens, plus position embeddings. */
+levi_status levi_embed_tokens_forward(levi_ctx *ctx, const levi_tensor *h, const levi_tensor *cls,
+                                      const levi_tensor *pos, const levi_tensor *tokens, int B, int T, int D);
+/* dcls (D) += Σ_b dh[b,0]; dpos (T,D) += Σ_b dh[b]; dtokens (B,T-1,D) = dh[:,1:]
+ * (overwritten, not accumulated). Any of the three may be NULL. */
+levi_status levi_embed_tokens_backward(levi_ctx *ctx, const levi_tensor *dcls, const levi_tensor *dpos,
+                                       const levi_tensor *dtokens, const levi_tensor *dh, int B, int T, int D);
+
 /* --- normalization and softmax ------------------------------------------------ */
 
 /* LayerNorm over the last axis, biased variance: out (N,C), mean (N), rstd (N). */
@@ -93,6 +122,14 @@ levi_status levi_layernorm_backward(levi_ctx *ctx, const levi_tensor *dinp, cons
                                     const levi_tensor *w, const levi_tensor *mean, const levi_tensor *rstd, int N,
                                     int C);
 
+/* Fused residual + LayerNorm: sum (N,C) = a + b + bias (C; NULL: none), then
+ * out = layernorm(sum) with w, lb (C) as levi_layernorm_forward (sum is its
+ * input for backward). sum may be a (in place). */
+levi_status levi_residual_layernorm_forward(levi_ctx *ctx, const levi_tensor *sum, const levi_tensor *out,
+                                            const levi_tensor *mean, const levi_tensor *rstd, const levi_tensor *a,
+                                            const levi_tensor *b, const levi_tensor *bias, const levi_tensor *w,
+                                            const levi_tensor *lb, int N, int C, float eps);
+
 /* Row softmax, numerically stable: out (rows, cols). */
 levi_status levi_softmax_forward(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *inp, int rows, int cols);
 /* dinp += out ⊙ (dout − Σ_j dout⊙out) per row. */
@@ -101,20 +138,23 @@ levi_status levi_softmax_backward(levi_ctx *ctx, const levi_tensor *dinp, const 
 
 /* --- attention ------------------------------------------------------------------ */
 
-/* Multi-head scaled-dot-product attention, no mask:
- *   q, k, v, out (B,T,C) with C = NH*hs; att (B,NH,T,T) saves the softmax
- *   probabilities (fp32) for backward; scratch holds levi_attention_scratch_numel
- *   floats (head-major copies of q, k, v and the context). */
-size_t levi_attention_scratch_numel(int B, int T, int C, int NH);
-levi_status levi_attention_forward(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *att,
+/* Multi-head scaled-dot-product attention, tiled with an online softmax: no
+ * (T,T) matrix is stored, for any sequence length.
+ *   q, k, v, out (B,T,C) with C = NH*hs (hs <= 128), head h in columns
+ *   [h*hs, (h+1)*hs); lse (B,NH,T) saves each query row's log-sum-exp of its
+ *   scaled scores for backward.
+ *   mask (B,T) may be NULL; else 1 = attend to the key, 0 = padding (a BERT
+ *   attention mask). A query whose keys are all padding gets out = 0 and no
+ *   gradient. */
+levi_status levi_attention_forward(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *lse,
                                    const levi_tensor *q, const levi_tensor *k, const levi_tensor *v,
-                                   const levi_tensor *scratch, int B, int T, int C, int NH);
-/* dq, dk, dv (B,T,C) accumulate. scratch: levi_attention_scratch_numel + B*NH*T*T floats. */
-size_t levi_attention_backward_scratch_numel(int B, int T, int C, int NH);
+                                   const levi_tensor *mask, int B, int T, int C, int NH);
+/* dq, dk, dv (B,T,C) accumulate (any may be NULL); out and lse from the
+ * forward; probabilities are recomputed. Uses the ctx scratch (B*NH*T floats). */
 levi_status levi_attention_backward(levi_ctx *ctx, const levi_tensor *dq, const levi_tensor *dk,
                                     const levi_tensor *dv, const levi_tensor *dout, const levi_tensor *q,
-                                    const levi_tensor *k, const levi_tensor *v, const levi_tensor *att,
-                                    const levi_tensor *scratch, int B, int T, int C, int NH);
+                                    const levi_tensor *k, const levi_tensor *v, const levi_tensor *out,
+                                    const levi_tensor *lse, const levi_tensor *mask, int B, int T, int C, int NH);
 
 /* --- convolution and pooling (NCHW) ------------------------------------------------ */
 

@@ -57,9 +57,10 @@ RUN(r_ln_f, levi_layernorm_forward(ctx, T_(0), T_(1), T_(2), T_(3), T_(4), T_(5)
 RUN(r_ln_b, levi_layernorm_backward(ctx, T_(6), T_(7), T_(5), T_(0), T_(3), T_(4), T_(1), T_(2), N, C))
 RUN(r_softmax_f, levi_softmax_forward(ctx, T_(0), T_(1), B * NH * T, T))
 RUN(r_softmax_b, levi_softmax_backward(ctx, T_(1), T_(0), T_(2), B * NH * T, T))
-RUN(r_attn_f, levi_attention_forward(ctx, T_(0), T_(1), T_(2), T_(3), T_(4), T_(5), B, T, C, NH))
-RUN(r_attn_b, levi_attention_backward(ctx, T_(7), T_(8), T_(9), T_(0), T_(2), T_(3), T_(4), T_(1), T_(6), B, T, C,
-                                      NH))
+/* attention: out 0, lse 1, q 2, k 3, v 4; backward dq 5, dk 6, dv 7, dout 8 */
+RUN(r_attn_f, levi_attention_forward(ctx, T_(0), T_(1), T_(2), T_(3), T_(4), NULL, B, T, C, NH))
+RUN(r_attn_b, levi_attention_backward(ctx, T_(5), T_(6), T_(7), T_(8), T_(2), T_(3), T_(4), T_(0), T_(1), NULL, B,
+                                      T, C, NH))
 RUN(r_conv_f, levi_conv2d_forward(ctx, T_(0), T_(1), T_(2), T_(3), T_(4), &j->cs))
 RUN(r_conv_b, levi_conv2d_backward(ctx, T_(5), T_(6), T_(7), T_(0), T_(1), T_(2), T_(4), &j->cs))
 RUN(r_maxpool_f, levi_maxpool_forward(ctx, T_(0), T_(1), B, 16, 28, 28, 2, 2))
@@ -106,9 +107,12 @@ RUN(v_take_f, levi_take_token_forward(ctx, T_(0), T_(1), 0, VB, VT, VD))
 RUN(v_take_b, levi_take_token_backward(ctx, T_(1), T_(0), 0, VB, VT, VD))
 RUN(v_mean_f, levi_mean_tokens_forward(ctx, T_(0), T_(1), VB, VT, VD))
 RUN(v_mean_b, levi_mean_tokens_backward(ctx, T_(1), T_(0), VB, VT, VD))
-RUN(v_attn_f, levi_attention_forward(ctx, T_(0), T_(1), T_(2), T_(3), T_(4), T_(5), VBA, VT, VD, VNH))
-RUN(v_attn_b, levi_attention_backward(ctx, T_(7), T_(8), T_(9), T_(0), T_(2), T_(3), T_(4), T_(1), T_(6), VBA, VT,
-                                      VD, VNH))
+RUN(v_attn_f, levi_attention_forward(ctx, T_(0), T_(1), T_(2), T_(3), T_(4), NULL, VBA, VT, VD, VNH))
+RUN(v_attn_b, levi_attention_backward(ctx, T_(5), T_(6), T_(7), T_(8), T_(2), T_(3), T_(4), T_(0), T_(1), NULL, VBA,
+                                      VT, VD, VNH))
+RUN(v_res_ln, levi_residual_layernorm_forward(ctx, T_(0), T_(1), T_(2), T_(3), T_(0), T_(4), T_(5), T_(5), T_(5), VN,
+                                              VD, 1e-12f))
+RUN(v_embed_b, levi_embed_tokens_backward(ctx, T_(1), T_(2), T_(3), T_(0), VB, VT, VD))
 
 typedef struct op_row {
     const char *name;
@@ -119,11 +123,6 @@ typedef struct op_row {
 } op_row;
 
 #define F4 4.0
-static size_t attn_scratch(int backward) {
-    if (backward)
-        return levi_attention_backward_scratch_numel(B, T, C, NH);
-    return levi_attention_scratch_numel(B, T, C, NH);
-}
 
 static levi_status run_rows(levi_ctx *ctx, cJSON *doc, const op_row *rows, int nrows, double budget_s,
                             const levi_conv_shape *cs);
@@ -164,10 +163,9 @@ levi_status bench_ops(levi_ctx *ctx, cJSON *doc, double budget_s) {
         {"softmax fwd 4352x17", r_softmax_f, {att, att}, 0, F4 * 2 * att},
         {"softmax bwd 4352x17", r_softmax_b, {att, att, att}, 0,
          F4 * 4 * att},
-        {"attention fwd 64x17x64 h4", r_attn_f,
-         {btc, att, btc, btc, btc, attn_scratch(0)}, attn_flops, 0},
-        {"attention bwd 64x17x64 h4", r_attn_b,
-         {btc, att, btc, btc, btc, 0, attn_scratch(1), btc, btc, btc}, 2.0 * attn_flops, 0},
+        {"attention fwd 64x17x64 h4", r_attn_f, {btc, (size_t)B * NH * T, btc, btc, btc}, attn_flops, 0},
+        {"attention bwd 64x17x64 h4", r_attn_b, {btc, (size_t)B * NH * T, btc, btc, btc, btc, btc, btc, btc},
+         2.0 * attn_flops, 0},
         {"conv2d fwd 64x1x28x28 k3 16", r_conv_f,
          {conv_out, conv_in, 16 * 9, 16, conv_scr}, conv_flops, 0},
         {"conv2d bwd 64x1x28x28 k3 16", r_conv_b,
@@ -186,7 +184,7 @@ levi_status bench_ops(levi_ctx *ctx, cJSON *doc, double budget_s) {
          F4 * 7 * NPARAM},
         {"grad clip (norm) 262144", r_clip, {NPARAM}, 0, F4 * NPARAM},
     };
-    const size_t vatt_btc = (size_t)VNA * VD, vatt = (size_t)VBA * VNH * VT * VT;
+    const size_t vatt_btc = (size_t)VNA * VD, vlse = (size_t)VBA * VNH * VT;
     const double vattn_flops = 4.0 * VBA * VNH * VT * VT * (VD / VNH);
     const op_row vrows[] = {
         {"vit-b16 device copy 6304x768", r_copy, {VND, VND}, 0, F4 * 2 * VND},
@@ -207,13 +205,14 @@ levi_status bench_ops(levi_ctx *ctx, cJSON *doc, double budget_s) {
         {"vit-b16 take token bwd 32x197x768", v_take_b, {VB * VD, VND}, 0, F4 * 3 * VB * VD},
         {"vit-b16 mean tokens fwd 32x197x768", v_mean_f, {VB * VD, VND}, 0, F4 * (VND + VB * VD)},
         {"vit-b16 mean tokens bwd 32x197x768", v_mean_b, {VB * VD, VND}, 0, F4 * (2 * VND + VB * VD)},
-        {"vit-b16 attention fwd 4x197x768 h12", v_attn_f,
-         {vatt_btc, vatt, vatt_btc, vatt_btc, vatt_btc, levi_attention_scratch_numel(VBA, VT, VD, VNH)}, vattn_flops,
-         0},
+        {"vit-b16 residual+layernorm fwd 6304x768", v_res_ln, {VND, VND, VN, VN, VND, VD}, 0,
+         F4 * (4 * VND + 2 * VN)},
+        {"vit-b16 embed bwd (pos, cls, tokens) 32x197x768", v_embed_b, {VND, VD, VT * VD, VND}, 0,
+         F4 * (3 * VND + VT * VD)},
+        {"vit-b16 attention fwd 4x197x768 h12", v_attn_f, {vatt_btc, vlse, vatt_btc, vatt_btc, vatt_btc},
+         vattn_flops, 0},
         {"vit-b16 attention bwd 4x197x768 h12", v_attn_b,
-         {vatt_btc, vatt, vatt_btc, vatt_btc, vatt_btc, 0, levi_attention_backward_scratch_numel(VBA, VT, VD, VNH),
-          vatt_btc, vatt_btc, vatt_btc},
-         2.0 * vattn_flops, 0},
+         {vatt_btc, vlse, vatt_btc, vatt_btc, vatt_btc, vatt_btc, vatt_btc, vatt_btc, vatt_btc}, 2.0 * vattn_flops, 0},
     };
     const int nrows = (int)(sizeof rows / sizeof rows[0]), nv = (int)(sizeof vrows / sizeof vrows[0]);
     LEVI_TRY(run_rows(ctx, doc, rows, nrows, budget_s * nrows / (nrows + nv), &cs));

@@ -32,8 +32,7 @@ levi_status levi_adapter_forward(levi_adapter *a, const levi_params *p, const le
                                  const levi_tensor *logits, const levi_tensor *x, int B) {
     if (a->linear) return levi_linear_apply(&a->fc1, p, logits, x, B);
     levi_tensor h = levi_act_view(acts, a->h, B), g = levi_act_view(acts, a->g, B);
-    LEVI_TRY(levi_linear_apply(&a->fc1, p, &h, x, B));
-    LEVI_TRY(levi_gelu_forward(p->ctx, &g, &h, (size_t)B * a->hidden));
+    LEVI_TRY(levi_linear_apply_act(&a->fc1, p, &g, &h, x, LEVI_ACTIVATION_GELU, B));
     return levi_linear_apply(&a->fc2, p, logits, &g, B);
 }
 

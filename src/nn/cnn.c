@@ -88,8 +88,7 @@ levi_status levi_cnn_forward(levi_task_model *g, const levi_params *p, const lev
     LEVI_TRY(levi_conv2d_forward(ctx, &c2, &q1, &w2, &b2, &scr, &s2));
     LEVI_TRY(levi_relu_forward(ctx, &c2, &c2, c2.numel));
     LEVI_TRY(levi_maxpool_forward(ctx, &q2, &c2, B, c->conv2, s2.OH, s2.OW, 2, 2));
-    LEVI_TRY(levi_linear_apply(&g->fc2, p, &f, &q2, B));
-    return levi_relu_forward(ctx, &z, &f, f.numel);
+    return levi_linear_apply_act(&g->fc2, p, &z, &f, &q2, LEVI_ACTIVATION_RELU, B);
 }
 
 levi_status levi_cnn_backward(levi_task_model *g, const levi_params *p, const levi_arena *acts,

@@ -45,21 +45,18 @@ levi_tensor levi_task_z(const levi_task_model *g, const levi_arena *acts, int B)
     return levi_act_view(acts, g->act[g->z_act], B);
 }
 
-// x (B,C,H,W) → a1 = fc1(x) (B,h), r1 = relu(a1), a2 = fc2(r1), z = relu(a2)
+// x (B,C,H,W) → a1 = fc1(x) (B,h), r1 = relu(a1), a2 = fc2(r1), z = relu(a2); fused epilogues
 levi_status levi_task_forward(levi_task_model *g, const levi_params *p, const levi_arena *acts,
                               const levi_tensor *x, int B) {
     if (B > g->max_batch) return levi_error(LEVI_ERR_INVALID_ARG, "batch %d above max %d", B, g->max_batch);
     if (g->cfg.kind == LEVI_TASK_CNN) return levi_cnn_forward(g, p, acts, x, B);
-    levi_ctx *ctx = p->ctx;
-    int in = g->fc1.in, h = g->cfg.hidden;
+    int in = g->fc1.in;
     int fs[2] = {B, in};
     levi_tensor xf = levi_tensor_reshape(x, 2, fs);
     levi_tensor a1 = levi_act_view(acts, g->act[A1], B), r1 = levi_act_view(acts, g->act[R1], B);
     levi_tensor a2 = levi_act_view(acts, g->act[A2], B), z = levi_act_view(acts, g->act[Z], B);
-    LEVI_TRY(levi_linear_apply(&g->fc1, p, &a1, &xf, B));
-    LEVI_TRY(levi_relu_forward(ctx, &r1, &a1, (size_t)B * h));
-    LEVI_TRY(levi_linear_apply(&g->fc2, p, &a2, &r1, B));
-    return levi_relu_forward(ctx, &z, &a2, (size_t)B * h);
+    LEVI_TRY(levi_linear_apply_act(&g->fc1, p, &r1, &a1, &xf, LEVI_ACTIVATION_RELU, B));
+    return levi_linear_apply_act(&g->fc2, p, &z, &a2, &r1, LEVI_ACTIVATION_RELU, B);
 }
 
 // dz (B,h) → grads of fc1, fc2 (x is data: no dx)

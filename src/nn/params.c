@@ -222,6 +222,13 @@ levi_status levi_linear_apply(const levi_linear *l, const levi_params *p, const 
     return levi_linear_forward(p->ctx, out, inp, &w, &b, B, l->in, l->out);
 }
 
+// pre (B,out) = inp (B,in) · wᵀ + b, out = act(pre)
+levi_status levi_linear_apply_act(const levi_linear *l, const levi_params *p, const levi_tensor *out,
+                                  const levi_tensor *pre, const levi_tensor *inp, levi_activation act, int B) {
+    levi_tensor w = levi_params_value(p, l->w), b = levi_params_value(p, l->b);
+    return levi_linear_act_forward(p->ctx, out, pre, inp, &w, &b, NULL, act, B, l->in, l->out);
+}
+
 // dinp (B,in) +=, dw (out,in) +=, db (out) += from dout (B,out)
 levi_status levi_linear_apply_backward(const levi_linear *l, const levi_params *p, const levi_tensor *dinp,
                                        const levi_tensor *dout, const levi_tensor *inp, int B) {

@@ -1,5 +1,6 @@
 /* ViT backbone: configuration, memory plan (one arena per role), HF-like
  * random init, and the forward pass (HF ViTModel, pre-LN). */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,7 +178,7 @@ static void plan_acts(levi_vit *v) {
         x->q = levi_arena_reserve(a, BT * D);
         x->k = levi_arena_reserve(a, BT * D);
         x->v = levi_arena_reserve(a, BT * D);
-        x->att = levi_arena_reserve(a, B * NH * (size_t)v->T * (size_t)v->T);
+        x->lse = levi_arena_reserve(a, B * NH * (size_t)v->T);
         x->ctx = levi_arena_reserve(a, BT * D);
         x->hmid = levi_arena_reserve(a, BT * D);
         x->ln2 = levi_arena_reserve(a, BT * D);
@@ -193,13 +194,7 @@ static void plan_acts(levi_vit *v) {
     v->lnf_mean = levi_arena_reserve(a, BT);
     v->lnf_rstd = levi_arena_reserve(a, BT);
     v->cls_out = levi_arena_reserve(a, (size_t)(L + 1) * B * D);
-    size_t scratch = levi_attention_scratch_numel(v->max_batch, v->T, c->hidden_size, c->num_attention_heads);
     if (train) {
-        size_t bs =
-            levi_attention_backward_scratch_numel(v->max_batch, v->T, c->hidden_size, c->num_attention_heads);
-        if (bs > scratch) scratch = bs;
-        const size_t ds = B * NH * (size_t)v->T * (size_t)v->T; /* dS of the fused backward */
-        if (ds > scratch) scratch = ds;
         v->dh = levi_arena_reserve(a, BT * D);
         v->dtmp = levi_arena_reserve(a, BT * D);
         v->dq = levi_arena_reserve(a, BT * D);
@@ -211,8 +206,6 @@ static void plan_acts(levi_vit *v) {
         if (r) v->dqa = levi_arena_reserve(a, BT * r);
         v->dpemb = levi_arena_reserve(a, B * (size_t)v->NP * D);
     }
-    v->att_scratch = levi_arena_reserve(a, scratch);
-    v->att_scratch_numel = scratch;
 }
 
 levi_status levi_vit_create(levi_vit **out, levi_ctx *ctx, const levi_vit_config *cfg, int max_batch,
@@ -243,7 +236,17 @@ levi_status levi_vit_create(levi_vit **out, levi_ctx *ctx, const levi_vit_config
     v->NP = g * g;
     v->T = v->NP + 1;
     v->CPP = cfg->num_channels * cfg->patch_size * cfg->patch_size;
-    v->fused_attention = v->T <= VIT_ATT_MAX_T;
+    /* every activation is a GEMM operand or an op's tensor: at most 2^31-1 floats each */
+    const size_t width = (size_t)(cfg->intermediate_size > cfg->hidden_size ? cfg->intermediate_size
+                                                                             : cfg->hidden_size);
+    const size_t per_image = (size_t)v->T * (width > (size_t)v->CPP ? width : (size_t)v->CPP);
+    if ((size_t)max_batch * per_image > (size_t)INT_MAX) {
+        free(v);
+        return levi_error(LEVI_ERR_INVALID_ARG,
+                          "ViT: max_batch %d gives activations of %zu floats, above 2^31-1 per tensor; the largest "
+                          "batch is %zu",
+                          max_batch, (size_t)max_batch * per_image, (size_t)INT_MAX / per_image);
+    }
     v->table = calloc((size_t)(20 * cfg->num_hidden_layers + 8), sizeof *v->table);
     levi_arena_init(&v->params, ctx, "ViT parameters");
     levi_arena_init(&v->lora, ctx, "ViT LoRA parameters");
@@ -349,98 +352,54 @@ levi_status levi_vit_init_lora(levi_vit *v, unsigned long long seed) {
 
 /* --- forward --------------------------------------------------------------------------- */
 
-static levi_status launch_patchify(levi_vit *v, const levi_tensor *pixels, int B) {
-    cl_kernel k;
-    LEVI_TRY(levi_kernel_get(v->ctx, "vit", "vit_patchify", &k));
-    levi_tensor out = vit_view1(&v->acts, v->patches, 1);
-    cl_ulong oo = out.offset, po = pixels->offset, n = (cl_ulong)B * (cl_ulong)v->NP * (cl_ulong)v->CPP;
-    cl_int C = v->cfg.num_channels, H = v->cfg.image_size, W = v->cfg.image_size, P = v->cfg.patch_size;
-    LEVI_CL_CHECK(LEVI_ARG(k, 0, out.buf));
-    LEVI_CL_CHECK(LEVI_ARG(k, 1, oo));
-    LEVI_CL_CHECK(LEVI_ARG(k, 2, pixels->buf));
-    LEVI_CL_CHECK(LEVI_ARG(k, 3, po));
-    LEVI_CL_CHECK(LEVI_ARG(k, 4, C));
-    LEVI_CL_CHECK(LEVI_ARG(k, 5, H));
-    LEVI_CL_CHECK(LEVI_ARG(k, 6, W));
-    LEVI_CL_CHECK(LEVI_ARG(k, 7, P));
-    LEVI_CL_CHECK(LEVI_ARG(k, 8, n));
-    return levi_launch_1d(v->ctx, k, (size_t)n);
-}
-
-static levi_status launch_embed(levi_vit *v, int B) {
-    cl_kernel k;
-    LEVI_TRY(levi_kernel_get(v->ctx, "vit", "vit_embed_forward", &k));
-    cl_mem acts = v->acts.buf, params = v->params.buf;
-    cl_ulong ho = v->hidden[0], co = v->cls, po = v->pos, eo = v->pemb;
-    cl_int T = v->T, D = v->cfg.hidden_size;
-    cl_ulong n = (cl_ulong)B * (cl_ulong)T * (cl_ulong)D;
-    LEVI_CL_CHECK(LEVI_ARG(k, 0, acts));
-    LEVI_CL_CHECK(LEVI_ARG(k, 1, ho));
-    LEVI_CL_CHECK(LEVI_ARG(k, 2, params));
-    LEVI_CL_CHECK(LEVI_ARG(k, 3, co));
-    LEVI_CL_CHECK(LEVI_ARG(k, 4, params));
-    LEVI_CL_CHECK(LEVI_ARG(k, 5, po));
-    LEVI_CL_CHECK(LEVI_ARG(k, 6, acts));
-    LEVI_CL_CHECK(LEVI_ARG(k, 7, eo));
-    LEVI_CL_CHECK(LEVI_ARG(k, 8, T));
-    LEVI_CL_CHECK(LEVI_ARG(k, 9, D));
-    LEVI_CL_CHECK(LEVI_ARG(k, 10, n));
-    return levi_launch_1d(v->ctx, k, (size_t)n);
-}
-
-/* h_out (BT,D) = block(h_in): pre-LN attention and MLP with residuals. */
-static levi_status block_forward(levi_vit *v, int l, int B) {
-    levi_ctx *ctx = v->ctx;
+void vit_block_views(const levi_vit *v, int l, int B, vit_block_dims *d, vit_block_weights *w, vit_block_weights *gw,
+                     vit_block_acts *a, vit_block_grads *g) {
     const levi_vit_config *c = &v->cfg;
     const int D = c->hidden_size, M = c->intermediate_size, BT = B * v->T, r = v->lora_rank;
-    const vit_block_w *w = &v->blk[l];
-    const vit_block_act *x = &v->act[l];
-    const levi_arena *P = &v->params, *A = &v->acts;
-#define PW(off, n0, n1) vit_view2(P, (off), (n0), (n1))
-#define PB(off, n0) vit_view1(P, (off), (n0))
-#define AT(off, n1) vit_view2(A, (off), BT, (n1))
-    levi_tensor hin = AT(v->hidden[l], D), hout = AT(v->hidden[l + 1], D);
-    levi_tensor ln1 = AT(x->ln1, D), m1 = vit_view1(A, x->ln1_mean, BT), r1 = vit_view1(A, x->ln1_rstd, BT);
-    levi_tensor ln1w = PB(w->ln1_w, D), ln1b = PB(w->ln1_b, D);
-    LEVI_TRY(levi_layernorm_forward(ctx, &ln1, &m1, &r1, &hin, &ln1w, &ln1b, BT, D, c->layer_norm_eps));
-    levi_tensor q = AT(x->q, D), k = AT(x->k, D), vv = AT(x->v, D);
-    levi_tensor qw = PW(w->q_w, D, D), kw = PW(w->k_w, D, D), vw = PW(w->v_w, D, D);
-    levi_tensor qb = PB(w->q_b, D), kb = PB(w->k_b, D), vb = PB(w->v_b, D);
-    const int bias = c->qkv_bias;
-    LEVI_TRY(levi_linear_forward(ctx, &q, &ln1, &qw, bias ? &qb : NULL, BT, D, D));
-    LEVI_TRY(levi_linear_forward(ctx, &k, &ln1, &kw, bias ? &kb : NULL, BT, D, D));
-    LEVI_TRY(levi_linear_forward(ctx, &vv, &ln1, &vw, bias ? &vb : NULL, BT, D, D));
-    if (r > 0) { /* q += (ln1 Aᵀ) Bᵀ, same for v */
-        const vit_block_lora *lw = &v->lblk[l];
-        levi_tensor qa = AT(x->qa, r), va = AT(x->va, r);
-        levi_tensor qA = vit_view2(&v->lora, lw->qa, r, D), qB = vit_view2(&v->lora, lw->qb, D, r);
-        levi_tensor vA = vit_view2(&v->lora, lw->va, r, D), vB = vit_view2(&v->lora, lw->vb, D, r);
-        LEVI_TRY(levi_linear_forward(ctx, &qa, &ln1, &qA, NULL, BT, D, r));
-        LEVI_TRY(levi_gemm(ctx, 0, 1, BT, D, r, 1.0f, &qa, &qB, 1.0f, &q));
-        LEVI_TRY(levi_linear_forward(ctx, &va, &ln1, &vA, NULL, BT, D, r));
-        LEVI_TRY(levi_gemm(ctx, 0, 1, BT, D, r, 1.0f, &va, &vB, 1.0f, &vv));
+    const int full = v->train_mode == LEVI_VIT_FULL, lora = v->train_mode == LEVI_VIT_LORA;
+    *d = (vit_block_dims){B, v->T, D, M, c->num_attention_heads, r, c->layer_norm_eps};
+    const vit_block_w *o = &v->blk[l];
+    const size_t offs[16] = {o->ln1_w, o->ln1_b, o->q_w,   o->q_b,   o->k_w,   o->k_b,   o->v_w,   o->v_b,
+                             o->o_w,   o->o_b,   o->ln2_w, o->ln2_b, o->fc1_w, o->fc1_b, o->fc2_w, o->fc2_b};
+    const int rows[16] = {D, D, D, D, D, D, D, D, D, D, D, D, M, M, D, D};
+    const int cols[16] = {0, 0, D, 0, D, 0, D, 0, D, 0, 0, 0, D, 0, M, 0};
+    levi_tensor *wt = &w->ln1_w, *gt = &gw->ln1_w; /* the 16 fields in this order */
+    for (int i = 0; i < 16; i++) {
+        const int absent = (i == 3 || i == 5 || i == 7) && !c->qkv_bias;
+        wt[i] = cols[i] ? vit_view2(&v->params, offs[i], rows[i], cols[i]) : vit_view1(&v->params, offs[i], rows[i]);
+        gt[i] = cols[i] ? vit_view2(&v->grads, offs[i], rows[i], cols[i]) : vit_view1(&v->grads, offs[i], rows[i]);
+        if (absent) memset(&wt[i], 0, sizeof wt[i]);
+        if (absent || !full) memset(&gt[i], 0, sizeof gt[i]);
     }
-    levi_tensor att = vit_view1(A, x->att, B * c->num_attention_heads * v->T * v->T);
-    levi_tensor scratch = vit_view1(A, v->att_scratch, (int)v->att_scratch_numel);
-    levi_tensor cx = AT(x->ctx, D);
-    if (v->fused_attention)
-        LEVI_TRY(vit_attention_forward(ctx, &cx, &att, &q, &k, &vv, B, v->T, D, c->num_attention_heads));
-    else
-        LEVI_TRY(levi_attention_forward(ctx, &cx, &att, &q, &k, &vv, &scratch, B, v->T, D, c->num_attention_heads));
-    levi_tensor hmid = AT(x->hmid, D), ow = PW(w->o_w, D, D), ob = PB(w->o_b, D);
-    LEVI_TRY(levi_linear_forward(ctx, &hmid, &cx, &ow, &ob, BT, D, D));
-    LEVI_TRY(levi_accumulate(ctx, &hmid, &hin, (size_t)BT * D));
-    levi_tensor ln2 = AT(x->ln2, D), m2 = vit_view1(A, x->ln2_mean, BT), r2 = vit_view1(A, x->ln2_rstd, BT);
-    levi_tensor ln2w = PB(w->ln2_w, D), ln2b = PB(w->ln2_b, D);
-    LEVI_TRY(levi_layernorm_forward(ctx, &ln2, &m2, &r2, &hmid, &ln2w, &ln2b, BT, D, c->layer_norm_eps));
-    levi_tensor fc1 = AT(x->fc1, M), gel = AT(x->gel, M);
-    levi_tensor f1w = PW(w->fc1_w, M, D), f1b = PB(w->fc1_b, M), f2w = PW(w->fc2_w, D, M), f2b = PB(w->fc2_b, D);
-    LEVI_TRY(levi_linear_forward(ctx, &fc1, &ln2, &f1w, &f1b, BT, D, M));
-    LEVI_TRY(levi_gelu_forward(ctx, &gel, &fc1, (size_t)BT * M));
-    LEVI_TRY(levi_linear_forward(ctx, &hout, &gel, &f2w, &f2b, BT, M, D));
-    return levi_accumulate(ctx, &hout, &hmid, (size_t)BT * D);
-#undef PW
-#undef PB
+    memset(&w->qa, 0, 4 * sizeof w->qa);
+    memset(&gw->qa, 0, 4 * sizeof gw->qa);
+    if (r > 0) {
+        const vit_block_lora *lw = &v->lblk[l];
+        w->qa = vit_view2(&v->lora, lw->qa, r, D), w->qb = vit_view2(&v->lora, lw->qb, D, r);
+        w->va = vit_view2(&v->lora, lw->va, r, D), w->vb = vit_view2(&v->lora, lw->vb, D, r);
+        if (lora) {
+            gw->qa = vit_view2(&v->grads, lw->qa, r, D), gw->qb = vit_view2(&v->grads, lw->qb, D, r);
+            gw->va = vit_view2(&v->grads, lw->va, r, D), gw->vb = vit_view2(&v->grads, lw->vb, D, r);
+        }
+    }
+    const vit_block_act *x = &v->act[l];
+    const levi_arena *A = &v->acts;
+#define AT(off, n1) vit_view2(A, (off), BT, (n1))
+    memset(a, 0, sizeof *a);
+    a->hin = AT(v->hidden[l], D), a->hout = AT(v->hidden[l + 1], D);
+    a->ln1 = AT(x->ln1, D), a->ln1_mean = vit_view1(A, x->ln1_mean, BT), a->ln1_rstd = vit_view1(A, x->ln1_rstd, BT);
+    a->q = AT(x->q, D), a->k = AT(x->k, D), a->v = AT(x->v, D), a->ctx = AT(x->ctx, D);
+    a->lse = vit_view2(A, x->lse, B * c->num_attention_heads, v->T);
+    a->hmid = AT(x->hmid, D), a->ln2 = AT(x->ln2, D);
+    a->ln2_mean = vit_view1(A, x->ln2_mean, BT), a->ln2_rstd = vit_view1(A, x->ln2_rstd, BT);
+    a->fc1 = AT(x->fc1, M), a->gel = AT(x->gel, M);
+    if (r > 0) a->qa = AT(x->qa, r), a->va = AT(x->va, r);
+    memset(g, 0, sizeof *g);
+    if (v->train_mode != LEVI_VIT_FROZEN) {
+        g->dh = AT(v->dh, D), g->dtmp = AT(v->dtmp, D), g->dq = AT(v->dq, D), g->dk = AT(v->dk, D);
+        g->dv = AT(v->dv, D), g->dctx = AT(v->dctx, D), g->dfc1 = AT(v->dfc1, M), g->dgel = AT(v->dgel, M);
+        if (r > 0) g->dqa = AT(v->dqa, r);
+    }
 #undef AT
 }
 
@@ -454,12 +413,21 @@ levi_status levi_vit_forward(levi_vit *v, const levi_tensor *pixels, int B) {
                           pixels->numel, B, c->num_channels, c->image_size, c->image_size, need);
     levi_ctx *ctx = v->ctx;
     const int D = c->hidden_size, L = c->num_hidden_layers, BT = B * v->T, NPB = B * v->NP;
-    LEVI_TRY(launch_patchify(v, pixels, B));
     levi_tensor patches = vit_view2(&v->acts, v->patches, NPB, v->CPP), pemb = vit_view2(&v->acts, v->pemb, NPB, D);
     levi_tensor pw = vit_view2(&v->params, v->patch_w, D, v->CPP), pb = vit_view1(&v->params, v->patch_b, D);
+    LEVI_TRY(levi_patchify(ctx, &patches, pixels, B, c->num_channels, c->image_size, c->image_size, c->patch_size));
     LEVI_TRY(levi_linear_forward(ctx, &pemb, &patches, &pw, &pb, NPB, v->CPP, D));
-    LEVI_TRY(launch_embed(v, B));
-    for (int l = 0; l < L; l++) LEVI_TRY(block_forward(v, l, B));
+    levi_tensor h0 = vit_view3(&v->acts, v->hidden[0], B, v->T, D), cls = vit_view1(&v->params, v->cls, D);
+    levi_tensor pos = vit_view2(&v->params, v->pos, v->T, D);
+    LEVI_TRY(levi_embed_tokens_forward(ctx, &h0, &cls, &pos, &pemb, B, v->T, D));
+    for (int l = 0; l < L; l++) {
+        vit_block_dims d;
+        vit_block_weights w, gw;
+        vit_block_acts a;
+        vit_block_grads g;
+        vit_block_views(v, l, B, &d, &w, &gw, &a, &g);
+        LEVI_TRY(vit_block_forward(ctx, &d, &w, &a));
+    }
     levi_tensor hl = vit_view2(&v->acts, v->hidden[L], BT, D), hf = vit_view2(&v->acts, v->hidden[L + 1], BT, D);
     levi_tensor mf = vit_view1(&v->acts, v->lnf_mean, BT), rf = vit_view1(&v->acts, v->lnf_rstd, BT);
     levi_tensor fw = vit_view1(&v->params, v->lnf_w, D), fb = vit_view1(&v->params, v->lnf_b, D);

@@ -17,10 +17,44 @@ typedef struct vit_block_lora {
     size_t qa, qb, va, vb;
 } vit_block_lora;
 
-/* Offsets of one block's saved activations; frozen models share one set. */
+/* Offsets of one block's saved activations; frozen models share one set.
+ * lse (B,NH,T) is attention's per-row log-sum-exp (no (T,T) matrix is kept). */
 typedef struct vit_block_act {
-    size_t ln1, ln1_mean, ln1_rstd, q, k, v, att, ctx, hmid, ln2, ln2_mean, ln2_rstd, fc1, gel, qa, va;
+    size_t ln1, ln1_mean, ln1_rstd, q, k, v, lse, ctx, hmid, ln2, ln2_mean, ln2_rstd, fc1, gel, qa, va;
 } vit_block_act;
+
+/* --- one pre-LN encoder block, seen only through these views (vit_block.c) --- */
+
+/* Sizes: BT = B*T rows of width D, NH heads, MLP width M, LoRA rank r (0: none). */
+typedef struct vit_block_dims {
+    int B, T, D, M, NH, r;
+    float eps;
+} vit_block_dims;
+
+/* A block's weights, or their gradients (a tensor with buf NULL is absent:
+ * frozen, or no query/key/value bias). */
+typedef struct vit_block_weights {
+    levi_tensor ln1_w, ln1_b, q_w, q_b, k_w, k_b, v_w, v_b, o_w, o_b, ln2_w, ln2_b, fc1_w, fc1_b, fc2_w, fc2_b;
+    levi_tensor qa, qb, va, vb; /* LoRA A (r,D), B (D,r) of query and value */
+} vit_block_weights;
+
+/* Saved activations (BT rows) and, for backward, the shared gradient buffers. */
+typedef struct vit_block_acts {
+    levi_tensor hin, hout, ln1, ln1_mean, ln1_rstd, q, k, v, lse, ctx, hmid, ln2, ln2_mean, ln2_rstd, fc1, gel, qa,
+        va;
+} vit_block_acts;
+typedef struct vit_block_grads {
+    levi_tensor dh, dtmp, dq, dk, dv, dctx, dfc1, dgel, dqa;
+} vit_block_grads;
+
+/* hout = block(hin): hmid = hin + attention(ln1(hin)) Woᵀ + bo, hout = hmid + mlp(ln2(hmid)). */
+levi_status vit_block_forward(levi_ctx *ctx, const vit_block_dims *d, const vit_block_weights *w,
+                              const vit_block_acts *a);
+/* g->dh holds d(hout) on entry and d(hin) on exit (when need_dinp); weight
+ * gradients accumulate into gw (absent tensors are skipped). */
+levi_status vit_block_backward(levi_ctx *ctx, const vit_block_dims *d, const vit_block_weights *w,
+                               const vit_block_weights *gw, const vit_block_acts *a, const vit_block_grads *g,
+                               int need_dinp);
 
 /* One named tensor of the HF layout. */
 enum { VIT_ARENA_PARAMS = 0, VIT_ARENA_LORA = 1 };
@@ -42,14 +76,13 @@ struct levi_vit {
     levi_vit_config cfg;
     int train_mode, lora_rank, max_batch;
     int T, NP, CPP; /* tokens, patches per image, C*P*P */
-    int fused_attention; /* T <= VIT_ATT_MAX_T: cl/vit.cl's attention, else levi_attention_* */
     levi_arena params, lora, grads, adam_m, adam_v, acts;
     /* parameters */
     size_t cls, pos, patch_w, patch_b, lnf_w, lnf_b;
     vit_block_w blk[VIT_MAX_LAYERS];
     vit_block_lora lblk[VIT_MAX_LAYERS];
     /* activations */
-    size_t patches, pemb, hidden[VIT_MAX_LAYERS + 2], lnf_mean, lnf_rstd, cls_out, att_scratch, att_scratch_numel;
+    size_t patches, pemb, hidden[VIT_MAX_LAYERS + 2], lnf_mean, lnf_rstd, cls_out;
     vit_block_act act[VIT_MAX_LAYERS];
     /* backward scratch (train only) */
     size_t dh, dtmp, dq, dk, dv, dctx, dfc1, dgel, dqa, dpemb;
@@ -67,15 +100,10 @@ levi_tensor vit_view3(const levi_arena *a, size_t off, int n0, int n1, int n2);
 levi_status vit_read_arena(const levi_arena *a, float **host);
 levi_status vit_write_arena(const levi_arena *a, const float *host);
 
-/* cl/vit.cl launches. */
-#define VIT_ATT_MAX_T 64 /* keep equal to cl/vit.cl's default */
-levi_status vit_attention_forward(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *att,
-                                  const levi_tensor *q, const levi_tensor *k, const levi_tensor *v, int B, int T,
-                                  int C, int NH);
-levi_status vit_attention_backward(levi_ctx *ctx, const levi_tensor *dq, const levi_tensor *dk,
-                                   const levi_tensor *dv, const levi_tensor *dctx, const levi_tensor *q,
-                                   const levi_tensor *k, const levi_tensor *v, const levi_tensor *att,
-                                   const levi_tensor *dS, int B, int T, int C, int NH);
+/* Views of block l for a batch of B: dims, weights, their gradients (absent
+ * when frozen), activations and the gradient buffers. */
+void vit_block_views(const levi_vit *v, int l, int B, vit_block_dims *d, vit_block_weights *w, vit_block_weights *gw,
+                     vit_block_acts *a, vit_block_grads *g);
 levi_status vit_embed_backward(levi_vit *v, const levi_tensor *dh, int B);
 
 #endif

@@ -16,6 +16,39 @@ levi_status levi_linear_forward(levi_ctx *ctx, const levi_tensor *out, const lev
     return LEVI_OK;
 }
 
+/* pre (N,OC) (or out) = inp · wᵀ, then one epilogue: y = that + b (+ res);
+ * pre = y; out = act(y) */
+levi_status levi_linear_act_forward(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *pre,
+                                    const levi_tensor *inp, const levi_tensor *w, const levi_tensor *b,
+                                    const levi_tensor *res, levi_activation act, int N, int C, int OC) {
+    const char *op = "linear_act_forward";
+    if (N <= 0 || C <= 0 || OC <= 0)
+        return levi_error(LEVI_ERR_INVALID_ARG, "%s: N=%d C=%d OC=%d must be positive", op, N, C, OC);
+    if (act != LEVI_ACTIVATION_NONE && act != LEVI_ACTIVATION_RELU && act != LEVI_ACTIVATION_GELU)
+        return levi_error(LEVI_ERR_INVALID_ARG, "%s: activation %d is not none (0), relu (1) or gelu (2)", op,
+                          (int)act);
+    const size_t n = (size_t)N * OC;
+    LEVI_TRY(ops_need(op, "out", out, n));
+    if (pre) LEVI_TRY(ops_need(op, "pre", pre, n));
+    if (b) LEVI_TRY(ops_need(op, "b", b, (size_t)OC));
+    if (res) LEVI_TRY(ops_need(op, "res", res, n));
+    LEVI_TRY(ops_need(op, "inp", inp, (size_t)N * C));
+    LEVI_TRY(ops_need(op, "w", w, (size_t)OC * C));
+    LEVI_TRY(levi_gemm(ctx, 0, 1, N, OC, C, 1.0f, inp, w, 0.0f, pre ? pre : out));
+    if (!pre && !b && !res && act == LEVI_ACTIVATION_NONE) return LEVI_OK;
+    ops_kernel k = ops_kernel_get(ctx, "elementwise", "linear_epilogue");
+    ops_arg_tensor(&k, out);
+    ops_arg_tensor(&k, pre ? pre : out);
+    ops_arg_int(&k, pre != NULL);
+    ops_arg_tensor(&k, b ? b : out);
+    ops_arg_int(&k, b != NULL);
+    ops_arg_tensor(&k, res ? res : out);
+    ops_arg_int(&k, res != NULL);
+    ops_arg_int(&k, (int)act);
+    ops_arg_int(&k, OC);
+    return ops_run_grid(&k, (size_t)OC, (size_t)N, 1);
+}
+
 /* dinp (N,C) += dout (N,OC) · w (OC,C); dw (OC,C) += doutᵀ · inp (N,C); db (OC) += Σ_rows dout */
 levi_status levi_linear_backward(levi_ctx *ctx, const levi_tensor *dinp, const levi_tensor *dw,
                                  const levi_tensor *db, const levi_tensor *dout, const levi_tensor *inp,

@@ -115,12 +115,4 @@ OPS_HIDDEN void ops_operand_close(ops_operand *o);
 OPS_HIDDEN levi_status ops_softmax_backward_mode(levi_ctx *ctx, const levi_tensor *dinp, const levi_tensor *out,
                                       const levi_tensor *dout, int rows, int cols, int accumulate);
 
-/* Batched GEMM for attention's per-head products (attention.c): CLBlast's
- * strided batched GEMM (use_clblast = 1) or the own kernel (0); same
- * arguments as levi_gemm_batched. Exported (not in the installed headers)
- * for tests and measurements. */
-levi_status levi_attention_bgemm_with(levi_ctx *ctx, int use_clblast, int ta, int tb, int M, int N, int K,
-                                      float alpha, const levi_tensor *A, size_t stride_a, const levi_tensor *B,
-                                      size_t stride_b, float beta, const levi_tensor *C, size_t stride_c, int batch);
-
 #endif

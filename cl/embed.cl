@@ -1,0 +1,41 @@
+/* Token embeddings of a vision transformer: patchify (the patch embedding,
+ * a Conv2d with stride = kernel = P, is patchify + a linear layer whose
+ * weight is the Conv2d weight (D, C, P, P) seen as (D, C*P*P): patch rows use
+ * the same (c, ky, kx) order) and CLS + position embeddings. */
+
+/* pixels (B,C,H,W) → patches (B*NP, C*P*P), NP = (H/P)*(W/P) in row-major
+ * (py, px) order (Hugging Face's flatten(2).transpose(1,2)).
+ * Range (C*P*P, B*NP). */
+__kernel void patchify(__global float *patches, const ulong patches_off, __global const float *pixels,
+                       const ulong pixels_off, const int C, const int H, const int W, const int P) {
+    const int col = get_global_id(0), CPP = C * P * P;
+    if (col >= CPP) return;
+    const size_t row = get_global_id(1);
+    const int GW = W / P, NP = (H / P) * GW;
+    const size_t b = row / NP;
+    const int p = (int)(row % NP);
+    const int c = col / (P * P), ky = (col / P) % P, kx = col % P;
+    const int y = (p / GW) * P + ky, x = (p % GW) * P + kx;
+    patches[patches_off + row * CPP + col] = pixels[pixels_off + ((b * C + c) * H + y) * W + x];
+}
+
+/* h (B,T,D) = [cls (D); tokens (B,T-1,D) of image b] + pos (T,D). Range (D, T, B). */
+__kernel void embed_tokens_forward(__global float *h, const ulong h_off, __global const float *cls,
+                                   const ulong cls_off, __global const float *pos, const ulong pos_off,
+                                   __global const float *tok, const ulong tok_off, const int T, const int D) {
+    const int d = get_global_id(0);
+    if (d >= D) return;
+    const int t = get_global_id(1);
+    const size_t b = get_global_id(2);
+    const float e = t == 0 ? cls[cls_off + d] : tok[tok_off + (b * (T - 1) + (t - 1)) * D + d];
+    h[h_off + (b * T + t) * D + d] = e + pos[pos_off + (size_t)t * D + d];
+}
+
+/* dtok (B,T-1,D) = dh[:, 1:, :] of (B,T,D). Range (D, T-1, B). */
+__kernel void embed_tokens_backward_tokens(__global float *dtok, const ulong dtok_off, __global const float *dh,
+                                           const ulong dh_off, const int T, const int D) {
+    const int d = get_global_id(0);
+    if (d >= D) return;
+    const size_t t = get_global_id(1), b = get_global_id(2);
+    dtok[dtok_off + (b * (T - 1) + t) * D + d] = dh[dh_off + (b * T + t + 1) * D + d];
+}
