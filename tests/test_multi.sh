@@ -53,6 +53,19 @@ PY
   >pre.log 2>&1 || { cat pre.log; exit 1; }
 TRAIN=(--backbone vit --data fs/train --limit 20 --epochs 1 --batch 32 --seed 0)
 
+# --- bad placements: exit 2 with a message naming the problem, before any work
+badopt() { # expected message, then the levi-cl arguments
+  local want=$1; shift
+  "$L" "$@" >bad.out 2>bad.err; local rc=$?
+  [ "$rc" = 2 ] && grep -q -- "$want" bad.err || { bad "levi-cl $*: exit $rc, expected 2 and '$want'"; cat bad.err; }
+}
+badopt "is named twice" train --devices 0,0 --method levi "${TRAIN[@]}" --out bad.st
+badopt "either --device or --devices" --device 0 train --devices 0,1 --method levi "${TRAIN[@]}" --out bad.st
+badopt "not supported" train --devices 0,1 --backbone-device 1 --method levi "${TRAIN[@]}" --out bad.st
+badopt "out of range" train --devices 0,99 --method levi "${TRAIN[@]}" --out bad.st
+badopt "takes no --backbone-device" train --backbone-device 1 --method scratch --data fs/train --out bad.st
+[ -e bad.st ] && bad "a model was written by a run with bad options"
+
 # --- placement: backbone stage on device 1, head on device 0 --------------------
 run one-nc --device 0 train --method levi "${TRAIN[@]}" --cache-features off --log one-nc.jsonl --out one-nc.st
 LEVI_PROFILE=1 run placed --device 0 train --backbone-device 1 --method levi "${TRAIN[@]}" --cache-features off \

@@ -269,8 +269,8 @@ static int run(const train_args *a, const cli_env *env) {
         fprintf(stderr, "levi-cl train: method %s needs --backbone DIR\n", a->method);
         return 2;
     }
-    if (mode < 0 && a->backbone) {
-        fprintf(stderr, "levi-cl train: method scratch takes no --backbone\n");
+    if (mode < 0 && (a->backbone || a->backbone_device)) {
+        fprintf(stderr, "levi-cl train: method scratch takes no %s\n", a->backbone ? "--backbone" : "--backbone-device");
         return 2;
     }
     int cosine = 0;
