@@ -30,10 +30,13 @@ for r in rows:
 PY
 check "bench bandwidth JSON has the device and positive GB/s" $?
 
-"$levi" bench gemm --budget 1 --out "$tmp/gemm.json" >"$tmp/gemm.txt" 2>&1
+"$levi" bench gemm --budget 1 --out "$tmp/gemm.json" --reference "$root/results/openblas-epyc-2c-gemm.json" \
+  >"$tmp/gemm.txt" 2>&1
 check "bench gemm --out exits 0" $?
-python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['results'] and all(r['group'] == 'gemm' and r['unit'] == 'GFLOP/s' and r['value'] > 0 for r in d['results'])" "$tmp/gemm.json"
-check "bench gemm --out writes GFLOP/s rows" $?
+python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['gemm_path'] in ('clblast', 'openblas') and d['results'] and all(r['group'] == 'gemm' and r['unit'] == 'GFLOP/s' and r['value'] > 0 for r in d['results'])" "$tmp/gemm.json"
+check "bench gemm --out writes the GEMM path and GFLOP/s rows" $?
+grep -Eq "^geometric mean over 16 shapes: [0-9.]+ GFLOP/s; vs reference over 16 shapes: [0-9.]+x \(medians\)" "$tmp/gemm.txt"
+check "bench gemm --reference prints the geometric means" $?
 
 # --compare of committed results: a ratio column
 "$levi" bench --compare "$root/results/pocl-epyc-2c-gemm-default.json" \

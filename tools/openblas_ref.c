@@ -4,7 +4,7 @@
  * results document, so that
  *   levi-cl bench gemm --reference openblas.json     adds a ratio column and
  *   levi-cl bench --compare openblas.json levi.json  compares side by side.
- * Built by meson only when OpenBLAS is found (option openblas_reference).
+ * Built by meson only when OpenBLAS is found (meson feature openblas).
  * Thread count: OPENBLAS_NUM_THREADS (default: all cores), printed in the JSON. */
 #include <cblas.h>
 #include <cjson/cJSON.h>

@@ -8,6 +8,7 @@
 #include "levi/runtime.h"
 #include "levi/tensor.h"
 #include "levi/ops.h"
+#include "levi/gemm.h"
 #include "levi/report.h"
 #include "levi/data.h"
 #include "levi/safetensors.h"

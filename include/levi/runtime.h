@@ -161,6 +161,7 @@ typedef struct levi_ctx {
     /* GEMM scratch for CLBlast (grown on demand, never per call once sized) */
     cl_mem gemm_temp;
     size_t gemm_temp_bytes;
+    struct levi_gemm_state *gemm; /* GEMM path and lock (levi/gemm.h) */
     /* counters, for tests and the debug log */
     int programs_compiled;
     int programs_from_cache;

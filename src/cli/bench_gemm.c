@@ -1,6 +1,8 @@
-/* bench gemm: CLBlast SGEMM GFLOP/s on square sizes and the models' shapes
+/* bench gemm: SGEMM GFLOP/s through levi_gemm (the context's path: CLBlast
+ * or OpenBLAS, levi/gemm.h) on square sizes and the models' shapes
  * (bench_shapes.h), with an optional ratio against a reference document
- * (e.g. the OpenBLAS reference program's JSON). */
+ * (e.g. the OpenBLAS reference program's JSON) and the geometric means. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -44,12 +46,33 @@ levi_status bench_gemm_shape_time(levi_ctx *ctx, const bench_gemm_shape *s, doub
 }
 
 levi_status bench_gemm(levi_ctx *ctx, cJSON *doc, double budget_s, const cJSON *reference) {
+    const char *path = levi_gemm_path_name(levi_gemm_get_path(ctx));
+    cJSON_AddStringToObject(doc, "gemm_path", path);
+    fprintf(stderr, "GEMM path on '%s': %s\n", ctx->info.name, path);
     bench_print_row(NULL, 0, reference != NULL);
+    /* geometric means: of the values, and of the ratios to the reference
+     * (at the median and at the best sample) over the shapes it has */
+    double log_value = 0, log_ratio = 0, log_ratio_best = 0;
+    int n_ratio = 0;
     for (int i = 0; i < BENCH_GEMM_NSHAPES; i++) {
         bench_row row;
         LEVI_TRY(bench_gemm_shape_time(ctx, &k_bench_gemm_shapes[i], budget_s / BENCH_GEMM_NSHAPES, &row));
         bench_doc_add(doc, &row);
-        bench_print_row(&row, bench_doc_value(reference, "gemm", row.name), reference != NULL);
+        double ref = bench_doc_value(reference, "gemm", row.name);
+        double ref_best = bench_doc_field(reference, "gemm", row.name, "best");
+        bench_print_row(&row, ref, reference != NULL);
+        log_value += log(row.value);
+        if (ref > 0 && ref_best > 0) {
+            log_ratio += log(row.value / ref);
+            log_ratio_best += log(row.best / ref_best);
+            n_ratio++;
+        }
     }
+    FILE *out = bench_table_stream();
+    fprintf(out, "geometric mean over %d shapes: %.2f GFLOP/s", BENCH_GEMM_NSHAPES, exp(log_value / BENCH_GEMM_NSHAPES));
+    if (n_ratio)
+        fprintf(out, "; vs reference over %d shapes: %.2fx (medians), %.2fx (best samples)", n_ratio,
+                exp(log_ratio / n_ratio), exp(log_ratio_best / n_ratio));
+    fprintf(out, "\n");
     return LEVI_OK;
 }

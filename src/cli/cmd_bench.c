@@ -13,7 +13,7 @@ static const char *k_usage =
     "                                          [--reference FILE]\n"
     "       levi-cl bench --compare [--best] A.json B.json [C.json ...]\n"
     "\n"
-    "GROUP: gemm       CLBlast SGEMM GFLOP/s, square 128..1024 and the models' shapes\n"
+    "GROUP: gemm       SGEMM GFLOP/s, square 128..1024 and the models' shapes (path: LEVI_GEMM)\n"
     "       bandwidth  device copy and host<->device transfer, GB/s\n"
     "       ops        every op of levi/ops.h at the demo's sizes, GFLOP/s or GB/s\n"
     "       train      training samples/s of ft, lora and levi (with/without feature cache)\n"

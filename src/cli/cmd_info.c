@@ -9,7 +9,7 @@ static const char *k_usage =
     "usage: levi-cl [--device SEL] info\n"
     "\n"
     "Print the selected OpenCL device in full and run a self-check: one kernel\n"
-    "from cl/ and one CLBlast SGEMM, each compared with a host result.\n"
+    "from cl/ and one SGEMM (CLBlast or OpenBLAS: levi/gemm.h), each compared with a host result.\n"
     "Exit status 0 when the self-check passes, 1 when it fails.\n";
 
 int cmd_info(int argc, char **argv, const cli_env *env) {

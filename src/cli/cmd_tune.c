@@ -114,6 +114,11 @@ int cmd_tune(int argc, char **argv, const cli_env *env) {
         return cli_fail(st);
     }
     printf("tuning GEMM on %s (driver %s) for up to %.0f s\n", dev.name, dev.driver_version, budget);
+    /* the search times CLBlast, whichever path the device's GEMMs take */
+    if (levi_gemm_get_path(ctx) != LEVI_GEMM_CLBLAST)
+        printf("(GEMMs on this device run through %s; the tuned CLBlast set applies with LEVI_GEMM=clblast)\n",
+               levi_gemm_path_name(levi_gemm_get_path(ctx)));
+    levi_gemm_set_path(ctx, LEVI_GEMM_CLBLAST);
     fflush(stdout);
     levi_tuning best;
     tune_report rep;

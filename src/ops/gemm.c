@@ -1,29 +1,127 @@
-/* GEMM through CLBlast, row-major, with a per-context temporary buffer.
- *
- * CLBlast 1.5.3 compiles a routine's kernels on its first call and that path
- * is not thread-safe, so calls into CLBlast are serialized by one mutex; the
- * calls only enqueue work, so this costs nothing measurable. */
-#include <clblast_c.h>
-#include <pthread.h>
+/* GEMM entry points: checks, the choice of library per context (levi/gemm.h),
+ * and the per-context state. Every GEMM of levi goes through levi_gemm or
+ * levi_gemm_batched; gemm_clblast.c and gemm_openblas.c do the work. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
+#include "gemm_internal.h"
 #include "levi/log.h"
-#include "ops_internal.h"
 
-static pthread_mutex_t g_clblast_lock = PTHREAD_MUTEX_INITIALIZER;
+const char *levi_gemm_path_name(levi_gemm_path path) {
+    switch (path) {
+    case LEVI_GEMM_CLBLAST: return "clblast";
+    case LEVI_GEMM_OPENBLAS: return "openblas";
+    default: return "auto";
+    }
+}
 
-static CLBlastTranspose tr(int t) { return t ? CLBlastTransposeYes : CLBlastTransposeNo; }
+levi_status levi_gemm_path_parse(const char *name, const char *what, levi_gemm_path *out) {
+    static const levi_gemm_path all[] = {LEVI_GEMM_AUTO, LEVI_GEMM_CLBLAST, LEVI_GEMM_OPENBLAS};
+    for (size_t i = 0; name && i < sizeof all / sizeof all[0]; i++)
+        if (!strcasecmp(name, levi_gemm_path_name(all[i]))) {
+            *out = all[i];
+            return LEVI_OK;
+        }
+    return levi_error(LEVI_ERR_INVALID_ARG, "%s: '%s' is not a GEMM path (expected auto, clblast or openblas)",
+                      what, name ? name : "");
+}
 
-static levi_status ensure_temp(levi_ctx *ctx, size_t bytes) {
-    if (bytes <= ctx->gemm_temp_bytes && ctx->gemm_temp) return LEVI_OK;
-    /* grow geometrically so a sequence of shapes settles after a few calls */
-    size_t want = bytes > 2 * ctx->gemm_temp_bytes ? bytes : 2 * ctx->gemm_temp_bytes;
-    if (want < 4096) want = 4096;
-    cl_mem m;
-    LEVI_TRY(levi_buffer_alloc(ctx, want, &m));
-    if (ctx->gemm_temp) clReleaseMemObject(ctx->gemm_temp);
-    ctx->gemm_temp = m;
-    ctx->gemm_temp_bytes = want;
-    LEVI_DEBUG("GEMM temporary buffer grown to %zu bytes", want);
+int levi_gemm_have_openblas(void) {
+#ifdef LEVI_HAVE_OPENBLAS
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+int levi_gemm_openblas_applies(const levi_ctx *ctx, const char **why) {
+#ifdef LEVI_HAVE_OPENBLAS
+    return gemm_openblas_applies(ctx, why);
+#else
+    (void)ctx;
+    if (why) *why = "liblevi was built without OpenBLAS";
+    return 0;
+#endif
+}
+
+levi_gemm_path levi_gemm_get_path(const levi_ctx *ctx) { return ctx->gemm ? ctx->gemm->path : LEVI_GEMM_CLBLAST; }
+
+levi_status levi_gemm_set_path(levi_ctx *ctx, levi_gemm_path path) {
+    const char *why = NULL;
+    int blas = levi_gemm_openblas_applies(ctx, &why);
+    if (path == LEVI_GEMM_OPENBLAS && !blas)
+        return levi_error(LEVI_ERR_UNSUPPORTED, "GEMM through OpenBLAS on '%s': %s", ctx->info.name, why);
+    if (path == LEVI_GEMM_AUTO) path = blas ? LEVI_GEMM_OPENBLAS : LEVI_GEMM_CLBLAST;
+#ifdef LEVI_HAVE_OPENBLAS
+    if (path == LEVI_GEMM_OPENBLAS) gemm_openblas_ctx_init(ctx);
+#endif
+    ctx->gemm->path = path;
+    return LEVI_OK;
+}
+
+levi_status levi_gemm_ctx_init(levi_ctx *ctx, int apply_tuning) {
+    levi_gemm_state *s = calloc(1, sizeof *s);
+    if (!s) return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
+    if (pthread_mutex_init(&s->lock, NULL) != 0) {
+        free(s);
+        return levi_error(LEVI_ERR_HOST_MEMORY, "cannot create the GEMM lock of '%s'", ctx->info.name);
+    }
+    s->path = LEVI_GEMM_CLBLAST;
+    ctx->gemm = s;
+    levi_gemm_path want = LEVI_GEMM_AUTO;
+    const char *env = getenv("LEVI_GEMM");
+    levi_status st = env && *env ? levi_gemm_path_parse(env, "LEVI_GEMM", &want) : LEVI_OK;
+    if (st == LEVI_OK) st = levi_gemm_set_path(ctx, want);
+    if (st == LEVI_OK) st = gemm_clblast_ctx_init(ctx, apply_tuning); /* on every path: a call may fall back */
+    if (st != LEVI_OK) {
+        pthread_mutex_destroy(&s->lock);
+        free(s);
+        ctx->gemm = NULL;
+        return st;
+    }
+    const char *why = NULL;
+    levi_gemm_openblas_applies(ctx, &why);
+    LEVI_DEBUG("GEMM on '%s': %s%s%s", ctx->info.name, levi_gemm_path_name(s->path),
+               s->path == LEVI_GEMM_CLBLAST && why ? " (OpenBLAS: " : "",
+               s->path == LEVI_GEMM_CLBLAST && why ? why : "");
+    return LEVI_OK;
+}
+
+void levi_gemm_ctx_release(levi_ctx *ctx) {
+    if (!ctx->gemm) return;
+    gemm_clblast_ctx_release(ctx);
+    pthread_mutex_destroy(&ctx->gemm->lock);
+    free(ctx->gemm);
+    ctx->gemm = NULL;
+}
+
+static levi_status run(levi_ctx *ctx, const gemm_call *g) {
+    if (!ctx->gemm) return levi_error(LEVI_ERR_INVALID_ARG, "GEMM on a context that was not created by levi_ctx_create");
+    levi_count_gemm(ctx); /* one per call, whichever path runs it */
+#ifdef LEVI_HAVE_OPENBLAS
+    if (ctx->gemm->path == LEVI_GEMM_OPENBLAS) {
+        levi_status st = gemm_openblas(ctx, g);
+        if (st != LEVI_ERR_UNSUPPORTED) return st;
+    }
+#endif
+    return gemm_clblast(ctx, g);
+}
+
+/* Floats a packed rows x cols matrix spans. */
+static size_t span(int rows, int cols) { return (size_t)rows * (size_t)cols; }
+
+static levi_status check(const char *what, const gemm_call *g) {
+    const char *bad = !g->A || !g->A->buf ? "A" : !g->B || !g->B->buf ? "B" : !g->C || !g->C->buf ? "C" : NULL;
+    if (bad) return levi_error(LEVI_ERR_INVALID_ARG, "%s: operand %s is NULL", what, bad);
+    size_t last = (size_t)g->batch - 1;
+    size_t need_a = last * g->stride_a + span(g->M, g->K), need_b = last * g->stride_b + span(g->K, g->N),
+           need_c = last * g->stride_c + span(g->M, g->N);
+    if (g->A->numel < need_a || g->B->numel < need_b || g->C->numel < need_c)
+        return levi_error(LEVI_ERR_SHAPE,
+                          "%s %dx%dx%d x%d: operands of %zu, %zu, %zu floats are too small (need %zu, %zu, %zu)",
+                          what, g->M, g->N, g->K, g->batch, g->A->numel, g->B->numel, g->C->numel, need_a, need_b,
+                          need_c);
     return LEVI_OK;
 }
 
@@ -31,45 +129,11 @@ levi_status levi_gemm(levi_ctx *ctx, int trans_a, int trans_b, int M, int N, int
                       const levi_tensor *A, const levi_tensor *B, float beta, const levi_tensor *C) {
     if (M <= 0 || N <= 0 || K <= 0)
         return levi_error(LEVI_ERR_INVALID_ARG, "GEMM with M=%d N=%d K=%d", M, N, K);
-    if (A->numel < (size_t)M * K || B->numel < (size_t)K * N || C->numel < (size_t)M * N)
-        return levi_error(LEVI_ERR_SHAPE, "GEMM %dx%dx%d: operands of %zu, %zu, %zu elements are too small", M, N,
-                          K, A->numel, B->numel, C->numel);
-    size_t lda = trans_a ? (size_t)M : (size_t)K;
-    size_t ldb = trans_b ? (size_t)K : (size_t)N;
-    size_t ldc = (size_t)N;
-    size_t temp = 0;
-    /* operands reaching 2^31 floats into their buffer go in as sub-buffers (32-bit offsets) */
-    cl_event ev; /* profiling only; CLBlast's event covers its last kernel */
-    levi_count_gemm(ctx);
-    ops_operand o[3] = {{0}, {0}, {0}};
-    const levi_tensor *t[3] = {A, B, C};
-    const size_t ext[3] = {(size_t)M * K, (size_t)K * N, (size_t)M * N};
-    levi_status st = LEVI_OK;
-    for (int i = 0; i < 3 && st == LEVI_OK; i++) st = ops_operand_open(ctx, t[i], ext[i], &o[i]);
-    if (st != LEVI_OK) {
-        for (int i = 0; i < 3; i++) ops_operand_close(&o[i]);
-        return st;
-    }
-    pthread_mutex_lock(&g_clblast_lock);
-    CLBlastStatusCode rc = CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, tr(trans_a), tr(trans_b), M, N, K,
-                                                      o[0].offset, lda, o[1].offset, ldb, o[2].offset, ldc,
-                                                      &ctx->queue,
-                                                      &temp);
-    if (rc != CLBlastSuccess) st = levi_error(rc, "CLBlastSGemmTempBufferSize: %s", levi_status_name(rc));
-    if (st == LEVI_OK && temp) st = ensure_temp(ctx, temp);
-    if (st == LEVI_OK) {
-        rc = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, tr(trans_a), tr(trans_b), M, N, K, alpha, o[0].buf,
-                                        o[0].offset, lda, o[1].buf, o[1].offset, ldb, beta, o[2].buf,
-                                        o[2].offset, ldc,
-                                        &ctx->queue, levi_profile_event(ctx, &ev), temp ? ctx->gemm_temp : NULL);
-        levi_profile_track(ctx, "sgemm (CLBlast)", &ev);
-        if (rc != CLBlastSuccess)
-            st = levi_error(rc, "CLBlastSgemm %dx%dx%d (trans %d%d) on '%s': %s", M, N, K, trans_a, trans_b,
-                            ctx->info.name, levi_status_name(rc));
-    }
-    pthread_mutex_unlock(&g_clblast_lock);
-    for (int i = 0; i < 3; i++) ops_operand_close(&o[i]);
-    return st;
+    gemm_call g = {.trans_a = trans_a, .trans_b = trans_b, .M = M, .N = N, .K = K, .batch = 1, .batched = 0,
+                   .alpha = alpha, .beta = beta, .A = A, .B = B, .C = C,
+                   .lda = trans_a ? (size_t)M : (size_t)K, .ldb = trans_b ? (size_t)K : (size_t)N, .ldc = (size_t)N};
+    LEVI_TRY(check("GEMM", &g));
+    return run(ctx, &g);
 }
 
 levi_status levi_gemm_batched(levi_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha,
@@ -77,42 +141,17 @@ levi_status levi_gemm_batched(levi_ctx *ctx, int trans_a, int trans_b, int M, in
                               float beta, const levi_tensor *C, size_t stride_c, int batch) {
     if (M <= 0 || N <= 0 || K <= 0 || batch <= 0)
         return levi_error(LEVI_ERR_INVALID_ARG, "batched GEMM with M=%d N=%d K=%d batch=%d", M, N, K, batch);
-    size_t lda = trans_a ? (size_t)M : (size_t)K;
-    size_t ldb = trans_b ? (size_t)K : (size_t)N;
-    size_t ldc = (size_t)N;
-    cl_event ev; /* profiling only */
-    levi_count_gemm(ctx);
-    ops_operand o[3] = {{0}, {0}, {0}};
-    const levi_tensor *t[3] = {A, B, C};
-    const size_t ext[3] = {stride_a * (size_t)(batch - 1) + (size_t)M * K,
-                           stride_b * (size_t)(batch - 1) + (size_t)K * N,
-                           stride_c * (size_t)(batch - 1) + (size_t)M * N};
-    levi_status st = LEVI_OK;
-    for (int i = 0; i < 3 && st == LEVI_OK; i++) st = ops_operand_open(ctx, t[i], ext[i], &o[i]);
-    CLBlastStatusCode rc = CLBlastSuccess;
-    if (st == LEVI_OK) {
-        pthread_mutex_lock(&g_clblast_lock);
-        rc = CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, tr(trans_a), tr(trans_b), M, N, K, alpha, o[0].buf,
-                                        o[0].offset, lda, stride_a, o[1].buf, o[1].offset, ldb, stride_b, beta,
-                                        o[2].buf, o[2].offset, ldc, stride_c, (size_t)batch, &ctx->queue,
-                                        levi_profile_event(ctx, &ev));
-        pthread_mutex_unlock(&g_clblast_lock);
-        levi_profile_track(ctx, "sgemm_batched (CLBlast)", &ev);
-    }
-    for (int i = 0; i < 3; i++) ops_operand_close(&o[i]);
-    LEVI_TRY(st);
-    if (rc != CLBlastSuccess)
-        return levi_error(rc, "CLBlastSgemmStridedBatched %dx%dx%d x%d on '%s': %s", M, N, K, batch,
-                          ctx->info.name, levi_status_name(rc));
-    return LEVI_OK;
+    gemm_call g = {.trans_a = trans_a, .trans_b = trans_b, .M = M, .N = N, .K = K, .batch = batch, .batched = 1,
+                   .alpha = alpha, .beta = beta, .A = A, .B = B, .C = C,
+                   .stride_a = stride_a, .stride_b = stride_b, .stride_c = stride_c,
+                   .lda = trans_a ? (size_t)M : (size_t)K, .ldb = trans_b ? (size_t)K : (size_t)N, .ldc = (size_t)N};
+    LEVI_TRY(check("batched GEMM", &g));
+    return run(ctx, &g);
 }
 
 /* The GEMM temporary buffer doubles as small op scratch (grad_clip's partial
  * sums): ops on one ctx run in queue order, so it is never in use twice. */
 levi_status levi_ctx_scratch(levi_ctx *ctx, size_t bytes, cl_mem *out) {
-    pthread_mutex_lock(&g_clblast_lock);
-    levi_status st = ensure_temp(ctx, bytes);
-    *out = ctx->gemm_temp;
-    pthread_mutex_unlock(&g_clblast_lock);
-    return st;
+    if (!ctx->gemm) return levi_error(LEVI_ERR_INVALID_ARG, "scratch on a context that was not created by levi_ctx_create");
+    return gemm_clblast_scratch(ctx, bytes, out);
 }

@@ -1,8 +1,9 @@
-/* levi-cl info's self-check: one cl/ kernel and one CLBlast SGEMM against
+/* levi-cl info's self-check: one cl/ kernel and one SGEMM (ctx's GEMM path) against
  * host results with double accumulation. */
 #include <math.h>
 #include <stdlib.h>
 
+#include "levi/gemm.h"
 #include "levi/ops.h"
 
 static levi_status check_scale(levi_ctx *ctx, FILE *report) {
@@ -59,7 +60,9 @@ static levi_status check_gemm(levi_ctx *ctx, FILE *report) {
     free(hc);
     LEVI_TRY(st);
     int ok = worst <= 1e-4;
-    if (report) fprintf(report, "  CLBlast SGEMM %dx%dx%d: max rel diff %.3g  %s\n", M, N, K, worst, ok ? "ok" : "FAILED");
+    if (report)
+        fprintf(report, "  SGEMM (%s) %dx%dx%d: max rel diff %.3g  %s\n", levi_gemm_path_name(levi_gemm_get_path(ctx)),
+                M, N, K, worst, ok ? "ok" : "FAILED");
     return ok ? LEVI_OK : levi_error(LEVI_ERR_CHECK_FAILED, "SGEMM differs from the host by %g", worst);
 }
 

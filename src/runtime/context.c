@@ -1,11 +1,10 @@
 /* Contexts: one OpenCL context + in-order queue per device, with its own
  * program and kernel tables. */
-#include <clblast_c.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "levi/gemm.h"
 #include "levi/log.h"
-#include "levi/tuning.h"
 #include "runtime_internal.h"
 
 static void derive_build_options(levi_ctx *ctx) {
@@ -40,11 +39,18 @@ levi_status levi_ctx_create(levi_ctx **out, const levi_device_info *device) {
         free(ctx);
         return levi_error(rc, "cannot create a command queue on '%s': %s", device->name, levi_status_name(rc));
     }
-    levi_tuning_apply_stored(&ctx->info); /* tuned CLBlast GEMM parameters, if stored (levi-cl tune) */
+    /* GEMM path, lock, tuned CLBlast parameters if stored (levi-cl tune) */
+    levi_status st = levi_gemm_ctx_init(ctx, 1);
+    if (st != LEVI_OK) {
+        clReleaseCommandQueue(ctx->queue);
+        clReleaseContext(ctx->context);
+        free(ctx);
+        return st;
+    }
     const char *prof = getenv("LEVI_PROFILE");
     if (prof && *prof && strcmp(prof, "0")) {
         ctx->profile_at_exit = 1;
-        levi_status st = levi_ctx_set_profiling(ctx, 1);
+        st = levi_ctx_set_profiling(ctx, 1);
         if (st != LEVI_OK) {
             LEVI_WARN("LEVI_PROFILE: %s; counting without device times", levi_last_error());
         }
@@ -89,11 +95,7 @@ void levi_ctx_destroy(levi_ctx *ctx) {
     if (ctx->queue) clFinish(ctx->queue);
     if (ctx->profile_at_exit) levi_profile_print(ctx, stderr, "totals of this context", &ctx->counters, 1, NULL);
     runtime_profile_free(ctx);
-    /* CLBlast keeps the programs it compiled for this context in a process-wide
-     * cache (1.5.3 can only clear all of it): release them while the context
-     * lives, or they keep it alive — and some runtimes (Oclgrind) crash when
-     * they are released after it. Another live context merely recompiles. */
-    CLBlastClearCache();
+    levi_gemm_ctx_release(ctx); /* CLBlast's programs go with the last context (src/ops/gemm_clblast.c) */
     for (int i = 0; i < ctx->n_kernels; i++) clReleaseKernel(ctx->kernels[i].kernel);
     for (int i = 0; i < ctx->n_programs; i++) clReleaseProgram(ctx->programs[i].program);
     if (ctx->gemm_temp) clReleaseMemObject(ctx->gemm_temp);

@@ -1,0 +1,248 @@
+/* GEMM through OpenBLAS inside the OpenCL queue, for CPU devices whose
+ * buffers live in host memory (PoCL).
+ *
+ * Each call enqueues a native kernel (clEnqueueNativeKernel) that runs
+ * cblas_sgemm on the buffers' host addresses when the in-order queue reaches
+ * it, on one of the runtime's worker threads. So the GEMM keeps its place
+ * between the kernels around it and the host never waits (a map per GEMM
+ * would be a blocking sync in every training step).
+ *
+ * Which address is which buffer's: the runtime writes the buffers' addresses
+ * into argument slots, but PoCL 3.1 first sorts the buffers by an internal id
+ * and so can swap the slots of a native kernel with two or more buffers (seen
+ * here: A's address in B's slot, a crash in sgemm_oncopy). So each buffer's
+ * address is learnt once, by a native kernel that has that buffer alone (one
+ * slot, nothing to swap), and forgotten when the buffer is destroyed
+ * (clSetMemObjectDestructorCallback). The GEMM's own native kernel still
+ * lists its buffers, so that the runtime keeps them alive and in place, and
+ * run_job checks that the addresses it was given are the ones learnt.
+ *
+ * Why not CLBlast here: on PoCL (2-core EPYC, bench gemm shapes) CLBlast
+ * reaches 0.07-0.35x of OpenBLAS on the same cores, after tuning too.
+ *
+ * Threads: while the native kernel runs, the device's other worker threads
+ * have nothing of this queue to run, so OpenBLAS may use as many threads as
+ * the device has compute units (set once, unless OPENBLAS_NUM_THREADS or
+ * OMP_NUM_THREADS says otherwise). */
+#include <cblas.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gemm_internal.h"
+#include "levi/log.h"
+
+/* --- host addresses of buffers, learnt in the queue ---------------------------------- */
+
+#define ADDR_BUCKETS 256
+
+typedef struct host_addr {
+    cl_mem mem;
+    _Atomic(float *) host; /* NULL until the learning kernel ran */
+    struct host_addr *next;
+} host_addr;
+
+static pthread_mutex_t g_addr_lock = PTHREAD_MUTEX_INITIALIZER;
+static host_addr *g_addr[ADDR_BUCKETS];
+
+static size_t bucket(cl_mem m) {
+    uintptr_t x = (uintptr_t)m;
+    return (size_t)((x >> 4) ^ (x >> 12)) % ADDR_BUCKETS;
+}
+
+/* Unlink and free mem's entry, if any. */
+static void drop(cl_mem mem) {
+    pthread_mutex_lock(&g_addr_lock);
+    for (host_addr **p = &g_addr[bucket(mem)]; *p; p = &(*p)->next)
+        if ((*p)->mem == mem) {
+            host_addr *e = *p;
+            *p = e->next;
+            free(e);
+            break;
+        }
+    pthread_mutex_unlock(&g_addr_lock);
+}
+
+/* The buffer is being destroyed: no command uses it any more. */
+static void CL_CALLBACK forget(cl_mem mem, void *user) {
+    (void)user;
+    drop(mem);
+}
+
+typedef struct learn_args {
+    void *mem; /* cl_mem on enqueue, its host address when run */
+    host_addr *entry;
+} learn_args;
+
+static void CL_CALLBACK learn(void *arg) {
+    learn_args *a = arg;
+    atomic_store_explicit(&a->entry->host, (float *)a->mem, memory_order_release);
+}
+
+/* mem's entry; a new one is filled in by a native kernel queued now, before
+ * the GEMM that needs it (a buffer is used by one queue: its ctx's). */
+static levi_status host_addr_of(levi_ctx *ctx, cl_mem mem, host_addr **out) {
+    pthread_mutex_lock(&g_addr_lock);
+    host_addr *e = g_addr[bucket(mem)];
+    while (e && e->mem != mem) e = e->next;
+    if (!e && (e = calloc(1, sizeof *e)) != NULL) {
+        e->mem = mem;
+        e->next = g_addr[bucket(mem)];
+        g_addr[bucket(mem)] = e;
+        *out = e;
+        pthread_mutex_unlock(&g_addr_lock);
+        /* outside the lock: the runtime may run destructor callbacks in these calls */
+        cl_int rc = clSetMemObjectDestructorCallback(mem, forget, NULL);
+        learn_args a = {(void *)mem, e};
+        const void *loc = &a.mem;
+        if (rc == CL_SUCCESS) rc = clEnqueueNativeKernel(ctx->queue, learn, &a, sizeof a, 1, &mem, &loc, 0, NULL, NULL);
+        if (rc != CL_SUCCESS) {
+            drop(mem);
+            return levi_error(rc, "OpenBLAS GEMM on '%s': learning a buffer's host address: %s", ctx->info.name,
+                              levi_status_name(rc));
+        }
+        return LEVI_OK;
+    }
+    *out = e;
+    pthread_mutex_unlock(&g_addr_lock);
+    return e ? LEVI_OK : levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
+}
+
+/* --- the GEMM ------------------------------------------------------------------------ */
+
+typedef struct blas_job {
+    void *mem[3];       /* the distinct buffers' addresses, in the runtime's order */
+    int n_mem;
+    host_addr *addr[3]; /* A, B, C */
+    atomic_int *fault;  /* set when the addresses do not match (ctx's) */
+    int trans_a, trans_b, M, N, K, batch;
+    int lda, ldb, ldc;
+    float alpha, beta;
+    size_t off_a, off_b, off_c;          /* floats */
+    size_t stride_a, stride_b, stride_c; /* floats between matrices of a batch */
+} blas_job;
+
+static void CL_CALLBACK run_job(void *arg) {
+    const blas_job *j = arg;
+    float *base[3];
+    for (int i = 0; i < 3; i++) {
+        base[i] = atomic_load_explicit(&j->addr[i]->host, memory_order_acquire);
+        int given = 0;
+        for (int k = 0; k < j->n_mem; k++) given |= base[i] && j->mem[k] == (void *)base[i];
+        if (!given) {
+            atomic_store(j->fault, 1);
+            return;
+        }
+    }
+    const float *A = base[0] + j->off_a, *B = base[1] + j->off_b;
+    float *C = base[2] + j->off_c;
+    enum CBLAS_TRANSPOSE ta = j->trans_a ? CblasTrans : CblasNoTrans, tb = j->trans_b ? CblasTrans : CblasNoTrans;
+    for (int b = 0; b < j->batch; b++)
+        cblas_sgemm(CblasRowMajor, ta, tb, j->M, j->N, j->K, j->alpha, A + (size_t)b * j->stride_a, j->lda,
+                    B + (size_t)b * j->stride_b, j->ldb, j->beta, C + (size_t)b * j->stride_c, j->ldc);
+}
+
+int gemm_openblas_applies(const levi_ctx *ctx, const char **why) {
+    const char *no = NULL;
+    cl_device_exec_capabilities caps = 0;
+    cl_bool unified = CL_FALSE;
+    if (!(ctx->info.type & CL_DEVICE_TYPE_CPU))
+        no = "not a CPU device";
+    else if (clGetDeviceInfo(ctx->info.device, CL_DEVICE_EXECUTION_CAPABILITIES, sizeof caps, &caps, NULL) !=
+                 CL_SUCCESS ||
+             !(caps & CL_EXEC_NATIVE_KERNEL))
+        no = "the device does not run native kernels";
+    else if (clGetDeviceInfo(ctx->info.device, CL_DEVICE_HOST_UNIFIED_MEMORY, sizeof unified, &unified, NULL) !=
+                 CL_SUCCESS ||
+             !unified)
+        no = "the device's memory is not host memory";
+    if (why) *why = no;
+    return no == NULL;
+}
+
+void gemm_openblas_ctx_init(levi_ctx *ctx) {
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static int done;
+    pthread_mutex_lock(&lock);
+    if (!done && !getenv("OPENBLAS_NUM_THREADS") && !getenv("OMP_NUM_THREADS")) {
+        /* the first context on the OpenBLAS path decides (OpenBLAS has one pool per process) */
+        int have = openblas_get_num_threads(), units = (int)ctx->info.compute_units;
+        if (units > 0 && units < have) {
+            openblas_set_num_threads(units);
+            LEVI_DEBUG("OpenBLAS threads: %d (the compute units of '%s'; OpenBLAS had %d)", units, ctx->info.name,
+                       have);
+        }
+    }
+    done = 1;
+    pthread_mutex_unlock(&lock);
+}
+
+/* Floats op(X) of rows x cols spans with leading dimension ld, from its first. */
+static size_t extent(int trans, int rows, int cols, size_t ld) {
+    int r = trans ? cols : rows, c = trans ? rows : cols;
+    return (size_t)(r - 1) * ld + (size_t)c;
+}
+
+static levi_status check_buffer(levi_ctx *ctx, cl_mem buf, size_t end_floats, const char *name, int *sub) {
+    cl_mem parent = NULL;
+    size_t bytes = 0;
+    LEVI_CL_CHECK(clGetMemObjectInfo(buf, CL_MEM_ASSOCIATED_MEMOBJECT, sizeof parent, &parent, NULL));
+    LEVI_CL_CHECK(clGetMemObjectInfo(buf, CL_MEM_SIZE, sizeof bytes, &bytes, NULL));
+    if (parent) *sub = 1;
+    if (end_floats > bytes / sizeof(float))
+        return levi_error(LEVI_ERR_SHAPE, "GEMM on '%s': %s reaches float %zu of a buffer of %zu floats",
+                          ctx->info.name, name, end_floats, bytes / sizeof(float));
+    return LEVI_OK;
+}
+
+levi_status gemm_openblas(levi_ctx *ctx, const gemm_call *g) {
+    if (atomic_exchange(&ctx->gemm->blas_fault, 0))
+        return levi_error(LEVI_ERR_CHECK_FAILED,
+                          "an earlier OpenBLAS GEMM on '%s' was skipped: the runtime handed it buffer addresses "
+                          "other than those learnt for its buffers", ctx->info.name);
+    /* the last float each operand touches must lie inside its buffer: a
+     * native kernel writes host memory directly, nothing else checks it */
+    size_t last = (size_t)(g->batch - 1);
+    int sub = 0;
+    LEVI_TRY(check_buffer(ctx, g->A->buf, g->A->offset + last * g->stride_a + extent(g->trans_a, g->M, g->K, g->lda),
+                          "A", &sub));
+    LEVI_TRY(check_buffer(ctx, g->B->buf, g->B->offset + last * g->stride_b + extent(g->trans_b, g->K, g->N, g->ldb),
+                          "B", &sub));
+    LEVI_TRY(check_buffer(ctx, g->C->buf, g->C->offset + last * g->stride_c + extent(0, g->M, g->N, g->ldc), "C",
+                          &sub));
+    /* a sub-buffer's host address is not portable across runtimes (PoCL
+     * passes its parent's): such calls go to CLBlast */
+    if (sub) return LEVI_ERR_UNSUPPORTED;
+    blas_job j;
+    memset(&j, 0, sizeof j);
+    const levi_tensor *op[3] = {g->A, g->B, g->C};
+    cl_mem list[3];
+    const void *locs[3];
+    for (int i = 0; i < 3; i++) {
+        LEVI_TRY(host_addr_of(ctx, op[i]->buf, &j.addr[i]));
+        int k = 0;
+        while (k < j.n_mem && list[k] != op[i]->buf) k++;
+        if (k == j.n_mem) {
+            list[k] = op[i]->buf;
+            j.mem[k] = (void *)op[i]->buf;
+            locs[k] = &j.mem[k];
+            j.n_mem++;
+        }
+    }
+    j.fault = &ctx->gemm->blas_fault;
+    j.trans_a = g->trans_a, j.trans_b = g->trans_b;
+    j.M = g->M, j.N = g->N, j.K = g->K, j.batch = g->batch;
+    j.lda = (int)g->lda, j.ldb = (int)g->ldb, j.ldc = (int)g->ldc;
+    j.alpha = g->alpha, j.beta = g->beta;
+    j.off_a = g->A->offset, j.off_b = g->B->offset, j.off_c = g->C->offset;
+    j.stride_a = g->stride_a, j.stride_b = g->stride_b, j.stride_c = g->stride_c;
+    cl_event ev; /* profiling only */
+    cl_int rc = clEnqueueNativeKernel(ctx->queue, run_job, &j, sizeof j, (cl_uint)j.n_mem, list, locs, 0, NULL,
+                                      levi_profile_event(ctx, &ev));
+    levi_profile_track(ctx, g->batched ? "sgemm_batched (OpenBLAS)" : "sgemm (OpenBLAS)", &ev);
+    if (rc != CL_SUCCESS)
+        return levi_error(rc, "enqueueing OpenBLAS SGEMM %dx%dx%d x%d on '%s': %s", g->M, g->N, g->K, g->batch,
+                          ctx->info.name, levi_status_name(rc));
+    return LEVI_OK;
+}
