@@ -389,6 +389,206 @@ START_TEST(token_backbone_fits_the_head) {
 }
 END_TEST
 
+/* --- steps that never wait ----------------------------------------------------- */
+
+/* A synthetic data set of n images of the tiny model's size (owned by the caller). */
+static levi_dataset synthetic(int n) {
+    static char *names[K] = {"a", "b", "c"};
+    levi_dataset ds;
+    memset(&ds, 0, sizeof ds);
+    ds.n = n;
+    ds.channels = 1;
+    ds.height = ds.width = IMG;
+    ds.num_classes = K;
+    ds.class_names = names;
+    ds.images = malloc((size_t)n * IMG * IMG * sizeof(float));
+    ds.labels = malloc((size_t)n * sizeof(int));
+    test_fill_uniform(ds.images, (size_t)n * IMG * IMG, 21, 0.0f, 1.0f);
+    for (int i = 0; i < n; i++) ds.labels[i] = i % K;
+    return ds;
+}
+
+typedef struct step_case {
+    const char *name;
+    levi_method method;
+    levi_fusion fusion;
+    int cache;
+    int max_launches, max_gemms; /* per step, at or under */
+} step_case;
+
+/* Per steady-state step of every method: no blocking sync, no byte read back,
+ * and launches and GEMM calls at or under the bounds of the table (the tiny
+ * model: depth 2, taps {0, 2}, task model mlp). */
+START_TEST(steps_never_wait) {
+    static const step_case cases[] = {
+        {"scratch", LEVI_METHOD_SCRATCH, LEVI_FUSION_CONCAT, 0, 16, 8},
+        {"lp", LEVI_METHOD_LP, LEVI_FUSION_CONCAT, 0, 40, 15},
+        {"lp cache", LEVI_METHOD_LP, LEVI_FUSION_CONCAT, 1, 9, 2},
+        {"ft", LEVI_METHOD_FT, LEVI_FUSION_CONCAT, 0, 73, 41},
+        {"lora", LEVI_METHOD_LORA, LEVI_FUSION_CONCAT, 0, 52, 47},
+        {"levi", LEVI_METHOD_LEVI, LEVI_FUSION_CONCAT, 0, 56, 24},
+        {"levi cache", LEVI_METHOD_LEVI, LEVI_FUSION_CONCAT, 1, 24, 11},
+        {"levi ensemble", LEVI_METHOD_LEVI, LEVI_FUSION_ENSEMBLE, 0, 73, 30},
+        {"levi ensemble cache", LEVI_METHOD_LEVI, LEVI_FUSION_ENSEMBLE, 1, 41, 17},
+        {"levi+lora", LEVI_METHOD_LEVI_LORA, LEVI_FUSION_CONCAT, 0, 71, 55},
+        {"levi+lora ensemble", LEVI_METHOD_LEVI_LORA, LEVI_FUSION_ENSEMBLE, 0, 89, 61},
+    };
+    levi_dataset ds = synthetic(4 * B);
+    levi_adamw_cfg opt = {1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const step_case *c = &cases[i];
+        levi_model *m = tiny_model(g_ctx, g_ctx, c->method, c->fusion);
+        levi_feed *f;
+        ck_assert_levi_ok(levi_feed_create(&f, m, &ds, B, 1, 3, c->cache));
+        ck_assert_levi_ok(levi_feed_epoch(f, 0));
+        ck_assert_levi_ok(levi_model_metrics_reset(m, LEVI_METRICS_TRAIN, 1));
+        long t = 0;
+        levi_batch b;
+        for (int w = 0; w < 2; w++) {
+            ck_assert_levi_ok(levi_feed_next(f, &b));
+            ck_assert_levi_ok(levi_train_step(m, &b, &opt, ++t, 1.0f));
+        }
+        ck_assert_levi_ok(levi_finish(g_ctx));
+        levi_counters c0, c1, d;
+        levi_counters_get(g_ctx, &c0);
+        const int steps = 2; /* the epoch's last two batches */
+        for (int s = 0; s < steps; s++) {
+            ck_assert_levi_ok(levi_feed_next(f, &b));
+            ck_assert_int_eq(b.n, B);
+            ck_assert_levi_ok(levi_train_step(m, &b, &opt, ++t, 1.0f));
+        }
+        levi_counters_get(g_ctx, &c1);
+        levi_counters_diff(&c0, &c1, &d);
+        fprintf(stderr, "%-20s per step: %4.1f launches, %4.1f GEMM calls, %.1f blocking syncs, %.1f backpressure "
+                        "waits, %llu h2d bytes\n",
+                c->name, (double)d.launches / steps, (double)d.gemm_calls / steps, (double)d.blocking_syncs / steps,
+                (double)d.backpressure_waits / steps, d.h2d_bytes / steps);
+        ck_assert_msg(d.blocking_syncs == 0, "%s: %llu blocking syncs in %d steps", c->name, d.blocking_syncs, steps);
+        ck_assert_msg(d.d2h_bytes == 0, "%s: %llu bytes read back in %d steps", c->name, d.d2h_bytes, steps);
+        ck_assert_msg(d.launches <= (unsigned long long)c->max_launches * steps, "%s: %.1f launches per step > %d",
+                      c->name, (double)d.launches / steps, c->max_launches);
+        ck_assert_msg(d.gemm_calls <= (unsigned long long)c->max_gemms * steps, "%s: %.1f GEMM calls per step > %d",
+                      c->name, (double)d.gemm_calls / steps, c->max_gemms);
+        /* the end of the epoch, and one read: the device's sums match the host's */
+        ck_assert_levi_ok(levi_feed_next(f, &b));
+        ck_assert_int_eq(b.n, 0);
+        levi_metrics mt;
+        ck_assert_levi_ok(levi_model_metrics_read(m, LEVI_METRICS_TRAIN, &mt));
+        ck_assert_int_eq(mt.n, 4 * B);
+        ck_assert_int_eq(mt.bad_loss_step, 0);
+        ck_assert_int_eq(mt.bad_grad_step, 0);
+        ck_assert_msg(isfinite(mt.loss_sum) && mt.loss_sum > 0 && mt.correct >= 0 && mt.correct <= 4 * B,
+                      "%s: loss sum %g, correct %ld", c->name, mt.loss_sum, mt.correct);
+        levi_feed_free(f);
+        levi_model_free(m);
+    }
+    free(ds.images);
+    free(ds.labels);
+}
+END_TEST
+
+/* The device's loss and accuracy of a batch equal the host-read ones. */
+START_TEST(device_metrics_match_the_host) {
+    levi_model *m = tiny_model(g_ctx, g_ctx, LEVI_METHOD_LEVI, LEVI_FUSION_ENSEMBLE);
+    float x[B * IMG * IMG], y[B];
+    batch(x, y, 2);
+    levi_tensor px = levi_model_input_pixels(m, B), lab = levi_model_input_labels(m, B);
+    ck_assert_levi_ok(levi_tensor_write(&px, x));
+    ck_assert_levi_ok(levi_tensor_write(&lab, y));
+    ck_assert_levi_ok(levi_model_metrics_reset(m, LEVI_METRICS_EVAL, 1));
+    float loss;
+    int correct;
+    double sum = 0;
+    long right = 0;
+    for (int r = 0; r < 3; r++) {
+        ck_assert_levi_ok(levi_model_forward(m, &px, NULL, &lab, B, &loss, &correct));
+        ck_assert_levi_ok(levi_model_metrics_accumulate(m, B, LEVI_METRICS_EVAL, r + 1));
+        sum += (double)loss * B;
+        right += correct;
+    }
+    levi_metrics mt;
+    ck_assert_levi_ok(levi_model_metrics_read(m, LEVI_METRICS_EVAL, &mt));
+    ck_assert_int_eq(mt.n, 3 * B);
+    ck_assert_int_eq(mt.correct, right);
+    ck_assert_int_eq(mt.last_correct, correct);
+    ck_assert_msg(fabs(mt.loss_sum - sum) <= 1e-5 * sum, "device loss sum %.9g, host %.9g", mt.loss_sum, sum);
+    ck_assert_msg(fabsf(mt.last_loss - loss) <= 1e-5f * loss, "device last loss %.9g, host %.9g", (double)mt.last_loss,
+                  (double)loss);
+    /* a NaN weight: the step is recorded, the update skipped */
+    levi_params *P = levi_model_head_params(m);
+    levi_tensor bias = levi_params_value(P, P->count - 2);
+    ck_assert_levi_ok(levi_tensor_fill(&bias, NAN));
+    ck_assert_levi_ok(levi_model_metrics_reset(m, LEVI_METRICS_TRAIN, 1));
+    ck_assert_levi_ok(levi_model_zero_grad(m));
+    ck_assert_levi_ok(levi_model_forward(m, &px, NULL, &lab, B, NULL, NULL));
+    ck_assert_levi_ok(levi_model_metrics_accumulate(m, B, LEVI_METRICS_TRAIN, 7));
+    ck_assert_levi_ok(levi_model_backward(m, B));
+    levi_adamw_cfg opt = {1e-2f, 0.9f, 0.999f, 1e-8f, 0.01f};
+    levi_tensor alpha = levi_params_value(P, P->count - 1);
+    float a0[2], a1[2];
+    ck_assert_levi_ok(levi_tensor_read(&alpha, a0));
+    ck_assert_levi_ok(levi_model_step(m, &opt, 7, 1.0f, NULL));
+    ck_assert_levi_ok(levi_tensor_read(&alpha, a1));
+    ck_assert_msg(a0[0] == a1[0] && a0[1] == a1[1], "alpha moved in a step with a NaN gradient");
+    ck_assert_levi_ok(levi_model_metrics_read(m, LEVI_METRICS_TRAIN, &mt));
+    ck_assert_int_eq(mt.bad_loss_step, 7);
+    ck_assert_int_eq(mt.bad_grad_step, 7);
+    ck_assert_msg(isnan(mt.bad_loss), "bad loss %g", (double)mt.bad_loss);
+    levi_model_free(m);
+}
+END_TEST
+
+/* Features cached on the device, on the host in chunks, or not at all: the
+ * same training (levi, frozen backbone), weight for weight. */
+START_TEST(feature_cache_modes_agree) {
+    levi_dataset ds = synthetic(5 * B - 2); /* a short last batch */
+    float *w[3];
+    size_t n = 0;
+    for (int mode = 0; mode < 3; mode++) {
+        levi_model *m = tiny_model(g_ctx, g_ctx, LEVI_METHOD_LEVI, LEVI_FUSION_ENSEMBLE);
+        levi_train_config tc;
+        levi_train_config_default(&tc);
+        tc.epochs = 2;
+        tc.batch = B;
+        tc.seed = 4;
+        tc.cache_features = mode ? 1 : 0;
+        levi_train_result r;
+        if (mode == 2) {
+            /* the host-chunk path, through the feed directly */
+            levi_feed *f;
+            ck_assert_levi_ok(levi_feed_create(&f, m, &ds, B, 1, tc.seed, 2));
+            int resident = 1;
+            ck_assert_int_eq(levi_feed_cached(f, &resident), 2);
+            ck_assert_int_eq(resident, 0);
+            levi_adamw_cfg opt = {tc.lr, 0.9f, 0.999f, 1e-8f, tc.wd};
+            long t = 0;
+            for (int e = 0; e < 2; e++) {
+                ck_assert_levi_ok(levi_feed_epoch(f, e));
+                levi_batch b;
+                for (;;) {
+                    ck_assert_levi_ok(levi_feed_next(f, &b));
+                    if (!b.n) break;
+                    ck_assert_levi_ok(levi_train_step(m, &b, &opt, ++t, tc.grad_clip));
+                }
+            }
+            levi_feed_free(f);
+        } else {
+            ck_assert_levi_ok(levi_train(m, &ds, &tc, &r));
+            ck_assert_int_eq(r.cached_features, mode ? 1 : 0);
+        }
+        w[mode] = params_of(m, &n);
+        levi_model_free(m);
+    }
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_msg(w[0][i] == w[1][i], "device cache: weight %zu %.9g vs %.9g", i, (double)w[1][i], (double)w[0][i]);
+        ck_assert_msg(w[0][i] == w[2][i], "host chunks: weight %zu %.9g vs %.9g", i, (double)w[2][i], (double)w[0][i]);
+    }
+    for (int mode = 0; mode < 3; mode++) free(w[mode]);
+    free(ds.images);
+    free(ds.labels);
+}
+END_TEST
+
 int main(void) {
     if (!test_have_device()) return TEST_SKIP;
     levi_log_init();
@@ -402,6 +602,9 @@ int main(void) {
     tcase_add_test(tc, two_stages_ft);
     tcase_add_test(tc, shards_sum_to_the_global_batch);
     tcase_add_test(tc, token_backbone_fits_the_head);
+    tcase_add_test(tc, steps_never_wait);
+    tcase_add_test(tc, device_metrics_match_the_host);
+    tcase_add_test(tc, feature_cache_modes_agree);
     suite_add_tcase(s, tc);
     if (levi_ctx_open(&g_ctx, NULL) != LEVI_OK) {
         fprintf(stderr, "no context: %s\n", levi_last_error());

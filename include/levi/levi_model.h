@@ -191,8 +191,48 @@ typedef struct levi_grad_group {
 int levi_model_grad_groups(levi_model *m, levi_grad_group *out, int max);
 
 /* The update: one AdamW step (t ≥ 1) over every trainable group; grad_clip
- * > 0 clips the global norm first (over all groups together). */
+ * > 0 clips the global norm first (over all groups together). The norm, the
+ * clip scale and the check for a non-finite norm stay on the device: with
+ * grad_norm NULL nothing is read back (a non-finite norm skips the update
+ * and is recorded for levi_model_metrics_read as bad_grad_step = t); with
+ * grad_norm set, the norm is read (one blocking read) and a non-finite norm
+ * returns LEVI_ERR_NOT_FINITE. The clip and AdamW are one launch each over
+ * the head and a trainable backbone on the same ctx; with the backbone on
+ * another ctx, the norms meet on the host (one blocking read per group). */
 levi_status levi_model_step(levi_model *m, const levi_adamw_cfg *cfg, int t, float grad_clip, float *grad_norm);
+
+/* --- metrics on the device ---------------------------------------------------
+ * Two sets (LEVI_METRICS_TRAIN, LEVI_METRICS_EVAL) of sums on the head ctx:
+ * every accumulate adds the last forward's per-sample losses (the full LEVI
+ * loss) and correct predictions without waiting; a read waits once. */
+enum { LEVI_METRICS_TRAIN = 0, LEVI_METRICS_EVAL = 1 };
+typedef struct levi_metrics {
+    double loss_sum;     /* Σ per-sample loss since the reset */
+    long correct, n;     /* correct predictions and samples since the reset */
+    float last_loss;     /* mean loss of the last accumulated batch */
+    int last_correct;    /* its correct predictions */
+    long bad_loss_step;  /* first step whose batch loss was not finite (0: none) */
+    float bad_loss;      /* that loss */
+    long bad_grad_step;  /* train set: first step whose gradient norm was not finite (0: none) */
+    float bad_grad_norm; /* that norm, and the batch loss of that step */
+    float bad_grad_loss;
+    float grad_norm; /* train set: the norm of the last levi_model_step */
+} levi_metrics;
+/* Zero the sums of a set (enqueued); clear_flags also forgets the recorded
+ * non-finite steps. */
+levi_status levi_model_metrics_reset(levi_model *m, int set, int clear_flags);
+/* Add the last forward (with labels, batch B) to a set; `step` (≥ 1) is
+ * recorded when its loss is not finite. Enqueued, one launch. */
+levi_status levi_model_metrics_accumulate(levi_model *m, int B, int set, long step);
+/* One blocking read of a set. */
+levi_status levi_model_metrics_read(levi_model *m, int set, levi_metrics *out);
+
+/* Confusion matrix (K,K) of predictions (argmax of the logits, first maximum)
+ * against labels, on the device: reset, add the last forward's batch
+ * (labels (B) as passed to it), read once (rows: true class). */
+levi_status levi_model_confusion_reset(levi_model *m);
+levi_status levi_model_confusion_accumulate(levi_model *m, const levi_tensor *labels, int B);
+levi_status levi_model_confusion_read(levi_model *m, int *out);
 
 /* Convenience for inference: images (n, C, H, W) in [0,1] on the host →
  * probs (n, num_classes) on the host (batches of max_batch). */

@@ -134,13 +134,17 @@ typedef struct levi_kernel_slot {
 /* What a ctx has been asked to do since it was created (or last reset):
  * kernels launched through levi_launch / levi_launch_1d, GEMM calls
  * (levi_gemm, levi_gemm_batched), blocking host synchronisations (blocking
- * reads and writes, levi_finish, levi_event_wait that actually waited) and
- * bytes moved between host and device. The counts do not depend on the
- * device, so tests can hold them. */
+ * reads and writes, levi_finish, levi_event_wait that actually waited: the
+ * host waits for the newest work, the queue runs dry), backpressure waits
+ * (levi_event_wait_backpressure that actually waited: the host waits for
+ * work enqueued steps earlier while later steps stay queued) and bytes moved
+ * between host and device. The counts do not depend on the device's speed,
+ * except backpressure waits (they happen when the host runs ahead). */
 typedef struct levi_counters {
     unsigned long long launches;
     unsigned long long gemm_calls;
     unsigned long long blocking_syncs;
+    unsigned long long backpressure_waits;
     unsigned long long h2d_bytes, d2h_bytes;
 } levi_counters;
 
@@ -219,6 +223,11 @@ int levi_event_done(cl_event ev);
  * is counted on ctx unless every one had completed already. */
 levi_status levi_event_wait(levi_ctx *ctx, cl_uint n, const cl_event *events);
 
+/* The same for an event of work enqueued well before the newest (a staging
+ * buffer about to be refilled): a wait counts as a backpressure wait, not as
+ * a blocking sync. */
+levi_status levi_event_wait_backpressure(levi_ctx *ctx, cl_uint n, const cl_event *events);
+
 /* Release *ev when set and clear it. */
 void levi_event_release(cl_event *ev);
 
@@ -271,6 +280,9 @@ typedef struct levi_overlap {
 levi_status levi_profile_overlap(levi_ctx *a, levi_ctx *b, levi_overlap *out);
 /* One line "profile: stages at once: ..." with the numbers above. */
 void levi_profile_print_overlap(FILE *f, levi_ctx *a, const char *a_name, levi_ctx *b, const char *b_name);
+
+/* Forget the kernel device times recorded so far (the counters stay). */
+void levi_profile_reset_times(levi_ctx *ctx);
 
 /* Print counters divided by `per` units (per = 1: totals) and, when
  * profiling, the ten kernels of most device time (also divided by per),

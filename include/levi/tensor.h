@@ -71,6 +71,12 @@ levi_status levi_tensor_copy(const levi_tensor *dst, const levi_tensor *src);
 levi_status levi_tensor_zero(const levi_tensor *t);
 levi_status levi_tensor_fill(const levi_tensor *t, float value);
 
+/* dst (rows, row_len) = src[idx[idx_off + r], :] for r < rows: src is a
+ * table of rows of row_len floats, idx a buffer of ints (row indices), all
+ * on dst's context. One launch, nothing waits. */
+levi_status levi_gather_rows(const levi_tensor *dst, const levi_tensor *src, cl_mem idx, size_t idx_off, int rows,
+                             size_t row_len);
+
 /* Debug dump: "LEVITNS1" magic, ndim, shape, then float32 data. Atomic. */
 levi_status levi_tensor_dump(const levi_tensor *t, const char *path);
 

@@ -3,6 +3,15 @@
  * resume, a stop on a non-finite loss, the frozen-backbone feature cache, and
  * evaluation (accuracy, per-class accuracy, confusion matrix).
  *
+ * A step enqueues its work and returns: inputs go up with non-blocking
+ * writes (levi_feed), loss and accuracy add up on the device, the gradient
+ * norm and the clip scale stay there, and the host reads the metrics once
+ * per log interval (a step line, a progress update) and at the end of every
+ * epoch. A non-finite loss or gradient norm is therefore found at the next
+ * read, not at the step itself: training then stops with LEVI_ERR_NOT_FINITE
+ * naming the first step it happened at (the updates of such steps are
+ * skipped, the steps enqueued after it still ran).
+ *
  * Metrics (--log), one JSON object per line, stable field names:
  *   {"type":"step","step":S,"epoch":E,"loss":L,"acc":A,"lr":LR,"samples_per_s":X,"elapsed":SEC}
  *   {"type":"epoch","step":S,"epoch":E,"loss":L,"acc":A,"lr":LR,"samples_per_s":X,"elapsed":SEC,
@@ -91,11 +100,65 @@ typedef struct levi_eval_result {
  * error naming `what` ("the training set") and both values. */
 levi_status levi_train_check_dataset(const levi_model *m, const levi_dataset *ds, const char *what);
 
-/* Evaluate on a dataset whose class count equals the model's. */
+/* --- the input side: batches enqueued without waiting ----------------------- */
+
+/* A dataset's batches as device tensors for a model's head ctx: the loader
+ * fills one of a few host staging buffers, which go up with non-blocking
+ * writes (a buffer is refilled only once its write completed: the host
+ * waits there only when it runs several steps ahead of the device, counted
+ * as a backpressure wait). With the feature cache, the backbone's tap
+ * features of the whole dataset are computed once at creation and stay on
+ * the device (a step gathers its rows by the epoch's order, uploaded once
+ * per epoch); a cache larger than a quarter of the device's memory (or its
+ * largest allocation) stays on the host and goes up in large chunks. */
+typedef struct levi_feed levi_feed;
+
+typedef struct levi_batch {
+    int n;              /* samples (an epoch's last batch may be short); 0 at the epoch's end */
+    levi_tensor x;      /* (n, ...) normalized input; buf NULL when nothing reads it (cache, no task model) */
+    levi_tensor labels; /* (n) exact integers as floats */
+    levi_tensor feats;  /* (n, feature_dim) cached tap features; buf NULL without the cache */
+} levi_batch;
+
+/* batch ≤ the model's max batch; shuffle: a seeded order per epoch (else
+ * dataset order); cache: 1 computes and keeps the tap features (a model
+ * with taps; only a levi_model_features_cacheable one takes them as input)
+ * on the device when they fit, else on the host; 2 keeps them on the host
+ * whatever their size, going up two batches at a time; 0 no cache. */
+levi_status levi_feed_create(levi_feed **out, levi_model *m, const levi_dataset *ds, int batch, int shuffle,
+                             unsigned long long seed, int cache);
+/* Precomputed tap features (ds->n, feature_dim) in dataset order on the host
+ * (not owned; valid while the feed lives) instead of a cache: a dataset-order
+ * feed uploads each batch's rows. */
+levi_status levi_feed_create_with_features(levi_feed **out, levi_model *m, const levi_dataset *ds, int batch,
+                                           const float *feats);
+/* Start epoch e (the order of a shuffling feed depends on seed and e only). */
+levi_status levi_feed_epoch(levi_feed *f, int epoch);
+/* The next batch, enqueued; b->n == 0 at the epoch's end. */
+levi_status levi_feed_next(levi_feed *f, levi_batch *b);
+/* 1 when the feed has cached features (on the device: resident = 1). */
+int levi_feed_cached(const levi_feed *f, int *resident);
+/* Seconds spent computing the cache at creation. */
+double levi_feed_cache_seconds(const levi_feed *f);
+/* The cached features (ds->n, feature_dim) into host memory (one read). */
+levi_status levi_feed_read_cache(levi_feed *f, float *out);
+void levi_feed_free(levi_feed *f);
+
+/* One training step on a batch, enqueued: zero the gradients, forward,
+ * metrics (LEVI_METRICS_TRAIN, recorded as step `step` ≥ 1), backward, clip
+ * at grad_clip (0: off) and AdamW at step `step`. Nothing waits. */
+levi_status levi_train_step(levi_model *m, const levi_batch *b, const levi_adamw_cfg *opt, long step,
+                            float grad_clip);
+
+/* Evaluate on a dataset whose class count equals the model's: correct counts,
+ * loss and the confusion matrix add up on the device and are read once. */
 levi_status levi_evaluate(levi_model *m, const levi_dataset *ds, levi_eval_result *res);
 /* The same with precomputed tap features (ds->n, feature_dim) in dataset
- * order (see levi_compute_features); feats NULL runs the backbone. */
+ * order on the host (see levi_compute_features); feats NULL runs the backbone. */
 levi_status levi_evaluate_features(levi_model *m, const levi_dataset *ds, const float *feats, levi_eval_result *res);
+/* The same over a dataset-order feed (for instance one that caches features
+ * across the epochs of a training run). */
+levi_status levi_evaluate_feed(levi_model *m, levi_feed *f, levi_eval_result *res);
 /* Tap features of every image of ds in order: *out (ds->n, feature_dim) malloc'ed. */
 levi_status levi_compute_features(levi_model *m, const levi_dataset *ds, float **out);
 void levi_eval_result_free(levi_eval_result *r);

@@ -8,8 +8,10 @@
  *             heads 12, mlp 3072)
  * with task model mlp 128, adapters 128, 10 classes.
  *
- * One timed run is one training step exactly as levi_train takes it: zero
- * gradients, forward with loss, backward, global-norm clip at 1.0 and AdamW.
+ * One timed run is one training step exactly as levi_train takes it, on a
+ * synthetic data set of four batches: the next batch from a levi_feed
+ * (non-blocking uploads), then levi_train_step (zero gradients, forward with
+ * loss, metrics on the device, backward, global-norm clip at 1.0, AdamW).
  * With the feature cache, the tap features are computed once before timing
  * (as the trainer does before its first epoch), so a step is the task model +
  * adapters only. tools/torch_train_bench.py times the same steps in PyTorch.
@@ -25,20 +27,22 @@
 
 typedef struct train_job {
     levi_model *m;
-    levi_tensor pixels, labels, feats;
-    int B, use_cache;
-    int t;
+    levi_feed *feed;
+    int epoch;
+    long t;
     levi_adamw_cfg opt;
 } train_job;
 
 static levi_status train_step(levi_ctx *ctx, void *arg) {
     (void)ctx;
     train_job *j = arg;
-    LEVI_TRY(levi_model_zero_grad(j->m));
-    LEVI_TRY(levi_model_forward(j->m, &j->pixels, j->use_cache ? &j->feats : NULL, &j->labels, j->B, NULL, NULL));
-    LEVI_TRY(levi_model_backward(j->m, j->B));
-    float norm;
-    return levi_model_step(j->m, &j->opt, ++j->t, 1.0f, &norm);
+    levi_batch b;
+    LEVI_TRY(levi_feed_next(j->feed, &b));
+    if (!b.n) {
+        LEVI_TRY(levi_feed_epoch(j->feed, ++j->epoch));
+        LEVI_TRY(levi_feed_next(j->feed, &b));
+    }
+    return levi_train_step(j->m, &b, &j->opt, ++j->t, 1.0f);
 }
 
 levi_status bench_train_model_config(const char *name, levi_vit_config *vc) {
@@ -117,6 +121,7 @@ static levi_status profile_steps(levi_ctx *ctx, train_job *j, int steps, cJSON *
     cJSON_AddNumberToObject(p, "launches_per_step", (double)c.launches / steps);
     cJSON_AddNumberToObject(p, "gemm_calls_per_step", (double)c.gemm_calls / steps);
     cJSON_AddNumberToObject(p, "blocking_syncs_per_step", (double)c.blocking_syncs / steps);
+    cJSON_AddNumberToObject(p, "backpressure_waits_per_step", (double)c.backpressure_waits / steps);
     cJSON_AddNumberToObject(p, "h2d_bytes_per_step", (double)c.h2d_bytes / steps);
     cJSON_AddNumberToObject(p, "d2h_bytes_per_step", (double)c.d2h_bytes / steps);
     cJSON *k = cJSON_AddArrayToObject(p, "top_kernels");
@@ -127,9 +132,11 @@ static levi_status profile_steps(levi_ctx *ctx, train_job *j, int steps, cJSON *
         cJSON_AddNumberToObject(e, "device_us_per_step", top[i].device_s / steps * 1e6);
         cJSON_AddItemToArray(k, e);
     }
-    fprintf(bench_table_stream(), "    per step: %.1f launches, %.1f GEMM calls, %.2f blocking syncs, h2d %.0f B, d2h %.0f B\n",
+    fprintf(bench_table_stream(),
+            "    per step: %.1f launches, %.1f GEMM calls, %.2f blocking syncs, %.2f backpressure waits, h2d %.0f B, "
+            "d2h %.0f B\n",
             (double)c.launches / steps, (double)c.gemm_calls / steps, (double)c.blocking_syncs / steps,
-            (double)c.h2d_bytes / steps, (double)c.d2h_bytes / steps);
+            (double)c.backpressure_waits / steps, (double)c.h2d_bytes / steps, (double)c.d2h_bytes / steps);
     for (int i = 0; i < n; i++)
         fprintf(bench_table_stream(), "      %2d. %-36s %9.1f us/step (%.1f launches)\n", i + 1, top[i].name,
                 top[i].device_s / steps * 1e6, (double)top[i].count / steps);
@@ -164,37 +171,36 @@ levi_status bench_train(levi_ctx *ctx, cJSON *doc, double budget_s, const bench_
     const char *model = o->model ? o->model : "vit-tiny";
     const int tiny = !strcmp(model, "vit-tiny");
     if (o->profile) LEVI_TRY(levi_ctx_set_profiling(ctx, 1));
-    /* deterministic pseudo-images and labels */
+    /* a synthetic data set of four batches: deterministic pseudo-images and labels */
     size_t chw = (size_t)vc.num_channels * vc.image_size * vc.image_size;
-    float *px = malloc(sizeof(float) * (size_t)B * chw), *lab = malloc(sizeof(float) * (size_t)B);
-    if (!px || !lab) {
-        free(px);
-        free(lab);
-        return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory for %d synthetic images", B);
+    levi_dataset ds;
+    memset(&ds, 0, sizeof ds);
+    char *names[10] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+    ds.n = 4 * B;
+    ds.channels = vc.num_channels;
+    ds.height = ds.width = vc.image_size;
+    ds.num_classes = 10;
+    ds.class_names = names;
+    ds.images = malloc(sizeof(float) * (size_t)ds.n * chw);
+    ds.labels = malloc(sizeof(int) * (size_t)ds.n);
+    if (!ds.images || !ds.labels) {
+        free(ds.images);
+        free(ds.labels);
+        return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory for %d synthetic images", ds.n);
     }
     unsigned s = 12345;
-    for (size_t i = 0; i < (size_t)B * chw; i++)
-        s = s * 1103515245u + 12345u, px[i] = (float)((s >> 9) & 0xffff) / 65535.0f;
-    for (int i = 0; i < B; i++) lab[i] = (float)(i % 10);
+    for (size_t i = 0; i < (size_t)ds.n * chw; i++)
+        s = s * 1103515245u + 12345u, ds.images[i] = (float)((s >> 9) & 0xffff) / 65535.0f;
+    for (int i = 0; i < ds.n; i++) ds.labels[i] = i % 10;
     bench_print_row(NULL, 0, 0);
     levi_status st = LEVI_OK;
     for (int i = 0; i < n && st == LEVI_OK; i++) {
         train_job j;
         memset(&j, 0, sizeof j);
         j.opt = (levi_adamw_cfg){1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f};
-        j.use_cache = rows[i].cache;
-        j.B = B;
         st = make_model(ctx, &vc, &rows[i], B, &j.m);
-        if (st == LEVI_OK) {
-            j.pixels = levi_model_input_pixels(j.m, B);
-            j.labels = levi_model_input_labels(j.m, B);
-            st = levi_tensor_write(&j.pixels, px);
-        }
-        if (st == LEVI_OK) st = levi_tensor_write(&j.labels, lab);
-        if (st == LEVI_OK && j.use_cache) {
-            j.feats = levi_model_input_feats(j.m, B);
-            st = levi_model_features(j.m, &j.pixels, &j.feats, B);
-        }
+        if (st == LEVI_OK) st = levi_feed_create(&j.feed, j.m, &ds, B, 1, 3, rows[i].cache);
+        if (st == LEVI_OK) st = levi_feed_epoch(j.feed, 0);
         bench_row row;
         memset(&row, 0, sizeof row);
         row.group = "train";
@@ -207,6 +213,7 @@ levi_status bench_train(levi_ctx *ctx, cJSON *doc, double budget_s, const bench_
             st = prof ? profile_steps(ctx, &j, 5, prof) : levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
         }
         if (st == LEVI_OK) st = bench_time(ctx, train_step, &j, budget_s / n, &row.st);
+        levi_feed_free(j.feed);
         if (j.m) levi_model_free(j.m);
         if (st != LEVI_OK) {
             cJSON_Delete(prof);
@@ -225,7 +232,7 @@ levi_status bench_train(levi_ctx *ctx, cJSON *doc, double budget_s, const bench_
         }
         bench_print_row(&row, 0, 0);
     }
-    free(px);
-    free(lab);
+    free(ds.images);
+    free(ds.labels);
     return st;
 }

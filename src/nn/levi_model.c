@@ -164,15 +164,16 @@ static levi_status plan(levi_model *m, int max_batch) {
             m->x[i] = levi_act_plan(a, max_batch, in);
             m->dx[i] = levi_act_plan(a, max_batch, in);
         }
-        if (ens) {
-            m->logits_l[i] = levi_act_plan(a, max_batch, K);
-            m->dlogits_l[i] = levi_act_plan(a, max_batch, K);
-            m->probs_l[i] = levi_act_plan(a, max_batch, K);
-            m->losses_l[i] = levi_act_plan(a, max_batch, 1);
-            m->correct_l[i] = levi_act_plan(a, max_batch, 1);
-        }
     }
     if (ens) {
+        /* per-tap logits, their gradients and losses as stacks of a fixed
+         * stride: one kernel combines, splits or sums over the taps */
+        levi_act *stacks[5] = {m->logits_l, m->dlogits_l, m->probs_l, m->losses_l, m->correct_l};
+        for (int s = 0; s < 5; s++) {
+            int cols = s < 3 ? K : 1;
+            size_t stride = (size_t)max_batch * cols, base = levi_arena_reserve(a, (size_t)k * stride);
+            for (int i = 0; i < k; i++) stacks[s][i] = (levi_act){base + (size_t)i * stride, cols};
+        }
         m->alpha = levi_params_add(&m->P, "alpha", 1, &k, 0.0f);
         if (m->alpha < 0) return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory planning alpha");
     } else {
@@ -232,6 +233,7 @@ levi_status model_create_mode(levi_model **out, levi_ctx *ctx, const levi_model_
     }
     if (st == LEVI_OK) st = levi_params_commit(&m->P);
     if (st == LEVI_OK) st = levi_arena_commit(&m->acts);
+    if (st == LEVI_OK) st = model_device_plan(m);
     if (st == LEVI_OK && m->apart) st = model_stage_plan(m);
     if (st == LEVI_OK) st = levi_params_init_random(&m->P, m->cfg.seed);
     if (st != LEVI_OK) {
@@ -245,6 +247,7 @@ levi_status model_create_mode(levi_model **out, levi_ctx *ctx, const levi_model_
 void levi_model_free(levi_model *m) {
     if (!m) return;
     model_stage_free(m);
+    model_device_free(m);
     levi_backbone_free(m->bb);
     levi_params_free(&m->P);
     levi_arena_free(&m->acts);

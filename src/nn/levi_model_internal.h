@@ -41,11 +41,14 @@ struct levi_model {
     float *host_stage;        /* host staging of a cross-context hand-off */
     size_t host_stage_floats;
     cl_event host_stage_busy; /* the last write that reads host_stage */
+    /* on the head ctx: metric sets, ensemble weights, clip partials (levi_model_device.c) */
+    levi_arena dev;
+    size_t dev_state, dev_w, dev_partials;
+    cl_mem confusion; /* (K,K) int, allocated by the first evaluation */
     /* state of the last forward, for backward */
     int last_B, have_labels;
     levi_tensor last_pixels, last_labels, last_feats;
     levi_tensor xv[LEVI_MAX_TAPS];
-    double w[LEVI_MAX_TAPS]; /* softmax(alpha) */
     char **class_names;
     int n_class_names;
 };
@@ -65,6 +68,16 @@ MODEL_HIDDEN levi_status model_stage_plan(levi_model *m);
 MODEL_HIDDEN void model_stage_free(levi_model *m);
 MODEL_HIDDEN levi_status model_stage_transfer(levi_model *m, const levi_tensor *dst, const levi_tensor *src,
                                               cl_uint n_wait, const cl_event *wait, cl_event *done);
+/* levi_model_device.c */
+MODEL_HIDDEN levi_status model_device_plan(levi_model *m);
+MODEL_HIDDEN void model_device_free(levi_model *m);
+MODEL_HIDDEN levi_tensor model_ensemble_w(const levi_model *m);
+MODEL_HIDDEN levi_status model_ensemble_weights(levi_model *m);
+MODEL_HIDDEN levi_status model_ensemble_combine(levi_model *m, int B);
+MODEL_HIDDEN levi_status model_ensemble_backward(levi_model *m, int B);
+MODEL_HIDDEN levi_status model_step_device(levi_model *m, const levi_grad_group *g, int ng, const levi_adamw_cfg *cfg,
+                                           int t, float grad_clip);
+
 /* Tap features (B, F) into feats on the head ctx for the input in (head ctx). */
 MODEL_HIDDEN levi_status model_features_input(levi_model *m, const levi_input *in, const levi_tensor *feats, int B);
 /* Backward of the backbone from dfe (B, F) on the head ctx. */

@@ -304,29 +304,31 @@ levi_status levi_model_predict(levi_model *m, const float *images, int n, float 
     const levi_model_config *c = &m->cfg;
     if (m->input.kind != LEVI_INPUT_PIXELS)
         return levi_error(LEVI_ERR_UNSUPPORTED, "levi_model_predict takes images; this model reads tokens");
+    if (n < 1) return LEVI_OK;
     size_t chw = (size_t)c->channels * c->height * c->width;
     int K = c->num_classes;
-    float *buf = malloc((size_t)m->max_batch * (chw > (size_t)K ? chw : (size_t)K) * sizeof *buf);
-    if (!buf) return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
+    /* every batch goes up and every logit comes back without a wait; one at the end */
+    float *x = malloc((size_t)n * chw * sizeof *x);
+    if (!x) return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory for %d images", n);
+    for (size_t i = 0; i < (size_t)n * chw; i++) x[i] = (images[i] - c->image_mean) / c->image_std;
     levi_status st = LEVI_OK;
     for (int s = 0; s < n && st == LEVI_OK; s += m->max_batch) {
         int B = n - s < m->max_batch ? n - s : m->max_batch;
-        for (size_t i = 0; i < (size_t)B * chw; i++)
-            buf[i] = (images[(size_t)s * chw + i] - c->image_mean) / c->image_std;
-        levi_tensor px = levi_model_input_pixels(m, B);
-        st = levi_tensor_write(&px, buf);
+        levi_tensor px = levi_model_input_pixels(m, B), lg = levi_model_logits(m, B);
+        st = levi_tensor_write_async(&px, x + (size_t)s * chw, 0, NULL, NULL);
         if (st == LEVI_OK) st = levi_model_forward(m, &px, NULL, NULL, B, NULL, NULL);
-        levi_tensor lg = levi_model_logits(m, B);
-        if (st == LEVI_OK) st = levi_tensor_read(&lg, buf);
-        for (int b = 0; st == LEVI_OK && b < B; b++) {
-            const float *l = buf + (size_t)b * K;
-            float *p = probs + (size_t)(s + b) * K;
-            double mx = l[0], sum = 0;
-            for (int k = 1; k < K; k++) mx = l[k] > mx ? l[k] : mx;
-            for (int k = 0; k < K; k++) sum += exp((double)l[k] - mx);
-            for (int k = 0; k < K; k++) p[k] = (float)(exp((double)l[k] - mx) / sum);
-        }
+        if (st == LEVI_OK) st = levi_tensor_read_async(&lg, probs + (size_t)s * K, 0, NULL, NULL);
     }
-    free(buf);
+    /* the queue must drain before x is freed, also after an error */
+    levi_status fs = levi_finish(m->ctx);
+    if (st == LEVI_OK) st = fs;
+    free(x);
+    for (int b = 0; st == LEVI_OK && b < n; b++) {
+        float *p = probs + (size_t)b * K;
+        double mx = p[0], sum = 0;
+        for (int k = 1; k < K; k++) mx = p[k] > mx ? p[k] : mx;
+        for (int k = 0; k < K; k++) sum += exp((double)p[k] - mx);
+        for (int k = 0; k < K; k++) p[k] = (float)(exp((double)p[k] - mx) / sum);
+    }
     return st;
 }

@@ -51,19 +51,6 @@ levi_status levi_model_features(levi_model *m, const levi_tensor *x, const levi_
     return model_features_input(m, &in, feats, B);
 }
 
-/* w = softmax(alpha) on the host (k values). */
-static levi_status ensemble_weights(levi_model *m, double *w) {
-    int k = m->cfg.ntaps;
-    float alpha[LEVI_MAX_TAPS];
-    levi_tensor at = levi_params_value(&m->P, m->alpha);
-    LEVI_TRY(levi_tensor_read(&at, alpha));
-    double mx = alpha[0], s = 0;
-    for (int i = 1; i < k; i++) mx = alpha[i] > mx ? alpha[i] : mx;
-    for (int i = 0; i < k; i++) s += (w[i] = exp((double)alpha[i] - mx));
-    for (int i = 0; i < k; i++) w[i] /= s;
-    return LEVI_OK;
-}
-
 levi_status levi_model_forward(levi_model *m, const levi_tensor *x, const levi_tensor *feats,
                                const levi_tensor *labels, int B, float *loss, int *correct) {
     levi_input in;
@@ -116,31 +103,34 @@ levi_status levi_model_forward_input(levi_model *m, const levi_input *in, const 
         m->xv[0] = x;
         LEVI_TRY(levi_adapter_forward(&m->ad[0], &m->P, &m->acts, &logits, &x, B));
     } else {
-        LEVI_TRY(ensemble_weights(m, m->w));
-        LEVI_TRY(levi_tensor_zero(&logits));
+        LEVI_TRY(model_ensemble_weights(m));
         for (int i = 0; i < k; i++) {
             levi_tensor x = VIEW(m->x[i], B), ll = VIEW(m->logits_l[i], B);
             LEVI_TRY(levi_copy_cols(ctx, &x, D + hz, 0, &fe, F, i * D, B, D, 0));
             if (hz) LEVI_TRY(levi_copy_cols(ctx, &x, D + hz, D, &z, hz, 0, B, hz, 0));
             m->xv[i] = x;
             LEVI_TRY(levi_adapter_forward(&m->ad[i], &m->P, &m->acts, &ll, &x, B));
-            LEVI_TRY(levi_axpy(ctx, &logits, (float)m->w[i], &ll, (size_t)B * K));
         }
+        LEVI_TRY(model_ensemble_combine(m, B));
     }
     if (!labels) return LEVI_OK;
+    /* host values only when asked for: they wait for the batch */
+    const int host = loss || correct;
     levi_tensor probs = VIEW(m->probs, B), losses = VIEW(m->losses, B), corr = VIEW(m->correct, B);
-    float l0;
-    int c0;
-    LEVI_TRY(levi_crossentropy_forward(ctx, &probs, &losses, &corr, &logits, labels, B, K, &l0, &c0));
+    float l0 = 0;
+    int c0 = 0;
+    LEVI_TRY(levi_crossentropy_forward(ctx, &probs, &losses, &corr, &logits, labels, B, K, host ? &l0 : NULL,
+                                       host ? &c0 : NULL));
     double total = l0;
     if (c->fusion == LEVI_FUSION_ENSEMBLE) {
         double aux = 0;
         for (int i = 0; i < k; i++) {
             levi_tensor ll = VIEW(m->logits_l[i], B), pl = VIEW(m->probs_l[i], B);
             levi_tensor lo = VIEW(m->losses_l[i], B), co = VIEW(m->correct_l[i], B);
-            float li;
+            float li = 0;
             int ci;
-            LEVI_TRY(levi_crossentropy_forward(ctx, &pl, &lo, &co, &ll, labels, B, K, &li, &ci));
+            LEVI_TRY(levi_crossentropy_forward(ctx, &pl, &lo, &co, &ll, labels, B, K, host ? &li : NULL,
+                                               host ? &ci : NULL));
             aux += li;
         }
         total += c->lambda * aux / k;
@@ -148,31 +138,6 @@ levi_status levi_model_forward_input(levi_model *m, const levi_input *in, const 
     if (loss) *loss = (float)total;
     if (correct) *correct = c0;
     return LEVI_OK;
-}
-
-/* dalpha_j += w_j (g_j - Σ_l w_l g_l), g_l = <dlogits, logits_l> */
-static levi_status alpha_backward(levi_model *m, int B) {
-    int K = m->cfg.num_classes, k = m->cfg.ntaps;
-    size_t n = (size_t)B * K;
-    float *buf = malloc(2 * n * sizeof *buf);
-    if (!buf) return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
-    levi_tensor dl = VIEW(m->dlogits, B);
-    levi_status st = levi_tensor_read(&dl, buf);
-    double g[LEVI_MAX_TAPS], mean = 0;
-    for (int i = 0; i < k && st == LEVI_OK; i++) {
-        levi_tensor ll = VIEW(m->logits_l[i], B);
-        st = levi_tensor_read(&ll, buf + n);
-        g[i] = 0;
-        for (size_t j = 0; j < n; j++) g[i] += (double)buf[j] * buf[n + j];
-        mean += m->w[i] * g[i];
-    }
-    float da[LEVI_MAX_TAPS];
-    levi_tensor dat = levi_params_grad(&m->P, m->alpha);
-    if (st == LEVI_OK) st = levi_tensor_read(&dat, da);
-    for (int i = 0; i < k; i++) da[i] += (float)(m->w[i] * (g[i] - mean));
-    if (st == LEVI_OK) st = levi_tensor_write(&dat, da);
-    free(buf);
-    return st;
 }
 
 levi_status levi_model_backward(levi_model *m, int B) { return levi_model_backward_shard(m, B, B); }
@@ -216,12 +181,10 @@ levi_status levi_model_backward_shard(levi_model *m, int Bcall, int global_batch
             LEVI_TRY(levi_copy_cols(ctx, &dz, hz, 0, &dx, F + hz, F, B, hz, 1));
         }
     } else {
-        LEVI_TRY(alpha_backward(m, B));
+        LEVI_TRY(model_ensemble_backward(m, B)); /* dlogits_l = w_l dlogits, dalpha */
         for (int i = 0; i < k; i++) {
             levi_tensor dl = VIEW(m->dlogits_l[i], B), pl = VIEW(m->probs_l[i], B), dx = VIEW(m->dx[i], B);
-            LEVI_TRY(levi_tensor_zero(&dl));
             LEVI_TRY(levi_tensor_zero(&dx));
-            LEVI_TRY(levi_axpy(ctx, &dl, (float)m->w[i], &dlogits, (size_t)B * K));
             LEVI_TRY(levi_crossentropy_backward(ctx, &dl, &pl, &m->last_labels, B, K,
                                                 c->lambda / (float)k / G));
             LEVI_TRY(levi_adapter_backward(&m->ad[i], &m->P, &m->acts, &dx, &dl, &m->xv[i], B));
@@ -240,11 +203,9 @@ levi_status levi_model_zero_grad(levi_model *m) {
     return LEVI_OK;
 }
 
-levi_status levi_model_step(levi_model *m, const levi_adamw_cfg *cfg, int t, float grad_clip, float *grad_norm) {
-    if (!m->P.trainable)
-        return levi_error(LEVI_ERR_INVALID_ARG, "the model was loaded for inference only: no optimizer state");
-    levi_grad_group g[2];
-    int ng = levi_model_grad_groups(m, g, 2);
+/* Norms on the host (groups on different contexts, or a read-back asked for). */
+static levi_status step_host(levi_grad_group *g, int ng, const levi_adamw_cfg *cfg, int t, float grad_clip,
+                             float *grad_norm) {
     if (grad_clip > 0 || grad_norm) {
         double sq = 0;
         for (int i = 0; i < ng; i++) {
@@ -264,5 +225,30 @@ levi_status levi_model_step(levi_model *m, const levi_adamw_cfg *cfg, int t, flo
     for (int i = 0; i < ng; i++)
         LEVI_TRY(levi_adamw_update(g[i].ctx, &g[i].params, &g[i].grads, &g[i].adam_m, &g[i].adam_v,
                                    g[i].params.numel, cfg, t));
+    return LEVI_OK;
+}
+
+levi_status levi_model_step(levi_model *m, const levi_adamw_cfg *cfg, int t, float grad_clip, float *grad_norm) {
+    if (!m->P.trainable)
+        return levi_error(LEVI_ERR_INVALID_ARG, "the model was loaded for inference only: no optimizer state");
+    if (!cfg) return levi_error(LEVI_ERR_INVALID_ARG, "levi_model_step: cfg is NULL");
+    if (t < 1) return levi_error(LEVI_ERR_INVALID_ARG, "levi_model_step: step t=%d must be >= 1", t);
+    if (!(cfg->beta1 >= 0 && cfg->beta1 < 1) || !(cfg->beta2 >= 0 && cfg->beta2 < 1) || !(cfg->eps > 0) ||
+        !(cfg->lr >= 0) || !(cfg->weight_decay >= 0))
+        return levi_error(LEVI_ERR_INVALID_ARG,
+                          "AdamW: lr=%g beta1=%g beta2=%g eps=%g weight_decay=%g: expected lr, weight_decay >= 0, "
+                          "betas in [0,1), eps > 0",
+                          (double)cfg->lr, (double)cfg->beta1, (double)cfg->beta2, (double)cfg->eps,
+                          (double)cfg->weight_decay);
+    levi_grad_group g[2];
+    int ng = levi_model_grad_groups(m, g, 2);
+    if (ng > 1 && g[1].ctx != g[0].ctx) return step_host(g, ng, cfg, t, grad_clip, grad_norm);
+    LEVI_TRY(model_step_device(m, g, ng, cfg, t, grad_clip));
+    if (!grad_norm) return LEVI_OK;
+    levi_metrics mt;
+    LEVI_TRY(levi_model_metrics_read(m, LEVI_METRICS_TRAIN, &mt));
+    *grad_norm = mt.grad_norm;
+    if (!isfinite(mt.grad_norm))
+        return levi_error(LEVI_ERR_NOT_FINITE, "gradient norm is %g (the update was skipped)", (double)mt.grad_norm);
     return LEVI_OK;
 }

@@ -39,12 +39,17 @@ void levi_counters_diff(const levi_counters *a, const levi_counters *b, levi_cou
     out->launches = b->launches - a->launches;
     out->gemm_calls = b->gemm_calls - a->gemm_calls;
     out->blocking_syncs = b->blocking_syncs - a->blocking_syncs;
+    out->backpressure_waits = b->backpressure_waits - a->backpressure_waits;
     out->h2d_bytes = b->h2d_bytes - a->h2d_bytes;
     out->d2h_bytes = b->d2h_bytes - a->d2h_bytes;
 }
 
 void levi_counters_reset(levi_ctx *ctx) {
     memset(&ctx->counters, 0, sizeof ctx->counters);
+    levi_profile_reset_times(ctx);
+}
+
+void levi_profile_reset_times(levi_ctx *ctx) {
     if (ctx->prof) {
         pthread_mutex_lock(&ctx->prof->lock);
         for (int i = 0; i < ctx->prof->n; i++) ctx->prof->entries[i].count = 0, ctx->prof->entries[i].device_s = 0;
@@ -66,7 +71,7 @@ int levi_event_done(cl_event ev) {
     return s == CL_COMPLETE;
 }
 
-levi_status levi_event_wait(levi_ctx *ctx, cl_uint n, const cl_event *events) {
+static levi_status wait_events(levi_ctx *ctx, cl_uint n, const cl_event *events, unsigned long long *counter) {
     cl_event list[64];
     cl_uint k = 0;
     for (cl_uint i = 0; i < n; i++) {
@@ -74,7 +79,7 @@ levi_status levi_event_wait(levi_ctx *ctx, cl_uint n, const cl_event *events) {
         if (d < 0) return levi_error(d, "a command on '%s' failed: %s", ctx->info.name, levi_status_name(d));
         if (!d) {
             if (k == 64) {
-                levi_count_sync(ctx);
+                (*counter)++;
                 LEVI_CL_CHECK(clWaitForEvents(k, list));
                 k = 0;
             }
@@ -82,9 +87,17 @@ levi_status levi_event_wait(levi_ctx *ctx, cl_uint n, const cl_event *events) {
         }
     }
     if (!k) return LEVI_OK;
-    levi_count_sync(ctx);
+    (*counter)++;
     LEVI_CL_CHECK(clWaitForEvents(k, list));
     return LEVI_OK;
+}
+
+levi_status levi_event_wait(levi_ctx *ctx, cl_uint n, const cl_event *events) {
+    return wait_events(ctx, n, events, &ctx->counters.blocking_syncs);
+}
+
+levi_status levi_event_wait_backpressure(levi_ctx *ctx, cl_uint n, const cl_event *events) {
+    return wait_events(ctx, n, events, &ctx->counters.backpressure_waits);
 }
 
 void levi_event_release(cl_event *ev) {
@@ -213,9 +226,11 @@ void levi_profile_print(levi_ctx *ctx, FILE *f, const char *title, const levi_co
                         const char *unit) {
     if (!(per > 0)) per = 1;
     fprintf(f, "profile: %s on '%s'%s%s:\n", title, ctx->info.name, unit ? ", per " : "", unit ? unit : "");
-    fprintf(f, "  launches %.1f, GEMM calls %.1f, blocking syncs %.2f, h2d %.0f bytes, d2h %.0f bytes\n",
+    fprintf(f,
+            "  launches %.1f, GEMM calls %.1f, blocking syncs %.2f, backpressure waits %.2f, h2d %.0f bytes, d2h %.0f "
+            "bytes\n",
             (double)c->launches / per, (double)c->gemm_calls / per, (double)c->blocking_syncs / per,
-            (double)c->h2d_bytes / per, (double)c->d2h_bytes / per);
+            (double)c->backpressure_waits / per, (double)c->h2d_bytes / per, (double)c->d2h_bytes / per);
     levi_kernel_time top[10];
     int n = levi_profile_top(ctx, top, 10);
     for (int i = 0; i < n; i++)

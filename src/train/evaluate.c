@@ -1,5 +1,6 @@
 /* Evaluation of a levi_model on a dataset: accuracy, per-class accuracy,
- * confusion matrix and mean cross-entropy. */
+ * confusion matrix and mean loss, added up on the device and read once; and
+ * the tap features of a whole dataset. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,79 +29,140 @@ void levi_eval_result_free(levi_eval_result *r) {
     memset(r, 0, sizeof *r);
 }
 
+/* One read of the device's sums and confusion matrix into res. */
+static levi_status finish_result(levi_model *m, levi_eval_result *res) {
+    int K = res->num_classes;
+    levi_metrics mt;
+    LEVI_TRY(levi_model_metrics_read(m, LEVI_METRICS_EVAL, &mt));
+    LEVI_TRY(levi_model_confusion_read(m, res->confusion));
+    for (int k = 0; k < K; k++) {
+        long tot = 0;
+        for (int j = 0; j < K; j++) tot += res->confusion[(size_t)k * K + j];
+        res->n += (int)tot;
+        res->correct += res->confusion[(size_t)k * K + k];
+        res->class_acc[k] = tot ? (double)res->confusion[(size_t)k * K + k] / tot : -1.0;
+    }
+    res->acc = res->n ? (double)res->correct / res->n : 0;
+    res->loss = mt.n ? mt.loss_sum / mt.n : 0;
+    return LEVI_OK;
+}
+
+levi_status levi_evaluate_feed(levi_model *m, levi_feed *f, levi_eval_result *res) {
+    memset(res, 0, sizeof *res);
+    const levi_model_config *c = levi_model_get_config(m);
+    int K = c->num_classes;
+    res->num_classes = K;
+    res->confusion = calloc((size_t)K * K, sizeof *res->confusion);
+    res->class_acc = calloc((size_t)K, sizeof *res->class_acc);
+    levi_status st = res->confusion && res->class_acc ? LEVI_OK
+                                                       : levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
+    if (st == LEVI_OK) st = levi_model_metrics_reset(m, LEVI_METRICS_EVAL, 1);
+    if (st == LEVI_OK) st = levi_model_confusion_reset(m);
+    if (st == LEVI_OK) st = levi_feed_epoch(f, 0);
+    levi_ctx *ctx = levi_model_ctx(m);
+    levi_counters c0, c1;
+    levi_counters_get(ctx, &c0);
+    long batches = 0;
+    while (st == LEVI_OK) {
+        levi_batch b;
+        st = levi_feed_next(f, &b);
+        if (st != LEVI_OK || !b.n) break;
+        batches++;
+        st = levi_model_forward(m, &b.x, b.feats.buf ? &b.feats : NULL, &b.labels, b.n, NULL, NULL);
+        if (st == LEVI_OK) st = levi_model_metrics_accumulate(m, b.n, LEVI_METRICS_EVAL, 1);
+        if (st == LEVI_OK) st = levi_model_confusion_accumulate(m, &b.labels, b.n);
+    }
+    levi_counters_get(ctx, &c1);
+    if (st == LEVI_OK && ctx->profile_at_exit && batches) {
+        levi_counters d;
+        levi_counters_diff(&c0, &c1, &d);
+        st = levi_finish(ctx);
+        if (st == LEVI_OK) levi_profile_print(ctx, stderr, "evaluation", &d, (double)batches, "batch");
+    }
+    if (st == LEVI_OK) st = finish_result(m, res);
+    if (st != LEVI_OK) levi_eval_result_free(res);
+    return st;
+}
+
 levi_status levi_evaluate(levi_model *m, const levi_dataset *ds, levi_eval_result *res) {
     return levi_evaluate_features(m, ds, NULL, res);
+}
+
+/* The backbone on its own device: its forward of the next batch runs while
+ * the head computes this one (levi_feature_pipe); the sums as on one device. */
+static levi_status evaluate_pipe(levi_model *m, const levi_dataset *ds, levi_eval_result *res) {
+    const levi_model_config *c = levi_model_get_config(m);
+    int K = c->num_classes, MB = levi_model_max_batch(m);
+    size_t xn = levi_input_numel(levi_model_input_spec(m));
+    res->num_classes = K;
+    res->confusion = calloc((size_t)K * K, sizeof *res->confusion);
+    res->class_acc = calloc((size_t)K, sizeof *res->class_acc);
+    float *px = malloc((size_t)MB * xn * sizeof *px), *lab = malloc((size_t)MB * sizeof *lab);
+    levi_status st = LEVI_OK;
+    if (!res->confusion || !res->class_acc || !px || !lab)
+        st = levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory evaluating %d images", ds->n);
+    levi_loader l;
+    int have_loader = 0;
+    if (st == LEVI_OK) st = levi_loader_init(&l, ds, MB, 0, 0);
+    have_loader = st == LEVI_OK;
+    levi_feature_pipe *pipe = NULL;
+    if (st == LEVI_OK) st = levi_feature_pipe_create(&pipe, m, &l);
+    if (have_loader) levi_loader_epoch(&l, 0);
+    if (st == LEVI_OK) st = levi_model_metrics_reset(m, LEVI_METRICS_EVAL, 1);
+    if (st == LEVI_OK) st = levi_model_confusion_reset(m);
+    while (st == LEVI_OK) {
+        int b = 0;
+        st = levi_feature_pipe_next(pipe, px, lab, &b);
+        if (st != LEVI_OK || b <= 0) break;
+        levi_tensor tp = levi_model_input_pixels(m, b), tl = levi_model_input_labels(m, b);
+        levi_tensor tf = levi_model_input_feats(m, b);
+        /* blocking writes: px and lab are refilled by the next call */
+        if (c->task.kind != LEVI_TASK_NONE) st = levi_tensor_write(&tp, px);
+        if (st == LEVI_OK) st = levi_tensor_write(&tl, lab);
+        if (st == LEVI_OK) st = levi_model_forward(m, &tp, &tf, &tl, b, NULL, NULL);
+        if (st == LEVI_OK) st = levi_model_metrics_accumulate(m, b, LEVI_METRICS_EVAL, 1);
+        if (st == LEVI_OK) st = levi_model_confusion_accumulate(m, &tl, b);
+    }
+    levi_feature_pipe_free(pipe);
+    if (have_loader) levi_loader_free(&l);
+    free(px);
+    free(lab);
+    if (st == LEVI_OK) st = finish_result(m, res);
+    if (st != LEVI_OK) levi_eval_result_free(res);
+    return st;
 }
 
 levi_status levi_evaluate_features(levi_model *m, const levi_dataset *ds, const float *feats, levi_eval_result *res) {
     memset(res, 0, sizeof *res);
     LEVI_TRY(check_dataset(m, ds, "the data set"));
-    const levi_model_config *c = levi_model_get_config(m);
-    int K = c->num_classes, MB = levi_model_max_batch(m);
-    size_t chw = (size_t)c->channels * c->height * c->width;
-    res->num_classes = K;
-    res->confusion = calloc((size_t)K * K, sizeof *res->confusion);
-    res->class_acc = calloc((size_t)K, sizeof *res->class_acc);
-    float *px = malloc((size_t)MB * chw * sizeof *px), *lab = malloc((size_t)MB * sizeof *lab);
-    float *lg = malloc((size_t)MB * K * sizeof *lg);
-    levi_status st = LEVI_OK;
-    if (!res->confusion || !res->class_acc || !px || !lab || !lg)
-        st = levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory evaluating %d images", ds->n);
-    levi_loader l;
-    if (st == LEVI_OK) st = levi_loader_init(&l, ds, MB, 0, 0);
-    double loss_sum = 0;
-    int b, done = 0, F = levi_model_feature_dim(m);
-    if (st == LEVI_OK && feats && (!F || !levi_model_features_cacheable(m)))
-        st = levi_error(LEVI_ERR_INVALID_ARG, "precomputed features for a model without frozen backbone features");
-    /* The backbone on its own device: its forward of the next batch runs
-     * while the head computes this one. */
-    levi_feature_pipe *pipe = NULL;
-    if (st == LEVI_OK && !feats && F && levi_model_features_cacheable(m) &&
+    if (!feats && levi_model_feature_dim(m) && levi_model_features_cacheable(m) &&
         levi_model_backbone_ctx(m) != levi_model_ctx(m))
-        st = levi_feature_pipe_create(&pipe, m, &l);
-    while (st == LEVI_OK) {
-        if (pipe) st = levi_feature_pipe_next(pipe, px, lab, &b);
-        else b = levi_loader_next(&l, px, lab, c->image_mean, c->image_std);
-        if (st != LEVI_OK || b <= 0) break;
-        levi_tensor tp = levi_model_input_pixels(m, b), tl = levi_model_input_labels(m, b);
-        float loss;
-        int correct;
-        levi_tensor tf = levi_model_input_feats(m, b);
-        if ((!feats && !pipe) || c->task.kind != LEVI_TASK_NONE) st = levi_tensor_write(&tp, px);
-        if (st == LEVI_OK) st = levi_tensor_write(&tl, lab);
-        if (st == LEVI_OK && feats) st = levi_tensor_write(&tf, feats + (size_t)done * F);
-        if (st == LEVI_OK) st = levi_model_forward(m, &tp, feats || pipe ? &tf : NULL, &tl, b, &loss, &correct);
-        done += b;
-        levi_tensor lt = levi_model_logits(m, b);
-        if (st == LEVI_OK) st = levi_tensor_read(&lt, lg);
-        if (st != LEVI_OK) break;
-        loss_sum += (double)loss * b;
-        for (int i = 0; i < b; i++) {
-            const float *row = lg + (size_t)i * K;
-            int pred = 0;
-            for (int k = 1; k < K; k++)
-                if (row[k] > row[pred]) pred = k;
-            int y = (int)lab[i];
-            res->confusion[(size_t)y * K + pred]++;
-            res->correct += pred == y;
-            res->n++;
-        }
-    }
-    levi_feature_pipe_free(pipe);
-    if (st == LEVI_OK) levi_loader_free(&l);
-    free(px);
-    free(lab);
-    free(lg);
+        return evaluate_pipe(m, ds, res);
+    levi_feed *f = NULL;
+    int MB = levi_model_max_batch(m);
+    if (feats) LEVI_TRY(levi_feed_create_with_features(&f, m, ds, MB, feats));
+    else LEVI_TRY(levi_feed_create(&f, m, ds, MB, 0, 0, 0));
+    levi_status st = levi_evaluate_feed(m, f, res);
+    levi_feed_free(f);
+    return st;
+}
+
+levi_status levi_compute_features(levi_model *m, const levi_dataset *ds, float **out) {
+    *out = NULL;
+    int F = levi_model_feature_dim(m);
+    if (!F) return levi_error(LEVI_ERR_INVALID_ARG, "method %s has no backbone features",
+                              levi_method_name(levi_model_get_config(m)->method));
+    float *cache = malloc((size_t)ds->n * F * sizeof *cache);
+    if (!cache)
+        return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory for a feature cache of %d x %d floats", ds->n, F);
+    levi_feed *f = NULL;
+    levi_status st = levi_feed_create(&f, m, ds, levi_model_max_batch(m), 0, 0, 1);
+    if (st == LEVI_OK) st = levi_feed_read_cache(f, cache);
+    levi_feed_free(f);
     if (st != LEVI_OK) {
-        levi_eval_result_free(res);
+        free(cache);
         return st;
     }
-    res->acc = res->n ? (double)res->correct / res->n : 0;
-    res->loss = res->n ? loss_sum / res->n : 0;
-    for (int k = 0; k < K; k++) {
-        long tot = 0;
-        for (int j = 0; j < K; j++) tot += res->confusion[(size_t)k * K + j];
-        res->class_acc[k] = tot ? (double)res->confusion[(size_t)k * K + k] / tot : -1.0;
-    }
+    *out = cache;
     return LEVI_OK;
 }

@@ -1,6 +1,8 @@
 /* The training loop: seeded epochs, AdamW, JSON-lines metrics, a checkpoint
  * per epoch, exact resume, a stop on a non-finite loss, and the frozen-
- * backbone feature cache (see levi/train.h). */
+ * backbone feature cache (see levi/train.h). Steps only enqueue work; the
+ * host reads the device's metrics when a log line, a progress update or the
+ * end of an epoch needs them. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,38 +38,6 @@ static double now_s(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-/* Tap features of every image, in dataset order: (n, F) on the host. */
-levi_status levi_compute_features(levi_model *m, const levi_dataset *ds, float **out) {
-    const levi_model_config *c = levi_model_get_config(m);
-    int F = levi_model_feature_dim(m), MB = levi_model_max_batch(m);
-    size_t chw = (size_t)c->channels * c->height * c->width;
-    float *cache = malloc((size_t)ds->n * F * sizeof *cache);
-    float *px = malloc((size_t)MB * chw * sizeof *px), *lab = malloc((size_t)MB * sizeof *lab);
-    levi_status st = (cache && px && lab) ? LEVI_OK
-                                          : levi_error(LEVI_ERR_HOST_MEMORY,
-                                                       "out of host memory for a feature cache of %d x %d floats",
-                                                       ds->n, F);
-    levi_loader l;
-    if (st == LEVI_OK) st = levi_loader_init(&l, ds, MB, 0, 0);
-    int b, done = 0;
-    while (st == LEVI_OK && (b = levi_loader_next(&l, px, lab, c->image_mean, c->image_std)) > 0) {
-        levi_tensor tp = levi_model_input_pixels(m, b), tf = levi_model_input_feats(m, b);
-        st = levi_tensor_write(&tp, px);
-        if (st == LEVI_OK) st = levi_model_features(m, &tp, &tf, b);
-        if (st == LEVI_OK) st = levi_tensor_read(&tf, cache + (size_t)done * F);
-        done += b;
-    }
-    if (st == LEVI_OK) levi_loader_free(&l);
-    free(px);
-    free(lab);
-    if (st != LEVI_OK) {
-        free(cache);
-        return st;
-    }
-    *out = cache;
-    return LEVI_OK;
 }
 
 static levi_status resume(levi_model *m, const char *path, int *epoch, long *step) {
@@ -120,31 +90,150 @@ static void progress(const levi_train_config *cfg, int *mark, int epoch, int don
                 total, loss, acc, sps, last ? "\n" : "");
         fflush(stderr);
     } else if (cfg->progress == 2 && !last) {
-        if (done < total && (long)done * 4 >= (long)(*mark + 1) * total) {
-            fprintf(stderr, "epoch %d/%d: %d/%d images, loss %.4f, acc %.3f, %.0f img/s\n", epoch, cfg->epochs, done,
-                    total, loss, acc, sps);
-            (*mark)++;
-        }
+        fprintf(stderr, "epoch %d/%d: %d/%d images, loss %.4f, acc %.3f, %.0f img/s\n", epoch, cfg->epochs, done,
+                total, loss, acc, sps);
+        (*mark)++;
     } else if (cfg->progress == 2 && last) {
         fprintf(stderr, "epoch %d/%d: %d images, loss %.4f, acc %.3f, %.0f img/s\n", epoch, cfg->epochs, total, loss,
                 acc, sps);
     }
 }
 
-/* The loader's next batch, through the backbone/head pipeline when there is one. */
-static int next_batch(levi_feature_pipe *pipe, levi_loader *l, float *px, float *lab, const levi_model_config *c,
-                      levi_status *st) {
-    if (!pipe) return levi_loader_next(l, px, lab, c->image_mean, c->image_std);
-    int b = 0;
-    *st = levi_feature_pipe_next(pipe, px, lab, &b);
-    return *st == LEVI_OK ? b : 0;
+levi_status levi_train_step(levi_model *m, const levi_batch *b, const levi_adamw_cfg *opt, long step,
+                            float grad_clip) {
+    if (step < 1 || step > 0x7fffffffL) return levi_error(LEVI_ERR_INVALID_ARG, "step %ld is out of range", step);
+    LEVI_TRY(levi_model_zero_grad(m));
+    LEVI_TRY(levi_model_forward(m, &b->x, b->feats.buf ? &b->feats : NULL, &b->labels, b->n, NULL, NULL));
+    LEVI_TRY(levi_model_metrics_accumulate(m, b->n, LEVI_METRICS_TRAIN, step));
+    LEVI_TRY(levi_model_backward(m, b->n));
+    return levi_model_step(m, opt, (int)step, grad_clip, NULL);
 }
+
+/* The first non-finite loss or gradient norm the device recorded, as the
+ * error training stops with; steps count from 1 over epochs of spe steps. */
+static levi_status check_finite(const levi_metrics *mt, long spe) {
+    long sl = mt->bad_loss_step, sg = mt->bad_grad_step;
+    if (sl && (!sg || sl <= sg))
+        return levi_error(LEVI_ERR_NOT_FINITE, "the loss is %g at step %ld (epoch %ld): training stopped",
+                          (double)mt->bad_loss, sl, (sl - 1) / spe + 1);
+    if (sg)
+        return levi_error(LEVI_ERR_NOT_FINITE,
+                          "the gradient norm is not finite at step %ld (epoch %ld, loss %g): training stopped", sg,
+                          (sg - 1) / spe + 1, (double)mt->bad_grad_loss);
+    return LEVI_OK;
+}
+
+/* The host-side source of batches for the paths whose step takes host
+ * buffers: data parallel over devices and ranks (levi_parallel_step), and a
+ * backbone on its own device (levi_feature_pipe hands its features to the
+ * head). Their loss and accuracy come back every step. */
+typedef struct host_src {
+    levi_loader l;
+    int have_loader;
+    levi_feature_pipe *pipe;
+    float *px, *lab, *fb, *cache; /* cache: (n, F) tap features in dataset order, or NULL */
+    int F;
+} host_src;
+
+static void host_src_free(host_src *h) {
+    levi_feature_pipe_free(h->pipe);
+    if (h->have_loader) levi_loader_free(&h->l);
+    free(h->px);
+    free(h->lab);
+    free(h->fb);
+    free(h->cache);
+    free(h);
+}
+
+static levi_status host_src_create(host_src **out, levi_model *m, const levi_dataset *ds,
+                                   const levi_train_config *cfg, int use_cache) {
+    *out = NULL;
+    host_src *h = calloc(1, sizeof *h);
+    if (!h) return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
+    size_t xn = levi_input_numel(levi_model_input_spec(m));
+    h->F = levi_model_feature_dim(m);
+    h->px = malloc((size_t)cfg->batch * xn * sizeof *h->px);
+    h->lab = malloc((size_t)cfg->batch * sizeof *h->lab);
+    h->fb = h->F ? malloc((size_t)cfg->batch * h->F * sizeof *h->fb) : NULL;
+    levi_status st = h->px && h->lab && (!h->F || h->fb) ? LEVI_OK : levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
+    if (st == LEVI_OK && use_cache) st = levi_compute_features(m, ds, &h->cache);
+    if (st == LEVI_OK) st = levi_loader_init(&h->l, ds, cfg->batch, cfg->seed, 1);
+    h->have_loader = st == LEVI_OK;
+    /* backbone on its own device, features not cached: a two-deep pipeline */
+    if (st == LEVI_OK && !use_cache && !cfg->parallel && levi_model_features_cacheable(m) &&
+        levi_model_backbone_ctx(m) != levi_model_ctx(m))
+        st = levi_feature_pipe_create(&h->pipe, m, &h->l);
+    if (st != LEVI_OK) {
+        host_src_free(h);
+        return st;
+    }
+    *out = h;
+    return LEVI_OK;
+}
+
+/* One step of the next host batch; *b = 0 at the epoch's end. Updates mt as
+ * the device's metrics would (non-finite values stop at once). */
+static levi_status host_step(host_src *h, levi_model *m, const levi_train_config *cfg, const levi_adamw_cfg *opt,
+                             long t, long spe, levi_metrics *mt, int *nb) {
+    const levi_model_config *c = levi_model_get_config(m);
+    int b = 0;
+    if (h->pipe) LEVI_TRY(levi_feature_pipe_next(h->pipe, h->px, h->lab, &b));
+    else b = levi_loader_next(&h->l, h->px, h->lab, c->image_mean, c->image_std);
+    *nb = b;
+    if (b <= 0) return LEVI_OK;
+    if (h->cache)
+        for (int i = 0; i < b; i++)
+            memcpy(h->fb + (size_t)i * h->F, h->cache + (size_t)h->l.order[h->l.pos - b + i] * h->F,
+                   (size_t)h->F * sizeof *h->fb);
+    float loss = 0, gnorm = 0;
+    int correct = 0;
+    levi_status st;
+    if (cfg->parallel) {
+        st = levi_parallel_step(cfg->parallel, h->px, h->lab, h->cache ? h->fb : NULL, b, opt, (int)t,
+                                cfg->grad_clip, &loss, &correct, &gnorm);
+    } else {
+        levi_tensor tp = levi_model_input_pixels(m, b), tl = levi_model_input_labels(m, b);
+        levi_tensor tf = levi_model_input_feats(m, b);
+        const int have_feats = h->cache || h->pipe; /* else the backbone runs in the forward */
+        st = LEVI_OK;
+        if (c->task.kind != LEVI_TASK_NONE || !have_feats) st = levi_tensor_write(&tp, h->px);
+        if (st == LEVI_OK) st = levi_tensor_write(&tl, h->lab);
+        if (st == LEVI_OK && h->cache) st = levi_tensor_write(&tf, h->fb);
+        if (st == LEVI_OK) st = levi_model_zero_grad(m);
+        if (st == LEVI_OK) st = levi_model_forward(m, &tp, have_feats ? &tf : NULL, &tl, b, &loss, &correct);
+        if (st == LEVI_OK && isfinite(loss)) st = levi_model_backward(m, b);
+        if (st == LEVI_OK && isfinite(loss)) st = levi_model_step(m, opt, (int)t, cfg->grad_clip, &gnorm);
+    }
+    if (!isfinite(loss))
+        return levi_error(LEVI_ERR_NOT_FINITE, "the loss is %g at step %ld (epoch %ld): training stopped",
+                          (double)loss, t, (t - 1) / spe + 1);
+    if (st == LEVI_ERR_NOT_FINITE || (st == LEVI_OK && !isfinite(gnorm)))
+        return levi_error(LEVI_ERR_NOT_FINITE,
+                          "the gradient norm is not finite at step %ld (epoch %ld, loss %g): training stopped", t,
+                          (t - 1) / spe + 1, (double)loss);
+    LEVI_TRY(st);
+    mt->loss_sum += (double)loss * b;
+    mt->correct += correct;
+    mt->n += b;
+    mt->last_loss = loss;
+    mt->last_correct = correct;
+    return LEVI_OK;
+}
+
+/* LEVI_PROFILE: counters over the steady state of the last epoch (its third
+ * step to its last); steps -1 while measuring. */
+typedef struct steady {
+    levi_counters a, b;
+    long steps;
+    int epoch;
+} steady;
 
 levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_train_config *cfg,
                        levi_train_result *res) {
     memset(res, 0, sizeof *res);
     res->val_acc = -1;
     const levi_model_config *c = levi_model_get_config(m);
+    levi_ctx *ctx = levi_model_ctx(m);
     LEVI_TRY(levi_train_check_dataset(m, train, "the training set"));
     if (cfg->val) LEVI_TRY(levi_train_check_dataset(m, cfg->val, "the validation set"));
     if (cfg->batch < 1 || cfg->batch > levi_model_max_batch(m))
@@ -156,57 +245,54 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
         return levi_error(LEVI_ERR_INVALID_ARG, "--cache-features on: method %s has no frozen backbone features",
                           levi_method_name(c->method));
     int use_cache = cacheable && cfg->cache_features != 0;
-    int F = levi_model_feature_dim(m), K = c->num_classes;
-    size_t chw = (size_t)c->channels * c->height * c->width;
     int start_epoch = 0;
     long step = 0;
     if (cfg->resume_path) LEVI_TRY(resume(m, cfg->resume_path, &start_epoch, &step));
     if (start_epoch >= cfg->epochs)
         return levi_error(LEVI_ERR_INVALID_ARG, "%s already finished epoch %d of %d: nothing to resume",
                           cfg->resume_path, start_epoch, cfg->epochs);
+    const long spe = (train->n + cfg->batch - 1) / cfg->batch;
     double t0 = now_s();
-    float *cache = NULL, *val_cache = NULL;
-    if (use_cache) {
-        if (cfg->progress)
-            fprintf(stderr, "feature cache: computing the backbone's tap features of %d images once\n",
-                    train->n + (cfg->val ? cfg->val->n : 0));
-        LEVI_TRY(levi_compute_features(m, train, &cache));
-        if (cfg->val) {
-            levi_status vs = levi_compute_features(m, cfg->val, &val_cache);
-            if (vs != LEVI_OK) {
-                free(cache);
-                return vs;
-            }
-        }
+    if (use_cache && cfg->progress)
+        fprintf(stderr, "feature cache: computing the backbone's tap features of %d images once\n",
+                train->n + (cfg->val ? cfg->val->n : 0));
+    /* data parallel, or the backbone on its own device: batches from the host */
+    const int apart = levi_model_backbone_ctx(m) && levi_model_backbone_ctx(m) != ctx;
+    levi_feed *feed = NULL, *vfeed = NULL;
+    host_src *hs = NULL;
+    levi_status st = LEVI_OK;
+    if (cfg->parallel || apart) st = host_src_create(&hs, m, train, cfg, use_cache);
+    else st = levi_feed_create(&feed, m, train, cfg->batch, 1, cfg->seed, use_cache);
+    /* validation: the features stay cached on the device across epochs */
+    if (st == LEVI_OK && cfg->val && (use_cache || !apart))
+        st = levi_feed_create(&vfeed, m, cfg->val, levi_model_max_batch(m), 0, 0, use_cache);
+    if (st == LEVI_OK && use_cache) {
+        int resident = 0;
+        if (feed) levi_feed_cached(feed, &resident);
         res->cache_build_s = now_s() - t0;
         res->cached_features = 1;
-        if (cfg->progress) fprintf(stderr, "feature cache: ready in %.1f s\n", res->cache_build_s);
+        if (cfg->progress)
+            fprintf(stderr, "feature cache: ready in %.1f s (%s)\n", res->cache_build_s,
+                    resident ? "on the device" : "on the host, uploaded in chunks");
     }
-    float *px = malloc((size_t)cfg->batch * chw * sizeof *px), *lab = malloc((size_t)cfg->batch * sizeof *lab);
-    float *fb = F ? malloc((size_t)cfg->batch * F * sizeof *fb) : NULL;
     FILE *log = NULL;
-    levi_status st = (px && lab && (!F || fb)) ? LEVI_OK : levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
     if (st == LEVI_OK && cfg->log_path && !(log = fopen(cfg->log_path, cfg->resume_path ? "a" : "w")))
         st = levi_error(LEVI_ERR_IO, "cannot open the metrics log %s for writing", cfg->log_path);
-    levi_loader l;
-    int have_loader = 0;
-    if (st == LEVI_OK) st = levi_loader_init(&l, train, cfg->batch, cfg->seed, 1);
-    have_loader = st == LEVI_OK;
-    /* Backbone on its own device, features not cached: a two-deep pipeline. */
-    levi_feature_pipe *pipe = NULL;
-    if (st == LEVI_OK && !use_cache && cacheable && !cfg->parallel && levi_model_backbone_ctx(m) != levi_model_ctx(m))
-        st = levi_feature_pipe_create(&pipe, m, &l);
+    if (st == LEVI_OK) st = levi_model_metrics_reset(m, LEVI_METRICS_TRAIN, 1);
     levi_adamw_cfg opt = {cfg->lr, 0.9f, 0.999f, 1e-8f, cfg->wd};
-    long total_steps = (long)cfg->epochs * ((train->n + cfg->batch - 1) / cfg->batch);
+    long total_steps = (long)cfg->epochs * spe;
     long samples = 0;
-    (void)K;
+    steady prof = {0};
     for (int epoch = start_epoch; st == LEVI_OK && epoch < cfg->epochs; epoch++) {
-        double te = now_s(), loss_sum = 0;
-        long correct_sum = 0, seen = 0;
+        double te = now_s(), last_read = te;
+        long seen = 0, in_epoch = 0;
         int mark = 0;
-        levi_loader_epoch(&l, epoch);
-        int b;
-        while (st == LEVI_OK && (b = next_batch(pipe, &l, px, lab, c, &st)) > 0) {
+        levi_metrics mt;
+        memset(&mt, 0, sizeof mt);
+        st = levi_model_metrics_reset(m, LEVI_METRICS_TRAIN, 0);
+        if (st == LEVI_OK && feed) st = levi_feed_epoch(feed, epoch);
+        if (st == LEVI_OK && hs) levi_loader_epoch(&hs->l, epoch);
+        while (st == LEVI_OK) {
             if (cfg->stop && *cfg->stop) {
                 if (cfg->progress == 1) fputc('\n', stderr);
                 st = levi_error(LEVI_ERR_INTERRUPTED, "interrupted at step %ld (epoch %d)%s%s", step + 1, epoch + 1,
@@ -214,65 +300,74 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
                                 cfg->checkpoint_path && epoch > start_epoch ? cfg->checkpoint_path : "");
                 break;
             }
-            if (use_cache)
-                for (int i = 0; i < b; i++)
-                    memcpy(fb + (size_t)i * F, cache + (size_t)l.order[l.pos - b + i] * F, (size_t)F * sizeof *fb);
-            float loss = 0, gnorm = 0;
-            int correct = 0;
+            levi_batch b;
             opt.lr = levi_train_lr(cfg, step + 1, total_steps);
-            if (cfg->parallel) {
-                st = levi_parallel_step(cfg->parallel, px, lab, use_cache ? fb : NULL, b, &opt, (int)(step + 1),
-                                        cfg->grad_clip, &loss, &correct, &gnorm);
-                if (st == LEVI_ERR_NOT_FINITE && !isfinite(loss))
-                    st = levi_error(LEVI_ERR_NOT_FINITE, "the loss is %g at step %ld (epoch %d): training stopped",
-                                    (double)loss, step + 1, epoch + 1);
+            if (hs) {
+                st = host_step(hs, m, cfg, &opt, step + 1, spe, &mt, &b.n);
             } else {
-                levi_tensor tp = levi_model_input_pixels(m, b), tl = levi_model_input_labels(m, b);
-                levi_tensor tf = levi_model_input_feats(m, b);
-                if ((!use_cache && !pipe) || c->task.kind != LEVI_TASK_NONE) st = levi_tensor_write(&tp, px);
-                if (st == LEVI_OK) st = levi_tensor_write(&tl, lab);
-                if (st == LEVI_OK && use_cache) st = levi_tensor_write(&tf, fb);
-                if (st == LEVI_OK) st = levi_model_zero_grad(m);
-                if (st == LEVI_OK)
-                    st = levi_model_forward(m, &tp, use_cache || pipe ? &tf : NULL, &tl, b, &loss, &correct);
-                if (st == LEVI_OK && !isfinite(loss))
-                    st = levi_error(LEVI_ERR_NOT_FINITE, "the loss is %g at step %ld (epoch %d): training stopped",
-                                    (double)loss, step + 1, epoch + 1);
-                if (st == LEVI_OK) st = levi_model_backward(m, b);
-                if (st != LEVI_OK) break;
-                st = levi_model_step(m, &opt, (int)(step + 1), cfg->grad_clip, &gnorm);
+                st = levi_feed_next(feed, &b);
+                if (st == LEVI_OK && b.n) st = levi_train_step(m, &b, &opt, step + 1, cfg->grad_clip);
             }
-            if ((st == LEVI_ERR_NOT_FINITE && isfinite(loss)) || (st == LEVI_OK && !isfinite(gnorm)))
-                st = levi_error(LEVI_ERR_NOT_FINITE,
-                                "the gradient norm is not finite at step %ld (epoch %d, loss %g): training stopped",
-                                step + 1, epoch + 1, (double)loss);
-            if (st != LEVI_OK) break;
+            if (st != LEVI_OK || !b.n) break;
             step++;
-            samples += b;
-            seen += b;
-            loss_sum += (double)loss * b;
-            correct_sum += correct;
-            double el = now_s() - t0, sps = samples / (el > 0 ? el : 1e-9);
-            if (log && cfg->log_every > 0 && step % cfg->log_every == 0)
+            in_epoch++;
+            samples += b.n;
+            seen += b.n;
+            if (in_epoch == 2 && epoch == cfg->epochs - 1 && ctx->profile_at_exit) {
+                /* LEVI_PROFILE: the last epoch's steady state, device times included (the finish only then) */
+                if (ctx->profiling && st == LEVI_OK) st = levi_finish(ctx);
+                levi_profile_reset_times(ctx);
+                levi_counters_get(ctx, &prof.a);
+                prof.epoch = epoch;
+                prof.steps = -1;
+            }
+            /* a read when a step line or a progress update is due: never otherwise */
+            int log_due = log && cfg->log_every > 0 && step % cfg->log_every == 0;
+            int prog_due = (cfg->progress == 1 && now_s() - last_read >= 0.5) ||
+                           (cfg->progress == 2 && seen < train->n && (long)seen * 4 >= (long)(mark + 1) * train->n);
+            if (!log_due && !prog_due) continue;
+            if (!hs) st = levi_model_metrics_read(m, LEVI_METRICS_TRAIN, &mt);
+            if (st == LEVI_OK) st = check_finite(&mt, spe);
+            if (st != LEVI_OK) break;
+            last_read = now_s();
+            double el = last_read - t0, sps = samples / (el > 0 ? el : 1e-9);
+            if (log_due)
                 fprintf(log,
                         "{\"type\":\"step\",\"step\":%ld,\"epoch\":%d,\"loss\":%.6g,\"acc\":%.6g,\"lr\":%g,"
                         "\"samples_per_s\":%.4g,\"elapsed\":%.4g}\n",
-                        step, epoch + 1, (double)loss, (double)correct / b, (double)opt.lr, sps, el);
-            progress(cfg, &mark, epoch + 1, (int)seen, train->n, loss_sum / seen, (double)correct_sum / seen, sps, 0);
+                        step, epoch + 1, (double)mt.last_loss, (double)mt.last_correct / b.n, (double)opt.lr, sps,
+                        el);
+            if (prog_due && mt.n)
+                progress(cfg, &mark, epoch + 1, (int)seen, train->n, mt.loss_sum / mt.n, (double)mt.correct / mt.n,
+                         sps, 0);
         }
+        if (st != LEVI_OK) break;
+        if (prof.steps < 0 && in_epoch > 2) {
+            levi_counters_get(ctx, &prof.b);
+            prof.steps = in_epoch - 2;
+            levi_counters d;
+            levi_counters_diff(&prof.a, &prof.b, &d);
+            if (ctx->profiling) st = levi_finish(ctx);
+            char title[96];
+            snprintf(title, sizeof title, "training, steady state (steps 3..%ld of epoch %d)", prof.steps + 2,
+                     epoch + 1);
+            if (st == LEVI_OK) levi_profile_print(ctx, stderr, title, &d, (double)prof.steps, "step");
+        }
+        if (!hs) st = levi_model_metrics_read(m, LEVI_METRICS_TRAIN, &mt);
+        if (st == LEVI_OK) st = check_finite(&mt, spe);
         if (st != LEVI_OK) break;
         double epoch_s = now_s() - te;
         if (epoch == start_epoch) res->first_epoch_s = epoch_s;
         res->last_epoch_s = epoch_s;
-        res->loss = loss_sum / seen;
-        res->acc = (double)correct_sum / seen;
+        res->loss = mt.n ? mt.loss_sum / mt.n : 0;
+        res->acc = mt.n ? (double)mt.correct / mt.n : 0;
         res->epochs_done = epoch + 1;
         res->steps = step;
         double el = now_s() - t0, sps = samples / (el > 0 ? el : 1e-9);
         progress(cfg, &mark, epoch + 1, (int)seen, train->n, res->loss, res->acc, sps, 1);
         if (cfg->val) {
             levi_eval_result ev;
-            st = levi_evaluate_features(m, cfg->val, val_cache, &ev);
+            st = vfeed ? levi_evaluate_feed(m, vfeed, &ev) : levi_evaluate(m, cfg->val, &ev);
             if (st != LEVI_OK) break;
             res->val_acc = ev.acc;
             res->val_loss = ev.loss;
@@ -296,12 +391,8 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
     res->samples_per_s = samples / (el > 0 ? el : 1e-9);
     if (log && fclose(log) != 0 && st == LEVI_OK)
         st = levi_error(LEVI_ERR_IO, "writing the metrics log %s failed", cfg->log_path);
-    levi_feature_pipe_free(pipe);
-    if (have_loader) levi_loader_free(&l);
-    free(px);
-    free(lab);
-    free(fb);
-    free(cache);
-    free(val_cache);
+    levi_feed_free(feed);
+    levi_feed_free(vfeed);
+    if (hs) host_src_free(hs);
     return st;
 }

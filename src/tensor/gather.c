@@ -1,0 +1,24 @@
+/* Row gathers on the device (cl/train.cl): a batch's rows out of a table
+ * that stays on the device, by indices that went up once. */
+#include "levi/tensor.h"
+
+levi_status levi_gather_rows(const levi_tensor *dst, const levi_tensor *src, cl_mem idx, size_t idx_off, int rows,
+                             size_t row_len) {
+    size_t n = (size_t)rows * row_len;
+    if (rows < 0 || dst->numel < n)
+        return levi_error(LEVI_ERR_SHAPE, "gather_rows: %d rows of %zu into a tensor of %zu", rows, row_len,
+                          dst->numel);
+    if (!n) return LEVI_OK;
+    cl_kernel k;
+    LEVI_TRY(levi_kernel_get(dst->ctx, "train", "gather_rows", &k));
+    cl_ulong dof = dst->offset, sof = src->offset, iof = idx_off, row = row_len, nn = n;
+    LEVI_CL_CHECK(clSetKernelArg(k, 0, sizeof(cl_mem), &dst->buf));
+    LEVI_CL_CHECK(clSetKernelArg(k, 1, sizeof dof, &dof));
+    LEVI_CL_CHECK(clSetKernelArg(k, 2, sizeof(cl_mem), &src->buf));
+    LEVI_CL_CHECK(clSetKernelArg(k, 3, sizeof sof, &sof));
+    LEVI_CL_CHECK(clSetKernelArg(k, 4, sizeof(cl_mem), &idx));
+    LEVI_CL_CHECK(clSetKernelArg(k, 5, sizeof iof, &iof));
+    LEVI_CL_CHECK(clSetKernelArg(k, 6, sizeof row, &row));
+    LEVI_CL_CHECK(clSetKernelArg(k, 7, sizeof nn, &nn));
+    return levi_launch_1d(dst->ctx, k, n);
+}
