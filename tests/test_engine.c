@@ -421,17 +421,17 @@ typedef struct step_case {
  * model: depth 2, taps {0, 2}, task model mlp). */
 START_TEST(steps_never_wait) {
     static const step_case cases[] = {
-        {"scratch", LEVI_METHOD_SCRATCH, LEVI_FUSION_CONCAT, 0, 16, 8},
-        {"lp", LEVI_METHOD_LP, LEVI_FUSION_CONCAT, 0, 40, 15},
+        {"scratch", LEVI_METHOD_SCRATCH, LEVI_FUSION_CONCAT, 0, 14, 8},
+        {"lp", LEVI_METHOD_LP, LEVI_FUSION_CONCAT, 0, 32, 15},
         {"lp cache", LEVI_METHOD_LP, LEVI_FUSION_CONCAT, 1, 9, 2},
-        {"ft", LEVI_METHOD_FT, LEVI_FUSION_CONCAT, 0, 73, 41},
-        {"lora", LEVI_METHOD_LORA, LEVI_FUSION_CONCAT, 0, 52, 47},
-        {"levi", LEVI_METHOD_LEVI, LEVI_FUSION_CONCAT, 0, 56, 24},
-        {"levi cache", LEVI_METHOD_LEVI, LEVI_FUSION_CONCAT, 1, 24, 11},
-        {"levi ensemble", LEVI_METHOD_LEVI, LEVI_FUSION_ENSEMBLE, 0, 73, 30},
-        {"levi ensemble cache", LEVI_METHOD_LEVI, LEVI_FUSION_ENSEMBLE, 1, 41, 17},
-        {"levi+lora", LEVI_METHOD_LEVI_LORA, LEVI_FUSION_CONCAT, 0, 71, 55},
-        {"levi+lora ensemble", LEVI_METHOD_LEVI_LORA, LEVI_FUSION_ENSEMBLE, 0, 89, 61},
+        {"ft", LEVI_METHOD_FT, LEVI_FUSION_CONCAT, 0, 89, 41},
+        {"lora", LEVI_METHOD_LORA, LEVI_FUSION_CONCAT, 0, 44, 47},
+        {"levi", LEVI_METHOD_LEVI, LEVI_FUSION_CONCAT, 0, 45, 24},
+        {"levi cache", LEVI_METHOD_LEVI, LEVI_FUSION_CONCAT, 1, 21, 11},
+        {"levi ensemble", LEVI_METHOD_LEVI, LEVI_FUSION_ENSEMBLE, 0, 61, 30},
+        {"levi ensemble cache", LEVI_METHOD_LEVI, LEVI_FUSION_ENSEMBLE, 1, 37, 17},
+        {"levi+lora", LEVI_METHOD_LEVI_LORA, LEVI_FUSION_CONCAT, 0, 60, 55},
+        {"levi+lora ensemble", LEVI_METHOD_LEVI_LORA, LEVI_FUSION_ENSEMBLE, 0, 77, 61},
     };
     levi_dataset ds = synthetic(4 * B);
     levi_adamw_cfg opt = {1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f};
