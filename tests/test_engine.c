@@ -538,8 +538,9 @@ START_TEST(device_metrics_match_the_host) {
 }
 END_TEST
 
-/* Features cached on the device, on the host in chunks, or not at all: the
- * same training (levi, frozen backbone), weight for weight. */
+/* Features cached on the device or on the host in chunks: the same training
+ * (levi, frozen backbone), weight for weight; not cached: the same within
+ * rounding. */
 START_TEST(feature_cache_modes_agree) {
     levi_dataset ds = synthetic(5 * B - 2); /* a short last batch */
     float *w[3];
@@ -579,10 +580,17 @@ START_TEST(feature_cache_modes_agree) {
         w[mode] = params_of(m, &n);
         levi_model_free(m);
     }
+    /* cached on the device or on the host: the same features, the same weights; without a cache the
+     * features come from batches of another composition (a GEMM library may round rows differently) */
+    double worst = 0, scale = 0;
     for (size_t i = 0; i < n; i++) {
-        ck_assert_msg(w[0][i] == w[1][i], "device cache: weight %zu %.9g vs %.9g", i, (double)w[1][i], (double)w[0][i]);
-        ck_assert_msg(w[0][i] == w[2][i], "host chunks: weight %zu %.9g vs %.9g", i, (double)w[2][i], (double)w[0][i]);
+        ck_assert_msg(w[1][i] == w[2][i], "host chunks: weight %zu %.9g vs %.9g", i, (double)w[2][i], (double)w[1][i]);
+        ck_assert_msg(isfinite(w[0][i]) && isfinite(w[1][i]), "weight %zu is not finite", i);
+        worst = fmax(worst, fabs((double)w[0][i] - w[1][i]));
+        scale = fmax(scale, fabs(w[0][i]));
     }
+    ck_assert_msg(worst <= 1e-5 * scale, "cached and uncached features: weights differ by %g (largest %g)", worst,
+                  scale);
     for (int mode = 0; mode < 3; mode++) free(w[mode]);
     free(ds.images);
     free(ds.labels);
