@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../src/nn/vit_internal.h"
 #include "testutil.h"
@@ -111,10 +112,35 @@ START_TEST(plan_linear_in_t) {
         levi_vit *v;
         ck_assert_levi_ok(levi_vit_create(&v, CTX, &c, 8, LEVI_VIT_FULL, 0));
         numel[i] = v->acts.numel, T[i] = v->T;
+        levi_vit_memory m; /* the plan without a device agrees with what was allocated */
+        ck_assert_levi_ok(levi_vit_memory_plan(&c, 8, LEVI_VIT_FULL, 0, &m));
+        ck_assert_uint_eq(m.acts, v->acts.numel * sizeof(float));
+        ck_assert_uint_eq(m.params, v->params.numel * sizeof(float));
+        ck_assert_uint_eq(m.adam_v, v->adam_v.numel * sizeof(float));
+        ck_assert_uint_eq(m.largest, m.acts);
         levi_vit_free(v);
     }
     double grow = (double)numel[1] / numel[0], lin = (double)T[1] / T[0];
     ck_assert_msg(grow < 1.1 * lin, "activations grow %.1fx from T=%d to T=%d (linear: %.1fx)", grow, T[0], T[1], lin);
+}
+END_TEST
+
+/* ViT-B/16 (224, patch 16, 768, depth 12, heads 12, mlp 3072) planned for
+ * full fine-tuning at batch 64 and 4096: sizes without a device, and the
+ * per-tensor limit of the GEMM library named with the largest batch. */
+START_TEST(vit_b16_memory_plan) {
+    levi_vit_config c;
+    levi_vit_config_default(&c);
+    c.image_size = 224, c.patch_size = 16, c.num_channels = 3, c.hidden_size = 768, c.num_hidden_layers = 12;
+    c.num_attention_heads = 12, c.intermediate_size = 3072;
+    levi_vit_memory m;
+    ck_assert_levi_ok(levi_vit_memory_plan(&c, 64, LEVI_VIT_FULL, 0, &m));
+    fprintf(stderr, "ViT-B/16 batch 64, full: activations %.2f GiB, parameters %.1f MiB, total %.2f GiB\n",
+            m.acts / 1073741824.0, m.params / 1048576.0, m.total / 1073741824.0);
+    ck_assert_uint_eq(m.params, m.grads);
+    ck_assert_uint_eq(m.largest, m.acts);
+    ck_assert_int_eq(levi_vit_memory_plan(&c, 4096, LEVI_VIT_FULL, 0, &m), LEVI_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(levi_last_error(), "the largest batch is 3548"));
 }
 END_TEST
 
@@ -132,6 +158,7 @@ int main(void) {
         tcase_set_timeout(dev, 120);
         tcase_add_checked_fixture(dev, setup, teardown);
         tcase_add_test(dev, plan_linear_in_t);
+        tcase_add_test(dev, vit_b16_memory_plan);
         tcase_add_test(dev, long_sequence_t82);
         tcase_add_test(dev, long_sequence_t577);
         suite_add_tcase(s, dev);

@@ -55,6 +55,17 @@ levi_status levi_vit_config_validate(const levi_vit_config *c);
 levi_status levi_vit_create(levi_vit **out, levi_ctx *ctx, const levi_vit_config *cfg, int max_batch,
                             int train_mode, int lora_rank);
 
+/* Device memory a ViT would take (bytes per arena, none allocated): one
+ * buffer per role, so `largest` must fit the device's largest allocation and
+ * `total` its global memory (with the rest of the run). Same checks and
+ * errors as levi_vit_create. */
+typedef struct levi_vit_memory {
+    size_t params, lora, grads, adam_m, adam_v, acts;
+    size_t total, largest;
+} levi_vit_memory;
+levi_status levi_vit_memory_plan(const levi_vit_config *cfg, int max_batch, int train_mode, int lora_rank,
+                                 levi_vit_memory *out);
+
 /* HF-like init: trunc-normal(0.02) weights, zero biases, LayerNorm 1/0;
  * LoRA A random, B zero. Deterministic for a seed. */
 levi_status levi_vit_init_random(levi_vit *v, unsigned long long seed);

@@ -208,8 +208,9 @@ static void plan_acts(levi_vit *v) {
     }
 }
 
-levi_status levi_vit_create(levi_vit **out, levi_ctx *ctx, const levi_vit_config *cfg, int max_batch,
-                            int train_mode, int lora_rank) {
+/* A ViT with every arena planned (offsets, sizes) and nothing allocated. */
+static levi_status vit_plan(levi_vit **out, levi_ctx *ctx, const levi_vit_config *cfg, int max_batch, int train_mode,
+                            int lora_rank) {
     *out = NULL;
     LEVI_TRY(levi_vit_config_validate(cfg));
     if (max_batch < 1 || max_batch > 1 << 20)
@@ -225,39 +226,37 @@ levi_status levi_vit_create(levi_vit **out, levi_ctx *ctx, const levi_vit_config
     if (train_mode == LEVI_VIT_FULL && lora_rank > 0)
         return levi_error(LEVI_ERR_INVALID_ARG, "ViT: full fine-tuning (train_mode 1) takes no LoRA (rank %d)",
                           lora_rank);
+    const int g = cfg->image_size / cfg->patch_size;
+    const int T = g * g + 1, CPP = cfg->num_channels * cfg->patch_size * cfg->patch_size;
+    /* every activation is a GEMM operand or an op's tensor: at most 2^31-1 floats each */
+    const size_t width = (size_t)(cfg->intermediate_size > cfg->hidden_size ? cfg->intermediate_size
+                                                                             : cfg->hidden_size);
+    const size_t per_image = (size_t)T * (width > (size_t)CPP ? width : (size_t)CPP);
+    if ((size_t)max_batch * per_image > (size_t)INT_MAX)
+        return levi_error(LEVI_ERR_INVALID_ARG,
+                          "ViT: max_batch %d gives activations of %zu floats, above 2^31-1 per tensor; the largest "
+                          "batch is %zu",
+                          max_batch, (size_t)max_batch * per_image, (size_t)INT_MAX / per_image);
     levi_vit *v = calloc(1, sizeof *v);
-    if (!v) return levi_error(LEVI_ERR_HOST_MEMORY, "ViT: out of host memory");
+    if (v) v->table = calloc((size_t)(20 * cfg->num_hidden_layers + 8), sizeof *v->table);
+    if (!v || !v->table) {
+        free(v);
+        return levi_error(LEVI_ERR_HOST_MEMORY, "ViT: out of host memory");
+    }
     v->ctx = ctx;
     v->cfg = *cfg;
     v->train_mode = train_mode;
     v->lora_rank = lora_rank;
     v->max_batch = max_batch;
-    const int g = cfg->image_size / cfg->patch_size;
     v->NP = g * g;
-    v->T = v->NP + 1;
-    v->CPP = cfg->num_channels * cfg->patch_size * cfg->patch_size;
-    /* every activation is a GEMM operand or an op's tensor: at most 2^31-1 floats each */
-    const size_t width = (size_t)(cfg->intermediate_size > cfg->hidden_size ? cfg->intermediate_size
-                                                                             : cfg->hidden_size);
-    const size_t per_image = (size_t)v->T * (width > (size_t)v->CPP ? width : (size_t)v->CPP);
-    if ((size_t)max_batch * per_image > (size_t)INT_MAX) {
-        free(v);
-        return levi_error(LEVI_ERR_INVALID_ARG,
-                          "ViT: max_batch %d gives activations of %zu floats, above 2^31-1 per tensor; the largest "
-                          "batch is %zu",
-                          max_batch, (size_t)max_batch * per_image, (size_t)INT_MAX / per_image);
-    }
-    v->table = calloc((size_t)(20 * cfg->num_hidden_layers + 8), sizeof *v->table);
+    v->T = T;
+    v->CPP = CPP;
     levi_arena_init(&v->params, ctx, "ViT parameters");
     levi_arena_init(&v->lora, ctx, "ViT LoRA parameters");
     levi_arena_init(&v->grads, ctx, "ViT gradients");
     levi_arena_init(&v->adam_m, ctx, "ViT AdamW first moments");
     levi_arena_init(&v->adam_v, ctx, "ViT AdamW second moments");
     levi_arena_init(&v->acts, ctx, "ViT activations");
-    if (!v->table) {
-        free(v);
-        return levi_error(LEVI_ERR_HOST_MEMORY, "ViT: out of host memory");
-    }
     plan_params(v);
     plan_acts(v);
     const levi_arena *trainable = train_mode == LEVI_VIT_FULL ? &v->params : &v->lora;
@@ -265,6 +264,30 @@ levi_status levi_vit_create(levi_vit **out, levi_ctx *ctx, const levi_vit_config
         levi_arena *opt[3] = {&v->grads, &v->adam_m, &v->adam_v};
         for (int i = 0; i < 3; i++) levi_arena_reserve(opt[i], trainable->numel);
     }
+    *out = v;
+    return LEVI_OK;
+}
+
+levi_status levi_vit_memory_plan(const levi_vit_config *cfg, int max_batch, int train_mode, int lora_rank,
+                                 levi_vit_memory *out) {
+    memset(out, 0, sizeof *out);
+    levi_vit *v;
+    LEVI_TRY(vit_plan(&v, NULL, cfg, max_batch, train_mode, lora_rank));
+    const levi_arena *all[6] = {&v->params, &v->lora, &v->grads, &v->adam_m, &v->adam_v, &v->acts};
+    size_t *bytes[6] = {&out->params, &out->lora, &out->grads, &out->adam_m, &out->adam_v, &out->acts};
+    for (int i = 0; i < 6; i++) {
+        *bytes[i] = all[i]->numel * sizeof(float);
+        out->total += *bytes[i];
+        if (*bytes[i] > out->largest) out->largest = *bytes[i];
+    }
+    levi_vit_free(v);
+    return LEVI_OK;
+}
+
+levi_status levi_vit_create(levi_vit **out, levi_ctx *ctx, const levi_vit_config *cfg, int max_batch,
+                            int train_mode, int lora_rank) {
+    levi_vit *v;
+    LEVI_TRY(vit_plan(&v, ctx, cfg, max_batch, train_mode, lora_rank));
     levi_status st = LEVI_OK;
     levi_arena *all[6] = {&v->params, &v->lora, &v->grads, &v->adam_m, &v->adam_v, &v->acts};
     for (int i = 0; i < 6 && st == LEVI_OK; i++)
