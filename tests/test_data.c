@@ -339,15 +339,13 @@ START_TEST(resize_matches_pytorch) {
     const double up_ref[16] = {0, 0.25, 0.75, 1, 0.5, 0.75, 1.25, 1.5, 1.5, 1.75, 2.25, 2.5, 2, 2.25, 2.75, 3};
     float up[16];
     levi_resize_bilinear(up_in, 1, 2, 2, up, 4, 4);
-    double worst = 0;
-    for (int i = 0; i < 16; i++) worst = fmax(worst, fabs(up[i] - up_ref[i]));
+    test_check_close("bilinear resize (up) vs PyTorch", up, up_ref, 16, 1e-5, 0);
     float down_in[30];
     for (int i = 0; i < 30; i++) down_in[i] = (float)i;
     const double down_ref[12] = {2.25, 3.75, 5.25, 6.75, 12.25, 13.75, 15.25, 16.75, 22.25, 23.75, 25.25, 26.75};
     float down[12];
     levi_resize_bilinear(down_in, 1, 5, 6, down, 3, 4);
-    for (int i = 0; i < 12; i++) worst = fmax(worst, fabs(down[i] - down_ref[i]));
-    ck_assert_msg(worst < 1e-5, "bilinear resize vs PyTorch: worst difference %g (tolerance 1e-5)", worst);
+    test_check_close("bilinear resize (down) vs PyTorch", down, down_ref, 12, 1e-5, 0);
     /* two channels resize independently; same size is the identity */
     float two[8] = {0, 1, 2, 3, 10, 10, 10, 10}, out2[32];
     levi_resize_bilinear(two, 2, 2, 2, out2, 4, 4);
@@ -395,14 +393,13 @@ START_TEST(folder_load) {
     ck_assert_str_eq(ds.class_names[2], "zebra");
     /* apple = written class 1; files sorted img0..img3 hold values 13, 12, 11, 10 */
     const int cls_written[3] = {1, 2, 0};
-    double worst = 0;
     for (int k = 0; k < 12; k++) {
         int c = k / 4, i = k % 4;
         ck_assert_int_eq(ds.labels[k], c);
-        double want = (10 * cls_written[c] + (3 - i)) / 255.0;
-        for (int p = 0; p < 64; p++) worst = fmax(worst, fabs(ds.images[k * 64 + p] - want));
+        double want[64];
+        for (int p = 0; p < 64; p++) want[p] = (10 * cls_written[c] + (3 - i)) / 255.0;
+        test_check_close("folder pixels", ds.images + k * 64, want, 64, 1e-6, 0);
     }
-    ck_assert_msg(worst < 1e-6, "folder pixels: worst difference %g (tolerance 1e-6)", worst);
     levi_dataset_free(&ds);
     /* resized to 5x3, three channels, two per class */
     ck_assert_levi_ok(levi_dataset_load_folder(&ds, root, 3, 5, 3, 2));

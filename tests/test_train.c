@@ -184,6 +184,9 @@ START_TEST(levi_learns_and_logs) {
 }
 END_TEST
 
+/* Every method learns the stripes (chance 1/3) within 3 epochs: an accuracy
+ * floor per method, below what it reaches (measured: 0.64, 1.0, 0.60, 0.67,
+ * 0.67, 1.0, 1.0, 1.0); a weak random backbone keeps lp, ft and lora lower. */
 START_TEST(every_method_trains) {
     const char *methods[][9] = {
         {"scratch", NULL},
@@ -195,6 +198,7 @@ START_TEST(every_method_trains) {
         {"levi", "--fusion", "ensemble", "--taps", "0,1,2", NULL},
         {"levi", "--task-model", "cnn", "--adapter", "linear", "--cache-features", "off", NULL},
     };
+    const double floor[] = {0.5, 0.8, 0.45, 0.5, 0.5, 0.8, 0.8, 0.8};
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
         char name[64];
         snprintf(name, sizeof name, "m%zu.safetensors", i);
@@ -205,15 +209,16 @@ START_TEST(every_method_trains) {
         int rc;
         if (scratch)
             rc = run_cmd(cmd_train, NULL, "train", "--method", methods[i][0], "--data", g_train, "--out", out,
-                         "--image-size", "8", "--epochs", "1", "--batch", "32", "--limit", "16", "--task-hidden", "8",
+                         "--image-size", "8", "--epochs", "3", "--batch", "16", "--lr", "3e-3", "--task-hidden", "8",
                          e[0], e[1], e[2], e[3], e[4], e[5], e[6], NULL);
         else
             rc = run_cmd(cmd_train, NULL, "train", "--method", methods[i][0], "--backbone", g_bb, "--data", g_train,
-                         "--out", out, "--epochs", "1", "--batch", "32", "--limit", "16", e[0], e[1], e[2], e[3],
-                         e[4], e[5], e[6], NULL);
+                         "--out", out, "--epochs", "3", "--batch", "16", "--lr", "3e-3", e[0], e[1], e[2], e[3], e[4],
+                         e[5], e[6], NULL);
         ck_assert_msg(rc == 0, "method %s %s: exit %d", methods[i][0], e[0] ? e[0] : "", rc);
         double acc = eval_acc(out, g_val, NULL);
-        ck_assert_msg(acc >= 0 && acc <= 1, "accuracy %g", acc);
+        ck_assert_msg(acc >= floor[i], "method %s %s: validation accuracy %.3f below %.2f (chance 0.33)", methods[i][0],
+                      e[0] ? e[0] : "", acc, floor[i]);
     }
 }
 END_TEST
@@ -223,18 +228,14 @@ static void compare_models(const char *a, const char *b, double tol) {
     ck_assert_levi_ok(levi_safetensors_read(a, &sa));
     ck_assert_levi_ok(levi_safetensors_read(b, &sb));
     ck_assert_int_eq(sa.count, sb.count);
-    double worst = 0;
-    const char *where = "";
     for (int i = 0; i < sa.count; i++) {
         const levi_st_tensor *t = levi_safetensors_find(&sb, sa.tensors[i].name);
         ck_assert_msg(t != NULL, "%s lacks %s", b, sa.tensors[i].name);
         ck_assert_int_eq((int)t->numel, (int)sa.tensors[i].numel);
-        for (size_t j = 0; j < t->numel; j++) {
-            double d = fabs((double)t->data[j] - sa.tensors[i].data[j]);
-            if (d > worst) worst = d, where = sa.tensors[i].name;
-        }
+        char what[160];
+        snprintf(what, sizeof what, "resumed model vs the uninterrupted one: %s", sa.tensors[i].name);
+        test_check_close_f(what, t->data, sa.tensors[i].data, t->numel, tol, 0);
     }
-    ck_assert_msg(worst <= tol, "resumed model differs from the uninterrupted one by %g in %s", worst, where);
     levi_safetensors_free(&sa);
     levi_safetensors_free(&sb);
 }

@@ -23,31 +23,14 @@ static const golden_array *gget(const char *name) {
     return a;
 }
 
-/* Worst |got - ref| relative to max |ref| (at least 1e-2: all-but-zero tensors such as the key bias's gradient). */
-static double worst_rel(const float *got, const float *ref, size_t n, size_t *at) {
-    double mx = 1e-2, worst = 0.0;
-    for (size_t i = 0; i < n; i++) mx = fmax(mx, fabs((double)ref[i]));
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)got[i] - (double)ref[i]) / mx;
-        if (!(d <= worst)) { /* NaN counts as worst */
-            worst = isnan(d) ? INFINITY : d;
-            if (at) *at = i;
-        }
-    }
-    return worst;
-}
-
 static void expect_tensor(const levi_tensor *t, const golden_array *ref, double tol, const char *what) {
     ck_assert_msg(t->numel >= ref->numel, "%s: tensor has %zu floats, golden %zu", what, t->numel, ref->numel);
     levi_tensor view = *t;
     view.numel = ref->numel;
     float *got = malloc(ref->numel * sizeof(float));
     ck_assert_levi_ok(levi_tensor_read(&view, got));
-    size_t at = 0;
-    double w = worst_rel(got, ref->data, ref->numel, &at);
-    if (getenv("LEVI_TEST_VERBOSE")) fprintf(stderr, "  %-60s worst rel diff %.2e (tol %.0e)\n", what, w, tol);
-    ck_assert_msg(w <= tol, "%s: worst relative difference %.3g at %zu (got %g, want %g), tolerance %.1g", what, w,
-                  at, (double)got[at], (double)ref->data[at], tol);
+    /* relative to max |ref|, at least 1e-2: all-but-zero tensors such as the key bias's gradient */
+    test_check_rel_f(what, got, ref->data, ref->numel, tol, 1e-2);
     free(got);
 }
 
@@ -411,9 +394,7 @@ static float *forward_last(levi_vit *v, const levi_tensor *pixels, int B, size_t
 }
 
 static void expect_same(const float *a, const float *b, size_t n, const char *what) {
-    size_t at = 0;
-    double w = worst_rel(a, b, n, &at);
-    ck_assert_msg(w == 0.0, "%s: outputs differ by %.3g at %zu", what, w, at);
+    test_check_close_f(what, a, b, n, 0, 0);
 }
 
 START_TEST(save_load_round_trip) {
@@ -461,8 +442,8 @@ START_TEST(save_load_round_trip) {
     /* without LoRA the output differs */
     ck_assert_levi_ok(levi_vit_load(&u, CTX, sub, B, LEVI_VIT_FROZEN, 0));
     got = forward_last(u, &pixels, B, &n);
-    size_t at;
-    ck_assert_msg(worst_rel(got, ref, n, &at) > 1e-3, "LoRA had no effect");
+    test_diff d = test_diff_ff(got, ref, n, 0, 0);
+    ck_assert_msg(isfinite(d.worst) && d.worst > 1e-3 * fmax(d.scale, 1e-2), "LoRA had no effect");
     free(got);
     levi_vit_free(u);
 

@@ -135,3 +135,12 @@ double test_check_close_f(const char *what, const float *got, const float *ref, 
 void test_check_value(const char *what, double got, double ref, double atol, double rtol) {
     check(what, test_diff_dd(&got, &ref, 1, atol, rtol), 1, atol, rtol);
 }
+
+double test_check_rel_f(const char *what, const float *got, const float *ref, size_t n, double rtol, double floor) {
+    const double atol = rtol * fmax(test_diff_ff(got, ref, n, 0, 0).scale, floor);
+    return check(what, test_diff_ff(got, ref, n, atol, 0), n, atol, 0);
+}
+double test_check_rel(const char *what, const float *got, const double *ref, size_t n, double rtol, double floor) {
+    const double atol = rtol * fmax(test_diff_fd(got, ref, n, 0, 0).scale, floor);
+    return check(what, test_diff_fd(got, ref, n, atol, 0), n, atol, 0);
+}

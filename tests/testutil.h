@@ -58,6 +58,11 @@ double test_check_close_d(const char *what, const double *got, const double *ref
 double test_check_close_f(const char *what, const float *got, const float *ref, size_t n, double atol, double rtol);
 /* One value (a loss, a norm): the same rule with n = 1. */
 void test_check_value(const char *what, double got, double ref, double atol, double rtol);
+/* Relative to the reference's scale with a floor: |got - ref| <= rtol *
+ * max(max|ref|, floor) everywhere (the floor keeps "relative" meaningful for
+ * references that are all but zero). */
+double test_check_rel_f(const char *what, const float *got, const float *ref, size_t n, double rtol, double floor);
+double test_check_rel(const char *what, const float *got, const double *ref, size_t n, double rtol, double floor);
 
 #define ck_assert_levi_ok(expr)                                                                        \
     do {                                                                                               \
