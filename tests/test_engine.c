@@ -401,9 +401,11 @@ static levi_dataset synthetic(int n) {
     ds.height = ds.width = IMG;
     ds.num_classes = K;
     ds.class_names = names;
-    ds.images = malloc((size_t)n * IMG * IMG * sizeof(float));
+    levi_preprocess_default(&ds.pre, 1, IMG, IMG, 0.5f, 0.5f);
+    ds.pixels = malloc((size_t)n * IMG * IMG);
     ds.labels = malloc((size_t)n * sizeof(int));
-    test_fill_uniform(ds.images, (size_t)n * IMG * IMG, 21, 0.0f, 1.0f);
+    unsigned long long r = 21;
+    for (size_t i = 0; i < (size_t)n * IMG * IMG; i++) ds.pixels[i] = (unsigned char)(levi_splitmix64(&r) >> 56);
     for (int i = 0; i < n; i++) ds.labels[i] = i % K;
     return ds;
 }
@@ -482,7 +484,7 @@ START_TEST(steps_never_wait) {
         levi_feed_free(f);
         levi_model_free(m);
     }
-    free(ds.images);
+    free(ds.pixels);
     free(ds.labels);
 }
 END_TEST
@@ -592,7 +594,7 @@ START_TEST(feature_cache_modes_agree) {
     ck_assert_msg(worst <= 1e-5 * scale, "cached and uncached features: weights differ by %g (largest %g)", worst,
                   scale);
     for (int mode = 0; mode < 3; mode++) free(w[mode]);
-    free(ds.images);
+    free(ds.pixels);
     free(ds.labels);
 }
 END_TEST

@@ -181,16 +181,17 @@ levi_status bench_train(levi_ctx *ctx, cJSON *doc, double budget_s, const bench_
     ds.height = ds.width = vc.image_size;
     ds.num_classes = 10;
     ds.class_names = names;
-    ds.images = malloc(sizeof(float) * (size_t)ds.n * chw);
+    levi_preprocess_default(&ds.pre, ds.channels, ds.height, ds.width, vc.image_mean, vc.image_std);
+    ds.pixels = malloc((size_t)ds.n * chw);
     ds.labels = malloc(sizeof(int) * (size_t)ds.n);
-    if (!ds.images || !ds.labels) {
-        free(ds.images);
+    if (!ds.pixels || !ds.labels) {
+        free(ds.pixels);
         free(ds.labels);
         return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory for %d synthetic images", ds.n);
     }
     unsigned s = 12345;
     for (size_t i = 0; i < (size_t)ds.n * chw; i++)
-        s = s * 1103515245u + 12345u, ds.images[i] = (float)((s >> 9) & 0xffff) / 65535.0f;
+        s = s * 1103515245u + 12345u, ds.pixels[i] = (unsigned char)((s >> 9) & 0xff);
     for (int i = 0; i < ds.n; i++) ds.labels[i] = i % 10;
     bench_print_row(NULL, 0, 0);
     levi_status st = LEVI_OK;
@@ -232,7 +233,7 @@ levi_status bench_train(levi_ctx *ctx, cJSON *doc, double budget_s, const bench_
         }
         bench_print_row(&row, 0, 0);
     }
-    free(ds.images);
+    free(ds.pixels);
     free(ds.labels);
     return st;
 }

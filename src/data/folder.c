@@ -1,5 +1,6 @@
-/* ImageFolder datasets: root/<class>/<file>.png, classes = sorted sub-folder
- * names, files in sorted order, every image preloaded into host memory. */
+/* ImageFolder listing: root/<class>/<file>.{png,jpg,jpeg}, classes = sorted
+ * sub-folder names, files in sorted order (the data set itself is loaded by
+ * dataset.c). */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -38,13 +39,14 @@ static levi_status names_push(name_list *l, const char *s) {
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-static int is_png_name(const char *s) {
+static int is_image_name(const char *s) {
     size_t n = strlen(s);
-    return n > 4 && !strcasecmp(s + n - 4, ".png");
+    return (n > 4 && (!strcasecmp(s + n - 4, ".png") || !strcasecmp(s + n - 4, ".jpg"))) ||
+           (n > 5 && !strcasecmp(s + n - 5, ".jpeg"));
 }
 
 /* Entries of `dir` (hidden ones skipped), sorted. want_dirs: sub-folders;
- * else regular files, split into PNG names and a count of the others. */
+ * else regular files, split into image names and a count of the others. */
 static levi_status list_dir(const char *dir, int want_dirs, name_list *out, int *others) {
     memset(out, 0, sizeof *out);
     if (others) *others = 0;
@@ -66,7 +68,7 @@ static levi_status list_dir(const char *dir, int want_dirs, name_list *out, int 
         if (want_dirs) {
             if (S_ISDIR(sb.st_mode)) st = names_push(out, e->d_name);
         } else if (S_ISREG(sb.st_mode)) {
-            if (is_png_name(e->d_name)) st = names_push(out, e->d_name);
+            if (is_image_name(e->d_name)) st = names_push(out, e->d_name);
             else if (others) (*others)++;
         }
         if (st != LEVI_OK) break;
@@ -80,7 +82,7 @@ static levi_status list_dir(const char *dir, int want_dirs, name_list *out, int 
     return LEVI_OK;
 }
 
-levi_status data_list_pngs(const char *dir, char ***names, int *count, int *others) {
+levi_status data_list_images(const char *dir, char ***names, int *count, int *others) {
     name_list l;
     *names = NULL;
     *count = 0;
@@ -97,7 +99,7 @@ levi_status levi_folder_classes(const char *root, char ***names, int *count) {
     LEVI_TRY(list_dir(root, 1, &l, NULL));
     if (l.n == 0) {
         names_free(&l);
-        return levi_error(LEVI_ERR_FORMAT, "'%s' holds no class folders (expected root/<class>/<file>.png)", root);
+        return levi_error(LEVI_ERR_FORMAT, "'%s' holds no class folders (expected root/<class>/<file>.png or .jpg)", root);
     }
     *names = l.v;
     *count = l.n;
@@ -136,77 +138,3 @@ levi_status levi_folder_counts(const char *root, char ***names, int *num_classes
     return LEVI_OK;
 }
 
-void levi_dataset_free(levi_dataset *ds) {
-    free(ds->images);
-    free(ds->labels);
-    if (ds->class_names) levi_class_names_free(ds->class_names, ds->num_classes);
-    memset(ds, 0, sizeof *ds);
-}
-
-levi_status levi_dataset_load_folder(levi_dataset *ds, const char *root, int channels, int height, int width,
-                                     int limit_per_class) {
-    memset(ds, 0, sizeof *ds);
-    if ((channels != 1 && channels != 3) || height <= 0 || width <= 0 || height > LEVI_PNG_MAX_SIDE ||
-        width > LEVI_PNG_MAX_SIDE)
-        return levi_error(LEVI_ERR_INVALID_ARG,
-                          "dataset '%s': asked for %d channels of %dx%d, expected 1 or 3 channels and sides 1..%d",
-                          root, channels, height, width, LEVI_PNG_MAX_SIDE);
-    char **classes;
-    int nc;
-    LEVI_TRY(levi_folder_classes(root, &classes, &nc));
-    ds->class_names = classes;
-    ds->num_classes = nc;
-    ds->channels = channels;
-    ds->height = height;
-    ds->width = width;
-    name_list *files = calloc((size_t)nc, sizeof *files);
-    if (!files) {
-        levi_dataset_free(ds);
-        return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
-    }
-    levi_status st = LEVI_OK;
-    char path[4096];
-    long total = 0;
-    int skipped = 0;
-    for (int c = 0; c < nc && st == LEVI_OK; c++) {
-        snprintf(path, sizeof path, "%s/%s", root, classes[c]);
-        int others = 0;
-        st = list_dir(path, 0, &files[c], &others);
-        if (st != LEVI_OK) break;
-        skipped += others;
-        if (files[c].n == 0) {
-            st = levi_error(LEVI_ERR_FORMAT, "class folder '%s' holds no .png files", path);
-            break;
-        }
-        int take = limit_per_class > 0 && files[c].n > limit_per_class ? limit_per_class : files[c].n;
-        total += take;
-        if (total > 0x7fffffffL) st = levi_error(LEVI_ERR_INVALID_ARG, "dataset '%s': too many images", root);
-    }
-    if (st == LEVI_OK && skipped > 0)
-        LEVI_WARN("dataset '%s': skipped %d file%s that are not .png", root, skipped, skipped > 1 ? "s" : "");
-    size_t per = (size_t)channels * height * width;
-    if (st == LEVI_OK) {
-        ds->images = malloc(sizeof(float) * per * (size_t)total);
-        ds->labels = malloc(sizeof(int) * (size_t)total);
-        if (!ds->images || !ds->labels)
-            st = levi_error(LEVI_ERR_HOST_MEMORY, "dataset '%s': out of host memory for %ld images of %zu floats",
-                            root, total, per);
-    }
-    int k = 0;
-    for (int c = 0; c < nc && st == LEVI_OK; c++) {
-        int take = limit_per_class > 0 && files[c].n > limit_per_class ? limit_per_class : files[c].n;
-        for (int i = 0; i < take && st == LEVI_OK; i++) {
-            snprintf(path, sizeof path, "%s/%s/%s", root, classes[c], files[c].v[i]);
-            st = levi_image_load(path, channels, height, width, ds->images + (size_t)k * per);
-            ds->labels[k++] = c;
-        }
-    }
-    for (int c = 0; c < nc; c++) names_free(&files[c]);
-    free(files);
-    if (st != LEVI_OK) {
-        levi_dataset_free(ds);
-        return st;
-    }
-    ds->n = k;
-    return LEVI_OK;
-}

@@ -1,6 +1,6 @@
 /* PNG through libpng: decode any PNG to 8-bit gray or RGB, encode 8-bit gray
  * or RGB (deterministic bytes, zlib level 1), bilinear resize, and
- * levi_image_load (one file → floats for `predict`). */
+ * levi_image_load (one PNG or JPEG → floats in [0,1]). */
 #include <errno.h>
 #include <math.h>
 #include <png.h>
@@ -10,14 +10,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "levi/data.h"
+#include "data_internal.h"
 #include "levi/runtime.h"
 
-/* Files above this size are refused before reading (no real image in this
- * project comes near it). */
-#define PNG_MAX_FILE_BYTES (256u << 20)
-/* Pixels per image; with LEVI_PNG_MAX_SIDE this bounds the RGBA buffer. */
-#define PNG_MAX_PIXELS (64u << 20)
+#define PNG_MAX_PIXELS LEVI_IMAGE_MAX_PIXELS
+/* Memory libpng may allocate for one ancillary chunk (iCCP, zTXt, ...) beyond
+ * the file's own size: a chunk can never hold more than the file, so a header
+ * claiming 2 GB in a 44-byte file is refused before anything is allocated. */
+#define PNG_CHUNK_SLACK (8u << 20)
 
 typedef struct png_err {
     jmp_buf jmp;
@@ -85,6 +85,7 @@ levi_status levi_png_decode(const unsigned char *data, size_t len, const char *n
     mem_reader r = {data, len, 0};
     png_set_read_fn(png, &r, read_mem);
     png_set_user_limits(png, 0x7fffffff, 0x7fffffff); /* our own check below names the size */
+    png_set_chunk_malloc_max(png, len + PNG_CHUNK_SLACK);
     png_read_info(png, info);
     png_uint_32 w = 0, h = 0;
     int depth, color, interlace;
@@ -95,35 +96,23 @@ levi_status levi_png_decode(const unsigned char *data, size_t len, const char *n
         return levi_error(LEVI_ERR_FORMAT, "PNG '%s': header claims %ux%u pixels, expected sides 1..%d and at most %u pixels",
                           name, (unsigned)w, (unsigned)h, LEVI_PNG_MAX_SIDE, PNG_MAX_PIXELS);
     }
-    /* Everything to 8-bit RGBA, then composite and convert ourselves. */
+    /* Everything to 8-bit gray, gray+alpha, RGB or RGBA, then PIL's convert. */
     png_set_expand(png);
     png_set_strip_16(png);
-    png_set_gray_to_rgb(png);
-    png_set_add_alpha(png, 0xff, PNG_FILLER_AFTER);
     if (interlace != PNG_INTERLACE_NONE) png_set_interlace_handling(png);
     png_read_update_info(png, info);
-    if (png_get_rowbytes(png, info) != (size_t)w * 4) png_error(png, "unexpected row layout after conversion");
-    rgba = malloc((size_t)w * h * 4);
+    int nc = png_get_channels(png, info);
+    if (nc < 1 || nc > 4 || png_get_rowbytes(png, info) != (size_t)w * (size_t)nc)
+        png_error(png, "unexpected row layout after conversion");
+    rgba = malloc((size_t)w * h * (size_t)nc);
     rows = malloc(sizeof(png_bytep) * h);
     out = malloc((size_t)w * h * (size_t)channels);
     if (!rgba || !rows || !out) png_error(png, "out of host memory");
-    for (png_uint_32 y = 0; y < h; y++) rows[y] = rgba + (size_t)y * w * 4;
+    for (png_uint_32 y = 0; y < h; y++) rows[y] = rgba + (size_t)y * w * (size_t)nc;
     png_read_image(png, rows);
     png_read_end(png, NULL);
     png_destroy_read_struct(&png, &info, NULL);
-    size_t np = (size_t)w * h;
-    for (size_t i = 0; i < np; i++) {
-        const unsigned char *p = rgba + 4 * i;
-        unsigned a = p[3];
-        unsigned rr = (p[0] * a + 127) / 255, gg = (p[1] * a + 127) / 255, bb = (p[2] * a + 127) / 255;
-        if (channels == 1) {
-            out[i] = (unsigned char)((299 * rr + 587 * gg + 114 * bb + 500) / 1000);
-        } else {
-            out[3 * i] = (unsigned char)rr;
-            out[3 * i + 1] = (unsigned char)gg;
-            out[3 * i + 2] = (unsigned char)bb;
-        }
-    }
+    data_convert_pixels(rgba, nc, out, channels, (size_t)w * h);
     free(rgba);
     free(rows);
     *width = (int)w;
@@ -134,15 +123,9 @@ levi_status levi_png_decode(const unsigned char *data, size_t len, const char *n
 
 levi_status levi_png_read(const char *path, int channels, int *width, int *height, unsigned char **pixels) {
     *pixels = NULL;
-    struct stat sb;
-    if (stat(path, &sb) != 0) return levi_error(LEVI_ERR_IO, "cannot open PNG '%s': %s", path, strerror(errno));
-    if (!S_ISREG(sb.st_mode)) return levi_error(LEVI_ERR_IO, "PNG '%s' is not a regular file", path);
-    if ((unsigned long long)sb.st_size > PNG_MAX_FILE_BYTES)
-        return levi_error(LEVI_ERR_FORMAT, "PNG '%s' is %lld bytes, more than the %u this reader accepts", path,
-                          (long long)sb.st_size, PNG_MAX_FILE_BYTES);
     char *d;
     size_t len;
-    LEVI_TRY(levi_read_file(path, &d, &len));
+    LEVI_TRY(data_read_image_file(path, "PNG", &d, &len));
     levi_status st = levi_png_decode((const unsigned char *)d, len, path, channels, width, height, pixels);
     free(d);
     return st;
@@ -264,7 +247,7 @@ levi_status levi_image_load(const char *path, int channels, int height, int widt
                           path, channels, height, width);
     int w, h;
     unsigned char *px;
-    LEVI_TRY(levi_png_read(path, channels, &w, &h, &px));
+    LEVI_TRY(levi_image_read(path, channels, &w, &h, &px));
     size_t np = (size_t)w * h;
     float *chw = (w == width && h == height) ? out : malloc(np * (size_t)channels * sizeof(float));
     if (!chw) {

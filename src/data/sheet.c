@@ -198,7 +198,7 @@ levi_status levi_contact_sheet(const char *dir, const char *out_png, int per_cla
             char **files = NULL;
             int nf = 0;
             struct stat sb;
-            if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) st = data_list_pngs(path, &files, &nf, NULL);
+            if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) st = data_list_images(path, &files, &nf, NULL);
             for (int i = 0; st == LEVI_OK && i < nf && i < per_class; i++) {
                 char file[4200];
                 snprintf(file, sizeof file, "%s/%s", path, files[i]);

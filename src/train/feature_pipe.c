@@ -65,8 +65,7 @@ void levi_feature_pipe_free(levi_feature_pipe *p) {
 /* Load the loader's next batch into slot s and queue its upload and backbone
  * forward on the backbone ctx (p->n[s] = 0 at the end of the epoch). */
 static levi_status launch(levi_feature_pipe *p, int s) {
-    const levi_input_spec *spec = levi_model_input_spec(p->m);
-    int b = levi_loader_next(p->loader, p->x[s], p->y[s], spec->mean, spec->std);
+    int b = levi_loader_next(p->loader, p->x[s], p->y[s]);
     p->n[s] = b;
     if (b <= 0) {
         p->n[s] = 0;

@@ -122,10 +122,9 @@ static levi_tensor slot_labels(levi_feed *f, int s, int n) {
 /* The loader's next batch into a slot and up to the device (x only when
  * needed); 0 rows at the epoch's end. */
 static levi_status upload_next(levi_feed *f, levi_loader *l, levi_batch *b) {
-    const levi_model_config *c = levi_model_get_config(f->m);
     int s;
     LEVI_TRY(take_slot(f, &s));
-    int n = levi_loader_next(l, f->hx[s], f->hl[s], c->image_mean, c->image_std);
+    int n = levi_loader_next(l, f->hx[s], f->hl[s]);
     memset(b, 0, sizeof *b);
     b->n = n;
     if (n <= 0) return LEVI_OK;

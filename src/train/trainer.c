@@ -178,7 +178,7 @@ static levi_status host_step(host_src *h, levi_model *m, const levi_train_config
     const levi_model_config *c = levi_model_get_config(m);
     int b = 0;
     if (h->pipe) LEVI_TRY(levi_feature_pipe_next(h->pipe, h->px, h->lab, &b));
-    else b = levi_loader_next(&h->l, h->px, h->lab, c->image_mean, c->image_std);
+    else b = levi_loader_next(&h->l, h->px, h->lab);
     *nb = b;
     if (b <= 0) return LEVI_OK;
     if (h->cache)
