@@ -6,20 +6,22 @@
 """
 import struct
 
-import torch
+import numpy as np
 
 
 def write_golden(path, arrays):
-    """arrays: list of (name, tensor)."""
+    """arrays: list of (name, tensor) with torch tensors or numpy arrays."""
     with open(path, "wb") as f:
         f.write(b"LEVIGLD1")
         f.write(struct.pack("<II", 1, len(arrays)))
         for name, t in arrays:
-            t = t.detach().to(torch.float32).contiguous()
-            if t.dim() == 0:
+            if hasattr(t, "detach"):  # a torch tensor (torch is imported by the caller)
+                t = t.detach().float().contiguous().numpy()
+            t = np.ascontiguousarray(t, dtype="<f4")
+            if t.ndim == 0:
                 t = t.reshape(1)
             nb = name.encode()
             assert len(nb) < 64, name
             f.write(struct.pack("<I", len(nb)) + nb)
-            f.write(struct.pack("<I", t.dim()) + struct.pack("<%dI" % t.dim(), *t.shape))
-            f.write(t.numpy().astype("<f4").tobytes())
+            f.write(struct.pack("<I", t.ndim) + struct.pack("<%dI" % t.ndim, *t.shape))
+            f.write(t.tobytes())
