@@ -41,11 +41,11 @@ static const golden_array *gold(const char *name) {
 }
 
 static void fixture(char *buf, size_t len, const char *name) {
-    char rel[512], p[4096];
+    char rel[512], p[1024];
     snprintf(rel, sizeof rel, "images/%s", name);
     golden_path(p, sizeof p, rel);
     char *real = realpath(p, NULL); /* absolute: the tests link to it from a temp folder */
-    snprintf(buf, len, "%s", real ? real : p);
+    if (snprintf(buf, len, "%s", real ? real : p) >= (int)len) ck_abort_msg("fixture path too long");
     free(real);
 }
 

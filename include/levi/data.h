@@ -98,6 +98,10 @@ levi_status levi_preprocess_parse(levi_preprocess *p, const char *json, const ch
 /* folder/preprocessor_config.json when it exists, else the defaults. */
 levi_status levi_preprocess_load(levi_preprocess *p, const char *folder, int channels, int height, int width,
                                  float mean, float std);
+/* A model's preprocessing: its stored preprocessor JSON (levi_model_preprocessor),
+ * or, when json is NULL (older model files), the defaults with mean/std. */
+levi_status levi_preprocess_for_model(levi_preprocess *p, const char *json, const char *where, int channels,
+                                      int height, int width, float mean, float std);
 /* As preprocessor_config.json text (malloc'ed; parse gives p back). */
 char *levi_preprocess_json(const levi_preprocess *p);
 /* The fixed output size (crop, or resize to height×width), or 0×0 when it

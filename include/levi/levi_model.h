@@ -28,6 +28,8 @@
  *   class_names (JSON array of strings). A backbone other than the ViT adds
  *   "backbone" (its kind, e.g. "bert") and stores its config text under its
  *   own key (levi_backbone_config_key).
+ *   "preprocessor" (optional) is the HF preprocessor_config.json the data was
+ *   prepared with (per-channel mean/std included).
  * A training checkpoint adds "opt.head.m/v", "opt.backbone.m/v" (flat AdamW
  * moments) and __metadata__ "train_state" (JSON: epoch, step, seed). */
 #ifndef LEVI_LEVI_MODEL_H
@@ -57,7 +59,8 @@ typedef struct levi_model_config {
     levi_method method;
     int num_classes;
     int channels, height, width; /* input images */
-    float image_mean, image_std; /* pixels in [0,1] are normalized (x - mean)/std */
+    float image_mean, image_std; /* pixels in [0,1] are normalized (x - mean)/std; the per-channel values
+                                    of the data preprocessing are in levi_model_preprocessor() */
     levi_task_config task;       /* kind NONE for lp/ft/lora */
     int ntaps;
     int taps[LEVI_MAX_TAPS];
@@ -237,6 +240,17 @@ levi_status levi_model_confusion_read(levi_model *m, int *out);
 /* Convenience for inference: images (n, C, H, W) in [0,1] on the host →
  * probs (n, num_classes) on the host (batches of max_batch). */
 levi_status levi_model_predict(levi_model *m, const float *images, int n, float *probs);
+
+/* The same for pixels that are the model's input already (normalised by
+ * the data loader or levi_image_preprocess, per channel). */
+levi_status levi_model_predict_normalized(levi_model *m, const float *pixels, int n, float *probs);
+
+/* The data preprocessing the model was trained with (preprocessor_config.json
+ * text, see levi/data.h levi_preprocess_json), saved as __metadata__
+ * "preprocessor"; NULL for model files without one (then image_mean/std
+ * above on every channel). The text is copied; NULL clears it. */
+levi_status levi_model_set_preprocessor(levi_model *m, const char *json);
+const char *levi_model_preprocessor(const levi_model *m);
 
 /* Save the model file atomically. extra_meta (key/value pairs, n_extra) may be
  * NULL; with_optimizer adds the AdamW moments (checkpoints). */

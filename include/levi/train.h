@@ -15,7 +15,10 @@
  * Metrics (--log), one JSON object per line, stable field names:
  *   {"type":"step","step":S,"epoch":E,"loss":L,"acc":A,"lr":LR,"samples_per_s":X,"elapsed":SEC}
  *   {"type":"epoch","step":S,"epoch":E,"loss":L,"acc":A,"lr":LR,"samples_per_s":X,"elapsed":SEC,
- *    "epoch_s":SEC,"val_acc":V,"val_loss":L (both only with a validation set),"cached_features":0|1}
+ *    "epoch_s":SEC,"data_wait_s":SEC,"loader_img_per_s":X,"device_img_per_s":X,
+ *    "val_acc":V,"val_loss":L (both only with a validation set),"cached_features":0|1}
+ * data_wait_s: time the loop waited for the loader (levi_loader_next); loader_img_per_s: what the
+ * loader's threads can prepare; device_img_per_s: images / (epoch_s - data_wait_s).
  * epoch counts from 1 in the log (the epoch just finished); loss and acc of
  * an epoch line are the means over that epoch's samples. */
 #ifndef LEVI_TRAIN_H
@@ -80,6 +83,7 @@ typedef struct levi_train_result {
     double first_epoch_s, last_epoch_s;
     int cached_features;  /* 1 when the feature cache was used */
     double cache_build_s; /* time spent computing the cached features */
+    double last_epoch_data_wait_s; /* last epoch: time spent waiting in levi_loader_next */
 } levi_train_result;
 
 /* Train `m` on `train` (whose images must match the model's input). On a
@@ -140,6 +144,9 @@ levi_status levi_feed_next(levi_feed *f, levi_batch *b);
 int levi_feed_cached(const levi_feed *f, int *resident);
 /* Seconds spent computing the cache at creation. */
 double levi_feed_cache_seconds(const levi_feed *f);
+/* The counters of the feed's loader (time spent waiting in levi_loader_next,
+ * worker time): which side waits, the data or the device. */
+void levi_feed_loader_stats(const levi_feed *f, levi_loader_stats *out);
 /* The cached features (ds->n, feature_dim) into host memory (one read). */
 levi_status levi_feed_read_cache(levi_feed *f, float *out);
 void levi_feed_free(levi_feed *f);

@@ -77,7 +77,7 @@ levi_status levi_vit_init_lora(levi_vit *v, unsigned long long seed);
 /* Load a HF folder (config.json + model.safetensors; accepts the "vit."
  * prefix; ignores classifier.* and pooler.*). image_mean/std come from
  * config.json, else preprocessor_config.json, else 0.5/0.5 (per-channel lists
- * are averaged: levi normalizes all channels alike). With lora_rank > 0
+ * are averaged here; the data loader applies them per channel, see levi/data.h). With lora_rank > 0
  * the LoRA tensors are loaded when the file has all of them (same rank), else
  * initialized (A random, B zero). Errors name the file and the tensor/field. */
 levi_status levi_vit_load(levi_vit **out, levi_ctx *ctx, const char *folder, int max_batch, int train_mode,

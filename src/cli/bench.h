@@ -90,6 +90,8 @@ int bench_train_multi(const cli_env *env, const char *devices, double budget, in
 levi_status bench_train(levi_ctx *ctx, cJSON *doc, double budget_s, const bench_train_opts *o);
 /* The ViT configuration of a --model name (NULL: vit-tiny). */
 levi_status bench_train_model_config(const char *name, levi_vit_config *vc);
+/* `levi-cl bench data ...` (argv[0] is "data"): the data loader on the host; no device. */
+int bench_data(int argc, char **argv);
 
 /* `levi-cl bench --compare [--best] A.json B.json ...`: side-by-side table
  * of the median-based values, or with --best of the best samples'. */

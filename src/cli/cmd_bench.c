@@ -18,7 +18,7 @@ static const char *k_usage =
     "       ops        every op of levi/ops.h at the demo's sizes, GFLOP/s or GB/s\n"
     "       train      training samples/s of ft, lora and levi (with/without feature cache)\n"
     "       startup    cold and warm time to the first kernel and first GEMM (child processes)\n"
-    "       all        all of the above\n"
+    "       all        all of the above\n"    "       data       decode/cached/augmented images/s of an ImageFolder (levi-cl bench data --help)\n"
     "\n"
     "Each benchmark warms up, then times samples (wall clock after clFinish) with an\n"
     "iteration count calibrated to the budget; the table shows the median and min.\n"
@@ -50,6 +50,7 @@ static levi_status run_group(const char *g, levi_ctx *ctx, const cli_env *env, c
 }
 
 int cmd_bench(int argc, char **argv, const cli_env *env) {
+    if (argc >= 2 && !strcmp(argv[1], "data")) return bench_data(argc - 1, argv + 1); /* host only: no device */
     if (cli_wants_help(argc, argv)) {
         fputs(k_usage, stdout);
         return 0;

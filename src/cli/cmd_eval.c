@@ -20,9 +20,9 @@
 
 static const char *k_usage =
     "usage: levi-cl [--device SEL] eval --model MODEL.safetensors --data DIR [--data DIR ...]\n"
-    "                                   [--json] [--limit N] [--batch N]\n"
+    "                                   [--json] [--limit N] [--batch N] [--workers N] [--skip-bad]\n"
     "\n"
-    "Evaluate a model written by `levi-cl train` on ImageFolders (DIR/<class>/*.png,\n"
+    "Evaluate a model written by `levi-cl train` on ImageFolders (DIR/<class>/*.png|jpg,\n"
     "the same classes as in training): accuracy per data set, per-class accuracy and\n"
     "the confusion matrix (rows: true class, columns: predicted).\n"
     "\n"
@@ -30,7 +30,10 @@ static const char *k_usage =
     "  --limit N   at most N images per class\n"
     "  --batch N   images per forward pass (default 64)\n"
     "  --backbone-device SEL  the backbone stage on this device, the rest on --device\n"
-    "              (the backbone's forward of the next batch overlaps the head's work)\n";
+    "              (the backbone's forward of the next batch overlaps the head's work)\n"
+    "  --workers N threads decoding and preparing images (default: one per core)\n"
+    "  --skip-bad  leave out unreadable images with a warning instead of failing\n"
+    "Images are preprocessed as in training (the model file's preprocessor), without augmentation.\n";
 
 #define MAX_DATA 64
 
@@ -85,16 +88,18 @@ int cmd_eval(int argc, char **argv, const cli_env *env) {
     }
     const char *model = NULL, *data[MAX_DATA], *backbone_device = NULL;
     int ndata = 0, json = 0;
-    long limit = 0, batch = 64;
+    long limit = 0, batch = 64, workers = 0;
+    int skip_bad = 0;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         levi_status st = LEVI_OK;
-        if (!strcmp(o, "--json")) {
-            json = 1;
+        if (!strcmp(o, "--json") || !strcmp(o, "--skip-bad")) {
+            if (o[2] == 'j') json = 1;
+            else skip_bad = 1;
             continue;
         }
         if (strcmp(o, "--model") && strcmp(o, "--data") && strcmp(o, "--limit") && strcmp(o, "--batch") &&
-            strcmp(o, "--backbone-device")) {
+            strcmp(o, "--backbone-device") && strcmp(o, "--workers")) {
             fprintf(stderr, "levi-cl eval: unknown option '%s'\n\n%s", o, k_usage);
             return 2;
         }
@@ -112,6 +117,7 @@ int cmd_eval(int argc, char **argv, const cli_env *env) {
             }
             data[ndata++] = v;
         } else if (!strcmp(o, "--limit")) st = cli_parse_int(o, v, 1, 100000000, &limit);
+        else if (!strcmp(o, "--workers")) st = cli_parse_int(o, v, 1, 1024, &workers);
         else st = cli_parse_int(o, v, 1, 65536, &batch);
         if (st != LEVI_OK) return cli_fail(st);
     }
@@ -138,8 +144,13 @@ int cmd_eval(int argc, char **argv, const cli_env *env) {
     for (int d = 0; st == LEVI_OK && d < ndata; d++) {
         const levi_model_config *c = levi_model_get_config(m);
         levi_dataset ds;
-        st = levi_dataset_load_folder(&ds, data[d], c->channels, c->height, c->width, (int)limit);
+        levi_preprocess pre;
+        levi_load_options lo = {.limit_per_class = (int)limit, .skip_bad = skip_bad, .workers = (int)workers};
+        st = levi_preprocess_for_model(&pre, levi_model_preprocessor(m), model, c->channels, c->height, c->width,
+                                       c->image_mean, c->image_std);
+        if (st == LEVI_OK) st = levi_dataset_load(&ds, data[d], &pre, c->height, c->width, &lo);
         if (st != LEVI_OK) break;
+        ds.workers = (int)workers;
         char what[4200];
         snprintf(what, sizeof what, "data folder %s", data[d]);
         levi_eval_result r;

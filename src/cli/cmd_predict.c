@@ -13,10 +13,11 @@
 #include "levi/levi_model.h"
 
 static const char *k_usage =
-    "usage: levi-cl [--device SEL] predict --model MODEL.safetensors [--json] [--top K] IMAGE.png...\n"
+    "usage: levi-cl [--device SEL] predict --model MODEL.safetensors [--json] [--top K] IMAGE...\n"
     "\n"
-    "Classify PNG images with a model written by `levi-cl train`. Each image is\n"
-    "converted to the model's channels and resized to its input size.\n"
+    "Classify PNG or JPEG images with a model written by `levi-cl train`. Each image is\n"
+    "preprocessed as in training (converted to the model's channels, resized, cropped and\n"
+    "normalised by the model file's preprocessor).\n"
     "Prints PATH<TAB>CLASS<TAB>PROBABILITY per image, or a JSON array with --json.\n";
 
 int cmd_predict(int argc, char **argv, const cli_env *env) {
@@ -69,9 +70,13 @@ int cmd_predict(int argc, char **argv, const cli_env *env) {
         probs = malloc((size_t)n * c->num_classes * sizeof *probs);
         if (!px || !probs) st = levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory for %d images", n);
     }
+    levi_preprocess pre;
+    if (st == LEVI_OK)
+        st = levi_preprocess_for_model(&pre, levi_model_preprocessor(m), model, c->channels, c->height, c->width,
+                                       c->image_mean, c->image_std);
     for (int i = 0; st == LEVI_OK && i < n; i++)
-        st = levi_image_load(images[i], c->channels, c->height, c->width, px + (size_t)i * chw);
-    if (st == LEVI_OK) st = levi_model_predict(m, px, n, probs);
+        st = levi_image_preprocess(images[i], &pre, c->height, c->width, px + (size_t)i * chw);
+    if (st == LEVI_OK) st = levi_model_predict_normalized(m, px, n, probs);
     if (st == LEVI_OK) {
         int K = c->num_classes;
         const char *const *names = levi_model_class_names(m);

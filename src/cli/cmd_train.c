@@ -5,12 +5,14 @@
  *   --log FILE   JSON lines, one per step (every --log-every steps) and one per epoch:
  *     {"type":"step","step":S,"epoch":E,"loss":L,"acc":A,"lr":LR,"samples_per_s":X,"elapsed":SEC}
  *     {"type":"epoch","step":S,"epoch":E,"loss":L,"acc":A,"lr":LR,"samples_per_s":X,"elapsed":SEC,
- *      "epoch_s":SEC,["val_acc":V,"val_loss":L,]"cached_features":0|1}
+ *      "epoch_s":SEC,"data_wait_s":SEC,"loader_img_per_s":X,"device_img_per_s":X,
+ *      ["val_acc":V,"val_loss":L,]"cached_features":0|1}
+ *     data_wait_s: time the loop waited for a batch from the data loader.
  *     epoch counts from 1; an epoch line's loss/acc are means over that epoch.
  *   stdout, last line on success:
  *     {"type":"summary","method":M,"epochs":E,"steps":S,"loss":L,"acc":A,"val_acc":V|null,
  *      "seconds":SEC,"samples_per_s":X,"cached_features":0|1,"cache_build_s":SEC,
- *      "first_epoch_s":SEC,"last_epoch_s":SEC,"out":PATH,"world_size":N,"devices":[NAME,...]}
+ *      "first_epoch_s":SEC,"last_epoch_s":SEC,"last_epoch_data_wait_s":SEC,"out":PATH,"world_size":N,"devices":[NAME,...]}
  *     (world_size: MPI ranks, 1 without mpirun; devices: this process's devices,
  *     the backbone stage's first when --backbone-device puts it apart)
  *     (seconds and samples_per_s include the one-time feature-cache build.)
@@ -35,7 +37,7 @@ static const char *k_usage =
     "usage: levi-cl [--device SEL] train --method M --data DIR --out MODEL.safetensors\n"
     "                                    [--backbone BACKBONE_DIR] [OPTIONS]\n"
     "\n"
-    "Train a classifier on an ImageFolder (DIR/<class>/*.png) and write a\n"
+    "Train a classifier on an ImageFolder (DIR/<class>/*.png|jpg) and write a\n"
     "self-contained model file (backbone, task model, adapters, config, class names).\n"
     "\n"
     "methods: scratch    task model g + linear head (no backbone)\n"
@@ -59,6 +61,11 @@ static const char *k_usage =
     "  --lambda X (0.5)       ensemble auxiliary loss weight\n"
     "  --lora-rank R (4)\n"
     "  --limit N              at most N images per class\n"
+    "  --workers N            threads decoding and preparing batches (default: one per core)\n"
+    "  --augment flip,crop    random horizontal flip / random resized crop of training images\n"
+    "                         (seeded; never applied to --val or evaluation; turns the feature cache off)\n"
+    "  --skip-bad             leave out unreadable images with a warning instead of failing\n"
+    "                         (images are preprocessed as the backbone's preprocessor_config.json says)\n"
     "  --image-size N --channels C   input size for scratch (default 28, 1; else the backbone's)\n"
     "  --cache-features on|off  reuse frozen-backbone tap features across epochs (on when possible)\n"
     "  --log FILE             JSON lines metrics (see the top of src/cli/cmd_train.c)\n"
@@ -73,8 +80,9 @@ static const char *k_usage =
 
 typedef struct train_args {
     const char *method, *backbone, *data, *out, *val, *log, *resume, *ckpt;
-    const char *task, *taps, *fusion, *adapter, *cache, *cnn, *schedule, *devices, *backbone_device;
-    long warmup, epochs, batch, seed, task_hidden, adapter_hidden, lora_rank, limit, image_size, channels, log_every;
+    const char *task, *taps, *fusion, *adapter, *cache, *cnn, *schedule, *devices, *backbone_device, *augment;
+    int skip_bad;
+    long workers, warmup, epochs, batch, seed, task_hidden, adapter_hidden, lora_rank, limit, image_size, channels, log_every;
     double lr, wd, lambda, clip;
     int argc; /* the command line, for the ranks' configuration check */
     char **argv;
@@ -117,7 +125,13 @@ static levi_status parse_args(int argc, char **argv, train_args *a) {
         const char **sp = NULL;
         long *ip = NULL, lo = 0, hi = 0;
         double *fp = NULL, flo = 0, fhi = 0;
+        if (!strcmp(o, "--skip-bad")) {
+            a->skip_bad = 1;
+            continue;
+        }
         if (!strcmp(o, "--method")) sp = &a->method;
+        else if (!strcmp(o, "--augment")) sp = &a->augment;
+        else if (!strcmp(o, "--workers")) ip = &a->workers, lo = 1, hi = 1024;
         else if (!strcmp(o, "--backbone")) sp = &a->backbone;
         else if (!strcmp(o, "--data")) sp = &a->data;
         else if (!strcmp(o, "--out")) sp = &a->out;
@@ -221,6 +235,7 @@ static void print_summary(const train_args *a, const levi_train_result *r, const
     cJSON_AddNumberToObject(o, "cache_build_s", r->cache_build_s);
     cJSON_AddNumberToObject(o, "first_epoch_s", r->first_epoch_s);
     cJSON_AddNumberToObject(o, "last_epoch_s", r->last_epoch_s);
+    cJSON_AddNumberToObject(o, "last_epoch_data_wait_s", r->last_epoch_data_wait_s);
     cJSON_AddStringToObject(o, "out", a->out);
     char *s = cJSON_PrintUnformatted(o), *where = cli_placement_json(pl);
     /* the placement's fields before the closing brace */
@@ -305,17 +320,25 @@ static int run(const train_args *a, const cli_env *env) {
     levi_ctx *ctx = pl.ctx[0], *bctx = pl.backbone_ctx ? pl.backbone_ctx : ctx;
     if (st == LEVI_OK && a->backbone)
         st = levi_vit_load(&vit, bctx, a->backbone, (int)a->batch, mode, mode == LEVI_VIT_LORA ? (int)a->lora_rank : 0);
+    levi_preprocess pre;
+    unsigned augment = 0;
     if (st == LEVI_OK && vit) {
         const levi_vit_config *vc = levi_vit_get_config(vit);
         mc.channels = vc->num_channels;
         mc.height = mc.width = vc->image_size;
+        st = levi_preprocess_load(&pre, a->backbone, mc.channels, mc.height, mc.width, vc->image_mean, vc->image_std);
     } else {
         mc.channels = (int)a->channels;
         mc.height = mc.width = (int)a->image_size;
+        levi_preprocess_default(&pre, mc.channels, mc.height, mc.width, mc.image_mean, mc.image_std);
     }
-    if (st == LEVI_OK) st = levi_dataset_load_folder(&train, a->data, mc.channels, mc.height, mc.width, (int)a->limit);
-    if (st == LEVI_OK && a->val)
-        st = levi_dataset_load_folder(&val, a->val, mc.channels, mc.height, mc.width, (int)a->limit);
+    levi_load_options lo = {.limit_per_class = (int)a->limit, .skip_bad = a->skip_bad, .workers = (int)a->workers,
+                            .progress = 1};
+    if (st == LEVI_OK) st = levi_augment_parse(a->augment, &augment);
+    if (st == LEVI_OK) st = levi_dataset_load(&train, a->data, &pre, mc.height, mc.width, &lo);
+    if (st == LEVI_OK && a->val) st = levi_dataset_load(&val, a->val, &pre, mc.height, mc.width, &lo);
+    train.augment = augment;
+    train.workers = val.workers = (int)a->workers;
     if (st == LEVI_OK && a->val && val.num_classes != train.num_classes)
         st = levi_error(LEVI_ERR_SHAPE, "--val %s has %d classes, --data %s has %d", a->val, val.num_classes, a->data,
                         train.num_classes);
@@ -339,6 +362,11 @@ static int run(const train_args *a, const cli_env *env) {
         if (st == LEVI_OK) st = levi_model_create(&m[r], pl.ctx[r], &mc, bb, (int)a->batch);
         if (st == LEVI_OK)
             st = levi_model_set_class_names(m[r], (const char *const *)train.class_names, train.num_classes);
+        char *pre_json = st == LEVI_OK ? levi_preprocess_json(&pre) : NULL;
+        if (st == LEVI_OK)
+            st = pre_json ? levi_model_set_preprocessor(m[r], pre_json)
+                          : levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
+        free(pre_json);
     }
     if (st == LEVI_OK && (pl.n > 1 || levi_comm_size(pl.comm) > 1))
         st = levi_parallel_create(&par, pl.comm, m, pl.n);

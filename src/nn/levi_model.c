@@ -254,6 +254,7 @@ void levi_model_free(levi_model *m) {
     if (m->class_names)
         for (int i = 0; i < m->n_class_names; i++) free(m->class_names[i]);
     free(m->class_names);
+    free(m->preprocessor);
     free(m);
 }
 

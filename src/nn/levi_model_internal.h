@@ -51,6 +51,7 @@ struct levi_model {
     levi_tensor xv[LEVI_MAX_TAPS];
     char **class_names;
     int n_class_names;
+    char *preprocessor; /* the data preprocessing (preprocessor_config.json text), or NULL */
 };
 
 /* levi_model_create with trainable = 0: no gradient or optimizer storage

@@ -155,6 +155,7 @@ levi_status levi_model_save(levi_model *m, const char *path, const char *const *
     if (st == LEVI_OK) st = levi_st_writer_meta(w, "method", levi_method_name(m->cfg.method));
     if (st == LEVI_OK) st = levi_st_writer_meta(w, "config", cfg);
     if (st == LEVI_OK) st = levi_st_writer_meta(w, "class_names", names);
+    if (st == LEVI_OK && m->preprocessor) st = levi_st_writer_meta(w, "preprocessor", m->preprocessor);
     for (int i = 0; st == LEVI_OK && i < n_extra; i++)
         st = levi_st_writer_meta(w, extra_meta_kv[2 * i], extra_meta_kv[2 * i + 1]);
     if (st == LEVI_OK && m->bb) {
@@ -287,6 +288,7 @@ levi_status levi_model_load_placed(levi_model **out, levi_ctx *ctx, levi_ctx *ba
         m->n_class_names = m->cfg.num_classes;
         names = NULL;
     }
+    if (rc == LEVI_OK) rc = levi_model_set_preprocessor(m, levi_safetensors_meta(&st, "preprocessor"));
     if (names)
         for (int i = 0; i < cfg.num_classes; i++) free(names[i]);
     free(names);
@@ -300,7 +302,19 @@ levi_status levi_model_load_placed(levi_model **out, levi_ctx *ctx, levi_ctx *ba
     return LEVI_OK;
 }
 
-levi_status levi_model_predict(levi_model *m, const float *images, int n, float *probs) {
+levi_status levi_model_set_preprocessor(levi_model *m, const char *json) {
+    char *copy = json ? strdup(json) : NULL;
+    if (json && !copy) return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
+    free(m->preprocessor);
+    m->preprocessor = copy;
+    return LEVI_OK;
+}
+
+const char *levi_model_preprocessor(const levi_model *m) { return m->preprocessor; }
+
+/* normalize: images in [0,1] → (x - image_mean) / image_std first; else
+ * they are the model's input already. */
+static levi_status predict(levi_model *m, const float *images, int n, float *probs, int normalize) {
     const levi_model_config *c = &m->cfg;
     if (m->input.kind != LEVI_INPUT_PIXELS)
         return levi_error(LEVI_ERR_UNSUPPORTED, "levi_model_predict takes images; this model reads tokens");
@@ -308,14 +322,19 @@ levi_status levi_model_predict(levi_model *m, const float *images, int n, float 
     size_t chw = (size_t)c->channels * c->height * c->width;
     int K = c->num_classes;
     /* every batch goes up and every logit comes back without a wait; one at the end */
-    float *x = malloc((size_t)n * chw * sizeof *x);
-    if (!x) return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory for %d images", n);
-    for (size_t i = 0; i < (size_t)n * chw; i++) x[i] = (images[i] - c->image_mean) / c->image_std;
+    float *x = NULL;
+    const float *src = images;
+    if (normalize) {
+        x = malloc((size_t)n * chw * sizeof *x);
+        if (!x) return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory for %d images", n);
+        for (size_t i = 0; i < (size_t)n * chw; i++) x[i] = (images[i] - c->image_mean) / c->image_std;
+        src = x;
+    }
     levi_status st = LEVI_OK;
     for (int s = 0; s < n && st == LEVI_OK; s += m->max_batch) {
         int B = n - s < m->max_batch ? n - s : m->max_batch;
         levi_tensor px = levi_model_input_pixels(m, B), lg = levi_model_logits(m, B);
-        st = levi_tensor_write_async(&px, x + (size_t)s * chw, 0, NULL, NULL);
+        st = levi_tensor_write_async(&px, src + (size_t)s * chw, 0, NULL, NULL);
         if (st == LEVI_OK) st = levi_model_forward(m, &px, NULL, NULL, B, NULL, NULL);
         if (st == LEVI_OK) st = levi_tensor_read_async(&lg, probs + (size_t)s * K, 0, NULL, NULL);
     }
@@ -331,4 +350,12 @@ levi_status levi_model_predict(levi_model *m, const float *images, int n, float 
         for (int k = 0; k < K; k++) p[k] = (float)(exp((double)p[k] - mx) / sum);
     }
     return st;
+}
+
+levi_status levi_model_predict(levi_model *m, const float *images, int n, float *probs) {
+    return predict(m, images, n, probs, 1);
+}
+
+levi_status levi_model_predict_normalized(levi_model *m, const float *pixels, int n, float *probs) {
+    return predict(m, pixels, n, probs, 0);
 }

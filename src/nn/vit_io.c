@@ -14,8 +14,8 @@
 /* --- config.json -------------------------------------------------------------------- */
 
 /* image_mean / image_std: a number or an array of numbers, one per channel.
- * levi normalizes with one value for all channels: per-channel values are
- * averaged, with a warning when they differ. */
+ * The ViT config keeps one value for all channels (their mean); the data
+ * loader applies the per-channel values of preprocessor_config.json. */
 static levi_status get_norm(const cJSON *o, const char *where, const char *key, float *out) {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!it) return LEVI_OK;
@@ -34,8 +34,8 @@ static levi_status get_norm(const cJSON *o, const char *where, const char *key, 
         return levi_error(LEVI_ERR_FORMAT, "%s: field '%s' must be a number or a non-empty array of numbers", where,
                           key);
     if (hi - lo > 1e-6)
-        LEVI_WARN("%s: per-channel '%s' values differ (%g..%g); levi uses their mean %g for every channel", where,
-                  key, lo, hi, sum / n);
+        LEVI_DEBUG("%s: per-channel '%s' values differ (%g..%g); the ViT config keeps their mean %g (the data "
+                   "loader normalises per channel)", where, key, lo, hi, sum / n);
     *out = (float)(sum / n);
     return LEVI_OK;
 }

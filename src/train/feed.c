@@ -313,6 +313,10 @@ int levi_feed_cached(const levi_feed *f, int *resident) {
 
 double levi_feed_cache_seconds(const levi_feed *f) { return f->cache_s; }
 
+void levi_feed_loader_stats(const levi_feed *f, levi_loader_stats *out) {
+    levi_loader_stats_get(&f->loader, out);
+}
+
 levi_status levi_feed_read_cache(levi_feed *f, float *out) {
     size_t bytes = (size_t)f->ds->n * f->F * sizeof(float);
     if (!f->cache) return levi_error(LEVI_ERR_INVALID_ARG, "the feed caches no features");

@@ -80,14 +80,14 @@ static levi_status checkpoint(levi_model *m, const levi_train_config *cfg, int e
 /* A bar redrawn in place (progress 1) or about four plain lines per epoch
  * (progress 2); *mark counts the plain lines printed in this epoch. */
 static void progress(const levi_train_config *cfg, int *mark, int epoch, int done, int total, double loss,
-                     double acc, double sps, int last) {
+                     double acc, double sps, double wait_pct, int last) {
     if (cfg->progress == 1) {
         int w = 24, f = total ? (int)((double)done / total * w) : w;
         char bar[32];
         for (int i = 0; i < w; i++) bar[i] = i < f ? '#' : '.';
         bar[w] = '\0';
-        fprintf(stderr, "\repoch %d/%d [%s] %d/%d loss %.4f acc %.3f %.0f img/s%s", epoch, cfg->epochs, bar, done,
-                total, loss, acc, sps, last ? "\n" : "");
+        fprintf(stderr, "\repoch %d/%d [%s] %d/%d loss %.4f acc %.3f %.0f img/s, data wait %.0f%%%s", epoch,
+                cfg->epochs, bar, done, total, loss, acc, sps, wait_pct, last ? "\n" : "");
         fflush(stderr);
     } else if (cfg->progress == 2 && !last) {
         fprintf(stderr, "epoch %d/%d: %d/%d images, loss %.4f, acc %.3f, %.0f img/s\n", epoch, cfg->epochs, done,
@@ -220,6 +220,12 @@ static levi_status host_step(host_src *h, levi_model *m, const levi_train_config
     return LEVI_OK;
 }
 
+/* The training loader's counters (waits inside levi_loader_next, worker time). */
+static void loader_stats(levi_feed *feed, host_src *hs, levi_loader_stats *out) {
+    if (feed) levi_feed_loader_stats(feed, out);
+    else levi_loader_stats_get(&hs->l, out);
+}
+
 /* LEVI_PROFILE: counters over the steady state of the last epoch (its third
  * step to its last); steps -1 while measuring. */
 typedef struct steady {
@@ -244,7 +250,10 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
     if (cfg->cache_features == 1 && !cacheable)
         return levi_error(LEVI_ERR_INVALID_ARG, "--cache-features on: method %s has no frozen backbone features",
                           levi_method_name(c->method));
-    int use_cache = cacheable && cfg->cache_features != 0;
+    if (cfg->cache_features == 1 && train->augment)
+        return levi_error(LEVI_ERR_INVALID_ARG,
+                          "--cache-features on: augmented images change the backbone's features every epoch");
+    int use_cache = cacheable && cfg->cache_features != 0 && !train->augment;
     int start_epoch = 0;
     long step = 0;
     if (cfg->resume_path) LEVI_TRY(resume(m, cfg->resume_path, &start_epoch, &step));
@@ -292,6 +301,8 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
         st = levi_model_metrics_reset(m, LEVI_METRICS_TRAIN, 0);
         if (st == LEVI_OK && feed) st = levi_feed_epoch(feed, epoch);
         if (st == LEVI_OK && hs) levi_loader_epoch(&hs->l, epoch);
+        levi_loader_stats ls0;
+        loader_stats(feed, hs, &ls0);
         while (st == LEVI_OK) {
             if (cfg->stop && *cfg->stop) {
                 if (cfg->progress == 1) fputc('\n', stderr);
@@ -337,9 +348,13 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
                         "\"samples_per_s\":%.4g,\"elapsed\":%.4g}\n",
                         step, epoch + 1, (double)mt.last_loss, (double)mt.last_correct / b.n, (double)opt.lr, sps,
                         el);
-            if (prog_due && mt.n)
+            if (prog_due && mt.n) {
+                levi_loader_stats ls;
+                loader_stats(feed, hs, &ls);
+                double ee = last_read - te;
                 progress(cfg, &mark, epoch + 1, (int)seen, train->n, mt.loss_sum / mt.n, (double)mt.correct / mt.n,
-                         sps, 0);
+                         sps, ee > 0 ? 100 * (ls.wait_s - ls0.wait_s) / ee : 0, 0);
+            }
         }
         if (st != LEVI_OK) break;
         if (prof.steps < 0 && in_epoch > 2) {
@@ -364,7 +379,21 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
         res->epochs_done = epoch + 1;
         res->steps = step;
         double el = now_s() - t0, sps = samples / (el > 0 ? el : 1e-9);
-        progress(cfg, &mark, epoch + 1, (int)seen, train->n, res->loss, res->acc, sps, 1);
+        /* which side waits: time spent in levi_loader_next (waiting for the loader's threads, copying the
+         * batch) against the rest of the epoch (the device, uploads, the optimizer) */
+        levi_loader_stats ls;
+        loader_stats(feed, hs, &ls);
+        double wait_s = ls.wait_s - ls0.wait_s, prep_s = ls.prepare_s - ls0.prepare_s;
+        res->last_epoch_data_wait_s = wait_s;
+        progress(cfg, &mark, epoch + 1, (int)seen, train->n, res->loss, res->acc, sps,
+                 epoch_s > 0 ? 100 * wait_s / epoch_s : 0, 1);
+        double loader_ips = prep_s > 0 ? seen / prep_s * (ls.workers > 0 ? ls.workers : 1) : 0;
+        double device_ips = epoch_s - wait_s > 0 ? seen / (epoch_s - wait_s) : 0;
+        if (cfg->progress)
+            fprintf(stderr,
+                    "epoch %d/%d: loader %.0f img/s (%d threads), device %.0f img/s, waited for data %.2f s (%.1f%%)\n",
+                    epoch + 1, cfg->epochs, loader_ips, ls.workers, device_ips, wait_s,
+                    epoch_s > 0 ? 100 * wait_s / epoch_s : 0);
         if (cfg->val) {
             levi_eval_result ev;
             st = vfeed ? levi_evaluate_feed(m, vfeed, &ev) : levi_evaluate(m, cfg->val, &ev);
@@ -377,8 +406,10 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
         if (log) {
             fprintf(log,
                     "{\"type\":\"epoch\",\"step\":%ld,\"epoch\":%d,\"loss\":%.6g,\"acc\":%.6g,\"lr\":%g,"
-                    "\"samples_per_s\":%.4g,\"elapsed\":%.4g,\"epoch_s\":%.4g,",
-                    step, epoch + 1, res->loss, res->acc, (double)opt.lr, sps, el, epoch_s);
+                    "\"samples_per_s\":%.4g,\"elapsed\":%.4g,\"epoch_s\":%.4g,\"data_wait_s\":%.4g,"
+                    "\"loader_img_per_s\":%.4g,\"device_img_per_s\":%.4g,",
+                    step, epoch + 1, res->loss, res->acc, (double)opt.lr, sps, el, epoch_s, wait_s, loader_ips,
+                    device_ips);
             if (cfg->val) fprintf(log, "\"val_acc\":%.6g,\"val_loss\":%.6g,", res->val_acc, res->val_loss);
             fprintf(log, "\"cached_features\":%d}\n", use_cache);
             fflush(log);
