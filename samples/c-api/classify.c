@@ -45,13 +45,18 @@ int main(int argc, char **argv) {
         fprintf(stderr, "classify: out of memory\n");
         rc = 1;
     }
-    /* every image converted to the model's channels and size, pixels in [0,1] */
+    /* the preprocessing the model was trained with (resize, crop, per-channel normalisation) */
+    levi_preprocess pre;
+    st = levi_preprocess_for_model(&pre, levi_model_preprocessor(model), argv[1], cfg->channels, cfg->height,
+                                   cfg->width, cfg->image_mean, cfg->image_std);
+    if (st != LEVI_OK && !rc) rc = fail(argv[1], st);
+    /* every image (PNG or JPEG) as the model's input */
     for (int i = 0; i < n && !rc; i++) {
-        st = levi_image_load(argv[2 + i], cfg->channels, cfg->height, cfg->width, images + (size_t)i * per_image);
+        st = levi_image_preprocess(argv[2 + i], &pre, cfg->height, cfg->width, images + (size_t)i * per_image);
         if (st != LEVI_OK) rc = fail(argv[2 + i], st);
     }
     if (!rc) {
-        st = levi_model_predict(model, images, n, probs);
+        st = levi_model_predict_normalized(model, images, n, probs);
         if (st != LEVI_OK) rc = fail("predict", st);
     }
     for (int i = 0; i < n && !rc; i++) {
