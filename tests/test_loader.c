@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "clitest.h"
+#include "levi/backbone.h"
 #include "levi/train.h"
 #include "testutil.h"
 
@@ -297,6 +298,7 @@ START_TEST(second_epoch_decodes_nothing) {
         mc.height = mc.width = 16;
         mc.task.hidden = 8;
         levi_vit *vit = NULL;
+        levi_backbone *bb = NULL;
         if (methods[k] != LEVI_METHOD_SCRATCH) {
             levi_vit_config vc;
             levi_vit_config_default(&vc);
@@ -309,9 +311,10 @@ START_TEST(second_epoch_decodes_nothing) {
             vc.intermediate_size = 16;
             ck_assert_levi_ok(levi_vit_create(&vit, ctx, &vc, 8, LEVI_VIT_FROZEN, 0));
             ck_assert_levi_ok(levi_vit_init_random(vit, 3));
+            ck_assert_levi_ok(levi_backbone_from_vit(&bb, ctx, vit));
         }
         levi_model *m;
-        ck_assert_levi_ok(levi_model_create(&m, ctx, &mc, vit, 8));
+        ck_assert_levi_ok(levi_model_create(&m, ctx, &mc, bb, 8));
         levi_preprocess pre;
         levi_preprocess_default(&pre, 3, 16, 16, 0.5f, 0.5f);
         levi_dataset ds;
