@@ -309,6 +309,8 @@ START_TEST(folder_with_bad_images) {
 }
 END_TEST
 
+void register_loader_tests(Suite *s);
+
 int main(void) {
     char path[1024], err[512];
     golden_path(path, sizeof path, "preprocess.bin");
@@ -326,6 +328,7 @@ int main(void) {
     tcase_add_test(t, preprocess_config_errors);
     tcase_add_test(t, folder_with_bad_images);
     suite_add_tcase(s, t);
+    register_loader_tests(s);
     int rc = test_run(s);
     golden_free(&g_gold);
     return rc;
