@@ -4,12 +4,14 @@
  * (accumulating, any subset of dq/dk/dv) against the host at T = 17, 65, 197
  * and 577 and several head sizes (the compile-time variants 16, 32, 64 and
  * the general kernel), and the device gradients against finite differences
- * of the host forward at sampled inputs. */
+ * of the host forward at sampled inputs; and against PyTorch's
+ * scaled_dot_product_attention with a padding mask at the four lengths. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "golden.h"
 #include "ops_check.h"
 
 typedef struct att_args {
@@ -221,6 +223,57 @@ START_TEST(attention_long) {
 }
 END_TEST
 
+/* Against PyTorch's scaled_dot_product_attention (float64) with the key
+ * padding mask, tests/fixtures/attention.bin (tools/golden_attention.py):
+ * the inputs are drawn again with the script's generator (test_fill_uniform). */
+START_TEST(attention_matches_pytorch) {
+    char path[1024], err[512];
+    golden_path(path, sizeof path, "attention.bin");
+    golden_file g;
+    ck_assert_msg(golden_load(&g, path, err, sizeof err) == 0, "%s", err);
+    const int Ts[4] = {17, 65, 197, 577};
+    for (int c = 0; c < (ops_small() ? 1 : 4); c++) {
+        char name[64];
+#define GET(x) (snprintf(name, sizeof name, "t%d.%s", Ts[c], x), golden_get(&g, name))
+        const golden_array *dims = GET("dims"), *ro = GET("out"), *rq = GET("dq"), *rk = GET("dk"), *rv = GET("dv");
+        ck_assert_msg(dims && ro && rq && rk && rv, "%s lacks case T=%d", path, Ts[c]);
+        const int B = (int)dims->data[0], T = (int)dims->data[1], C = (int)dims->data[2], NH = (int)dims->data[3];
+        const unsigned seed = (unsigned)dims->data[4];
+        const size_t n = (size_t)B * T * C;
+        ck_assert_uint_eq(ro->numel, n);
+        float *x[4];
+        for (int i = 0; i < 4; i++) x[i] = ops_rand(n, seed + (unsigned)i, -2, 2);
+        float *m = make_mask(B, T, 0);
+        levi_tensor tq = ops_upload(ops_ctx, x[0], n), tk = ops_upload(ops_ctx, x[1], n),
+                    tv = ops_upload(ops_ctx, x[2], n), td = ops_upload(ops_ctx, x[3], n),
+                    to = ops_upload(ops_ctx, NULL, n), tl = ops_upload(ops_ctx, NULL, (size_t)B * NH * T),
+                    tm = ops_upload(ops_ctx, m, (size_t)B * T), tdq = ops_upload(ops_ctx, NULL, n),
+                    tdk = ops_upload(ops_ctx, NULL, n), tdv = ops_upload(ops_ctx, NULL, n);
+        ck_assert_levi_ok(levi_attention_forward(ops_ctx, &to, &tl, &tq, &tk, &tv, &tm, B, T, C, NH));
+        ck_assert_levi_ok(
+            levi_attention_backward(ops_ctx, &tdq, &tdk, &tdv, &td, &tq, &tk, &tv, &to, &tl, &tm, B, T, C, NH));
+        const struct {
+            levi_tensor *t;
+            const golden_array *ref;
+            const char *what;
+            double rtol;
+        } out[4] = {{&to, ro, "out", 1e-5}, {&tdq, rq, "dq", 1e-4}, {&tdk, rk, "dk", 1e-4}, {&tdv, rv, "dv", 1e-4}};
+        for (int i = 0; i < 4; i++) {
+            float *got = ops_download(out[i].t, n);
+            snprintf(name, sizeof name, "attention %s T=%d vs PyTorch", out[i].what, T);
+            test_check_close_f(name, got, out[i].ref->data, n, 1e-6, out[i].rtol);
+            free(got);
+        }
+#undef GET
+        levi_tensor *ts[] = {&tq, &tk, &tv, &td, &to, &tl, &tm, &tdq, &tdk, &tdv};
+        for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) levi_tensor_free(ts[i]);
+        for (int i = 0; i < 4; i++) free(x[i]);
+        free(m);
+    }
+    golden_free(&g);
+}
+END_TEST
+
 START_TEST(attention_bad_sizes) {
     levi_tensor t = ops_upload(ops_ctx, NULL, 64);
     ck_assert_int_eq(levi_attention_forward(ops_ctx, &t, &t, &t, &t, &t, NULL, 1, 2, 6, 4), LEVI_ERR_INVALID_ARG);
@@ -245,6 +298,7 @@ int main(void) {
         tcase_set_timeout(tc, 300);
         tcase_add_test(tc, attention_small);
         tcase_add_test(tc, attention_long);
+        tcase_add_test(tc, attention_matches_pytorch);
         tcase_add_test(tc, attention_bad_sizes);
         suite_add_tcase(s, tc);
     }
