@@ -67,21 +67,28 @@ __kernel void crossentropy_forward_rowwise(__global float *probs, const ulong pr
     if (row >= (size_t)B) return;
     __global const float *x = logits + logits_off + row * (size_t)K;
     __global float *p = probs + probs_off + row * (size_t)K;
-    float mx = x[0];
+    /* max eight lanes at a time, then its first index; exp and sum likewise */
+    float8 m8 = -INFINITY;
+    int j = 0;
+    for (; j + 8 <= K; j += 8) m8 = fmax(m8, vload8(0, x + j));
+    float mx = fmax(fmax(fmax(m8.s0, m8.s1), fmax(m8.s2, m8.s3)), fmax(fmax(m8.s4, m8.s5), fmax(m8.s6, m8.s7)));
+    for (; j < K; j++) mx = fmax(mx, x[j]);
     int amax = 0;
-    for (int j = 1; j < K; j++)
-        if (x[j] > mx) {
-            mx = x[j];
-            amax = j;
-        }
-    float sum = 0.0f;
-    for (int j = 0; j < K; j++) {
+    while (amax < K - 1 && x[amax] != mx) amax++;
+    float8 s8 = 0.0f;
+    for (j = 0; j + 8 <= K; j += 8) {
+        const float8 e = exp(vload8(0, x + j) - mx);
+        vstore8(e, 0, p + j);
+        s8 += e;
+    }
+    float sum = ((s8.s0 + s8.s1) + (s8.s2 + s8.s3)) + ((s8.s4 + s8.s5) + (s8.s6 + s8.s7));
+    for (; j < K; j++) {
         const float e = exp(x[j] - mx);
         p[j] = e;
         sum += e;
     }
     const float inv = 1.0f / sum;
-    for (int j = 0; j < K; j++) p[j] *= inv;
+    for (j = 0; j < K; j++) p[j] *= inv;
     const float lf = labels[labels_off + row];
     const int label = (int)lf;
     const int ok = lf >= 0.0f && label < K && (float)label == lf;

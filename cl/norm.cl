@@ -4,13 +4,9 @@
  *   a work-item per row with eight running sums (CPU, short rows).
  * The weight and bias gradients are column sums over rows, cut like
  * cl/reduce.cl's: GPU groups of (LX columns x LY row lanes) or CPU items
- * over REDUCE_TILE-column tiles, each over one chunk of rows; with several
- * chunks they write partial rows that cl/reduce.cl sums. The fused
+ * that stream a chunk of rows each; with several chunks they write partial
+ * rows that cl/reduce.cl sums. The fused
  * residual + layernorm forward is here too. */
-
-#ifndef REDUCE_TILE
-#define REDUCE_TILE 64
-#endif
 
 /* Sum of v over the work-group; every item gets the result. */
 static float group_sum(__local float *s, float v) {
@@ -246,38 +242,29 @@ __kernel void layernorm_backward_params(__global float *dw, const ulong dw_off, 
     if (has_db) db[db_off + o] = accumulate ? db[db_off + o] + sb : sb;
 }
 
-/* The same sums, CPU shape: an item per (column tile t, chunk g), i = g*tiles + t. */
-__kernel void layernorm_backward_params_tile(__global float *dw, const ulong dw_off, __global float *db,
-                                             const ulong db_off, const int dst_ld, const int has_dw,
-                                             const int has_db, const int accumulate, __global const float *dout,
-                                             const ulong dout_off, __global const float *inp, const ulong inp_off,
-                                             __global const float *mean, const ulong mean_off,
-                                             __global const float *rstd, const ulong rstd_off, const int N,
-                                             const int C, const int chunk) {
-    const int tiles = (C + REDUCE_TILE - 1) / REDUCE_TILE;
-    const int i = get_global_id(0), t = i % tiles, g = i / tiles;
-    const int c0 = t * REDUCE_TILE, w = min(REDUCE_TILE, C - c0);
+/* The same sums, CPU shape: an item per chunk g streams its rows in memory
+ * order into its output rows dw[g], db[g] (in cache); range (G). */
+__kernel void layernorm_backward_params_stream(__global float *dw, const ulong dw_off, __global float *db,
+                                               const ulong db_off, const int dst_ld, const int has_dw,
+                                               const int has_db, const int accumulate, __global const float *dout,
+                                               const ulong dout_off, __global const float *inp,
+                                               const ulong inp_off, __global const float *mean,
+                                               const ulong mean_off, __global const float *rstd,
+                                               const ulong rstd_off, const int N, const int C, const int chunk) {
+    const int g = get_global_id(0);
     const int r0 = g * chunk, r1 = min(N, r0 + chunk);
-    if (w <= 0 || r0 >= N) return;
-    float aw[REDUCE_TILE], ab[REDUCE_TILE];
-    for (int j = 0; j < REDUCE_TILE; j++) aw[j] = ab[j] = 0.0f;
+    __global float *ow = dw + dw_off + (size_t)g * dst_ld, *ob = db + db_off + (size_t)g * dst_ld;
+    if (!accumulate)
+        for (int c = 0; c < C; c++) {
+            if (has_dw) ow[c] = 0.0f;
+            if (has_db) ob[c] = 0.0f;
+        }
     for (int r = r0; r < r1; r++) {
-        __global const float *dy = dout + dout_off + (size_t)r * C + c0, *x = inp + inp_off + (size_t)r * C + c0;
+        __global const float *dy = dout + dout_off + (size_t)r * C, *x = inp + inp_off + (size_t)r * C;
         const float m = mean[mean_off + r], rs = rstd[rstd_off + r];
-        if (w == REDUCE_TILE)
-            for (int j = 0; j < REDUCE_TILE; j++) {
-                aw[j] += dy[j] * (x[j] - m) * rs;
-                ab[j] += dy[j];
-            }
-        else
-            for (int j = 0; j < w; j++) {
-                aw[j] += dy[j] * (x[j] - m) * rs;
-                ab[j] += dy[j];
-            }
-    }
-    const size_t o = (size_t)g * dst_ld + c0;
-    for (int j = 0; j < w; j++) {
-        if (has_dw) dw[dw_off + o + j] = accumulate ? dw[dw_off + o + j] + aw[j] : aw[j];
-        if (has_db) db[db_off + o + j] = accumulate ? db[db_off + o + j] + ab[j] : ab[j];
+        if (has_dw)
+            for (int c = 0; c < C; c++) ow[c] += dy[c] * ((x[c] - m) * rs);
+        if (has_db)
+            for (int c = 0; c < C; c++) ob[c] += dy[c];
     }
 }

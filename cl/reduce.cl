@@ -5,17 +5,14 @@
  *        (LX columns) x (LY row lanes) and covers one chunk of rows; the
  *        lanes meet in a __local tree. Neighbouring items read neighbouring
  *        columns, so every row read is coalesced.
- *   CPU  reduce_cols_tile: an item per (tile of REDUCE_TILE columns, chunk
- *        of rows) streams its rows into REDUCE_TILE private sums: the inner
- *        loop runs along a row and vectorizes.
+ *   CPU  reduce_cols_stream: an item per chunk of rows reads its rows in
+ *        memory order and adds each into its output row, which stays in
+ *        cache: one read stream per core, the inner loop along a row
+ *        vectorizes.
  *
  * When a sum is split into G chunks of rows, the first pass writes G partial
  * rows and a second launch of the same kernel sums them. Batches: src and
  * dst advance by their batch strides along the last range dimension. */
-
-#ifndef REDUCE_TILE
-#define REDUCE_TILE 64
-#endif
 
 /* dst[z][g*dst_ld + c] (=|+=) alpha * Σ_{r in chunk g} src[z][r*ld + c] for c < ncols, r < nrows;
  * chunk g = rows [g*chunk, (g+1)*chunk). Range (columns, G*LY, batch), local (LX, LY, 1);
@@ -48,30 +45,25 @@ __kernel void reduce_cols(__global float *dst, const ulong dst_off, const ulong 
     }
 }
 
-/* The same sums, an item per (column tile t, chunk g): item i = g * tiles + t.
- * Range (G * tiles, batch). */
-__kernel void reduce_cols_tile(__global float *dst, const ulong dst_off, const ulong dst_bs, const int dst_ld,
-                               __global const float *src, const ulong src_off, const ulong src_bs, const int ld,
-                               const int nrows, const int ncols, const int chunk, const float alpha,
-                               const int accumulate) {
-    const int tiles = (ncols + REDUCE_TILE - 1) / REDUCE_TILE;
-    const int i = get_global_id(0), t = i % tiles, g = i / tiles;
+/* The same sums, CPU shape: an item per (chunk g, batch z) streams its rows
+ * in memory order into its output row (which stays in cache):
+ * dst[z][g*dst_ld + c] = (accumulate ? itself : 0) + Σ_r alpha * src[z][r*ld + c].
+ * Range (G, batch). */
+__kernel void reduce_cols_stream(__global float *dst, const ulong dst_off, const ulong dst_bs, const int dst_ld,
+                                 __global const float *src, const ulong src_off, const ulong src_bs, const int ld,
+                                 const int nrows, const int ncols, const int chunk, const float alpha,
+                                 const int accumulate) {
+    const int g = get_global_id(0);
     const size_t z = get_global_id(1);
-    const int c0 = t * REDUCE_TILE, w = min(REDUCE_TILE, ncols - c0);
     const int r0 = g * chunk, r1 = min(nrows, r0 + chunk);
-    if (w <= 0 || r0 >= nrows) return;
-    float acc[REDUCE_TILE];
-    for (int j = 0; j < REDUCE_TILE; j++) acc[j] = 0.0f;
-    __global const float *p = src + src_off + z * src_bs + c0;
-    if (w == REDUCE_TILE) {
-        for (int r = r0; r < r1; r++)
-            for (int j = 0; j < REDUCE_TILE; j++) acc[j] += p[(size_t)r * ld + j];
-    } else {
-        for (int r = r0; r < r1; r++)
-            for (int j = 0; j < w; j++) acc[j] += p[(size_t)r * ld + j];
+    __global float *o = dst + dst_off + z * dst_bs + (size_t)g * dst_ld;
+    __global const float *x = src + src_off + z * src_bs;
+    if (!accumulate)
+        for (int c = 0; c < ncols; c++) o[c] = 0.0f;
+    for (int r = r0; r < r1; r++) {
+        __global const float *row = x + (size_t)r * ld;
+        for (int c = 0; c < ncols; c++) o[c] += alpha * row[c];
     }
-    __global float *o = dst + dst_off + z * dst_bs + (size_t)g * dst_ld + c0;
-    for (int j = 0; j < w; j++) o[j] = accumulate ? o[j] + alpha * acc[j] : alpha * acc[j];
 }
 
 /* dst[r] (=|+=) alpha * Σ_{j<ncols} src[r*ld + j]: a work-group per row (GPU),

@@ -45,7 +45,7 @@ levi_status levi_crossentropy_forward(levi_ctx *ctx, const levi_tensor *probs, c
     levi_status st;
     if (rowwise) {
         ops_arg_int(&k, B);
-        st = ops_run_1d(&k, (size_t)B);
+        st = ops_run_items(&k, (size_t)B);
     } else {
         size_t wg = ops_row_wg(&k, K);
         ops_arg_local(&k, wg * sizeof(float));

@@ -16,7 +16,7 @@ static levi_status run_rows(ops_kernel *k, int rowwise, size_t wg, int N, int C,
     if (eps) ops_arg_float(k, *eps);
     if (rowwise) {
         ops_arg_int(k, N);
-        return ops_run_1d(k, (size_t)N);
+        return ops_run_items(k, (size_t)N);
     }
     ops_arg_local(k, wg * sizeof(float));
     return ops_run_groups(k, (size_t)N, wg);
@@ -88,7 +88,7 @@ static levi_status params_backward(levi_ctx *ctx, const levi_tensor *dw, const l
                                    const levi_tensor *rstd, int N, int C) {
     const int cpu = ops_is_cpu(ctx);
     ops_kernel k =
-        ops_kernel_get(ctx, "norm", cpu ? "layernorm_backward_params_tile" : "layernorm_backward_params");
+        ops_kernel_get(ctx, "norm", cpu ? "layernorm_backward_params_stream" : "layernorm_backward_params");
     ops_cols_shape p;
     ops_cols_plan(ctx, cpu ? 1 : ops_kernel_wg(&k, 256), 1, N, C, &p);
     /* one chunk: straight into dw/db; else partial rows dw_part (G,C), db_part (G,C) in scratch */
@@ -114,8 +114,8 @@ static levi_status params_backward(levi_ctx *ctx, const levi_tensor *dw, const l
     ops_arg_int(&k, C);
     ops_arg_int(&k, p.chunk);
     if (cpu) {
-        size_t global = (size_t)p.chunks * (size_t)((C + 63) / 64);
-        LEVI_TRY(ops_run(&k, 1, &global, NULL));
+        size_t global = (size_t)p.chunks, local = 1; /* an item per group streams its rows (reduce.c) */
+        LEVI_TRY(ops_run(&k, 1, &global, &local));
     } else {
         ops_arg_local(&k, 2 * p.lx * p.ly * sizeof(float));
         size_t local[2] = {p.lx, p.ly}, global[2] = {((size_t)C + p.lx - 1) / p.lx * p.lx, (size_t)p.chunks * p.ly};

@@ -75,6 +75,17 @@ levi_status ops_run_1d(ops_kernel *k, size_t n) {
     return levi_launch(k->ctx, k->k, 1, &global, &local);
 }
 
+levi_status ops_run_items(ops_kernel *k, size_t n) {
+    if (k->st != LEVI_OK || n == 0) return k->st;
+    size_t local = k->ctx->wg;
+    if (ops_is_cpu(k->ctx)) {
+        const size_t cu = k->ctx->info.compute_units ? k->ctx->info.compute_units : 1;
+        while (local > 1 && local * 4 * cu > n) local /= 2;
+    }
+    size_t global = (n + local - 1) / local * local;
+    return levi_launch(k->ctx, k->k, 1, &global, &local);
+}
+
 levi_status ops_run_groups(ops_kernel *k, size_t groups, size_t wg) {
     if (k->st != LEVI_OK || groups == 0) return k->st;
     size_t global = groups * wg;

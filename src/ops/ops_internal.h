@@ -34,6 +34,10 @@ OPS_HIDDEN void ops_arg_local(ops_kernel *k, size_t bytes);
 /* 1-D over n items, the global size rounded up to the default group size
  * (kernels guard `if (i >= n) return;`). */
 OPS_HIDDEN levi_status ops_run_1d(ops_kernel *k, size_t n);
+/* 1-D over n items that each do a row's work (item-per-row kernels): the
+ * default group size, but on CPU devices small enough that every core gets
+ * 4 groups (a few long rows still spread over the cores). */
+OPS_HIDDEN levi_status ops_run_items(ops_kernel *k, size_t n);
 /* `groups` work-groups of `wg` items (1-D). */
 OPS_HIDDEN levi_status ops_run_groups(ops_kernel *k, size_t groups, size_t wg);
 /* A (cols, rows, depth) range, columns first in groups of up to the default

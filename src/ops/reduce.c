@@ -3,13 +3,13 @@
  * limits.
  *
  * Columns: the rows are split into G chunks so that there are work-groups
- * enough to fill the device (GPU: 8 per compute unit; CPU: 4 items per
- * core); with G > 1 the first pass writes G partial rows into the ctx
- * scratch and a second launch sums them. */
+ * enough to fill the device (GPU: 8 per compute unit, each LX columns wide;
+ * CPU: 4 per core, each streaming whole rows); with G > 1 the first pass
+ * writes G partial rows into the ctx scratch and a second launch sums them. */
 #include "ops_internal.h"
 
 /* Groups per compute unit to aim for: GPUs hide latency with many. */
-enum { GPU_GROUPS_PER_CU = 8, CPU_ITEMS_PER_CU = 4, CPU_TILE = 64 /* = REDUCE_TILE in cl/reduce.cl */ };
+enum { GPU_GROUPS_PER_CU = 8, CPU_ITEMS_PER_CU = 4 };
 
 int ops_is_cpu(const levi_ctx *ctx) { return (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0; }
 
@@ -19,7 +19,7 @@ void ops_cols_plan(levi_ctx *ctx, size_t max_wg, int batch, int nrows, int ncols
     size_t across; /* work-groups (GPU) or items (CPU) for one chunk of every batch */
     if (p->cpu) {
         p->lx = p->ly = 1;
-        across = (size_t)((ncols + CPU_TILE - 1) / CPU_TILE) * (size_t)batch;
+        across = (size_t)batch;
         size_t want = CPU_ITEMS_PER_CU * cu;
         p->chunks = across >= want ? 1 : (int)((want + across - 1) / across);
     } else {
@@ -45,7 +45,7 @@ void ops_cols_plan(levi_ctx *ctx, size_t max_wg, int batch, int nrows, int ncols
 static levi_status cols_pass(levi_ctx *ctx, const ops_cols_shape *p, const levi_tensor *dst, size_t dst_bs, int dst_ld,
                              const levi_tensor *src, size_t src_bs, int batch, int nrows, int ncols, int ld,
                              int chunk, int chunks, float alpha, int accumulate) {
-    ops_kernel k = ops_kernel_get(ctx, "reduce", p->cpu ? "reduce_cols_tile" : "reduce_cols");
+    ops_kernel k = ops_kernel_get(ctx, "reduce", p->cpu ? "reduce_cols_stream" : "reduce_cols");
     ops_arg_tensor(&k, dst);
     ops_arg_ulong(&k, dst_bs);
     ops_arg_int(&k, dst_ld);
@@ -58,8 +58,9 @@ static levi_status cols_pass(levi_ctx *ctx, const ops_cols_shape *p, const levi_
     ops_arg_float(&k, alpha);
     ops_arg_int(&k, accumulate);
     if (p->cpu) {
-        size_t global[2] = {(size_t)chunks * (size_t)((ncols + CPU_TILE - 1) / CPU_TILE), (size_t)batch};
-        return ops_run(&k, 2, global, NULL);
+        /* an item per group: it streams whole rows (PoCL runs a group on one thread) */
+        size_t global[2] = {(size_t)chunks, (size_t)batch}, local[2] = {1, 1};
+        return ops_run(&k, 2, global, local);
     }
     ops_arg_local(&k, p->lx * p->ly * sizeof(float));
     size_t local[3] = {p->lx, p->ly, 1};
@@ -108,7 +109,7 @@ levi_status ops_sum_rows(levi_ctx *ctx, const levi_tensor *dst, const levi_tenso
     ops_arg_int(&k, accumulate);
     if (item) {
         ops_arg_int(&k, nrows);
-        return ops_run_1d(&k, (size_t)nrows);
+        return ops_run_items(&k, (size_t)nrows);
     }
     ops_arg_local(&k, wg * sizeof(float));
     return ops_run_groups(&k, (size_t)nrows, wg);

@@ -18,7 +18,7 @@ levi_status levi_softmax_forward(levi_ctx *ctx, const levi_tensor *out, const le
     ops_arg_int(&k, cols);
     if (rowwise) {
         ops_arg_int(&k, rows);
-        return ops_run_1d(&k, (size_t)rows);
+        return ops_run_items(&k, (size_t)rows);
     }
     size_t wg = ops_row_wg(&k, cols);
     ops_arg_local(&k, wg * sizeof(float));
@@ -42,7 +42,7 @@ levi_status ops_softmax_backward_mode(levi_ctx *ctx, const levi_tensor *dinp, co
     ops_arg_int(&k, accumulate ? 1 : 0);
     if (rowwise) {
         ops_arg_int(&k, rows);
-        return ops_run_1d(&k, (size_t)rows);
+        return ops_run_items(&k, (size_t)rows);
     }
     size_t wg = ops_row_wg(&k, cols);
     ops_arg_local(&k, wg * sizeof(float));
