@@ -6,8 +6,10 @@
 # loss of the single-device run within 1e-5, and the same accuracy.
 #   placement   train and eval --backbone-device 1 (pipeline, LEVI_PROFILE=1
 #               must show both stages busy at once)
-#   devices     train --devices 0,1 for levi (head gradients) and ft (all)
-#   mpirun      mpirun -np 2 levi-cl train; ranks that disagree on an option;
+#   devices     train --devices 0,1 for levi (head gradients) and ft (all),
+#               pretrain --devices 0,1, bench train --devices 0,1
+#   mpirun      mpirun -np 2 levi-cl train, pretrain and bench train; ranks
+#               that disagree on an option;
 #               a rank killed mid-run (every rank gone, non-zero, in time)
 # Needs two OpenCL devices (POCL_DEVICES="pthread pthread"); the mpirun part
 # needs a levi-cl built with MPI.
@@ -50,7 +52,7 @@ PY
 
 "$L" data fashion-shift --out fs --limit 200 --seed 0 >data.log 2>&1 || { cat data.log; exit 1; }
 "$L" --device 0 pretrain --data fs/pretrain --arch vit-tiny --epochs 1 --batch 32 --limit 20 --seed 0 --out vit \
-  >pre.log 2>&1 || { cat pre.log; exit 1; }
+  >pre.log 2>pre.err || { cat pre.log pre.err; exit 1; }
 TRAIN=(--backbone vit --data fs/train --limit 20 --epochs 1 --batch 32 --seed 0)
 
 # --- bad placements: exit 2 with a message naming the problem, before any work
@@ -85,6 +87,17 @@ for method in levi ft; do
       --out "dev-$method.st" && same_steps "one-$method.jsonl" "dev-$method.jsonl"
 done
 grep -q '"world_size":1,"devices":\["[^"]*","[^"]*"\]' dev-levi.out || bad "--devices: world_size/devices not in the summary"
+# pretrain (the trainer's ft on a fresh ViT) over both devices: the same backbone
+same_summary() { # two stdout files of levi-cl pretrain
+  python3 - "$1" "$2" <<'PY' || bad "$1 vs $2"
+import json, math, sys
+a, b = (json.loads(open(p).read().splitlines()[-1]) for p in sys.argv[1:3])
+assert math.isfinite(a["loss"]) and abs(a["loss"] - b["loss"]) <= 1e-5 and a["acc"] == b["acc"] and a["steps"] == b["steps"], (a, b)
+print(f"ok: {sys.argv[1]} = {sys.argv[2]}: loss {a['loss']} vs {b['loss']}, accuracy {a['acc']}")
+PY
+}
+PRE=(pretrain --data fs/pretrain --arch vit-tiny --epochs 1 --batch 32 --limit 20 --seed 0)
+run pre-dev "${PRE[@]}" --devices 0,1 --out vit-dev && same_summary pre.log pre-dev.out
 # bench train over both devices: a one-device and a two-device row per method
 bench_ok() { # file, world size
   python3 - "$1" "$2" <<'PY' || bad "bench train: $1"
@@ -114,6 +127,8 @@ if [ "$have_mpi" = 1 ] && command -v mpirun >/dev/null; then
   else
     bad "mpirun -np 2 levi-cl train: exit $?"; tail -n 20 mpi.err
   fi
+  timeout -s KILL 120 "${MPI[@]}" "$L" "${PRE[@]}" --out vit-mpi >pre-mpi.out 2>pre-mpi.err &&
+    same_summary pre.log pre-mpi.out || { bad "mpirun pretrain: exit $?"; tail -n 5 pre-mpi.err; }
   timeout -s KILL 120 "${MPI[@]}" "$L" bench train --batch 8 --budget 0.5 --out bench-mpi.json >bench-mpi.out \
     2>bench-mpi.err && bench_ok bench-mpi.json 2 || { bad "mpirun bench train: exit $?"; tail -n 5 bench-mpi.err; }
   # Ranks that disagree: one clear error, every rank exits non-zero.
@@ -132,7 +147,8 @@ if [ "$have_mpi" = 1 ] && command -v mpirun >/dev/null; then
   dt=$(( $(date +%s) - t0 ))
   if [ "$rc" = 0 ] || [ "$dt" -ge 120 ]; then bad "a killed rank: exit $rc after ${dt}s"; tail -n 5 die.err
   else echo "ok: a killed rank: every rank gone, exit $rc after ${dt}s"; fi
-  pgrep -f "die.st" >/dev/null && bad "a killed rank: processes left"
+  for _ in 1 2 3 4 5 6 7 8 9 10; do pgrep -f "die.st" >/dev/null || break; sleep 0.5; done
+  pgrep -f "die.st" >/dev/null && bad "a killed rank: processes left 5 s after mpirun ended"
 else
   echo "built without MPI: the mpirun part is skipped"
 fi

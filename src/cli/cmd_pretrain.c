@@ -9,7 +9,9 @@
  * both commands.
  *
  * stdout: one line per epoch, then a JSON summary line:
- *   {"type":"summary","epochs":E,"steps":S,"loss":L,"acc":A,"seconds":SEC,"samples_per_s":X,"out":DIR}
+ *   {"type":"summary","epochs":E,"steps":S,"loss":L,"acc":A,"seconds":SEC,"samples_per_s":X,"out":DIR,
+ *    "world_size":N,"devices":[NAME,...]}
+ * (under mpirun from rank 0 only, which alone writes the folder). 
  * Exit status: 0 done, 2 usage error, 1 failure. */
 #include <dirent.h>
 #include <errno.h>
@@ -21,7 +23,9 @@
 
 #include "cli.h"
 #include "levi/data.h"
+#include "levi/parallel.h"
 #include "levi/train.h"
+#include "placement.h"
 
 static const char *k_usage =
     "usage: levi-cl [--device SEL] pretrain --data DIR --out BACKBONE_DIR [OPTIONS]\n"
@@ -38,10 +42,14 @@ static const char *k_usage =
     "  --warmup N             warm-up steps of the learning rate (default: 5% of all steps)\n"
     "  --limit N              at most N images per class\n"
     "  --force                replace BACKBONE_DIR when it already holds a backbone\n"
+    "  --devices SEL,SEL,...  data parallel: each device computes a shard of every batch\n"
+    "                         (under mpirun: the devices of each rank; rank 0 writes)\n"
     "The folder is written whole or not at all (BACKBONE_DIR.tmp-XXXXXX, then renamed).\n";
 
 typedef struct pretrain_args {
-    const char *data, *out, *arch;
+    const char *data, *out, *arch, *devices;
+    int argc; /* the command line, for the ranks' configuration check */
+    char **argv;
     long image_size, patch, channels, dim, depth, heads, mlp;
     long epochs, batch, seed, limit, warmup;
     double lr, wd;
@@ -51,6 +59,8 @@ typedef struct pretrain_args {
 
 static levi_status parse_args(int argc, char **argv, pretrain_args *a) {
     memset(a, 0, sizeof *a);
+    a->argc = argc;
+    a->argv = argv;
     a->arch = "vit-tiny";
     a->epochs = 2;
     a->batch = 64;
@@ -69,6 +79,7 @@ static levi_status parse_args(int argc, char **argv, pretrain_args *a) {
         if (!strcmp(o, "--data")) sp = &a->data;
         else if (!strcmp(o, "--out")) sp = &a->out;
         else if (!strcmp(o, "--arch")) sp = &a->arch;
+        else if (!strcmp(o, "--devices")) sp = &a->devices;
         else if (!strcmp(o, "--image-size")) ip = &a->image_size, hi = 4096;
         else if (!strcmp(o, "--patch")) ip = &a->patch, hi = 4096;
         else if (!strcmp(o, "--channels")) ip = &a->channels, hi = 3;
@@ -208,26 +219,39 @@ static levi_status make_model(levi_ctx *ctx, const levi_vit_config *c, int class
 static levi_status run(const pretrain_args *a, const cli_env *env, char *tmp, size_t tmp_len) {
     levi_vit_config c;
     LEVI_TRY(make_config(a, &c));
-    LEVI_TRY(check_out(a));
+    cli_placement pl;
+    LEVI_TRY(cli_placement_open(&pl, env, a->devices, NULL));
+    int root = levi_comm_is_root(pl.comm);
+    levi_status st = root ? check_out(a) : LEVI_OK; /* rank 0 alone writes */
     levi_dataset ds;
-    LEVI_TRY(levi_dataset_load_folder(&ds, a->data, c.num_channels, c.image_size, c.image_size, (int)a->limit));
-    if (ds.num_classes < 2 || ds.n < 1) {
-        levi_dataset_free(&ds);
-        return levi_error(LEVI_ERR_INVALID_ARG, "pretrain: %s has %d classes; at least 2 are needed", a->data,
-                          ds.num_classes);
-    }
-    const int batch = (int)(a->batch < ds.n ? a->batch : ds.n);
-    levi_ctx *ctx = NULL;
-    levi_status st = cli_open(env, &ctx);
-    levi_model *m = NULL;
-    if (st == LEVI_OK) st = make_model(ctx, &c, ds.num_classes, batch, (unsigned long long)a->seed, &m);
-    size_t nl = 0;
+    memset(&ds, 0, sizeof ds);
     if (st == LEVI_OK)
+        st = levi_dataset_load_folder(&ds, a->data, c.num_channels, c.image_size, c.image_size, (int)a->limit);
+    if (st == LEVI_OK && (ds.num_classes < 2 || ds.n < 1))
+        st = levi_error(LEVI_ERR_INVALID_ARG, "pretrain: %s has %d classes; at least 2 are needed", a->data,
+                        ds.num_classes);
+    const int batch = (int)(a->batch < ds.n ? a->batch : ds.n);
+    if (st == LEVI_OK) {
+        char n_img[32], n_cls[32];
+        snprintf(n_img, sizeof n_img, "%d", ds.n);
+        snprintf(n_cls, sizeof n_cls, "%d", ds.num_classes);
+        const char *extra[] = {"training images", n_img, "classes", n_cls};
+        st = cli_placement_check(&pl, a->argc, a->argv, extra, 2);
+    }
+    /* one replica per device of this process, each from the same seed */
+    levi_model *m[CLI_MAX_DEVICES] = {NULL};
+    levi_parallel *par = NULL;
+    for (int i = 0; st == LEVI_OK && i < pl.n; i++)
+        st = make_model(pl.ctx[i], &c, ds.num_classes, batch, (unsigned long long)a->seed, &m[i]);
+    if (st == LEVI_OK && (pl.n > 1 || levi_comm_size(pl.comm) > 1)) st = levi_parallel_create(&par, pl.comm, m, pl.n);
+    size_t nl = 0;
+    if (st == LEVI_OK && root)
         fprintf(stderr, "pretrain: %d images, %d classes, ViT %dx%d/%d dim %d depth %d heads %d mlp %d (%zu parameters), "
-                        "batch %d, %ld epochs on %s\n",
+                        "batch %d, %ld epochs on %s%s\n",
                 ds.n, ds.num_classes, c.image_size, c.image_size, c.patch_size, c.hidden_size, c.num_hidden_layers,
                 c.num_attention_heads, c.intermediate_size,
-                levi_backbone_num_params(levi_model_backbone(m), &nl), batch, a->epochs, ctx->info.name);
+                levi_backbone_num_params(levi_model_backbone(m[0]), &nl), batch, a->epochs, pl.ctx[0]->info.name,
+                par ? " (data parallel)" : "");
     const long steps_per_epoch = (ds.n + batch - 1) / batch, total = steps_per_epoch * a->epochs;
     levi_train_config tc;
     levi_train_config_default(&tc);
@@ -240,30 +264,35 @@ static levi_status run(const pretrain_args *a, const cli_env *env, char *tmp, si
     tc.warmup = (int)(a->warmup >= 0 ? a->warmup : total / 20);
     tc.seed = (unsigned long long)a->seed;
     tc.cache_features = 0;
-    tc.progress = isatty(fileno(stderr)) ? 1 : 0;
+    tc.progress = root && isatty(fileno(stderr)) ? 1 : 0;
+    tc.parallel = par;
     epoch_print ep = {a->epochs, ds.n};
-    tc.on_epoch = on_epoch;
+    tc.on_epoch = root ? on_epoch : NULL;
     tc.on_epoch_user = &ep;
     levi_train_result r;
     memset(&r, 0, sizeof r);
-    if (st == LEVI_OK) st = levi_train(m, &ds, &tc, &r);
-    if (st == LEVI_OK) {
+    if (st == LEVI_OK) st = levi_train(m[0], &ds, &tc, &r);
+    if (st == LEVI_OK && root) {
         snprintf(tmp, tmp_len, "%s.tmp-XXXXXX", a->out);
         if (!mkdtemp(tmp)) {
             st = levi_error(LEVI_ERR_IO, "pretrain: cannot create %s: %s", tmp, strerror(errno));
             tmp[0] = '\0';
         }
+        if (st == LEVI_OK) st = levi_vit_save(levi_backbone_vit(levi_model_backbone(m[0])), tmp, 0);
+        if (st == LEVI_OK) st = publish(tmp, a->out);
+        if (st == LEVI_OK) {
+            tmp[0] = '\0';
+            printf("{\"type\":\"summary\",\"epochs\":%ld,\"steps\":%ld,\"loss\":%.6f,\"acc\":%.6f,\"seconds\":%.3f,"
+                   "\"samples_per_s\":%.1f,\"out\":\"%s\",",
+                   a->epochs, r.steps, r.loss, r.acc, r.seconds, r.samples_per_s, a->out);
+            char *where = cli_placement_json(&pl);
+            printf("%s}\n", where ? where : "\"world_size\":1");
+            free(where);
+        }
     }
-    if (st == LEVI_OK) st = levi_vit_save(levi_backbone_vit(levi_model_backbone(m)), tmp, 0);
-    if (st == LEVI_OK) st = publish(tmp, a->out);
-    if (st == LEVI_OK) {
-        tmp[0] = '\0';
-        printf("{\"type\":\"summary\",\"epochs\":%ld,\"steps\":%ld,\"loss\":%.6f,\"acc\":%.6f,\"seconds\":%.3f,"
-               "\"samples_per_s\":%.1f,\"out\":\"%s\"}\n",
-               a->epochs, r.steps, r.loss, r.acc, r.seconds, r.samples_per_s, a->out);
-    }
-    levi_model_free(m);
-    if (ctx) levi_ctx_destroy(ctx);
+    levi_parallel_free(par);
+    for (int i = 0; i < pl.n; i++) levi_model_free(m[i]);
+    cli_placement_close(&pl, st == LEVI_OK);
     levi_dataset_free(&ds);
     return st;
 }
