@@ -218,6 +218,46 @@ START_TEST(grad_sum_bad_layout) {
 }
 END_TEST
 
+/* Busy time of two profiling contexts: each busy, the overlap no longer than
+ * either, both within the span; a ctx against itself overlaps fully. */
+START_TEST(busy_overlap) {
+    levi_ctx *ctx[2];
+    open_replicas(ctx, 2);
+    levi_tensor x[2], y[2];
+    enum { N = 1 << 18 };
+    for (int i = 0; i < 2; i++) {
+        ck_assert_levi_ok(levi_ctx_set_profiling(ctx[i], 1));
+        ck_assert_levi_ok(levi_tensor_alloc1(&x[i], ctx[i], N));
+        ck_assert_levi_ok(levi_tensor_alloc1(&y[i], ctx[i], N));
+    }
+    for (int k = 0; k < 20; k++)
+        for (int i = 0; i < 2; i++) ck_assert_levi_ok(levi_axpy(ctx[i], &y[i], 0.5f, &x[i], N));
+    levi_overlap o;
+    ck_assert_levi_ok(levi_profile_overlap(ctx[0], ctx[1], &o));
+    ck_assert_msg(o.busy_a > 0 && o.busy_b > 0, "busy %g and %g s", o.busy_a, o.busy_b);
+    ck_assert_msg(o.both >= 0 && o.both <= o.busy_a + 1e-9 && o.both <= o.busy_b + 1e-9, "both %g s", o.both);
+    ck_assert_msg(o.span + 1e-9 >= o.busy_a && o.span + 1e-9 >= o.busy_b, "span %g s", o.span);
+    levi_overlap self;
+    ck_assert_levi_ok(levi_profile_overlap(ctx[0], ctx[0], &self));
+    ck_assert(self.both == self.busy_a && self.busy_a == self.busy_b && self.busy_a >= o.busy_a);
+    FILE *f = tmpfile();
+    levi_profile_print_overlap(f, ctx[0], "first", ctx[1], "second");
+    rewind(f);
+    char line[512] = "";
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+    ck_assert_ptr_nonnull(strstr(line, "profile: stages at once: first on"));
+    fclose(f);
+    /* without profiling: an error, not numbers */
+    ck_assert_levi_ok(levi_ctx_set_profiling(ctx[1], 0));
+    ck_assert_int_eq(levi_profile_overlap(ctx[0], ctx[1], &o), LEVI_ERR_INVALID_ARG);
+    for (int i = 0; i < 2; i++) {
+        levi_tensor_free(&x[i]);
+        levi_tensor_free(&y[i]);
+        levi_ctx_destroy(ctx[i]);
+    }
+}
+END_TEST
+
 int main(void) {
     levi_log_init();
     Suite *s = suite_create("comm");
@@ -235,6 +275,7 @@ int main(void) {
         tcase_set_timeout(td, 120);
         tcase_add_test(td, grad_sum_devices);
         tcase_add_test(td, grad_sum_bad_layout);
+        tcase_add_test(td, busy_overlap);
         suite_add_tcase(s, td);
     }
     return test_finish(s, device);

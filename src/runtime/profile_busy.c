@@ -137,8 +137,12 @@ levi_status levi_profile_overlap(levi_ctx *a, levi_ctx *b, levi_overlap *out) {
     long long *x = malloc((2 * na + 2 * nb + 2) * sizeof *x), *y = x ? x + 2 * na : NULL;
     if (!x) return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
     levi_status st = snapshot(a, x, &na);
-    if (st == LEVI_OK) st = snapshot(b, y, &nb);
-    if (st == LEVI_OK && a == b) nb = 0;
+    if (st == LEVI_OK && a == b) { /* one clock reading: the same intervals */
+        nb = na;
+        memcpy(y, x, 2 * na * sizeof *x);
+    } else if (st == LEVI_OK) {
+        st = snapshot(b, y, &nb);
+    }
     if (st == LEVI_OK) {
         out->busy_a = total(x, na);
         out->busy_b = total(y, nb);
