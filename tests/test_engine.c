@@ -257,13 +257,8 @@ START_TEST(shards_sum_to_the_global_batch) {
     }
     ck_assert_levi_ok(levi_tensor_read(&g[0].grads, sh));
     ck_assert_levi_ok(levi_tensor_read(&g[1].grads, sh + n0));
-    double worst = 0, scale = 0;
-    for (size_t i = 0; i < n0 + n1; i++) {
-        ck_assert_msg(isfinite(sh[i]), "gradient %zu is %g", i, (double)sh[i]);
-        worst = fmax(worst, fabs((double)sh[i] - full[i]));
-        scale = fmax(scale, fabs(full[i]));
-    }
-    ck_assert_msg(scale > 0 && worst <= 1e-5 * scale, "shard gradients differ by %g (largest %g)", worst, scale);
+    ck_assert_msg(test_diff_ff(sh, full, n0 + n1, 0, 0).scale > 0, "the full-batch gradient is zero");
+    test_check_rel_f("shard gradients vs the full batch's", sh, full, n0 + n1, 1e-5, 0);
     ck_assert_int_eq(levi_model_backward_shard(m, 3, 2), LEVI_ERR_INVALID_ARG);
     free(full);
     free(sh);
@@ -584,15 +579,8 @@ START_TEST(feature_cache_modes_agree) {
     }
     /* cached on the device or on the host: the same features, the same weights; without a cache the
      * features come from batches of another composition (a GEMM library may round rows differently) */
-    double worst = 0, scale = 0;
-    for (size_t i = 0; i < n; i++) {
-        ck_assert_msg(w[1][i] == w[2][i], "host chunks: weight %zu %.9g vs %.9g", i, (double)w[2][i], (double)w[1][i]);
-        ck_assert_msg(isfinite(w[0][i]) && isfinite(w[1][i]), "weight %zu is not finite", i);
-        worst = fmax(worst, fabs((double)w[0][i] - w[1][i]));
-        scale = fmax(scale, fabs(w[0][i]));
-    }
-    ck_assert_msg(worst <= 1e-5 * scale, "cached and uncached features: weights differ by %g (largest %g)", worst,
-                  scale);
+    test_check_close_f("host-chunk vs device feature cache: weights", w[2], w[1], n, 0, 0);
+    test_check_rel_f("cached vs uncached features: weights", w[1], w[0], n, 1e-5, 0);
     for (int mode = 0; mode < 3; mode++) free(w[mode]);
     free(ds.pixels);
     free(ds.labels);

@@ -23,7 +23,10 @@ static levi_status check_scale(levi_ctx *ctx, FILE *report) {
     levi_tensor_free(&b);
     LEVI_TRY(st);
     double worst = 0;
-    for (int i = 0; i < N; i++) worst = fmax(worst, fabs((double)got[i] - 2.5 * (double)host[i]));
+    for (int i = 0; i < N; i++) {
+        const double d = fabs((double)got[i] - 2.5 * (double)host[i]);
+        if (!(d <= worst)) worst = isfinite(d) ? d : INFINITY; /* NaN or Inf: the worst */
+    }
     int ok = worst <= 1e-6;
     if (report) fprintf(report, "  kernel scale_forward (cl/elementwise.cl, n=%d): max |diff| %.3g  %s\n", N, worst,
                         ok ? "ok" : "FAILED");
@@ -50,7 +53,8 @@ static levi_status check_gemm(levi_ctx *ctx, FILE *report) {
         for (int j = 0; j < N; j++) {
             double ref = 0;
             for (int k = 0; k < K; k++) ref += (double)ha[i * K + k] * hb[k * N + j];
-            worst = fmax(worst, fabs(ref - hc[i * N + j]) / fmax(1.0, fabs(ref)));
+            const double d = fabs(ref - hc[i * N + j]) / fmax(1.0, fabs(ref));
+            if (!(d <= worst)) worst = isfinite(d) ? d : INFINITY; /* NaN or Inf: the worst */
         }
     levi_tensor_free(&a);
     levi_tensor_free(&b);
