@@ -58,6 +58,12 @@ levi_status levi_parallel_step(levi_parallel *p, const float *x, const float *la
                                const levi_adamw_cfg *opt, int t, float grad_clip, float *loss, int *correct,
                                float *grad_norm);
 
+/* The frozen backbone's tap features of every image of ds, in dataset order
+ * (*out (ds->n, feature_dim), malloc'ed), as levi_compute_features, with
+ * the images split over every replica of every rank: each computes its
+ * consecutive slice, and the ranks assemble the whole (every rank gets it). */
+levi_status levi_parallel_compute_features(levi_parallel *p, const levi_dataset *ds, float **out);
+
 /* --- the backbone/head pipeline ------------------------------------------- */
 
 typedef struct levi_feature_pipe levi_feature_pipe;

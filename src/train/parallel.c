@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "levi/parallel.h"
+#include "levi/train.h"
 
 #define MAX_GROUPS 2 /* head, backbone (levi_model_grad_groups) */
 
@@ -112,11 +113,39 @@ static levi_status shard_step(levi_model *m, const float *x, const float *labels
     return levi_model_backward_shard(m, cnt, B);
 }
 
+/* Rows [s, s+cnt) of the data set seen as a data set of their own (a view:
+ * never freed). */
+static levi_dataset rows_of(const levi_dataset *ds, int s, int cnt) {
+    levi_dataset v = *ds;
+    size_t hwc = (size_t)ds->height * ds->width * ds->channels;
+    v.n = cnt;
+    v.pixels = ds->pixels + (size_t)s * hwc;
+    v.labels = ds->labels + s;
+    v.map_ = NULL;
+    v.map_len_ = 0;
+    return v;
+}
+
+/* Replica r's slice of the feature cache: its rows of the data set. */
+static levi_status slice_features(levi_parallel *p, int r, const levi_dataset *ds, float *cache) {
+    int s, cnt, F = levi_model_feature_dim(p->m[r]);
+    levi_comm_shard(ds->n, levi_comm_rank(p->comm) * p->n + r, levi_parallel_participants(p), &s, &cnt);
+    if (cnt == 0) return LEVI_OK;
+    levi_dataset v = rows_of(ds, s, cnt);
+    float *part = NULL;
+    LEVI_TRY(levi_compute_features(p->m[r], &v, &part));
+    memcpy(cache + (size_t)s * F, part, (size_t)cnt * F * sizeof *part);
+    free(part);
+    return LEVI_OK;
+}
+
 /* One replica's part of a step, run on its own thread: the devices then
  * compute at the same time whatever blocks inside a replica's calls. */
 typedef struct replica_job {
     levi_parallel *p;
-    int r, phase; /* 0: forward and backward of the shard; 1: the update */
+    int r, phase; /* 0: forward and backward of the shard; 1: the update; 2: features of a slice */
+    const levi_dataset *ds;
+    float *cache;
     const float *x, *labels, *feats;
     int B, t;
     const levi_adamw_cfg *opt;
@@ -134,8 +163,10 @@ static void *run_job(void *arg) {
         int s, cnt, parts = levi_parallel_participants(p);
         levi_comm_shard(j->B, levi_comm_rank(p->comm) * p->n + j->r, parts, &s, &cnt);
         j->st = shard_step(p->m[j->r], j->x, j->labels, j->feats, s, cnt, j->B, &j->loss_sum, &j->correct);
-    } else {
+    } else if (j->phase == 1) {
         j->st = levi_model_step(p->m[j->r], j->opt, j->t, j->grad_clip, &j->grad_norm);
+    } else {
+        j->st = slice_features(p, j->r, j->ds, j->cache);
     }
     if (j->st != LEVI_OK) snprintf(j->msg, sizeof j->msg, "%s", levi_last_error());
     return NULL;
@@ -183,5 +214,28 @@ levi_status levi_parallel_step(levi_parallel *p, const float *x, const float *la
     for (int r = 0; r < p->n; r++) jobs[r].phase = 1;
     LEVI_TRY(run_all(p, jobs));
     if (grad_norm) *grad_norm = jobs[0].grad_norm;
+    return LEVI_OK;
+}
+
+levi_status levi_parallel_compute_features(levi_parallel *p, const levi_dataset *ds, float **out) {
+    *out = NULL;
+    int F = levi_model_feature_dim(p->m[0]);
+    if (!F)
+        return levi_error(LEVI_ERR_INVALID_ARG, "method %s has no backbone features",
+                          levi_method_name(levi_model_get_config(p->m[0])->method));
+    /* zero outside this rank's rows: the ranks' sum then assembles the cache exactly */
+    float *cache = calloc((size_t)ds->n * F, sizeof *cache);
+    if (!cache)
+        return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory for a feature cache of %d x %d floats", ds->n, F);
+    replica_job jobs[LEVI_PARALLEL_MAX];
+    memset(jobs, 0, (size_t)p->n * sizeof *jobs);
+    for (int r = 0; r < p->n; r++) jobs[r].p = p, jobs[r].r = r, jobs[r].phase = 2, jobs[r].ds = ds, jobs[r].cache = cache;
+    levi_status st = run_all(p, jobs);
+    if (st == LEVI_OK) st = levi_comm_sum_f32(p->comm, cache, (size_t)ds->n * F, "the feature cache");
+    if (st != LEVI_OK) {
+        free(cache);
+        return st;
+    }
+    *out = cache;
     return LEVI_OK;
 }

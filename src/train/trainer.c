@@ -156,7 +156,9 @@ static levi_status host_src_create(host_src **out, levi_model *m, const levi_dat
     h->lab = malloc((size_t)cfg->batch * sizeof *h->lab);
     h->fb = h->F ? malloc((size_t)cfg->batch * h->F * sizeof *h->fb) : NULL;
     levi_status st = h->px && h->lab && (!h->F || h->fb) ? LEVI_OK : levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
-    if (st == LEVI_OK && use_cache) st = levi_compute_features(m, ds, &h->cache);
+    if (st == LEVI_OK && use_cache)
+        st = cfg->parallel ? levi_parallel_compute_features(cfg->parallel, ds, &h->cache)
+                           : levi_compute_features(m, ds, &h->cache);
     if (st == LEVI_OK) st = levi_loader_init(&h->l, ds, cfg->batch, cfg->seed, 1);
     h->have_loader = st == LEVI_OK;
     /* backbone on its own device, features not cached: a two-deep pipeline */
