@@ -587,6 +587,59 @@ START_TEST(feature_cache_modes_agree) {
 }
 END_TEST
 
+/* The memory plan of a batch, extrapolated from batches 64 and 128, equals
+ * what the model asks for when built at that batch (within the rounding of
+ * tensors to 64 floats); planning allocates nothing. */
+static levi_status build_tiny(void *user, levi_ctx *head, levi_ctx *bb, int B, levi_model **out) {
+    levi_method method = *(const levi_method *)user;
+    levi_vit_config vc;
+    tiny_vit(&vc);
+    int mode = levi_method_backbone_mode(method);
+    levi_vit *v;
+    LEVI_TRY(levi_vit_create(&v, bb, &vc, B, mode, mode == LEVI_BACKBONE_LORA ? 2 : 0));
+    levi_backbone *bbk;
+    LEVI_TRY(levi_backbone_from_vit(&bbk, bb, v));
+    levi_model_config mc;
+    levi_model_config_default(&mc, method);
+    mc.num_classes = K;
+    mc.height = mc.width = IMG;
+    return levi_model_create(out, head, &mc, bbk, B);
+}
+
+START_TEST(memory_plan_extrapolates) {
+    const levi_method methods[3] = {LEVI_METHOD_FT, LEVI_METHOD_LEVI_LORA, LEVI_METHOD_LEVI};
+    for (int i = 0; i < 6; i++) {
+        levi_method me = methods[i % 3];
+        const int batch = i < 3 ? 192 : 37;
+        levi_mem_plan p;
+        ck_assert_levi_ok(levi_mem_plan_run(&p, g_ctx, g_ctx, build_tiny, &me, batch, 0, 0));
+        levi_mem_tally t;
+        levi_ctx_plan_begin(g_ctx, &t);
+        levi_model *m = NULL;
+        ck_assert_levi_ok(build_tiny(&me, g_ctx, g_ctx, batch, &m));
+        levi_model_free(m);
+        levi_ctx_plan_end(g_ctx);
+        ck_assert_msg(t.total > 0 && t.allocations > 3, "nothing counted");
+        const levi_mem_stage *s = &p.stage[0];
+        /* the staging the plan adds for the trainer: 3 slots of a label per sample */
+        double counted = s->params + s->grads + s->optimizer + s->activations - 3.0 * sizeof(float) * batch;
+        double slack = batch % 64 ? 256.0 * (double)t.allocations * 64 : 0.5; /* 64-float rounding */
+        ck_assert_msg(fabs(counted - (double)t.total) <= slack, "%s: planned %.0f bytes at batch %d, built %llu",
+                      levi_method_name(me), counted, batch, t.total);
+        ck_assert_msg(counted + slack >= (double)t.total, "%s: the plan is short", levi_method_name(me));
+        ck_assert_msg(fabs(s->largest_alloc - (double)t.largest_alloc) <= slack, "%s: largest buffer %.0f vs %llu",
+                      levi_method_name(me), s->largest_alloc, t.largest_alloc);
+        /* AdamW keeps two moments of every gradient */
+        ck_assert_msg(s->grads > 0 && fabs(s->optimizer - 2 * s->grads) < 0.5, "%s: gradients %.0f, optimizer %.0f",
+                      levi_method_name(me), s->grads, s->optimizer);
+        /* the largest batch that fits fits, one more does not */
+        int fit = levi_mem_plan_fit(&p, 1 << 30);
+        ck_assert_int_gt(fit, batch);
+        ck_assert_levi_ok(levi_mem_plan_check(&p, "test", NULL));
+    }
+}
+END_TEST
+
 int main(void) {
     if (!test_have_device()) return TEST_SKIP;
     levi_log_init();
@@ -603,6 +656,7 @@ int main(void) {
     tcase_add_test(tc, steps_never_wait);
     tcase_add_test(tc, device_metrics_match_the_host);
     tcase_add_test(tc, feature_cache_modes_agree);
+    tcase_add_test(tc, memory_plan_extrapolates);
     suite_add_tcase(s, tc);
     if (levi_ctx_open(&g_ctx, NULL) != LEVI_OK) {
         fprintf(stderr, "no context: %s\n", levi_last_error());

@@ -451,6 +451,43 @@ START_TEST(bad_inputs) {
 }
 END_TEST
 
+/* The memory a run needs is known before anything is allocated: a batch far
+ * beyond the device stops at once with both numbers and the batch that
+ * fits; --batch auto takes the largest that fits (here: the data set). */
+START_TEST(memory_plan_and_auto_batch) {
+    char bb16[700], path[800];
+    snprintf(bb16, sizeof bb16, "%s/vit-b16-config-only", g_dir);
+    ck_assert_levi_ok(levi_mkdirs(bb16));
+    levi_vit_config vc;
+    levi_vit_config_default(&vc);
+    vc.image_size = 224, vc.patch_size = 16, vc.num_channels = 3, vc.hidden_size = 768;
+    vc.num_hidden_layers = 12, vc.num_attention_heads = 12, vc.intermediate_size = 3072;
+    char *json = levi_vit_config_json(&vc);
+    snprintf(path, sizeof path, "%s/config.json", bb16);
+    ck_assert_levi_ok(levi_write_file_atomic(path, json, strlen(json)));
+    free(json);
+    const char *out = path_in("b16.safetensors");
+    /* only config.json: had the run allocated or loaded anything, it would fail otherwise */
+    int rc = run_cmd(cmd_train, NULL, "train", "--method", "ft", "--backbone", bb16, "--data", g_train, "--limit", "2",
+                     "--out", out, "--batch", "65536", NULL);
+    ck_assert_int_eq(rc, 1);
+    const char *msg = levi_last_error();
+    ck_assert_msg(strstr(msg, "at batch 65536 needs") && strstr(msg, "usable") && strstr(msg, "largest batch"),
+                  "message: %s", msg);
+    ck_assert(!file_exists(out));
+    /* auto: the largest batch that fits, at most the data set (3 classes x 4 images): one step an epoch */
+    const char *auto_out = path_in("auto.safetensors"), *summary_path = path_in("auto.txt");
+    rc = run_cmd(cmd_train, summary_path, "train", "--method", "levi", "--backbone", g_bb, "--data", g_train, "--limit",
+                 "4", "--epochs", "2", "--out", auto_out, "--batch", "auto", NULL);
+    ck_assert_int_eq(rc, 0);
+    char *text;
+    size_t len;
+    ck_assert_levi_ok(levi_read_file(summary_path, &text, &len));
+    ck_assert_msg(strstr(text, "\"steps\":2,") != NULL, "--batch auto did not take the whole data set: %s", text);
+    free(text);
+}
+END_TEST
+
 int main(void) {
     if (!test_have_device()) return TEST_SKIP;
     levi_log_init();
@@ -465,6 +502,7 @@ int main(void) {
     tcase_add_test(tc, learning_rate_schedule);
     tcase_add_test(tc, resume_cosine_schedule);
     tcase_add_test(tc, bad_inputs);
+    tcase_add_test(tc, memory_plan_and_auto_batch);
     suite_add_tcase(s, tc);
     return test_run(s);
 }

@@ -18,6 +18,7 @@
 #include "levi/backbone.h"
 #include "levi/levi_model.h"
 #include "levi/train.h"
+#include "levi/memplan.h"
 #include "levi/tuning.h"
 #include "levi/comm.h"
 

@@ -151,6 +151,18 @@ typedef struct levi_counters {
 struct levi_profile;
 struct levi_busy;
 
+/* Device memory a ctx was asked for while it planned (levi_ctx_plan_begin):
+ * bytes by role, every allocation's size in order (the first
+ * LEVI_MEM_MAX_ALLOCS), and the largest activation tensor reserved in an
+ * arena. */
+enum { LEVI_MEM_PARAMS = 0, LEVI_MEM_GRADS, LEVI_MEM_OPTIMIZER, LEVI_MEM_ACTIVATIONS, LEVI_MEM_OTHER, LEVI_MEM_ROLES };
+#define LEVI_MEM_MAX_ALLOCS 128
+typedef struct levi_mem_tally {
+    unsigned long long bytes[LEVI_MEM_ROLES];
+    unsigned long long total, largest_alloc, largest_tensor, allocations;
+    unsigned long long alloc[LEVI_MEM_MAX_ALLOCS];
+} levi_mem_tally;
+
 typedef struct levi_ctx {
     levi_device_info info;
     cl_context context;
@@ -175,6 +187,7 @@ typedef struct levi_ctx {
     int profile_at_exit;       /* LEVI_PROFILE=1: levi_ctx_destroy prints the totals on stderr */
     struct levi_profile *prof; /* kernel device times; NULL until profiling is first enabled */
     struct levi_busy *busy;    /* when the device computed (levi_profile_overlap); with prof */
+    levi_mem_tally *plan;      /* planning (levi_ctx_plan_begin): buffers are counted, not made */
 } levi_ctx;
 
 /* Create a context and in-order queue on one device. */
@@ -208,6 +221,14 @@ levi_status levi_launch(levi_ctx *ctx, cl_kernel k, cl_uint dims, const size_t *
 
 /* Set kernel argument i from a value: LEVI_ARG(k, 0, buf). */
 #define LEVI_ARG(k, i, v) clSetKernelArg((k), (i), sizeof(v), &(v))
+
+/* Plan instead of run: until levi_ctx_plan_end, every buffer asked of ctx is
+ * counted into *tally (by the role of its arena) and not allocated (its
+ * cl_mem is NULL), and transfers, fills, copies and launches do nothing; so
+ * building a model on a planning ctx tells how much memory it would take.
+ * Nothing built while planning may be used after it (only freed). */
+void levi_ctx_plan_begin(levi_ctx *ctx, levi_mem_tally *tally);
+void levi_ctx_plan_end(levi_ctx *ctx);
 
 /* Wait for everything queued on ctx (one blocking sync). */
 levi_status levi_finish(levi_ctx *ctx);

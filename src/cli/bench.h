@@ -74,7 +74,7 @@ levi_status bench_startup(const cli_env *env, cJSON *doc, double budget_s);
 /* Options of the train group (levi-cl bench train --model M --batch N --profile --methods all). */
 typedef struct bench_train_opts {
     const char *model; /* vit-tiny (the demo's, default), vit-s16, vit-b16 */
-    int batch;         /* 0: 64 */
+    int batch;         /* 0: 64; -1: the largest that fits every row */
     int profile;       /* per-step counters and kernel device times in every row */
     int all_methods;   /* every method and fusion, not only the four compared with PyTorch */
 } bench_train_opts;

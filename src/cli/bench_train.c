@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "memory.h"
 
 typedef struct train_job {
     levi_model *m;
@@ -46,25 +47,11 @@ static levi_status train_step(levi_ctx *ctx, void *arg) {
 }
 
 levi_status bench_train_model_config(const char *name, levi_vit_config *vc) {
-    levi_vit_config_default(vc);
-    if (!name || !strcmp(name, "vit-tiny")) return LEVI_OK;
-    vc->image_size = 224;
-    vc->patch_size = 16;
-    vc->num_channels = 3;
-    vc->num_hidden_layers = 12;
-    if (!strcmp(name, "vit-s16")) {
-        vc->hidden_size = 384;
-        vc->num_attention_heads = 6;
-        vc->intermediate_size = 1536;
-    } else if (!strcmp(name, "vit-b16")) {
-        vc->hidden_size = 768;
-        vc->num_attention_heads = 12;
-        vc->intermediate_size = 3072;
-    } else {
-        return levi_error(LEVI_ERR_INVALID_ARG, "bench train: --model '%s' is not vit-tiny, vit-s16 or vit-b16", name);
-    }
-    vc->layer_norm_eps = 1e-12f;
-    return LEVI_OK;
+    levi_status st = cli_vit_preset(name, vc);
+    if (st == LEVI_OK) return LEVI_OK;
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s", levi_last_error());
+    return levi_error(st, "bench train: --model %s", msg);
 }
 
 typedef struct train_row {
@@ -167,10 +154,25 @@ levi_status bench_train(levi_ctx *ctx, cJSON *doc, double budget_s, const bench_
     int n = o->all_methods ? (int)(sizeof k_all / sizeof k_all[0]) : (int)(sizeof k_default / sizeof k_default[0]);
     levi_vit_config vc;
     LEVI_TRY(bench_train_model_config(o->model, &vc));
-    const int B = o->batch > 0 ? o->batch : 64;
+    int B = o->batch > 0 ? o->batch : 64;
     const char *model = o->model ? o->model : "vit-tiny";
     const int tiny = !strcmp(model, "vit-tiny");
     if (o->profile) LEVI_TRY(levi_ctx_set_profiling(ctx, 1));
+    /* every row's memory, before anything is allocated */
+    for (int i = 0; i < n; i++) {
+        cli_recipe r = {&vc, levi_method_backbone_mode(rows[i].method), 0, {0}};
+        levi_model_config_default(&r.mc, rows[i].method);
+        r.mc.channels = vc.num_channels;
+        r.mc.height = r.mc.width = vc.image_size;
+        if (rows[i].method == LEVI_METHOD_LEVI || rows[i].method == LEVI_METHOD_LEVI_LORA) r.mc.fusion = rows[i].fusion;
+        if (r.mode == LEVI_BACKBONE_LORA) r.lora_rank = r.mc.lora_rank;
+        if (r.mode < 0) r.vc = NULL;
+        char what[160];
+        snprintf(what, sizeof what, "bench train %s %s", rows[i].name, model);
+        int b = o->batch < 0 ? 0 : B;
+        LEVI_TRY(cli_memory_check(&r, ctx, ctx, NULL, 0, &b, o->batch < 0 ? 65536 : B, 0, what));
+        if (o->batch < 0 && (i == 0 || b < B)) B = b;
+    }
     /* a synthetic data set of four batches: deterministic pseudo-images and labels */
     size_t chw = (size_t)vc.num_channels * vc.image_size * vc.image_size;
     levi_dataset ds;

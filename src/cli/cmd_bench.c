@@ -30,7 +30,7 @@ static const char *k_usage =
     "                   (medians; --best: the best samples, steadier on a busy machine)\n"
     "train only:\n"
     "  --model M        vit-tiny (the demo's, default), vit-s16 or vit-b16 (random weights)\n"
-    "  --batch N        batch size (default 64)\n"
+    "  --batch N|auto   batch size (default 64; auto: the largest that fits the device)\n"
     "  --methods all    every method and fusion (default: ft, lora, levi with and without cache)\n"
     "  --profile        per steady-state step: kernel launches, GEMM calls, blocking syncs,\n"
     "                   host<->device bytes and the ten kernels of most device time\n"
@@ -79,6 +79,8 @@ int cmd_bench(int argc, char **argv, const cli_env *env) {
                     return 2;
                 }
                 to.all_methods = !strcmp(v, "all");
+            } else if (!strcmp(v, "auto")) {
+                to.batch = -1; /* the largest that fits every row */
             } else if (cli_parse_int("--batch", v, 1, 65536, &b) != LEVI_OK) {
                 return cli_fail(LEVI_ERR_INVALID_ARG);
             } else {

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "memory.h"
 #include "levi/data.h"
 #include "levi/parallel.h"
 #include "levi/train.h"
@@ -35,10 +36,14 @@ static const char *k_usage =
     "model.safetensors) that `levi-cl train --backbone` accepts.\n"
     "\n"
     "options:\n"
-    "  --arch vit-tiny        architecture preset (image 28, patch 7, channels 1, dim 64,\n"
-    "                         depth 4, heads 4, mlp 128); the options below override it\n"
+    "  --arch A               architecture preset: vit-tiny (image 28, patch 7, channels 1,\n"
+    "                         dim 64, depth 4, heads 4, mlp 128), vit-s16 or vit-b16 (image 224,\n"
+    "                         patch 16, channels 3, depth 12, dim 384/768); the options below\n"
+    "                         override it\n"
     "  --image-size N --patch N --channels N --dim N --depth N --heads N --mlp N\n"
-    "  --epochs N (2)  --batch N (64)  --lr X (1e-3)  --wd X (0.05)  --seed N (0)\n"
+    "  --epochs N (2)  --batch N|auto (64)  --lr X (1e-3)  --wd X (0.05)  --seed N (0)\n"
+    "                         (memory is checked before anything is allocated; auto: the\n"
+    "                         largest batch that fits the device)\n"
     "  --warmup N             warm-up steps of the learning rate (default: 5% of all steps)\n"
     "  --limit N              at most N images per class\n"
     "  --force                replace BACKBONE_DIR when it already holds a backbone\n"
@@ -88,6 +93,7 @@ static levi_status parse_args(int argc, char **argv, pretrain_args *a) {
         else if (!strcmp(o, "--heads")) ip = &a->heads, hi = 4096;
         else if (!strcmp(o, "--mlp")) ip = &a->mlp, hi = 1 << 20;
         else if (!strcmp(o, "--epochs")) ip = &a->epochs, hi = 100000;
+        else if (!strcmp(o, "--batch") && v && !strcmp(v, "auto")) a->batch = 0; /* the largest that fits */
         else if (!strcmp(o, "--batch")) ip = &a->batch, hi = 65536;
         else if (!strcmp(o, "--seed")) ip = &a->seed, lo = 0, hi = 2147483647;
         else if (!strcmp(o, "--limit")) ip = &a->limit, hi = 100000000;
@@ -109,13 +115,15 @@ static levi_status parse_args(int argc, char **argv, pretrain_args *a) {
     memcpy(a->out_buf, a->out, n + 1);
     while (n > 1 && a->out_buf[n - 1] == '/') a->out_buf[--n] = '\0';
     a->out = a->out_buf;
-    if (strcmp(a->arch, "vit-tiny"))
-        return levi_error(LEVI_ERR_INVALID_ARG, "pretrain: --arch '%s' is not known (expected vit-tiny)", a->arch);
+    levi_vit_config probe;
+    if (cli_vit_preset(a->arch, &probe) != LEVI_OK)
+        return levi_error(LEVI_ERR_INVALID_ARG, "pretrain: --arch '%s' is not known (expected vit-tiny, vit-s16 or vit-b16)",
+                          a->arch);
     return LEVI_OK;
 }
 
 static levi_status make_config(const pretrain_args *a, levi_vit_config *c) {
-    levi_vit_config_default(c);
+    LEVI_TRY(cli_vit_preset(a->arch, c));
     if (a->image_size) c->image_size = (int)a->image_size;
     if (a->patch) c->patch_size = (int)a->patch;
     if (a->channels) c->num_channels = (int)a->channels;
@@ -230,13 +238,23 @@ static levi_status run(const pretrain_args *a, const cli_env *env, char *tmp, si
     if (st == LEVI_OK && (ds.num_classes < 2 || ds.n < 1))
         st = levi_error(LEVI_ERR_INVALID_ARG, "pretrain: %s has %d classes; at least 2 are needed", a->data,
                         ds.num_classes);
-    const int batch = (int)(a->batch < ds.n ? a->batch : ds.n);
+    int batch = (int)(a->batch < ds.n ? a->batch : ds.n);
     if (st == LEVI_OK) {
         char n_img[32], n_cls[32];
         snprintf(n_img, sizeof n_img, "%d", ds.n);
         snprintf(n_cls, sizeof n_cls, "%d", ds.num_classes);
         const char *extra[] = {"training images", n_img, "classes", n_cls};
         st = cli_placement_check(&pl, a->argc, a->argv, extra, 2);
+    }
+    if (st == LEVI_OK) {
+        /* the memory of the run, before anything is allocated */
+        cli_recipe r = {&c, LEVI_VIT_FULL, 0, {0}};
+        levi_model_config_default(&r.mc, LEVI_METHOD_FT);
+        r.mc.num_classes = ds.num_classes;
+        r.mc.channels = c.num_channels;
+        r.mc.height = r.mc.width = c.image_size;
+        st = cli_memory_check(&r, pl.ctx[0], pl.ctx[0], pl.ctx + 1, pl.n - 1, &batch, ds.n < 65536 ? ds.n : 65536, 0,
+                              "pretrain");
     }
     /* one replica per device of this process, each from the same seed */
     levi_model *m[CLI_MAX_DEVICES] = {NULL};

@@ -31,6 +31,7 @@
 #include "levi/data.h"
 #include "levi/parallel.h"
 #include "levi/train.h"
+#include "memory.h"
 #include "placement.h"
 
 static const char *k_usage =
@@ -51,7 +52,9 @@ static const char *k_usage =
     "  --backbone DIR         Hugging Face ViT folder (config.json + model.safetensors);\n"
     "                         required except for scratch\n"
     "  --val DIR              validation ImageFolder, evaluated after every epoch\n"
-    "  --epochs N (5)  --batch N (64)  --lr X (1e-3)  --wd X (0.01)  --seed N (0)\n"
+    "  --epochs N (5)  --batch N|auto (64)  --lr X (1e-3)  --wd X (0.01)  --seed N (0)\n"
+    "                         (the memory a run needs is checked before anything is allocated;\n"
+    "                         auto: the largest batch that fits the device)\n"
     "  --grad-clip X (1.0, 0 = off)\n"
     "  --schedule constant|cosine (constant)  --warmup N (0 steps of linear warm-up)\n"
     "  --task-model mlp|cnn (mlp)  --task-hidden N (128)  --cnn-channels C1,C2 (16,32)\n"
@@ -150,6 +153,7 @@ static levi_status parse_args(int argc, char **argv, train_args *a) {
         else if (!strcmp(o, "--backbone-device")) sp = &a->backbone_device;
         else if (!strcmp(o, "--warmup")) ip = &a->warmup, lo = 0, hi = 100000000;
         else if (!strcmp(o, "--epochs")) ip = &a->epochs, lo = 1, hi = 100000;
+        else if (!strcmp(o, "--batch") && v && !strcmp(v, "auto")) a->batch = 0; /* the largest that fits */
         else if (!strcmp(o, "--batch")) ip = &a->batch, lo = 1, hi = 65536;
         else if (!strcmp(o, "--seed")) ip = &a->seed, lo = 0, hi = 2147483647;
         else if (!strcmp(o, "--task-hidden")) ip = &a->task_hidden, lo = 1, hi = 65536;
@@ -318,15 +322,15 @@ static int run(const train_args *a, const cli_env *env) {
     if (st != LEVI_OK) return cli_fail(st);
     int root = levi_comm_is_root(pl.comm);
     levi_ctx *ctx = pl.ctx[0], *bctx = pl.backbone_ctx ? pl.backbone_ctx : ctx;
-    if (st == LEVI_OK && a->backbone)
-        st = levi_vit_load(&vit, bctx, a->backbone, (int)a->batch, mode, mode == LEVI_VIT_LORA ? (int)a->lora_rank : 0);
+    levi_vit_config vcfg;
     levi_preprocess pre;
     unsigned augment = 0;
-    if (st == LEVI_OK && vit) {
-        const levi_vit_config *vc = levi_vit_get_config(vit);
-        mc.channels = vc->num_channels;
-        mc.height = mc.width = vc->image_size;
-        st = levi_preprocess_load(&pre, a->backbone, mc.channels, mc.height, mc.width, vc->image_mean, vc->image_std);
+    if (st == LEVI_OK && a->backbone) st = cli_read_vit_config(a->backbone, &vcfg);
+    if (st == LEVI_OK && a->backbone) {
+        mc.channels = vcfg.num_channels;
+        mc.height = mc.width = vcfg.image_size;
+        st = levi_preprocess_load(&pre, a->backbone, mc.channels, mc.height, mc.width, vcfg.image_mean,
+                                  vcfg.image_std);
     } else {
         mc.channels = (int)a->channels;
         mc.height = mc.width = (int)a->image_size;
@@ -350,16 +354,35 @@ static int run(const train_args *a, const cli_env *env) {
         const char *extra[] = {"training images", n_img, "classes", n_cls, "validation images", n_val};
         st = cli_placement_check(&pl, a->argc, a->argv, extra, 3);
     }
+    /* the memory of the run, before anything that depends on the batch is allocated */
+    int batch = (int)a->batch;
+    if (st == LEVI_OK) {
+        cli_recipe r = {a->backbone ? &vcfg : NULL, mode, mode == LEVI_VIT_LORA ? (int)a->lora_rank : 0, mc};
+        r.mc.num_classes = train.num_classes;
+        int cacheable = mode == LEVI_VIT_FROZEN, taps = mc.ntaps ? mc.ntaps
+                                                         : (mc.method == LEVI_METHOD_LEVI ? 2 : 1);
+        double cache_floats = cacheable && cache != 0 && a->backbone
+                                  ? (double)taps * vcfg.hidden_size * (train.n + (a->val ? val.n : 0))
+                                  : 0;
+        /* a cache above a quarter of the device stays on the host */
+        if (cache_floats * sizeof(float) > ctx->info.global_mem / 4.0) cache_floats = 0;
+        char what[96];
+        snprintf(what, sizeof what, "train --method %s", a->method);
+        int maxb = train.n < 65536 ? train.n : 65536;
+        st = cli_memory_check(&r, ctx, bctx, pl.ctx + 1, pl.n - 1, &batch, maxb, cache_floats, what);
+    }
+    if (st == LEVI_OK && a->backbone)
+        st = levi_vit_load(&vit, bctx, a->backbone, batch, mode, mode == LEVI_VIT_LORA ? (int)a->lora_rank : 0);
     /* One replica per device of this process; the first holds the placement. */
     for (int r = 0; st == LEVI_OK && r < pl.n; r++) {
         mc.num_classes = train.num_classes;
         if (r > 0 && a->backbone)
-            st = levi_vit_load(&vit, pl.ctx[r], a->backbone, (int)a->batch, mode,
+            st = levi_vit_load(&vit, pl.ctx[r], a->backbone, batch, mode,
                                mode == LEVI_VIT_LORA ? (int)a->lora_rank : 0);
         levi_backbone *bb = NULL;
         if (st == LEVI_OK && vit) st = levi_backbone_from_vit(&bb, r ? pl.ctx[r] : bctx, vit);
         vit = NULL;
-        if (st == LEVI_OK) st = levi_model_create(&m[r], pl.ctx[r], &mc, bb, (int)a->batch);
+        if (st == LEVI_OK) st = levi_model_create(&m[r], pl.ctx[r], &mc, bb, batch);
         if (st == LEVI_OK)
             st = levi_model_set_class_names(m[r], (const char *const *)train.class_names, train.num_classes);
         char *pre_json = st == LEVI_OK ? levi_preprocess_json(&pre) : NULL;
@@ -381,7 +404,7 @@ static int run(const train_args *a, const cli_env *env) {
         levi_train_config tc;
         levi_train_config_default(&tc);
         tc.epochs = (int)a->epochs;
-        tc.batch = (int)a->batch;
+        tc.batch = batch;
         tc.lr = (float)a->lr;
         tc.wd = (float)a->wd;
         tc.grad_clip = (float)a->clip;

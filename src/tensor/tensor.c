@@ -5,9 +5,32 @@
 #include <stdlib.h>
 #include <string.h>
 
-levi_status levi_buffer_alloc(levi_ctx *ctx, size_t bytes, cl_mem *out) {
+/* A planning ctx (levi_ctx_plan_begin) counts what it would allocate. */
+static int role_of(const char *role) {
+    if (!role) return LEVI_MEM_OTHER;
+    if (strstr(role, "AdamW") || strstr(role, "moment")) return LEVI_MEM_OPTIMIZER;
+    if (strstr(role, "gradient")) return LEVI_MEM_GRADS;
+    if (strstr(role, "parameter")) return LEVI_MEM_PARAMS;
+    if (strstr(role, "activation") || strstr(role, "staging") || strstr(role, "buffers")) return LEVI_MEM_ACTIVATIONS;
+    return LEVI_MEM_OTHER;
+}
+
+static void plan_count(levi_ctx *ctx, size_t bytes, const char *role) {
+    levi_mem_tally *t = ctx->plan;
+    t->bytes[role_of(role)] += bytes;
+    t->total += bytes;
+    if (t->allocations < LEVI_MEM_MAX_ALLOCS) t->alloc[t->allocations] = bytes;
+    t->allocations++;
+    if (bytes > t->largest_alloc) t->largest_alloc = bytes;
+}
+
+static levi_status buffer_alloc(levi_ctx *ctx, size_t bytes, const char *role, cl_mem *out) {
     *out = NULL;
     if (bytes == 0) bytes = 4;
+    if (ctx->plan) {
+        plan_count(ctx, bytes, role);
+        return LEVI_OK;
+    }
     if (ctx->info.max_alloc && bytes > ctx->info.max_alloc)
         return levi_error(LEVI_ERR_DEVICE_MEMORY,
                           "requested %zu bytes on '%s', above its max single allocation of %llu bytes", bytes,
@@ -20,6 +43,8 @@ levi_status levi_buffer_alloc(levi_ctx *ctx, size_t bytes, cl_mem *out) {
     *out = m;
     return LEVI_OK;
 }
+
+levi_status levi_buffer_alloc(levi_ctx *ctx, size_t bytes, cl_mem *out) { return buffer_alloc(ctx, bytes, NULL, out); }
 
 static size_t shape_numel(int ndim, const int *shape) {
     size_t n = 1;
@@ -85,6 +110,7 @@ void levi_tensor_free(levi_tensor *t) {
 levi_status levi_buffer_write(levi_ctx *ctx, cl_mem buf, size_t offset_bytes, size_t bytes, const void *host,
                               int blocking, cl_uint n_wait, const cl_event *wait, cl_event *done) {
     if (done) *done = NULL;
+    if (ctx->plan) return LEVI_OK;
     if (!bytes && !done) return LEVI_OK;
     if (blocking) levi_count_sync(ctx);
     levi_count_h2d(ctx, bytes);
@@ -100,6 +126,10 @@ levi_status levi_buffer_write(levi_ctx *ctx, cl_mem buf, size_t offset_bytes, si
 levi_status levi_buffer_read(levi_ctx *ctx, cl_mem buf, size_t offset_bytes, size_t bytes, void *host,
                              int blocking, cl_uint n_wait, const cl_event *wait, cl_event *done) {
     if (done) *done = NULL;
+    if (ctx->plan) {
+        memset(host, 0, bytes);
+        return LEVI_OK;
+    }
     if (!bytes && !done) return LEVI_OK;
     if (blocking) levi_count_sync(ctx);
     levi_count_d2h(ctx, bytes);
@@ -139,14 +169,14 @@ levi_status levi_tensor_read_async(const levi_tensor *t, float *host, cl_uint n_
 levi_status levi_tensor_copy(const levi_tensor *dst, const levi_tensor *src) {
     if (dst->numel != src->numel)
         return levi_error(LEVI_ERR_SHAPE, "copy of %zu elements into a tensor of %zu", src->numel, dst->numel);
-    if (!dst->numel) return LEVI_OK;
+    if (!dst->numel || dst->ctx->plan) return LEVI_OK;
     LEVI_CL_CHECK(clEnqueueCopyBuffer(dst->ctx->queue, src->buf, dst->buf, src->offset * sizeof(float),
                                       dst->offset * sizeof(float), dst->numel * sizeof(float), 0, NULL, NULL));
     return LEVI_OK;
 }
 
 levi_status levi_tensor_fill(const levi_tensor *t, float value) {
-    if (!t->numel) return LEVI_OK;
+    if (!t->numel || t->ctx->plan) return LEVI_OK;
     LEVI_CL_CHECK(clEnqueueFillBuffer(t->ctx->queue, t->buf, &value, sizeof value, t->offset * sizeof(float),
                                       t->numel * sizeof(float), 0, NULL, NULL));
     return LEVI_OK;
@@ -185,12 +215,15 @@ void levi_arena_init(levi_arena *a, levi_ctx *ctx, const char *role) {
 
 size_t levi_arena_reserve(levi_arena *a, size_t numel) {
     size_t off = a->numel;
+    if (a->ctx && a->ctx->plan && role_of(a->role) == LEVI_MEM_ACTIVATIONS &&
+        numel * sizeof(float) > a->ctx->plan->largest_tensor)
+        a->ctx->plan->largest_tensor = numel * sizeof(float);
     a->numel += (numel + 63) / 64 * 64;
     return off;
 }
 
 levi_status levi_arena_commit(levi_arena *a) {
-    levi_status st = levi_buffer_alloc(a->ctx, a->numel * sizeof(float), &a->buf);
+    levi_status st = buffer_alloc(a->ctx, a->numel * sizeof(float), a->role, &a->buf);
     if (st != LEVI_OK) return levi_error(st, "%s arena: %s", a->role ? a->role : "tensor", levi_last_error());
     levi_tensor all = levi_arena_all(a);
     return levi_tensor_zero(&all);

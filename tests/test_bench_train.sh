@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# levi-cl bench train as a user runs it: --profile puts per-step counters in
+# every JSON row (0 blocking syncs per steady-state step), and a batch far
+# beyond the device's memory stops at once with the memory error, not a
+# driver error. Usage: test_bench_train.sh LEVI_CL
+set -u
+levi=$1
+"$levi" --device list >/dev/null 2>&1 || { echo "no OpenCL device: skipped"; exit 77; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export LEVI_CACHE_DIR="$tmp/cache"
+pass=0 fail=0
+check() { # name, condition (0 = ok)
+  if [ "$2" -eq 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAILED: $1"; fi
+}
+
+"$levi" bench train --profile --budget 1 --json >"$tmp/train.json" 2>"$tmp/train.err"
+check "bench train --profile --json exits 0" $?
+python3 - "$tmp/train.json" <<'PY'
+import json, math, sys
+d = json.load(open(sys.argv[1]))
+rows = d["results"]
+assert len(rows) == 4, rows
+for r in rows:
+    p = r["profile"]
+    for k in ("launches_per_step", "gemm_calls_per_step", "blocking_syncs_per_step", "h2d_bytes_per_step",
+              "d2h_bytes_per_step", "top_kernels"):
+        assert k in p, (k, r["name"])
+    assert p["blocking_syncs_per_step"] == 0 and p["d2h_bytes_per_step"] == 0, (r["name"], p)
+    assert p["launches_per_step"] > 0 and p["gemm_calls_per_step"] > 0, (r["name"], p)
+    assert p["top_kernels"] and all(math.isfinite(k["device_us_per_step"]) for k in p["top_kernels"]), p
+PY
+check "every row has a profile with 0 blocking syncs per step" $?
+grep -q "per step: .* launches, .* GEMM calls, 0.00 blocking syncs" "$tmp/train.err"
+check "the table shows the per-step counters" $?
+
+start=$(date +%s)
+"$levi" bench train --model vit-b16 --batch 65536 >"$tmp/big.out" 2>"$tmp/big.err"
+rc=$?
+secs=$(( $(date +%s) - start ))
+check "vit-b16 at batch 65536 fails (exit $rc)" $([ $rc -eq 1 ] && echo 0 || echo 1)
+grep -q "at batch 65536 needs .* usable; the largest batch that fits is [0-9]" "$tmp/big.err"
+check "the memory error gives both numbers and the batch that fits" $?
+check "the memory error comes at once (${secs} s)" $([ "$secs" -le 20 ] && echo 0 || echo 1)
+"$levi" bench train --model vit-z99 >/dev/null 2>"$tmp/bad.err"
+check "an unknown model is refused" $([ $? -ne 0 ] && grep -q "vit-z99" "$tmp/bad.err" && echo 0 || echo 1)
+
+echo "bench train: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
