@@ -6,6 +6,7 @@
 #include "levi/log.h"
 #include "levi/random.h"
 #include "levi/runtime.h"
+#include "levi/files.h"
 #include "levi/tensor.h"
 #include "levi/ops.h"
 #include "levi/gemm.h"

@@ -32,6 +32,7 @@ enum {
     LEVI_ERR_INTERRUPTED = -9014,   /* the user interrupted the work (SIGINT) */
     LEVI_ERR_SHAPE = -9015,         /* tensor shapes do not fit together */
     LEVI_ERR_COMM = -9016,          /* another rank of the run failed, died or did not answer in time */
+    LEVI_ERR_BUSY = -9017,          /* an output is being written by another process (advisory lock) */
 };
 
 /* A readable name for any status: "CL_OUT_OF_RESOURCES", "CLBlastInvalidDimension",
@@ -42,7 +43,9 @@ const char *levi_status_name(levi_status status);
 const char *levi_last_error(void);
 
 /* Record a message for this thread and return `status`, so callers can write
- * `return levi_error(LEVI_ERR_FORMAT, "%s: bad magic %08x", path, magic);` */
+ * `return levi_error(LEVI_ERR_FORMAT, "%s: bad magic %08x", path, magic);`
+ * An argument may be levi_last_error() itself, to put context in front of
+ * the current message: levi_error(st, "%s: %s", path, levi_last_error()). */
 levi_status levi_error(levi_status status, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 levi_status levi_verror(levi_status status, const char *fmt, va_list ap);

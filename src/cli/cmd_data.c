@@ -96,11 +96,18 @@ static int fashion_shift(int argc, char **argv) {
         i++;
     }
     if (!p.out) return usage_error("%s", "fashion-shift needs --out DIR");
+    /* One writer per output folder; then repair what a killed writer left. */
+    levi_output_lock lock;
+    levi_status st = levi_output_check_dir("--out", p.out);
+    if (st == LEVI_OK) st = levi_output_lock_take(&lock, p.out);
+    if (st != LEVI_OK) return cli_fail(st);
+    st = levi_output_recover(p.out, NULL);
     progress pr = {.tty = isatty(2), .next_plain = 10000};
     clock_gettime(CLOCK_MONOTONIC, &pr.t0);
     p.progress = on_progress;
     p.progress_user = &pr;
-    levi_status st = levi_fashion_shift(&p);
+    if (st == LEVI_OK) st = levi_fashion_shift(&p);
+    levi_output_lock_release(&lock);
     if (st != LEVI_OK) {
         if (pr.tty) fputc('\n', stderr);
         return cli_fail(st);
@@ -134,7 +141,8 @@ static int show(int argc, char **argv) {
         if (st != LEVI_OK) return cli_fail(st);
     }
     if (!dir || !out) return usage_error("%s", "show needs DIR and --out SHEET.png");
-    levi_status st = levi_contact_sheet(dir, out, (int)per, (int)scale);
+    levi_status st = levi_output_check_file("--out", out);
+    if (st == LEVI_OK) st = levi_contact_sheet(dir, out, (int)per, (int)scale);
     if (st != LEVI_OK) return cli_fail(st);
     printf("wrote %s\n", out);
     return 0;

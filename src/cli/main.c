@@ -1,4 +1,5 @@
 /* levi-cl: global options, `--device list`, and dispatch to one command. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +51,25 @@ static int device_list(int json) {
     return 0;
 }
 
-int main(int argc, char **argv) {
+/* Whatever a command printed must have reached stdout: a full disk, a
+ * closed pipe or /dev/full turns success into exit status 1. */
+static int finish_stdout(int rc) {
+    errno = 0;
+    int bad = fflush(stdout) != 0;
+    int e = errno;
+    bad |= ferror(stdout) != 0;
+    if (fclose(stdout) != 0 && !bad) bad = 1, e = errno;
+    if (!bad) return rc;
+    fprintf(stderr, "levi-cl: error: writing to standard output failed: %s\n",
+            e ? strerror(e) : "an earlier write failed");
+    return rc ? rc : 1;
+}
+
+static int run(int argc, char **argv);
+
+int main(int argc, char **argv) { return finish_stdout(run(argc, argv)); }
+
+static int run(int argc, char **argv) {
     levi_log_init();
     cli_env env = {0};
     /* Pull --device SEL / --device=SEL out of the line, wherever it stands. */

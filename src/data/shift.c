@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "levi/data.h"
+#include "levi/files.h"
 #include "levi/runtime.h"
 
 const char *const levi_fashion_classes[10] = {"0-tshirt", "1-trouser", "2-pullover", "3-dress", "4-coat",
@@ -362,30 +363,18 @@ levi_status levi_fashion_shift(const levi_shift_params *p) {
         return st;
     }
     size_t n = strlen(p->out);
-    char *tmp = malloc(n + 64), *old = malloc(n + 64);
-    if (!tmp || !old) st = levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
+    char *tmp = malloc(n + 64);
+    if (!tmp) st = levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
     if (st == LEVI_OK) {
         while (n > 1 && p->out[n - 1] == '/') n--;
         snprintf(tmp, n + 64, "%.*s.tmp.%ld", (int)n, p->out, (long)getpid());
-        snprintf(old, n + 64, "%.*s.old.%ld", (int)n, p->out, (long)getpid());
         rm_tree(tmp);
         st = generate(p, tmp, &train, &test);
     }
-    if (st == LEVI_OK) {
-        /* Swap in: the old folder (if any) moves aside first, then goes. */
-        int had = out_state(p->out);
-        if (had == 1) rmdir(p->out);
-        else if (had == 2 && rename(p->out, old) != 0)
-            st = levi_error(LEVI_ERR_IO, "cannot move the old '%s' aside: %s", p->out, strerror(errno));
-        if (st == LEVI_OK && rename(tmp, p->out) != 0) {
-            st = levi_error(LEVI_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, p->out, strerror(errno));
-            if (had == 2) rename(old, p->out);
-        }
-        if (st == LEVI_OK && had == 2) rm_tree(old);
-    }
+    /* Swap in without a moment where p->out is missing (levi/files.h). */
+    if (st == LEVI_OK) st = levi_dir_publish(tmp, p->out);
     if (st != LEVI_OK && tmp) rm_tree(tmp);
     free(tmp);
-    free(old);
     free(train.images);
     free(train.labels);
     free(test.images);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "levi/safetensors.h"
+#include "levi/files.h"
 
 /* --- dtypes ---------------------------------------------------------------- */
 
@@ -403,12 +404,12 @@ levi_status levi_safetensors_read(const char *path, levi_safetensors *out) {
     if (!out) return levi_error(LEVI_ERR_INVALID_ARG, "levi_safetensors_read: out is NULL");
     memset(out, 0, sizeof *out);
     if (!path) return levi_error(LEVI_ERR_INVALID_ARG, "levi_safetensors_read: path is NULL");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return levi_error(LEVI_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    int fd;
+    LEVI_TRY(levi_open_regular(path, &fd)); /* never blocks on a FIFO or device */
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    if (fstat(fd, &sb) != 0) {
         close(fd);
-        return levi_error(LEVI_ERR_IO, "'%s' is not a regular file", path);
+        return levi_error(LEVI_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
     }
     st_src s = {.fd = fd, .buf = NULL, .len = (size_t)sb.st_size, .what = path};
     levi_status st = read_src(&s, out);

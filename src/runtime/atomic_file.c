@@ -1,4 +1,5 @@
 /* Atomic file writes: temp file, fsync, rename, fsync of the folder. */
+#include "levi/files.h"
 #include "levi/runtime.h"
 
 #include <errno.h>
@@ -34,6 +35,8 @@ levi_status levi_atomic_open(levi_atomic_file *f, const char *path) {
         return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
     }
     memcpy(f->path, path, n + 1);
+    /* temporaries of this path whose writers died (kill -9, power loss) */
+    levi_output_clean_atomic(path);
     /* A counter makes names unique between threads of one process; O_EXCL
      * makes sure we never write through someone else's file or a symlink. */
     static _Atomic unsigned counter;

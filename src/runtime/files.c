@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "levi/files.h"
 #include "levi/runtime.h"
 
 levi_status levi_cache_dir(char *buf, size_t len, int *enabled) {
@@ -58,25 +59,33 @@ levi_status levi_write_file_atomic(const char *path, const void *data, size_t le
 levi_status levi_read_file(const char *path, char **data, size_t *len) {
     *data = NULL;
     *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return levi_error(LEVI_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    int fd;
+    LEVI_TRY(levi_open_regular(path, &fd)); /* never blocks on a FIFO or device */
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return levi_error(LEVI_ERR_IO, "'%s' is not a regular file", path);
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return levi_error(LEVI_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
     }
     size_t n = (size_t)st.st_size;
     char *buf = malloc(n + 1);
     if (!buf) {
-        fclose(f);
+        close(fd);
         return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory reading '%s' (%zu bytes)", path, n);
     }
-    if (n && fread(buf, 1, n, f) != n) {
-        free(buf);
-        fclose(f);
-        return levi_error(LEVI_ERR_IO, "short read from '%s'", path);
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            levi_status e = r < 0 ? levi_error(LEVI_ERR_IO, "reading '%s' failed: %s", path, strerror(errno))
+                                  : levi_error(LEVI_ERR_IO, "short read from '%s' (%zu of %zu bytes)", path, got, n);
+            free(buf);
+            close(fd);
+            return e;
+        }
+        got += (size_t)r;
     }
-    fclose(f);
+    close(fd);
     buf[n] = '\0';
     *data = buf;
     *len = n;

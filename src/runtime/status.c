@@ -117,6 +117,7 @@ static const status_name k_names[] = {
     {LEVI_ERR_INTERRUPTED, "LEVI_ERR_INTERRUPTED"},
     {LEVI_ERR_SHAPE, "LEVI_ERR_SHAPE"},
     {LEVI_ERR_COMM, "LEVI_ERR_COMM"},
+    {LEVI_ERR_BUSY, "LEVI_ERR_BUSY"},
 };
 
 const char *levi_status_name(levi_status status) {
@@ -134,8 +135,13 @@ const char *levi_last_error(void) { return g_message; }
 
 void levi_error_clear(void) { g_message[0] = '\0'; }
 
+/* Formats into a scratch buffer first: callers may pass levi_last_error() as
+ * an argument ("%s: %s", file, levi_last_error()) to add context to the
+ * current message, and vsnprintf must never read the buffer it writes. */
 levi_status levi_verror(levi_status status, const char *fmt, va_list ap) {
-    vsnprintf(g_message, sizeof g_message, fmt, ap);
+    char scratch[sizeof g_message];
+    vsnprintf(scratch, sizeof scratch, fmt, ap);
+    memcpy(g_message, scratch, strlen(scratch) + 1);
     return status;
 }
 
