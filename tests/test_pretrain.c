@@ -55,14 +55,15 @@ static char *path_in(const char *name) {
     return buf[k];
 }
 
-/* Entries of g_dir whose name contains ".tmp-" (left-over temporary folders). */
+/* Entries of g_dir left over by a run: temporary folders (".tmp."), moved-aside
+ * copies (".old.") and lock files (".lock"). */
 static int count_tmp(void) {
     DIR *d = opendir(g_dir);
     ck_assert_ptr_nonnull(d);
     int n = 0;
     struct dirent *e;
     while ((e = readdir(d)))
-        if (strstr(e->d_name, ".tmp-")) n++;
+        if (strstr(e->d_name, ".tmp") || strstr(e->d_name, ".old") || strstr(e->d_name, ".lock")) n++;
     closedir(d);
     return n;
 }

@@ -12,9 +12,15 @@
 extern "C" {
 #endif
 
-/* Parse the whole file `path`; the caller frees *out with cJSON_Delete. The
- * top level must be a JSON object. */
+/* Parse the whole file `path` (a regular file: a FIFO is refused, never
+ * waited on); the caller frees *out with cJSON_Delete. The top level must
+ * be a JSON object; of duplicate keys the last one counts. */
 levi_status levi_json_load(const char *path, cJSON **out);
+
+/* Of duplicate keys in an object, keep the last one, as Python's json (and
+ * so transformers) does; cJSON's lookups would find the first. Applied to
+ * the whole tree; levi_json_load already does it. */
+void levi_json_keep_last(cJSON *item);
 
 /* Typed getters. `where` names the object in errors (usually the file path).
  * When the key is absent: LEVI_ERR_FORMAT if `required`, else *out keeps its

@@ -192,6 +192,9 @@ typedef struct levi_ctx {
 
 /* Create a context and in-order queue on one device. */
 levi_status levi_ctx_create(levi_ctx **out, const levi_device_info *device);
+/* The same without applying the device's stored tuned GEMM parameters:
+ * CLBlast's own (what `levi-cl tune` starts from). */
+levi_status levi_ctx_create_untuned(levi_ctx **out, const levi_device_info *device);
 
 /* Enumerate, select (`sel`, else $LEVI_DEVICE, else the default), log the
  * choice in one line on stderr, and create the context. On a selection

@@ -1,13 +1,24 @@
 /* The search behind `levi-cl tune gemm`: random sampling of CLBlast 1.5.3's
  * Xgemm and XgemmDirect parameter spaces (only sets that pass the constraint
  * checker), each candidate checked against a host reference before it is
- * timed, then the direct/indirect threshold chosen from measured times.
+ * timed, and the direct/indirect threshold chosen from measured times.
  *
  * CLBlast decides per call: XgemmDirect when M*N*K < XGEMM_MIN_INDIRECT_SIZE³,
  * else the indirect Xgemm (with its pad/transpose helpers). So Xgemm is tuned
  * with the threshold at 1 (always indirect), XgemmDirect with it at 4096
- * (always direct), and the threshold last, from both sets' times per shape. */
+ * (always direct), and the threshold from both paths' times per shape.
+ *
+ * Where the time goes: CLBlast compiles one program per parameter set (all
+ * of the GEMM routine's kernels; 10-60 s through PoCL, about a second on a
+ * GPU), then each shape is timed for ~0.15 s. So every measurement that
+ * needs a program of its own is budgeted: CLBlast's own kernels forced down
+ * each path (2 programs), then candidates while the budget lasts. The best
+ * candidate of each path is timed on every shape as soon as it leads, so the
+ * threshold needs no program of its own, and the best set so far is always
+ * complete: the caller's watchdog stores it when the budget runs out in the
+ * middle of a compilation. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,22 +111,6 @@ static levi_status check_run(levi_ctx *ctx, check_case *c, double *worst) {
 
 #define CHECK_TOL 1e-4
 
-/* --- scoring --------------------------------------------------------------------- */
-
-/* Geometric mean GFLOP/s over shapes; per-shape GFLOP/s into gf (may be NULL). */
-static levi_status score(levi_ctx *ctx, const char *const *names, int n, double per_shape_s, double *out,
-                         double *gf) {
-    double logsum = 0;
-    for (int i = 0; i < n; i++) {
-        bench_row row;
-        LEVI_TRY(bench_gemm_shape_time(ctx, shape_by_name(names[i]), per_shape_s, &row));
-        if (gf) gf[i] = row.value;
-        logsum += log(row.value);
-    }
-    *out = exp(logsum / n);
-    return LEVI_OK;
-}
-
 /* --- candidates ---------------------------------------------------------------------- */
 
 static unsigned long long g_rng = 0x9e3779b97f4a7c15ULL;
@@ -200,193 +195,280 @@ static void print_params(FILE *f, const char *const *names, const size_t *v, int
     for (int i = 0; i < n; i++) fprintf(f, "%s%s=%zu", i ? " " : "", names[i], v[i]);
 }
 
-/* Apply t, check both correctness cases, then score; *gflops = 0 when the
- * candidate failed (compile error or wrong result), with the reason logged. */
-static levi_status try_candidate(levi_ctx *ctx, const levi_tuning *t, check_case *checks, int nchecks,
-                                 const char *const *shapes, int nshapes, double per_shape_s, double *gflops) {
+/* --- the search state --------------------------------------------------------------- */
+
+enum { NMAX = 32 };
+
+typedef struct tune_state {
+    levi_ctx *ctx;
+    const levi_device_info *d;
+    double start, deadline;
+    tune_shared *shared;
+    check_case checks[2];
+    const char *all[NMAX]; /* every bench shape but square 1024 */
+    int nall;
+    int have_defind, have_defdir; /* CLBlast's kernels forced indirect / direct, timed on all shapes */
+    double g_defind[NMAX], g_defdir[NMAX];
+    int have_x, have_d; /* the best tuned Xgemm / XgemmDirect so far, timed on all shapes */
+    double best_x, best_d; /* their scores on the search shapes */
+    size_t best_xp[LEVI_XGEMM_NPARAMS], best_dp[LEVI_XGEMM_DIRECT_NPARAMS];
+    double g_ind[NMAX], g_dir[NMAX];
+    double cost;    /* the longest candidate so far (compile + check + timing), seconds */
+    double first_s; /* the last time_shapes' first shape: compilation + warm-up + timing */
+    double prep_s;  /* the last candidate's compilation and correctness checks */
+    tune_report rep;
+} tune_state;
+
+static const double k_per_shape_s = 0.15;
+
+static int index_of(const tune_state *S, const char *name) {
+    for (int i = 0; i < S->nall; i++)
+        if (!strcmp(S->all[i], name)) return i;
+    return -1;
+}
+
+/* Time the shapes of `names` (n of them) into g at their positions in all[];
+ * skip those already marked in `done` (may be NULL). *mean (may be NULL):
+ * the geometric mean over `names`. */
+static levi_status time_shapes(tune_state *S, const char *const *names, int n, double *g, double *mean) {
+    double logsum = 0;
+    for (int i = 0; i < n; i++) {
+        int k = index_of(S, names[i]);
+        bench_row row;
+        double t0 = bench_now();
+        LEVI_TRY(bench_gemm_shape_time(S->ctx, shape_by_name(names[i]), k_per_shape_s, &row));
+        if (i == 0) S->first_s = bench_now() - t0; /* with the program's compilation, when it is new */
+        if (k >= 0) g[k] = row.value;
+        logsum += log(row.value);
+    }
+    if (mean) *mean = exp(logsum / n);
+    return LEVI_OK;
+}
+
+/* The shapes of all[] that are not in names[]. */
+static int rest_of(const tune_state *S, const char *const *names, int n, const char **rest) {
+    int m = 0;
+    for (int i = 0; i < S->nall; i++) {
+        int in = 0;
+        for (int j = 0; j < n; j++) in |= !strcmp(S->all[i], names[j]);
+        if (!in) rest[m++] = S->all[i];
+    }
+    return m;
+}
+
+/* The best complete set from what is measured: tuned or CLBlast's Xgemm,
+ * tuned or CLBlast's XgemmDirect, and the threshold, maximizing the
+ * geometric mean over all shapes (each on the path the threshold sends it).
+ * A part whose default wins is not stored: the next process starts from
+ * CLBlast's own parameters, which this process can no longer restore.
+ * Needs both default paths; returns 0 before. *own: the best with CLBlast's
+ * kernels only (threshold chosen too), for the report. */
+static int choose(const tune_state *S, levi_tuning *t, double *score, double *own) {
+    if (!S->have_defind || !S->have_defdir) return 0;
+    static const size_t thresholds[] = {1, 32, 48, 64, 96, 128, 160, 192, 256, 320, 384, 512, 768, 1024, 4096};
+    double best = -1e300, best_own = -1e300;
+    levi_tuning_defaults(t);
+    for (int ux = 0; ux <= S->have_x; ux++)
+        for (int ud = 0; ud <= S->have_d; ud++)
+            for (size_t k = 0; k < sizeof thresholds / sizeof thresholds[0]; k++) {
+                double thr3 = (double)thresholds[k] * thresholds[k] * thresholds[k], logsum = 0;
+                for (int i = 0; i < S->nall; i++) {
+                    const bench_gemm_shape *s = shape_by_name(S->all[i]);
+                    int direct = (double)s->M * s->N * s->K < thr3;
+                    logsum += log(direct ? (ud ? S->g_dir[i] : S->g_defdir[i]) : (ux ? S->g_ind[i] : S->g_defind[i]));
+                }
+                if (!ux && !ud && logsum > best_own) best_own = logsum;
+                if (logsum > best) {
+                    best = logsum;
+                    t->min_indirect = thresholds[k];
+                    t->has_xgemm = ux, t->has_direct = ud;
+                }
+            }
+    memcpy(t->xgemm, S->best_xp, sizeof S->best_xp);
+    memcpy(t->direct, S->best_dp, sizeof S->best_dp);
+    t->has_min_indirect = 1;
+    *score = exp(best / S->nall);
+    *own = exp(best_own / S->nall);
+    t->gflops_default = *own;
+    t->gflops_tuned = *score;
+    return 1;
+}
+
+/* Hand the best complete set so far to the watchdog. */
+static void publish(tune_state *S) {
+    levi_tuning t;
+    double score, own;
+    if (!choose(S, &t, &score, &own)) return;
+    S->rep.defaults = own;
+    S->rep.tuned = score;
+    S->rep.seconds = bench_now() - S->start;
+    pthread_mutex_lock(&S->shared->mu);
+    S->shared->have = 1;
+    S->shared->best = t;
+    S->shared->rep = S->rep;
+    pthread_mutex_unlock(&S->shared->mu);
+}
+
+/* Apply t, check both correctness cases, then score on the search shapes;
+ * *gflops = 0 when the candidate failed (compile error or wrong result),
+ * with the reason logged. */
+static levi_status try_candidate(tune_state *S, const levi_tuning *t, const char *const *shapes, int nshapes,
+                                 double *g, double *gflops) {
     *gflops = 0;
-    levi_status st = levi_tuning_apply(&ctx->info, t);
-    for (int i = 0; i < nchecks && st == LEVI_OK; i++) {
+    double t0 = bench_now();
+    levi_status st = levi_tuning_apply(S->d, t);
+    for (int i = 0; i < 2 && st == LEVI_OK; i++) {
         double worst = 0;
-        st = check_run(ctx, &checks[i], &worst);
+        st = check_run(S->ctx, &S->checks[i], &worst);
         if (st == LEVI_OK && !(worst <= CHECK_TOL)) {
-            fprintf(stderr, "    rejected: %dx%dx%d worst relative difference %.3g > %g\n", checks[i].M,
-                    checks[i].N, checks[i].K, worst, CHECK_TOL);
+            fprintf(stderr, "    rejected: %dx%dx%d worst relative difference %.3g > %g\n", S->checks[i].M,
+                    S->checks[i].N, S->checks[i].K, worst, CHECK_TOL);
             return LEVI_OK;
         }
     }
-    if (st == LEVI_OK) st = score(ctx, shapes, nshapes, per_shape_s, gflops, NULL);
+    S->prep_s = bench_now() - t0; /* CLBlast's compilation is in the first check */
+    if (st == LEVI_OK) st = time_shapes(S, shapes, nshapes, g, gflops);
     if (st != LEVI_OK) {
         fprintf(stderr, "    rejected: %s\n", levi_last_error());
         levi_error_clear();
         *gflops = 0;
         /* a failed build can leave the queue in an error state: drain it */
-        clFinish(ctx->queue);
+        clFinish(S->ctx->queue);
     }
     return LEVI_OK;
 }
 
-levi_status bench_tune_gemm(levi_ctx *ctx, double budget_s, levi_tuning *best, tune_report *rep) {
-    memset(rep, 0, sizeof *rep);
-    double start = bench_now();
-    const levi_device_info *d = &ctx->info;
-    check_case checks[2];
-    memset(checks, 0, sizeof checks);
-    levi_status st = check_init(ctx, &checks[0], 67, 45, 33, 0);
-    if (st == LEVI_OK) st = check_init(ctx, &checks[1], 100, 70, 90, 1);
-    if (st != LEVI_OK) goto done;
-    const double per_shape = 0.15;
-
-    /* The threshold is chosen, and the result reported, over every bench
-     * shape but the slowest (square 1024): batched attention and the tiny
-     * adapter head included, so that no shape is sent to the wrong kernel. */
-    enum { NMAX = 32 };
-    const char *all[NMAX];
-    int nall = 0;
-    for (int i = 0; i < BENCH_GEMM_NSHAPES && nall < NMAX; i++)
-        if (strcmp(k_bench_gemm_shapes[i].name, "square 1024")) all[nall++] = k_bench_gemm_shapes[i].name;
-
-    /* 1. CLBlast's own parameters (nothing overridden yet in this process) */
-    double g_def[NMAX];
-    fprintf(stderr, "tune: timing CLBlast's default parameters on %d shapes\n", nall);
-    if ((st = score(ctx, all, nall, per_shape, &rep->defaults, g_def)) != LEVI_OK) goto done;
-    fprintf(stderr, "tune: defaults: %.2f GFLOP/s (geometric mean)\n", rep->defaults);
-    /* ... and CLBlast's own kernels forced down each path (only the routine's
-     * threshold overridden), so a tuned kernel is kept only where it beats them */
-    double g_defdir[NMAX], g_defind[NMAX], def_dir, def_ind;
-    levi_tuning thr = {.has_min_indirect = 1, .min_indirect = 4096};
-    if ((st = levi_tuning_apply(d, &thr)) != LEVI_OK) goto done;
-    if ((st = score(ctx, all, nall, per_shape, &def_dir, g_defdir)) != LEVI_OK) goto done;
-    thr.min_indirect = 1;
-    if ((st = levi_tuning_apply(d, &thr)) != LEVI_OK) goto done;
-    if ((st = score(ctx, all, nall, per_shape, &def_ind, g_defind)) != LEVI_OK) goto done;
-    fprintf(stderr, "tune: default kernels forced direct %.2f, forced indirect %.2f GFLOP/s\n", def_dir, def_ind);
-
-    /* 2. Xgemm, always indirect */
+/* One candidate of a path (direct = 0: Xgemm, 1: XgemmDirect): sample it,
+ * try it, and when it leads, time it on every shape. Returns 0 when the
+ * space has no new valid set. */
+static levi_status candidate(tune_state *S, int direct, int n, int *more) {
     levi_tuning t;
     levi_tuning_defaults(&t);
-    *best = t;
-    best->has_xgemm = best->has_direct = best->has_min_indirect = 0;
-    /* Candidates cost mostly CLBlast's recompilation, seconds each on a CPU:
-     * stop a phase when the next candidate would not fit, and keep room for
-     * the threshold phase (about two candidates' worth). */
-    const double end = start + budget_s;
-    double cost = 0, x_start = bench_now();
-    double best_x = 0;
-    size_t best_xp[LEVI_XGEMM_NPARAMS];
-    t.has_direct = 0, t.has_min_indirect = 1, t.min_indirect = 1;
-    for (int n = 0; n == 0 || bench_now() + cost < x_start + 0.55 * (end - x_start - 3 * cost); n++) {
-        if (n > 0 && !(n % 2 && best_x > 0 ? near_xgemm(t.xgemm, best_xp, d) : random_xgemm(t.xgemm, d))) break;
-        double c0 = bench_now();
-        fprintf(stderr, "tune: Xgemm #%d ", n + 1);
-        print_params(stderr, levi_xgemm_param_names, t.xgemm, LEVI_XGEMM_NPARAMS);
-        fprintf(stderr, "\n");
-        double g;
-        if ((st = try_candidate(ctx, &t, checks, 2, k_indirect_shapes, NIND, per_shape, &g)) != LEVI_OK) goto done;
-        rep->tried++;
-        if (g > 0) rep->valid++;
-        else rep->rejected++;
-        if (g > 0) fprintf(stderr, "    %.2f GFLOP/s%s\n", g, g > best_x ? "  (best so far)" : "");
-        if (g > best_x) best_x = g, memcpy(best_xp, t.xgemm, sizeof best_xp);
-        if (bench_now() - c0 > cost) cost = bench_now() - c0;
-    }
-
-    /* 3. XgemmDirect, always direct */
-    double best_d = 0;
-    size_t best_dp[LEVI_XGEMM_DIRECT_NPARAMS];
-    levi_tuning_defaults(&t);
-    t.has_xgemm = 0, t.has_min_indirect = 1, t.min_indirect = 4096;
-    for (int n = 0; n == 0 || bench_now() + cost < end - 2.5 * cost; n++) {
-        if (n > 0 && !(n % 2 && best_d > 0 ? near_direct(t.direct, best_dp, d) : random_direct(t.direct, d))) break;
-        double c0 = bench_now();
-        fprintf(stderr, "tune: XgemmDirect #%d ", n + 1);
-        print_params(stderr, levi_xgemm_direct_param_names, t.direct, LEVI_XGEMM_DIRECT_NPARAMS);
-        fprintf(stderr, "\n");
-        double g;
-        if ((st = try_candidate(ctx, &t, checks, 2, k_direct_shapes, NDIR, per_shape, &g)) != LEVI_OK) goto done;
-        rep->tried++;
-        if (g > 0) rep->valid++;
-        else rep->rejected++;
-        if (g > 0) fprintf(stderr, "    %.2f GFLOP/s%s\n", g, g > best_d ? "  (best so far)" : "");
-        if (g > best_d) best_d = g, memcpy(best_dp, t.direct, sizeof best_dp);
-        if (bench_now() - c0 > cost) cost = bench_now() - c0;
-    }
-    if (best_x <= 0 || best_d <= 0) {
-        st = levi_error(LEVI_ERR_CHECK_FAILED, "tune: no valid %s candidate within the budget (%d tried)",
-                        best_x <= 0 ? "Xgemm" : "XgemmDirect", rep->tried);
-        goto done;
-    }
-
-    /* 4. the threshold: time every search shape with both best sets */
-    double g_ind[NMAX], g_dir[NMAX], dummy;
-    memcpy(t.xgemm, best_xp, sizeof best_xp);
-    memcpy(t.direct, best_dp, sizeof best_dp);
-    t.has_xgemm = t.has_direct = t.has_min_indirect = 1;
-    t.min_indirect = 1;
-    fprintf(stderr, "tune: choosing the direct/indirect threshold\n");
-    if ((st = levi_tuning_apply(d, &t)) != LEVI_OK) goto done;
-    if ((st = score(ctx, all, nall, per_shape, &dummy, g_ind)) != LEVI_OK) goto done;
-    t.min_indirect = 4096;
-    if ((st = levi_tuning_apply(d, &t)) != LEVI_OK) goto done;
-    if ((st = score(ctx, all, nall, per_shape, &dummy, g_dir)) != LEVI_OK) goto done;
-    /* Choose jointly: tuned or CLBlast's Xgemm, tuned or CLBlast's
-     * XgemmDirect, and the threshold, maximizing the geometric mean over all
-     * shapes (each shape on the path the threshold sends it). A part whose
-     * default wins is not stored: the next process starts from CLBlast's
-     * parameters, which this process can no longer restore. */
-    static const size_t thresholds[] = {1, 32, 48, 64, 96, 128, 160, 192, 256, 320, 384, 512, 768, 1024, 4096};
-    double best_total = -1e300;
-    int use_x = 1, use_d = 1;
-    for (int ux = 0; ux < 2; ux++)
-        for (int ud = 0; ud < 2; ud++)
-            for (size_t k = 0; k < sizeof thresholds / sizeof thresholds[0]; k++) {
-                double thr3 = (double)thresholds[k] * thresholds[k] * thresholds[k], logsum = 0;
-                for (int i = 0; i < nall; i++) {
-                    const bench_gemm_shape *s = shape_by_name(all[i]);
-                    int direct = (double)s->M * s->N * s->K < thr3;
-                    logsum += log(direct ? (ud ? g_dir[i] : g_defdir[i]) : (ux ? g_ind[i] : g_defind[i]));
-                }
-                if (logsum > best_total) best_total = logsum, t.min_indirect = thresholds[k], use_x = ux, use_d = ud;
-            }
-    if (!use_x) {
-        fprintf(stderr, "tune: CLBlast's Xgemm beats the tuned one overall: not stored\n");
-        t.has_xgemm = 0;
-        memcpy(g_ind, g_defind, sizeof g_ind);
-    }
-    if (!use_d) {
-        fprintf(stderr, "tune: CLBlast's XgemmDirect beats the tuned one overall: not stored\n");
-        t.has_direct = 0;
-        memcpy(g_dir, g_defdir, sizeof g_dir);
-    }
-    rep->tuned = exp(best_total / nall);
-    {
-        double thr3 = (double)t.min_indirect * t.min_indirect * t.min_indirect;
-        fprintf(stderr, "tune: XGEMM_MIN_INDIRECT_SIZE=%zu\n%-36s %10s %10s\n", t.min_indirect, "shape",
-                "default", "tuned");
-        for (int i = 0; i < nall; i++) {
-            const bench_gemm_shape *s = shape_by_name(all[i]);
-            int direct = (double)s->M * s->N * s->K < thr3;
-            fprintf(stderr, "%-36s %10.2f %10.2f  (%s)\n", all[i], g_def[i], direct ? g_dir[i] : g_ind[i],
-                    direct ? "direct" : "indirect");
+    *more = 1;
+    double *best = direct ? &S->best_d : &S->best_x;
+    if (n > 0) { /* the first candidate is the known-good starting set */
+        int ok = direct ? (n % 2 && *best > 0 ? near_direct(t.direct, S->best_dp, S->d) : random_direct(t.direct, S->d))
+                        : (n % 2 && *best > 0 ? near_xgemm(t.xgemm, S->best_xp, S->d) : random_xgemm(t.xgemm, S->d));
+        if (!ok) {
+            *more = 0;
+            return LEVI_OK;
         }
     }
-
-    /* 5. final check of the chosen set on both correctness cases */
-    if ((st = levi_tuning_apply(d, &t)) != LEVI_OK) goto done;
-    for (int i = 0; i < 2; i++) {
-        double worst;
-        if ((st = check_run(ctx, &checks[i], &worst)) != LEVI_OK) goto done;
-        if (!(worst <= CHECK_TOL)) {
-            st = levi_error(LEVI_ERR_CHECK_FAILED, "tune: the chosen set gives a worst difference %.3g", worst);
-            goto done;
+    t.has_xgemm = !direct, t.has_direct = direct;
+    t.has_min_indirect = 1, t.min_indirect = direct ? 4096 : 1;
+    double c0 = bench_now();
+    fprintf(stderr, "tune: %s #%d ", direct ? "XgemmDirect" : "Xgemm", n + 1);
+    if (direct) print_params(stderr, levi_xgemm_direct_param_names, t.direct, LEVI_XGEMM_DIRECT_NPARAMS);
+    else print_params(stderr, levi_xgemm_param_names, t.xgemm, LEVI_XGEMM_NPARAMS);
+    fprintf(stderr, "\n");
+    const char *const *shapes = direct ? k_direct_shapes : k_indirect_shapes;
+    int nshapes = direct ? NDIR : NIND;
+    double g_new[NMAX], gf;
+    LEVI_TRY(try_candidate(S, &t, shapes, nshapes, g_new, &gf));
+    double c_first = S->prep_s;
+    S->rep.tried++;
+    if (gf > 0) S->rep.valid++;
+    else S->rep.rejected++;
+    if (gf > 0) fprintf(stderr, "    %.2f GFLOP/s%s\n", gf, gf > *best ? "  (best so far)" : "");
+    if (gf > *best) {
+        /* the new leader on every other shape too, for the threshold */
+        const char *rest[NMAX];
+        int nrest = rest_of(S, shapes, nshapes, rest);
+        LEVI_TRY(time_shapes(S, rest, nrest, g_new, NULL));
+        *best = gf;
+        if (direct) {
+            memcpy(S->best_dp, t.direct, sizeof S->best_dp);
+            memcpy(S->g_dir, g_new, sizeof S->g_dir);
+            S->have_d = 1;
+        } else {
+            memcpy(S->best_xp, t.xgemm, sizeof S->best_xp);
+            memcpy(S->g_ind, g_new, sizeof S->g_ind);
+            S->have_x = 1;
         }
+        publish(S);
     }
-    t.gflops_default = rep->defaults;
-    t.gflops_tuned = rep->tuned;
-    *best = t;
-    rep->seconds = bench_now() - start;
-done:
-    check_free(&checks[0]);
-    check_free(&checks[1]);
+    double c = bench_now() - c0;
+    fprintf(stderr, "    (%.1f s, of which %.1f s compiling and checking)\n", c, c_first);
+    if (c > S->cost) S->cost = c;
+    return LEVI_OK;
+}
+
+/* CLBlast's own kernels forced down one path, timed on every shape. */
+static levi_status time_defaults(tune_state *S, int direct) {
+    double c0 = bench_now(), mean;
+    levi_tuning thr = {.has_min_indirect = 1, .min_indirect = direct ? 4096 : 1};
+    LEVI_TRY(levi_tuning_apply(S->d, &thr));
+    LEVI_TRY(time_shapes(S, S->all, S->nall, direct ? S->g_defdir : S->g_defind, &mean));
+    if (direct) S->have_defdir = 1;
+    else S->have_defind = 1;
+    fprintf(stderr, "tune: CLBlast's kernels forced %s: %.2f GFLOP/s (%.1f s, of which %.1f s compiling and the first shape)\n",
+            direct ? "direct" : "indirect", mean, bench_now() - c0, S->first_s);
+    if (bench_now() - c0 > S->cost) S->cost = bench_now() - c0;
+    publish(S);
+    return LEVI_OK;
+}
+
+/* The chosen threshold and every shape's path and speed, on stderr. */
+static void tune_print_choice(const tune_state *S, const levi_tuning *t) {
+    double thr3 = (double)t->min_indirect * t->min_indirect * t->min_indirect;
+    fprintf(stderr, "tune: XGEMM_MIN_INDIRECT_SIZE=%zu, Xgemm %s, XgemmDirect %s\n%-36s %10s %10s\n",
+            t->min_indirect, t->has_xgemm ? "tuned" : "CLBlast's", t->has_direct ? "tuned" : "CLBlast's", "shape",
+            "CLBlast", "chosen");
+    for (int i = 0; i < S->nall; i++) {
+        const bench_gemm_shape *s = shape_by_name(S->all[i]);
+        int direct = (double)s->M * s->N * s->K < thr3;
+        double own = S->g_defdir[i] > S->g_defind[i] ? S->g_defdir[i] : S->g_defind[i];
+        double got = direct ? (t->has_direct ? S->g_dir[i] : S->g_defdir[i])
+                            : (t->has_xgemm ? S->g_ind[i] : S->g_defind[i]);
+        fprintf(stderr, "%-36s %10.2f %10.2f  (%s)\n", S->all[i], own, got, direct ? "direct" : "indirect");
+    }
+}
+
+/* Room for one more step that costs about S->cost before `end`. */
+static int fits(const tune_state *S, double end) { return bench_now() + S->cost <= end; }
+
+levi_status bench_tune_gemm(levi_ctx *ctx, double start, double budget_s, tune_shared *shared, levi_tuning *best,
+                            tune_report *rep) {
+    tune_state *S = calloc(1, sizeof *S);
+    if (!S) return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
+    S->ctx = ctx;
+    S->d = &ctx->info;
+    S->start = start;
+    S->deadline = start + budget_s;
+    S->shared = shared;
+    for (int i = 0; i < BENCH_GEMM_NSHAPES && S->nall < NMAX; i++)
+        if (strcmp(k_bench_gemm_shapes[i].name, "square 1024")) S->all[S->nall++] = k_bench_gemm_shapes[i].name;
+    levi_status st = check_init(ctx, &S->checks[0], 67, 45, 33, 0);
+    if (st == LEVI_OK) st = check_init(ctx, &S->checks[1], 100, 70, 90, 1);
+    /* Every step needs a program of its own: the first ones run whatever
+     * they cost (the watchdog ends the process at the budget), later ones
+     * only while one more fits. Xgemm gets about half of what is left after
+     * the first candidate of each path. */
+    int more = 1;
+    if (st == LEVI_OK) st = time_defaults(S, 0);
+    if (st == LEVI_OK && fits(S, S->deadline)) st = time_defaults(S, 1);
+    if (st == LEVI_OK && fits(S, S->deadline)) st = candidate(S, 0, 0, &more);
+    if (st == LEVI_OK && fits(S, S->deadline)) st = candidate(S, 1, 0, &more);
+    double x_end = bench_now() + 0.5 * (S->deadline - bench_now());
+    for (int n = 1; st == LEVI_OK && more && fits(S, x_end); n++) st = candidate(S, 0, n, &more);
+    more = 1;
+    for (int n = 1; st == LEVI_OK && more && fits(S, S->deadline); n++) st = candidate(S, 1, n, &more);
+
+    double score = 0, own = 0;
+    if (st == LEVI_OK && !choose(S, best, &score, &own))
+        st = levi_error(LEVI_ERR_CHECK_FAILED,
+                        "tune: the budget of %.0f s ended before CLBlast's own kernels were timed on both paths "
+                        "(each needs its own program: 10-60 s through PoCL); give a larger --budget",
+                        budget_s);
+    if (st == LEVI_OK) {
+        S->rep.defaults = own;
+        S->rep.tuned = score;
+        S->rep.seconds = bench_now() - start;
+        tune_print_choice(S, best);
+    }
+    *rep = S->rep;
+    check_free(&S->checks[0]);
+    check_free(&S->checks[1]);
+    free(S);
     return st;
 }

@@ -5,15 +5,30 @@
 #include "cli.h"
 #include "levi/tuning.h"
 
+#include <pthread.h>
+
 typedef struct tune_report {
-    int tried, valid, rejected;   /* candidates */
-    double defaults, tuned;       /* GFLOP/s, geometric mean over the bench shapes (but square 1024) */
+    int tried, valid, rejected; /* candidates */
+    double defaults, tuned;     /* GFLOP/s, geometric mean over the bench shapes (but square 1024):
+                                   CLBlast's own kernels (best threshold), the chosen set */
     double seconds;
 } tune_report;
 
-/* Search within budget_s on ctx's device (which must have no overridden
- * parameters yet, so the defaults are CLBlast's own); *best receives the
- * chosen Xgemm + XgemmDirect + threshold set, already applied. */
-levi_status bench_tune_gemm(levi_ctx *ctx, double budget_s, levi_tuning *best, tune_report *rep);
+/* The best complete set so far, published after every step that improves
+ * it, for a watchdog that stores it when the budget ends mid-step. */
+typedef struct tune_shared {
+    pthread_mutex_t mu;
+    int have; /* best and rep are valid */
+    levi_tuning best;
+    tune_report rep;
+} tune_shared;
+
+/* Search on ctx's device (which must have no overridden parameters yet, so
+ * the defaults are CLBlast's own) until start + budget_s (bench_now()
+ * clock); *best receives the chosen Xgemm + XgemmDirect + threshold set.
+ * A step that starts in time may end after the budget: the caller enforces
+ * the deadline with `shared`. */
+levi_status bench_tune_gemm(levi_ctx *ctx, double start, double budget_s, tune_shared *shared, levi_tuning *best,
+                            tune_report *rep);
 
 #endif

@@ -49,7 +49,8 @@ static const char *k_usage =
     "  --force                replace BACKBONE_DIR when it already holds a backbone\n"
     "  --devices SEL,SEL,...  data parallel: each device computes a shard of every batch\n"
     "                         (under mpirun: the devices of each rank; rank 0 writes)\n"
-    "The folder is written whole or not at all (BACKBONE_DIR.tmp-XXXXXX, then renamed).\n";
+    "The folder is written whole or not at all (BACKBONE_DIR.tmp.PID, then renamed into\n"
+    "place); a second pretrain into the same BACKBONE_DIR fails while this one runs.\n";
 
 typedef struct pretrain_args {
     const char *data, *out, *arch, *devices;
@@ -134,59 +135,33 @@ static levi_status make_config(const pretrain_args *a, levi_vit_config *c) {
     return levi_vit_config_validate(c);
 }
 
-/* The output folder must be absent, empty, or (with --force) a backbone. */
+/* The output folder must be absent, empty, or (with --force) a backbone
+ * folder holding nothing else: replacing it removes the old one whole. */
 static levi_status check_out(const pretrain_args *a) {
     struct stat s;
     if (stat(a->out, &s) != 0) return LEVI_OK;
     if (!S_ISDIR(s.st_mode))
         return levi_error(LEVI_ERR_INVALID_ARG, "pretrain: --out %s exists and is not a folder", a->out);
     DIR *d = opendir(a->out);
-    int entries = 0;
-    for (struct dirent *e; d && (e = readdir(d));)
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) entries++;
+    int entries = 0, others = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        entries++;
+        others += strcmp(e->d_name, "config.json") && strcmp(e->d_name, "model.safetensors") &&
+                  strcmp(e->d_name, "preprocessor_config.json");
+    }
     if (d) closedir(d);
     if (!entries) return LEVI_OK; /* an empty folder is replaced by rename */
     char p[4096];
     snprintf(p, sizeof p, "%s/config.json", a->out);
-    if (!a->force || access(p, F_OK) != 0)
+    if (!a->force || access(p, F_OK) != 0 || others)
         return levi_error(LEVI_ERR_INVALID_ARG, "pretrain: --out %s exists and is not empty%s", a->out,
-                          a->force ? " (and holds no config.json: not replacing it)" : "; add --force to replace it");
+                          !a->force ? "; add --force to replace it"
+                          : others  ? " (and holds other files than a backbone's: not replacing it)"
+                                    : " (and holds no config.json: not replacing it)");
     return LEVI_OK;
 }
 
-/* Move tmp into place; an old backbone folder (checked by check_out) is
- * removed file by file only after the new one is complete. */
-static levi_status publish(const char *tmp, const char *out) {
-    if (rename(tmp, out) == 0) return LEVI_OK;
-    if (errno != ENOTEMPTY && errno != EEXIST)
-        return levi_error(LEVI_ERR_IO, "pretrain: cannot rename %s to %s: %s", tmp, out, strerror(errno));
-    char old[4096], p[4200];
-    snprintf(old, sizeof old, "%s.old-%ld", out, (long)getpid());
-    if (rename(out, old) != 0)
-        return levi_error(LEVI_ERR_IO, "pretrain: cannot move %s aside: %s", out, strerror(errno));
-    if (rename(tmp, out) != 0) {
-        int e = errno;
-        rename(old, out);
-        return levi_error(LEVI_ERR_IO, "pretrain: cannot rename %s to %s: %s", tmp, out, strerror(e));
-    }
-    const char *files[3] = {"config.json", "model.safetensors", "preprocessor_config.json"};
-    for (int i = 0; i < 3; i++) {
-        snprintf(p, sizeof p, "%s/%s", old, files[i]);
-        remove(p);
-    }
-    if (rmdir(old) != 0) LEVI_WARN("pretrain: the previous backbone was kept in %s (it holds other files)", old);
-    return LEVI_OK;
-}
-
-static void remove_tmp(const char *tmp) {
-    const char *files[3] = {"config.json", "model.safetensors", "preprocessor_config.json"};
-    char p[4200];
-    for (int i = 0; i < 3; i++) {
-        snprintf(p, sizeof p, "%s/%s", tmp, files[i]);
-        remove(p);
-    }
-    rmdir(tmp);
-}
 
 /* stdout: one line per finished epoch */
 typedef struct epoch_print {
@@ -230,7 +205,12 @@ static levi_status run(const pretrain_args *a, const cli_env *env, char *tmp, si
     cli_placement pl;
     LEVI_TRY(cli_placement_open(&pl, env, a->devices, NULL));
     int root = levi_comm_is_root(pl.comm);
-    levi_status st = root ? check_out(a) : LEVI_OK; /* rank 0 alone writes */
+    /* rank 0 alone writes: one writer per --out, then repair what a killed writer left */
+    levi_output_lock lock = {.fd = -1};
+    levi_status st = root ? levi_output_check_dir("--out", a->out) : LEVI_OK;
+    if (st == LEVI_OK && root) st = levi_output_lock_take(&lock, a->out);
+    if (st == LEVI_OK && root) st = levi_output_recover(a->out, NULL);
+    if (st == LEVI_OK && root) st = check_out(a);
     levi_dataset ds;
     memset(&ds, 0, sizeof ds);
     if (st == LEVI_OK)
@@ -291,13 +271,10 @@ static levi_status run(const pretrain_args *a, const cli_env *env, char *tmp, si
     memset(&r, 0, sizeof r);
     if (st == LEVI_OK) st = levi_train(m[0], &ds, &tc, &r);
     if (st == LEVI_OK && root) {
-        snprintf(tmp, tmp_len, "%s.tmp-XXXXXX", a->out);
-        if (!mkdtemp(tmp)) {
-            st = levi_error(LEVI_ERR_IO, "pretrain: cannot create %s: %s", tmp, strerror(errno));
-            tmp[0] = '\0';
-        }
+        st = levi_output_tmpdir(a->out, tmp, tmp_len); /* <out>.tmp.<pid>, mode 0755 */
+        if (st != LEVI_OK) tmp[0] = '\0';
         if (st == LEVI_OK) st = levi_vit_save(levi_backbone_vit(levi_model_backbone(m[0])), tmp, 0);
-        if (st == LEVI_OK) st = publish(tmp, a->out);
+        if (st == LEVI_OK) st = levi_dir_publish(tmp, a->out); /* never leaves --out missing */
         if (st == LEVI_OK) {
             tmp[0] = '\0';
             printf("{\"type\":\"summary\",\"epochs\":%ld,\"steps\":%ld,\"loss\":%.6f,\"acc\":%.6f,\"seconds\":%.3f,"
@@ -312,6 +289,9 @@ static levi_status run(const pretrain_args *a, const cli_env *env, char *tmp, si
     for (int i = 0; i < pl.n; i++) levi_model_free(m[i]);
     cli_placement_close(&pl, st == LEVI_OK);
     levi_dataset_free(&ds);
+    if (st != LEVI_OK && tmp[0]) levi_rmtree(tmp);
+    tmp[0] = '\0';
+    levi_output_lock_release(&lock);
     return st;
 }
 
@@ -328,9 +308,5 @@ int cmd_pretrain(int argc, char **argv, const cli_env *env) {
     }
     char tmp[4096] = "";
     st = run(&a, env, tmp, sizeof tmp);
-    if (st != LEVI_OK) {
-        if (tmp[0]) remove_tmp(tmp);
-        return cli_fail(st);
-    }
-    return 0;
+    return st != LEVI_OK ? cli_fail(st) : 0;
 }

@@ -64,6 +64,17 @@ levi_status levi_png_decode(const unsigned char *data, size_t len, const char *n
                               "PNG '%s': header claims %llux%llu pixels, expected sides 1..%d and at most %u pixels",
                               name, hw, hh, LEVI_PNG_MAX_SIDE, PNG_MAX_PIXELS);
     }
+    /* Every chunk's claimed length against the bytes left, before libpng
+     * allocates a buffer for it (a 44-byte file claiming a 2 GB chunk). */
+    for (size_t pos = 8; pos + 8 <= len;) {
+        const unsigned char *c = data + pos;
+        unsigned long n = (unsigned long)c[0] << 24 | (unsigned long)c[1] << 16 | (unsigned long)c[2] << 8 | c[3];
+        if (n > 0x7fffffffUL || n + 12 > len - pos)
+            return levi_error(LEVI_ERR_FORMAT, "PNG '%s': chunk '%.4s' at byte %zu claims %lu bytes; the file has %zu left",
+                              name, (const char *)c + 4, pos, n, len - pos - 8);
+        if (!memcmp(c + 4, "IEND", 4)) break;
+        pos += 12 + (size_t)n;
+    }
     png_err err = {.msg = ""};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &err, on_error, on_warning);
     if (!png) return levi_error(LEVI_ERR_HOST_MEMORY, "PNG '%s': libpng could not start", name);

@@ -9,6 +9,20 @@
 #include "levi/json_util.h"
 #include "levi/runtime.h"
 
+void levi_json_keep_last(cJSON *item) {
+    for (cJSON *c = item ? item->child : NULL; c;) {
+        cJSON *next = c->next;
+        levi_json_keep_last(c);
+        if (cJSON_IsObject(item) && c->string)
+            for (cJSON *d = next; d; d = d->next)
+                if (d->string && !strcmp(d->string, c->string)) {
+                    cJSON_Delete(cJSON_DetachItemViaPointer(item, c));
+                    break;
+                }
+        c = next;
+    }
+}
+
 levi_status levi_json_load(const char *path, cJSON **out) {
     if (!out) return levi_error(LEVI_ERR_INVALID_ARG, "levi_json_load: out is NULL");
     *out = NULL;
@@ -42,6 +56,7 @@ levi_status levi_json_load(const char *path, cJSON **out) {
         cJSON_Delete(root);
         return st;
     }
+    levi_json_keep_last(root);
     *out = root;
     return LEVI_OK;
 }

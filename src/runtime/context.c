@@ -15,7 +15,7 @@ static void derive_build_options(levi_ctx *ctx) {
     snprintf(ctx->build_options, sizeof ctx->build_options, "%s -DLEVI_WG=%zu", std, ctx->wg);
 }
 
-levi_status levi_ctx_create(levi_ctx **out, const levi_device_info *device) {
+static levi_status ctx_create(levi_ctx **out, const levi_device_info *device, int tuned) {
     *out = NULL;
     levi_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
@@ -40,7 +40,7 @@ levi_status levi_ctx_create(levi_ctx **out, const levi_device_info *device) {
         return levi_error(rc, "cannot create a command queue on '%s': %s", device->name, levi_status_name(rc));
     }
     /* GEMM path, lock, tuned CLBlast parameters if stored (levi-cl tune) */
-    levi_status st = levi_gemm_ctx_init(ctx, 1);
+    levi_status st = levi_gemm_ctx_init(ctx, tuned);
     if (st != LEVI_OK) {
         clReleaseCommandQueue(ctx->queue);
         clReleaseContext(ctx->context);
@@ -57,6 +57,12 @@ levi_status levi_ctx_create(levi_ctx **out, const levi_device_info *device) {
     }
     *out = ctx;
     return LEVI_OK;
+}
+
+levi_status levi_ctx_create(levi_ctx **out, const levi_device_info *device) { return ctx_create(out, device, 1); }
+
+levi_status levi_ctx_create_untuned(levi_ctx **out, const levi_device_info *device) {
+    return ctx_create(out, device, 0);
 }
 
 levi_status levi_ctx_open(levi_ctx **out, const char *sel) {

@@ -187,9 +187,7 @@ static levi_status check_str(const cJSON *dev, const char *key, const char *want
 
 /* The constraint checker's message, re-raised as a format error of the file. */
 static levi_status rethrow_format(const char *what) {
-    char msg[512];
-    snprintf(msg, sizeof msg, "%s", levi_last_error());
-    return levi_error(LEVI_ERR_FORMAT, "%s: %s", what, msg);
+    return levi_error(LEVI_ERR_FORMAT, "%s: %s", what, levi_last_error());
 }
 
 static levi_status parse_root(const cJSON *root, const char *what, const levi_device_info *d, levi_tuning *t) {
@@ -287,6 +285,14 @@ levi_status levi_tuning_load(const levi_device_info *d, levi_tuning *t) {
     memset(t, 0, sizeof *t);
     char path[1200];
     LEVI_TRY(levi_tuning_path(d, path, sizeof path));
+    if (access(path, F_OK) != 0) {
+        /* Earlier versions moved the set to "<path>.previous" while tuning;
+         * a kill -9 left it there. Put it back. */
+        char prev[1300];
+        snprintf(prev, sizeof prev, "%s.previous", path);
+        if (access(prev, F_OK) == 0 && rename(prev, path) == 0)
+            LEVI_WARN("restored the tuned GEMM parameters from '%s' (left by an interrupted tune)", prev);
+    }
     if (access(path, F_OK) != 0)
         return levi_error(LEVI_ERR_NOT_FOUND, "no tuned GEMM parameters for '%s' (%s)", d->name, path);
     char *text = NULL;
