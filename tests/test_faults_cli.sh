@@ -69,7 +69,7 @@ gen --out "$T/dd" --seed 2 --force
 rc=$?; [ $rc -eq 0 ] && [ -z "$(leftovers "$T/dd")" ] && seed_is "$T/dd" 2
 r=$?; check "the rerun succeeds and leaves nothing next to dd (rc $rc; $(leftovers "$T/dd"))" $r
 # a file system without RENAME_EXCHANGE: two renames, killed between them
-with_fault "exchange:1+:einval,rename:3:kill-after:/dd" $FS --out "$T/dd" --seed 3 --force >/dev/null 2>"$T/e"
+with_fault "exchange:1+:einval,rename:1:kill-after:/dd.old." $FS --out "$T/dd" --seed 3 --force >/dev/null 2>"$T/e"
 rc=$?; [ $rc -eq 137 ] && [ ! -e "$T/dd" ] && [ -n "$(ls -d "$T"/dd.old.* 2>/dev/null)" ]
 r=$?; check "fallback: killed between the renames leaves dd.old.PID (rc $rc; $(ls "$T" | tr '\n' ' '))" $r
 "$L" data stats "$T/dd" >/dev/null 2>&1 # a reader sees nothing: the next writer repairs it
@@ -77,7 +77,7 @@ with_fault "exchange:1+:einval" $FS --out "$T/dd" --seed 3 --force >/dev/null 2>
 rc=$?; [ $rc -eq 0 ] && [ -z "$(leftovers "$T/dd")" ] && seed_is "$T/dd" 3
 r=$?; check "fallback: the rerun restores, replaces and cleans up (rc $rc; $(leftovers "$T/dd"))" $r
 # without --force the restored output is refused, not lost
-with_fault "exchange:1+:einval,rename:3:kill-after:/dd" $FS --out "$T/dd" --seed 4 --force >/dev/null 2>&1
+with_fault "exchange:1+:einval,rename:1:kill-after:/dd.old." $FS --out "$T/dd" --seed 4 --force >/dev/null 2>&1
 "$L" $FS --out "$T/dd" --seed 4 >/dev/null 2>"$T/e"
 rc=$?; [ $rc -eq 2 ] && grep -q "not empty" "$T/e" && seed_is "$T/dd" 3 &&
     [ -z "$(leftovers "$T/dd")" ]
@@ -115,7 +115,7 @@ r=$?; check "ENOSPC writing the contact sheet: exit 1, no file (rc $rc: $(head -
 # --- one writer per output: the second gets "in use by PID" ---------------------
 LD_PRELOAD="$SHIM" LEVI_FAULT="open:1:sleep=4:/ff.tmp." "$L" $FS --out "$T/ff" >/dev/null 2>"$T/e1" &
 first=$!
-for _ in $(seq 100); do [ -s "$T/ff.lock" ] && break; sleep 0.05; done
+for _ in $(seq 200); do grep -qx "$first" "$T/ff.lock" 2>/dev/null && break; sleep 0.05; done
 "$L" $FS --out "$T/ff" --seed 5 >/dev/null 2>"$T/e2"
 rc=$?; [ $rc -eq 1 ] && grep -q "in use by PID $first" "$T/e2"
 r=$?; check "a second fashion-shift --out ff fails naming PID $first (rc $rc: $(head -c 300 "$T/e2"))" $r
@@ -127,6 +127,10 @@ check "the first writer finishes and removes its lock (rc $rc)" $?
 "$L" data show "$T/ee" --out "$T/shdir/" >/dev/null 2>"$T/e"
 rc=$?; [ $rc -eq 2 ] && grep -q "is a folder" "$T/e"
 check "data show --out DIR/ is refused (rc $rc)" $?
+t0=$(date +%s)
+"$L" bench gemm --budget 100 --out "$T/benchdir/" >/dev/null 2>"$T/e"
+rc=$?; [ $rc -eq 2 ] && grep -q "is a folder" "$T/e" && [ $(($(date +%s) - t0)) -lt 10 ]
+check "bench --out DIR/ is refused before benchmarking (rc $rc)" $?
 touch "$T/afile"
 "$L" $FS --out "$T/afile" >/dev/null 2>"$T/e"
 rc=$?; [ $rc -eq 2 ] && grep -q "not a folder" "$T/e"

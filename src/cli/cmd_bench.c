@@ -118,6 +118,10 @@ int cmd_bench(int argc, char **argv, const cli_env *env) {
                 group);
         return 2;
     }
+    if (out_path) { /* before minutes of benchmarking, not after */
+        levi_status st = levi_output_check_file("--out", out_path);
+        if (st != LEVI_OK) return cli_fail(st);
+    }
     /* several devices or ranks: the train group's own run (bench_train_multi.c) */
     if (devices || levi_comm_launcher_size() > 1) {
         if (strcmp(group, "train")) {

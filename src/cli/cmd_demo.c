@@ -82,8 +82,13 @@ static levi_status parse_methods(demo_run_state *s, const char *list) {
     char buf[256];
     snprintf(buf, sizeof buf, "%s", list);
     s->n_methods = 0;
-    char *save = NULL;
-    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    if (strlen(list) >= sizeof buf) return levi_error(LEVI_ERR_INVALID_ARG, "--methods: the list is too long");
+    for (char *t = buf, *next; t; t = next) {
+        next = strchr(t, ',');
+        if (next) *next++ = '\0';
+        if (!*t)
+            return levi_error(LEVI_ERR_INVALID_ARG, "--methods '%s': an empty name (expected comma-separated methods "
+                              "from scratch, lp, ft, lora, levi, levi+lora)", list);
         int found = -1;
         for (int i = 0; i < N_METHODS; i++)
             if (!strcmp(k_methods[i].name, t)) found = i;
@@ -155,6 +160,10 @@ int cmd_demo(int argc, char **argv, const cli_env *env_in) {
     }
     levi_device_info dev;
     st = device_info(&env, &dev);
+    /* one demo per --out folder at a time (the cache is shared safely) */
+    levi_output_lock lock;
+    if (st == LEVI_OK) st = levi_output_check_dir("--out", s->out);
+    if (st == LEVI_OK) st = levi_output_lock_take(&lock, s->out);
     if (st != LEVI_OK) {
         free(s);
         return cli_fail(st);
@@ -180,6 +189,7 @@ int cmd_demo(int argc, char **argv, const cli_env *env_in) {
     if (st == LEVI_OK) st = levi_mkdirs(logs);
     if (st == LEVI_OK) st = levi_mkdirs(demo_cache);
     if (st != LEVI_OK) {
+        levi_output_lock_release(&lock);
         free(s);
         return cli_fail(st);
     }
@@ -232,5 +242,6 @@ int cmd_demo(int argc, char **argv, const cli_env *env_in) {
     }
     free(res);
     free(s);
+    levi_output_lock_release(&lock);
     return rc;
 }

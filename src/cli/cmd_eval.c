@@ -5,13 +5,15 @@
  *   {"model":PATH,"method":M,"num_classes":K,"class_names":[...],
  *    "datasets":[{"data":DIR,"n":N,"correct":C,"accuracy":A,"loss":L,
  *                 "per_class":[{"class":NAME,"n":N,"accuracy":A|null},...],
- *                 "confusion":[[...K ints...],...]}   (row = true class, column = predicted)
- *               ,...]}
+ *                 "confusion":[[...K ints...],...]}   (row = true class, column = predicted;
+ *               ,...]}                               null above 1000 classes: see --confusion)
  * Exit status: 0 done, 2 usage error, 1 failure (the message names the input). */
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "levi/data.h"
@@ -21,6 +23,7 @@
 static const char *k_usage =
     "usage: levi-cl [--device SEL] eval --model MODEL.safetensors --data DIR [--data DIR ...]\n"
     "                                   [--json] [--limit N] [--batch N] [--workers N] [--skip-bad]\n"
+    "                                   [--confusion FILE.csv]\n"
     "\n"
     "Evaluate a model written by `levi-cl train` on ImageFolders (DIR/<class>/*.png|jpg,\n"
     "the same classes as in training): accuracy per data set, per-class accuracy and\n"
@@ -33,7 +36,15 @@ static const char *k_usage =
     "              (the backbone's forward of the next batch overlaps the head's work)\n"
     "  --workers N threads decoding and preparing images (default: one per core)\n"
     "  --skip-bad  leave out unreadable images with a warning instead of failing\n"
+    "  --confusion FILE.csv  write every data set's confusion matrix as CSV (data,true,\n"
+    "              then one column per predicted class). Printed only up to 32 classes,\n"
+    "              in --json up to 1000: a model with many classes never floods the output.\n"
     "Images are preprocessed as in training (the model file's preprocessor), without augmentation.\n";
+
+/* Above these, the confusion matrix (K x K) is left out of the text / JSON
+ * output: 10,000 classes would print 700 MB (and --json needs 8 GB). */
+#define PRINT_CONFUSION_MAX 32
+#define JSON_CONFUSION_MAX 1000
 
 #define MAX_DATA 64
 
@@ -46,6 +57,11 @@ static void print_text(const char *dir, const levi_eval_result *r, const char *c
         for (int j = 0; j < K; j++) n += r->confusion[(size_t)k * K + j];
         if (r->class_acc[k] >= 0) printf("    %-20s %.4f (%ld images)\n", names[k], r->class_acc[k], n);
         else printf("    %-20s -      (no images)\n", names[k]);
+    }
+    if (K > PRINT_CONFUSION_MAX) {
+        printf("  confusion: %d classes, not printed (more than %d; --confusion FILE.csv writes it)\n", K,
+               PRINT_CONFUSION_MAX);
+        return;
     }
     printf("  confusion (rows: true, columns: predicted):\n      ");
     for (int j = 0; j < K; j++) printf(" %6d", j);
@@ -66,7 +82,8 @@ static cJSON *json_result(const char *dir, const levi_eval_result *r, const char
     cJSON_AddNumberToObject(o, "accuracy", r->acc);
     cJSON_AddNumberToObject(o, "loss", r->loss);
     cJSON *pc = cJSON_AddArrayToObject(o, "per_class");
-    cJSON *cm = cJSON_AddArrayToObject(o, "confusion");
+    cJSON *cm = K <= JSON_CONFUSION_MAX ? cJSON_AddArrayToObject(o, "confusion") : NULL;
+    if (!cm) cJSON_AddNullToObject(o, "confusion");
     for (int k = 0; k < K; k++) {
         cJSON *c = cJSON_CreateObject();
         long n = 0;
@@ -76,9 +93,26 @@ static cJSON *json_result(const char *dir, const levi_eval_result *r, const char
         if (r->class_acc[k] >= 0) cJSON_AddNumberToObject(c, "accuracy", r->class_acc[k]);
         else cJSON_AddNullToObject(c, "accuracy");
         cJSON_AddItemToArray(pc, c);
-        cJSON_AddItemToArray(cm, cJSON_CreateIntArray(r->confusion + (size_t)k * K, K));
+        if (cm) cJSON_AddItemToArray(cm, cJSON_CreateIntArray(r->confusion + (size_t)k * K, K));
     }
     return o;
+}
+
+/* One data set's matrix as CSV rows: data,true class,count per predicted class. */
+static levi_status write_confusion(FILE *f, const char *path, const char *dir, const levi_eval_result *r,
+                                   const char *const *names, int header) {
+    int K = r->num_classes;
+    if (header) {
+        fprintf(f, "data,true");
+        for (int j = 0; j < K; j++) fprintf(f, ",%s", names[j]);
+        fputc('\n', f);
+    }
+    for (int k = 0; k < K; k++) {
+        fprintf(f, "%s,%s", dir, names[k]);
+        for (int j = 0; j < K; j++) fprintf(f, ",%d", r->confusion[(size_t)k * K + j]);
+        fputc('\n', f);
+    }
+    return ferror(f) ? levi_error(LEVI_ERR_IO, "writing '%s' failed", path) : LEVI_OK;
 }
 
 int cmd_eval(int argc, char **argv, const cli_env *env) {
@@ -86,7 +120,7 @@ int cmd_eval(int argc, char **argv, const cli_env *env) {
         fputs(k_usage, stdout);
         return 0;
     }
-    const char *model = NULL, *data[MAX_DATA], *backbone_device = NULL;
+    const char *model = NULL, *data[MAX_DATA], *backbone_device = NULL, *confusion = NULL;
     int ndata = 0, json = 0;
     long limit = 0, batch = 64, workers = 0;
     int skip_bad = 0;
@@ -99,7 +133,7 @@ int cmd_eval(int argc, char **argv, const cli_env *env) {
             continue;
         }
         if (strcmp(o, "--model") && strcmp(o, "--data") && strcmp(o, "--limit") && strcmp(o, "--batch") &&
-            strcmp(o, "--backbone-device") && strcmp(o, "--workers")) {
+            strcmp(o, "--backbone-device") && strcmp(o, "--workers") && strcmp(o, "--confusion")) {
             fprintf(stderr, "levi-cl eval: unknown option '%s'\n\n%s", o, k_usage);
             return 2;
         }
@@ -110,6 +144,7 @@ int cmd_eval(int argc, char **argv, const cli_env *env) {
         i++;
         if (!strcmp(o, "--model")) model = v;
         else if (!strcmp(o, "--backbone-device")) backbone_device = v;
+        else if (!strcmp(o, "--confusion")) confusion = v;
         else if (!strcmp(o, "--data")) {
             if (ndata == MAX_DATA) {
                 fprintf(stderr, "levi-cl eval: more than %d --data folders\n", MAX_DATA);
@@ -125,10 +160,28 @@ int cmd_eval(int argc, char **argv, const cli_env *env) {
         fprintf(stderr, "levi-cl eval: --model and at least one --data are required\n\n%s", k_usage);
         return 2;
     }
+    /* the CSV goes to a temporary file, renamed into place when complete */
+    levi_status st = confusion ? levi_output_check_file("--confusion", confusion) : LEVI_OK;
+    if (st != LEVI_OK) return cli_fail(st);
+    levi_atomic_file cf = {.fd = -1};
+    FILE *cfp = NULL;
+    if (confusion) {
+        st = levi_atomic_open(&cf, confusion);
+        if (st == LEVI_OK && !(cfp = fdopen(dup(cf.fd), "w")))
+            st = levi_error(LEVI_ERR_IO, "cannot write '%s': %s", confusion, strerror(errno));
+        if (st != LEVI_OK) {
+            if (cf.path) levi_atomic_abort(&cf);
+            return cli_fail(st);
+        }
+    }
     cli_placement pl;
     levi_model *m = NULL;
-    levi_status st = cli_placement_open(&pl, env, NULL, backbone_device);
-    if (st != LEVI_OK) return cli_fail(st);
+    st = cli_placement_open(&pl, env, NULL, backbone_device);
+    if (st != LEVI_OK) {
+        if (cfp) fclose(cfp);
+        levi_atomic_abort(&cf);
+        return cli_fail(st);
+    }
     st = levi_model_load_placed(&m, pl.ctx[0], pl.backbone_ctx ? pl.backbone_ctx : pl.ctx[0], model, (int)batch, 0);
     cJSON *out = NULL, *arr = NULL;
     if (st == LEVI_OK && json) {
@@ -166,6 +219,7 @@ int cmd_eval(int argc, char **argv, const cli_env *env) {
         if (st == LEVI_OK) {
             if (json) cJSON_AddItemToArray(arr, json_result(data[d], &r, levi_model_class_names(m)));
             else print_text(data[d], &r, levi_model_class_names(m));
+            if (cfp) st = write_confusion(cfp, confusion, data[d], &r, levi_model_class_names(m), d == 0);
             levi_eval_result_free(&r);
         }
         levi_dataset_free(&ds);
@@ -176,6 +230,12 @@ int cmd_eval(int argc, char **argv, const cli_env *env) {
         free(s);
     }
     cJSON_Delete(out);
+    if (cfp && fclose(cfp) != 0 && st == LEVI_OK)
+        st = levi_error(LEVI_ERR_IO, "writing '%s' failed: %s", confusion, strerror(errno));
+    if (confusion && cf.path) {
+        if (st == LEVI_OK) st = levi_atomic_commit(&cf);
+        else levi_atomic_abort(&cf);
+    }
     int rc = st == LEVI_OK ? 0 : cli_fail(st);
     levi_model_free(m);
     cli_placement_close(&pl, st == LEVI_OK);

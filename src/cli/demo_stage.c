@@ -60,6 +60,86 @@ levi_status demo_marker_write(const char *path, const char *key, cJSON *obj) {
     return st;
 }
 
+/* --- contents of a finished stage ------------------------------------------------ */
+
+typedef struct tree_sum {
+    long long files, bytes;
+    unsigned long long a, b; /* sum of per-file hashes: independent of the walk's order */
+    int hash;
+    size_t root_len;
+    int failed;
+} tree_sum;
+
+/* nftw has no user pointer; the demo runs one walk at a time on one thread. */
+static tree_sum *g_sum;
+
+static int sum_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)ftw;
+    tree_sum *t = g_sum;
+    if (flag != FTW_F || !S_ISREG(sb->st_mode) || !strcmp(path + t->root_len, "/complete.json")) return 0;
+    t->files++;
+    t->bytes += (long long)sb->st_size;
+    levi_hash128 h;
+    levi_hash_init(&h);
+    levi_hash_str(&h, path + t->root_len); /* the name relative to the folder */
+    char size[32];
+    snprintf(size, sizeof size, "%lld", (long long)sb->st_size);
+    levi_hash_str(&h, size);
+    if (t->hash) {
+        char *data;
+        size_t len;
+        if (levi_read_file(path, &data, &len) != LEVI_OK) {
+            levi_error_clear();
+            t->failed = 1;
+            return 1;
+        }
+        levi_hash_update(&h, data, len);
+        free(data);
+    }
+    t->a += h.a;
+    t->b += h.b;
+    return 0;
+}
+
+/* The summary of dir, skipping its marker complete.json; NULL when unreadable. */
+static cJSON *tree_summary(const char *dir, int hash) {
+    tree_sum t = {.hash = hash, .root_len = strlen(dir)};
+    g_sum = &t;
+    int rc = nftw(dir, sum_entry, 16, FTW_PHYS);
+    g_sum = NULL;
+    if (rc != 0 || t.failed) return NULL;
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    char hex[40];
+    snprintf(hex, sizeof hex, "%016llx%016llx", t.a, t.b);
+    cJSON_AddNumberToObject(o, "files", (double)t.files);
+    cJSON_AddNumberToObject(o, "bytes", (double)t.bytes);
+    cJSON_AddStringToObject(o, "digest", hex);
+    return o;
+}
+
+levi_status demo_contents_add(cJSON *marker, const char *dir, int hash) {
+    cJSON *o = tree_summary(dir, hash);
+    if (!o) return levi_error(LEVI_ERR_IO, "cannot read back '%s' to record its contents", dir);
+    cJSON_DeleteItemFromObjectCaseSensitive(marker, "contents");
+    cJSON_AddItemToObject(marker, "contents", o);
+    return LEVI_OK;
+}
+
+int demo_contents_ok(const cJSON *marker, const char *dir, int hash) {
+    const cJSON *want = cJSON_GetObjectItemCaseSensitive(marker, "contents");
+    cJSON *got = tree_summary(dir, hash);
+    int ok = want && got && cJSON_Compare(want, got, 1);
+    if (!ok) {
+        const cJSON *wf = cJSON_GetObjectItemCaseSensitive(want, "files"), *gf = cJSON_GetObjectItemCaseSensitive(got, "files");
+        LEVI_WARN("the cached '%s' is damaged (%s; %d files recorded, %d found): rebuilding it", dir,
+                  !want ? "no record of its contents" : !got ? "unreadable" : "files changed",
+                  cJSON_IsNumber(wf) ? wf->valueint : -1, cJSON_IsNumber(gf) ? gf->valueint : -1);
+    }
+    cJSON_Delete(got);
+    return ok;
+}
+
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
     (void)sb;
     (void)flag;

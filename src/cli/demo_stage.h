@@ -18,6 +18,15 @@ cJSON *demo_marker_read(const char *path, const char *key);
 /* Write the marker atomically; `obj` gets "key" set to `key`. */
 levi_status demo_marker_write(const char *path, const char *key, cJSON *obj);
 
+/* What a finished stage left in `dir` (files, bytes and, with `hash`, a hash
+ * of every file's name and contents), recorded in its marker under
+ * "contents" by demo_contents_add; demo_contents_ok recomputes it, so a
+ * truncated, deleted or replaced file behind an intact marker is found and
+ * the stage rebuilt. Without `hash` only names and sizes count (the 80,000
+ * PNGs of the benchmark are not read back). */
+levi_status demo_contents_add(cJSON *marker, const char *dir, int hash);
+int demo_contents_ok(const cJSON *marker, const char *dir, int hash);
+
 /* rm -rf of a folder the demo owns (missing is fine). */
 levi_status demo_rmtree(const char *path);
 

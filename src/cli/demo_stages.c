@@ -1,6 +1,7 @@
 /* The stages of `levi-cl demo`: each builds the argv of an ordinary levi-cl
  * command, runs it in this process unless its completion marker says it is
  * done, and records the command line for the report. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,6 +116,7 @@ int demo_stage_data(demo_run_state *s, const cli_env *env, int k) {
     int rc = 0;
     int lk = demo_lock(lock);
     cJSON *m = demo_marker_read(marker, s->data_key);
+    if (m && !demo_contents_ok(m, s->data_dir, 0)) cJSON_Delete(m), m = NULL;
     if (m) {
         stage_cached(s, k);
     } else {
@@ -133,7 +135,8 @@ int demo_stage_data(demo_run_state *s, const cli_env *env, int k) {
             cJSON_AddNumberToObject(m, "limit", s->size->data_limit);
             cJSON_AddNumberToObject(m, "seed", (double)s->data_seed);
             cJSON_AddNumberToObject(m, "seconds", demo_now() - t0);
-            st = demo_marker_write(marker, s->data_key, m);
+            st = demo_contents_add(m, s->data_dir, 0);
+            if (st == LEVI_OK) st = demo_marker_write(marker, s->data_key, m);
             if (st != LEVI_OK) rc = cli_fail(st);
             else stage_done(s, k, demo_now() - t0);
         }
@@ -174,6 +177,7 @@ int demo_stage_pretrain(demo_run_state *s, const cli_env *env, int k) {
     int rc = 0;
     int lk = demo_lock(lock);
     cJSON *m = demo_marker_read(marker, s->backbone_key);
+    if (m && !demo_contents_ok(m, s->backbone_dir, 1)) cJSON_Delete(m), m = NULL;
     if (m) {
         stage_cached(s, k);
     } else {
@@ -190,7 +194,8 @@ int demo_stage_pretrain(demo_run_state *s, const cli_env *env, int k) {
             cJSON_AddStringToObject(m, "stage", "pretrain");
             cJSON_AddStringToObject(m, "data_key", s->data_key);
             cJSON_AddNumberToObject(m, "seconds", demo_now() - t0);
-            st = demo_marker_write(marker, s->backbone_key, m);
+            st = demo_contents_add(m, s->backbone_dir, 1);
+            if (st == LEVI_OK) st = demo_marker_write(marker, s->backbone_key, m);
             if (st != LEVI_OK) rc = cli_fail(st);
             else stage_done(s, k, demo_now() - t0);
         }
@@ -261,7 +266,7 @@ static int run_method(demo_run_state *s, const cli_env *env, int k, const char *
     }
     rc = demo_run(&s->prog, k, s->stage_names[k], log, eval_tmp, NULL, ev->n, ev->v, env);
     if (!rc && rename(eval_tmp, eval) != 0)
-        rc = cli_fail(levi_error(LEVI_ERR_IO, "cannot rename '%s' onto '%s'", eval_tmp, eval));
+        rc = cli_fail(levi_error(LEVI_ERR_IO, "cannot rename '%s' onto '%s': %s", eval_tmp, eval, strerror(errno)));
     if (rc) {
         cJSON_Delete(done);
         return stage_failed(s, k, log, rc);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "levi/json_util.h"
 #include "levi/log.h"
@@ -256,9 +257,7 @@ static levi_status read_preprocessor(levi_vit_config *c, const cJSON *config, co
     if (cJSON_GetObjectItemCaseSensitive(config, "image_mean")) return LEVI_OK;
     char path[4096];
     snprintf(path, sizeof path, "%s/preprocessor_config.json", folder);
-    FILE *f = fopen(path, "rb");
-    if (!f) return LEVI_OK;
-    fclose(f);
+    if (access(path, F_OK) != 0) return LEVI_OK; /* never fopen: a FIFO would block; the loader refuses it */
     cJSON *o = NULL;
     LEVI_TRY(levi_json_load(path, &o));
     levi_status st = get_norm(o, path, "image_mean", &c->image_mean);
