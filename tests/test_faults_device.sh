@@ -111,6 +111,77 @@ for cmd in "--device list" "--device list --json" "eval --model $T/m.safetensors
     r=$?; check "$cmd >/dev/full exits 1 (rc $rc)" $r
 done
 
+# --- train: resume after the last checkpoint, checked options, one log ------------------
+TR="train --method scratch --data $T/fs/train --epochs 2 --batch 16"
+with_fault "rename:1:kill:m2.safetensors.tmp." $TR --out "$T/m2.safetensors" >/dev/null 2>&1
+rc=$?; [ $rc -eq 137 ] && [ -f "$T/m2.safetensors.ckpt" ] && [ ! -e "$T/m2.safetensors" ]
+check "train killed after its last checkpoint, before the model (rc $rc)" $?
+"$L" $TR --out "$T/m2.safetensors" --resume "$T/m2.safetensors.ckpt" >"$T/o" 2>"$T/e"
+rc=$?; [ $rc -eq 0 ] && [ -f "$T/m2.safetensors" ] && grep -q '"epochs":2' "$T/o" && [ -z "$(leftovers "$T/m2.safetensors")" ]
+r=$?; check "resuming a finished checkpoint writes the model (rc $rc: $(tail -c 200 "$T/e"))" $r
+"$L" eval --model "$T/m2.safetensors" --data "$T/fs/test-id" >/dev/null 2>&1
+check "and the model evaluates" $?
+rm -f "$T/m2.safetensors"
+with_fault "write:1+:enospc:m2.safetensors.tmp." $TR --out "$T/m2.safetensors" >/dev/null 2>"$T/e"
+rc=$?; [ $rc -eq 1 ] && grep -q "No space left" "$T/e" && [ ! -e "$T/m2.safetensors" ] && [ -z "$(leftovers "$T/m2.safetensors")" ]
+r=$?; check "ENOSPC writing the model: exit 1, nothing half-written (rc $rc: $(tail -c 200 "$T/e"))" $r
+"$L" $TR --out "$T/m2.safetensors" --resume "$T/m2.safetensors.ckpt" >/dev/null 2>&1 && [ -f "$T/m2.safetensors" ]
+check "and --resume then writes it" $?
+for opt in "--seed 7" "--lr 0.01" "--limit 3" "--batch 8"; do
+    "$L" $TR $opt --out "$T/m2.safetensors" --resume "$T/m2.safetensors.ckpt" >/dev/null 2>"$T/e"
+    rc=$?; [ $rc -eq 2 ] && grep -q -- "${opt%% *} is ${opt#* } here but" "$T/e"
+    r=$?; check "--resume with $opt is refused naming both values (rc $rc: $(tail -c 200 "$T/e"))" $r
+done
+python3 - "$T/m2.safetensors.ckpt" "$T/absurd.ckpt" <<'PY'
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+h = json.loads(raw[8:8 + n])
+h["__metadata__"]["train_state"] = '{"epoch":276447231,"step":12,"seed":0}'
+b = json.dumps(h).encode()
+b += b" " * (-len(b) % 8)
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(b)) + b + raw[8 + n:])
+PY
+"$L" $TR --out "$T/m2.safetensors" --resume "$T/absurd.ckpt" >/dev/null 2>"$T/e"
+rc=$?; [ $rc -eq 1 ] && grep -q "276447231 epochs" "$T/e"
+r=$?; check "an absurd stored epoch is refused as it is written (rc $rc: $(tail -c 200 "$T/e"))" $r
+# a kill at the end of epoch 2 (its lines logged, its checkpoint not): the log reads as one run
+TR3="train --method scratch --data $T/fs/train --epochs 3 --batch 16"
+"$L" $TR3 --out "$T/ref.safetensors" --log "$T/ref.jsonl" >/dev/null 2>&1
+with_fault "rename:2:kill:m3.safetensors.ckpt.tmp." $TR3 --out "$T/m3.safetensors" --log "$T/m3.jsonl" >/dev/null 2>&1
+rc=$?
+"$L" $TR3 --out "$T/m3.safetensors" --log "$T/m3.jsonl" --resume "$T/m3.safetensors.ckpt" >/dev/null 2>&1
+rc2=$?
+python3 - "$T/ref.jsonl" "$T/m3.jsonl" <<'PY'
+import json, sys
+ref = [json.loads(l) for l in open(sys.argv[1])]
+got = [json.loads(l) for l in open(sys.argv[2])]
+key = lambda r: (r["type"], r["step"], r["epoch"], round(r["loss"], 5))
+assert [key(r) for r in got] == [key(r) for r in ref], (len(got), len(ref))
+PY
+r=$?; check "after a resume the log equals an uninterrupted run's (rc $rc, $rc2; $(wc -l <"$T/m3.jsonl") vs $(wc -l <"$T/ref.jsonl") lines)" $r
+cmp -s "$T/m3.safetensors" "$T/ref.safetensors"
+check "and so does the model" $?
+# one writer per --out; outputs and inputs checked before any work
+LD_PRELOAD="$SHIM" LEVI_FAULT="open:1:sleep=2:m4.safetensors.ckpt.tmp." "$L" $TR --out "$T/m4.safetensors" >/dev/null 2>&1 &
+first=$!
+for _ in $(seq 200); do grep -qx "$first" "$T/m4.safetensors.lock" 2>/dev/null && break; sleep 0.05; done
+"$L" $TR --out "$T/m4.safetensors" >/dev/null 2>"$T/e"
+rc=$?; [ $rc -eq 1 ] && grep -q "in use by PID $first" "$T/e"
+r=$?; check "a second train --out fails naming PID $first (rc $rc: $(tail -c 200 "$T/e"))" $r
+wait $first
+check "the first train finishes" $?
+mkdir "$T/outdir"
+t0=$(now)
+"$L" $TR --out "$T/outdir/" >/dev/null 2>"$T/e"
+rc=$?; [ $rc -eq 2 ] && grep -q "is a folder" "$T/e" && lt "$(elapsed "$t0")" 3
+r=$?; check "train --out outdir/ fails at once (rc $rc: $(tail -c 200 "$T/e"))" $r
+mkdir -p "$T/one/only"
+cp "$T"/fs/train/0-tshirt/*.png "$T/one/only/"
+"$L" train --method scratch --data "$T/one" --epochs 1 --out "$T/one.safetensors" >/dev/null 2>"$T/e"
+rc=$?; [ $rc -eq 2 ] && grep -q "$T/one holds 1 class folder" "$T/e"
+r=$?; check "a one-class ImageFolder's error names the folder (rc $rc: $(tail -c 200 "$T/e"))" $r
+
 # --- a model with many classes: no quadratic output ----------------------------------
 mkdir "$T/many"
 set -- "$T"/fs/*/*/*.png

@@ -20,6 +20,7 @@
  * Exit status: 0 done, 2 usage error, 1 failure (the message names the input),
  * 130 interrupted by Ctrl-C (between steps; OUT.ckpt holds the last finished epoch). */
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@
 #include "levi/train.h"
 #include "memory.h"
 #include "placement.h"
+#include "train_resume.h"
 
 static const char *k_usage =
     "usage: levi-cl [--device SEL] train --method M --data DIR --out MODEL.safetensors\n"
@@ -74,8 +76,9 @@ static const char *k_usage =
     "  --log FILE             JSON lines metrics (see the top of src/cli/cmd_train.c)\n"
     "  --log-every K (1)      a step line every K steps\n"
     "  --checkpoint FILE      per-epoch checkpoint (default MODEL.safetensors.ckpt)\n"
-    "  --resume CKPT          continue from a checkpoint written by an earlier run\n"
-    "                         (same options): the result equals an uninterrupted run\n"
+    "  --resume CKPT          continue from a checkpoint written by an earlier run with the\n"
+    "                         same options (checked: a differing option is an error); the\n"
+    "                         result and --log equal an uninterrupted run's\n"
     "  --backbone-device SEL  the backbone stage on this device, the rest on --device;\n"
     "                         without a feature cache the two form a pipeline\n"
     "  --devices SEL,SEL,...  data parallel: each device computes a shard of every batch\n"
@@ -251,20 +254,34 @@ static void print_summary(const train_args *a, const levi_train_result *r, const
     cJSON_Delete(o);
 }
 
-/* The folder of `path` must exist and be writable, checked before training
- * rather than after. */
-static levi_status check_writable(const char *opt, const char *path) {
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == dir) dir[1] = '\0';
-    else *slash = '\0';
-    struct stat s;
-    if (stat(dir, &s) != 0 || !S_ISDIR(s.st_mode))
-        return levi_error(LEVI_ERR_IO, "%s %s: the folder %s does not exist", opt, path, dir);
-    if (access(dir, W_OK) != 0) return levi_error(LEVI_ERR_IO, "%s %s: the folder %s is not writable", opt, path, dir);
-    return LEVI_OK;
+/* The options that decide the result, recorded in every checkpoint and
+ * compared on --resume (train_resume.c). */
+static void run_opts(const train_args *a, train_run_opts *o) {
+    memset(o, 0, sizeof *o);
+    train_opt_str(o, "--method", a->method);
+    train_opt_path(o, "--backbone", a->backbone);
+    train_opt_path(o, "--data", a->data);
+    train_opt_path(o, "--val", a->val);
+    train_opt_long(o, "--limit", a->limit);
+    train_opt_long(o, "--seed", a->seed);
+    train_opt_double(o, "--lr", a->lr);
+    train_opt_double(o, "--wd", a->wd);
+    train_opt_long(o, "--batch", a->batch);
+    train_opt_long(o, "--epochs", a->epochs);
+    train_opt_double(o, "--grad-clip", a->clip);
+    train_opt_str(o, "--schedule", a->schedule ? a->schedule : "constant");
+    train_opt_long(o, "--warmup", a->warmup);
+    train_opt_str(o, "--task-model", a->task ? a->task : "mlp");
+    train_opt_long(o, "--task-hidden", a->task_hidden);
+    train_opt_str(o, "--cnn-channels", a->cnn ? a->cnn : "16,32");
+    train_opt_str(o, "--taps", a->taps ? a->taps : "default");
+    train_opt_str(o, "--fusion", a->fusion ? a->fusion : "concat");
+    train_opt_str(o, "--adapter", a->adapter ? a->adapter : "mlp");
+    train_opt_long(o, "--adapter-hidden", a->adapter_hidden);
+    train_opt_double(o, "--lambda", a->lambda);
+    train_opt_long(o, "--lora-rank", a->lora_rank);
+    train_opt_long(o, "--image-size", a->image_size);
+    train_opt_long(o, "--channels", a->channels);
 }
 
 /* Ctrl-C stops training cleanly between steps (the per-epoch checkpoint
@@ -279,9 +296,15 @@ static void on_sigint(int sig) {
 static int run(const train_args *a, const cli_env *env) {
     levi_model_config mc;
     levi_status st = build_config(a, &mc);
-    if (st == LEVI_OK) st = check_writable("--out", a->out);
-    if (st == LEVI_OK && a->ckpt) st = check_writable("--checkpoint", a->ckpt);
-    if (st == LEVI_OK && a->log) st = check_writable("--log", a->log);
+    /* outputs and the checkpoint to resume from are checked before any work */
+    if (st == LEVI_OK) st = levi_output_check_file("--out", a->out);
+    if (st == LEVI_OK && a->ckpt) st = levi_output_check_file("--checkpoint", a->ckpt);
+    if (st == LEVI_OK && a->log) st = levi_output_check_file("--log", a->log);
+    train_run_opts ro;
+    run_opts(a, &ro);
+    int done_epoch = 0;
+    long done_steps = 0;
+    if (st == LEVI_OK && a->resume) st = train_resume_check(a->resume, &ro, (int)a->epochs, &done_epoch, &done_steps);
     if (st != LEVI_OK) return cli_fail(st);
     int mode = levi_method_backbone_mode(mc.method);
     if (mode >= 0 && !a->backbone) {
@@ -321,6 +344,9 @@ static int run(const train_args *a, const cli_env *env) {
     st = cli_placement_open(&pl, env, a->devices, a->backbone_device);
     if (st != LEVI_OK) return cli_fail(st);
     int root = levi_comm_is_root(pl.comm);
+    /* one writer of --out (and its checkpoint): the rank that writes them */
+    levi_output_lock lock = {.fd = -1};
+    if (root) st = levi_output_lock_take(&lock, a->out);
     levi_ctx *ctx = pl.ctx[0], *bctx = pl.backbone_ctx ? pl.backbone_ctx : ctx;
     levi_vit_config vcfg;
     levi_preprocess pre;
@@ -343,6 +369,9 @@ static int run(const train_args *a, const cli_env *env) {
     if (st == LEVI_OK && a->val) st = levi_dataset_load(&val, a->val, &pre, mc.height, mc.width, &lo);
     train.augment = augment;
     train.workers = val.workers = (int)a->workers;
+    if (st == LEVI_OK && train.num_classes < 2)
+        st = levi_error(LEVI_ERR_INVALID_ARG, "--data %s holds %d class folder%s; training needs at least 2", a->data,
+                        train.num_classes, train.num_classes == 1 ? "" : "s");
     if (st == LEVI_OK && a->val && val.num_classes != train.num_classes)
         st = levi_error(LEVI_ERR_SHAPE, "--val %s has %d classes, --data %s has %d", a->val, val.num_classes, a->data,
                         train.num_classes);
@@ -425,9 +454,29 @@ static int run(const train_args *a, const cli_env *env) {
         sa.sa_handler = on_sigint;
         sigemptyset(&sa.sa_mask);
         g_interrupted = 0;
-        if (sigaction(SIGINT, &sa, &old) == 0) tc.stop = &g_interrupted;
-        st = levi_train(m[0], &train, &tc, &res);
-        if (tc.stop) sigaction(SIGINT, &old, NULL);
+        char *run = train_run_json(&ro);
+        const char *meta[2] = {"run", run ? run : "{}"};
+        tc.extra_meta_kv = meta;
+        tc.n_extra_meta = 1;
+        if (root && a->resume && a->log) st = train_log_rewind(a->log, done_epoch);
+        if (st == LEVI_OK && a->resume && done_epoch == (int)a->epochs) {
+            /* killed after the last checkpoint, before the model was written */
+            levi_safetensors sf;
+            if (root) fprintf(stderr, "train: %s holds all %d epochs: writing the model\n", a->resume, done_epoch);
+            st = levi_safetensors_read(a->resume, &sf);
+            for (int r = 0; st == LEVI_OK && r < pl.n; r++) st = levi_model_read_weights(m[r], &sf, a->resume, 0);
+            if (st == LEVI_OK) levi_safetensors_free(&sf);
+            memset(&res, 0, sizeof res);
+            res.epochs_done = done_epoch;
+            res.steps = done_steps;
+            res.loss = res.acc = NAN; /* nothing trained in this run: null in the summary */
+            res.val_acc = -1;
+        } else if (st == LEVI_OK) {
+            if (sigaction(SIGINT, &sa, &old) == 0) tc.stop = &g_interrupted;
+            st = levi_train(m[0], &train, &tc, &res);
+            if (tc.stop) sigaction(SIGINT, &old, NULL);
+        }
+        free(run);
     }
     if (st == LEVI_OK && root) st = levi_model_save(m[0], a->out, NULL, 0, 0);
     if (st == LEVI_OK && root) print_summary(a, &res, &pl);
@@ -439,6 +488,7 @@ static int run(const train_args *a, const cli_env *env) {
     levi_dataset_free(&train);
     if (a->val) levi_dataset_free(&val);
     cli_placement_close(&pl, st == LEVI_OK);
+    levi_output_lock_release(&lock);
     return rc;
 }
 
