@@ -267,7 +267,8 @@ static void run_opts(const train_args *a, train_run_opts *o) {
     train_opt_double(o, "--lr", a->lr);
     train_opt_double(o, "--wd", a->wd);
     train_opt_long(o, "--batch", a->batch);
-    train_opt_long(o, "--epochs", a->epochs);
+    /* a constant schedule may be resumed into more epochs; cosine's curve depends on them */
+    if (a->schedule && !strcmp(a->schedule, "cosine")) train_opt_long(o, "--epochs", a->epochs);
     train_opt_double(o, "--grad-clip", a->clip);
     train_opt_str(o, "--schedule", a->schedule ? a->schedule : "constant");
     train_opt_long(o, "--warmup", a->warmup);
