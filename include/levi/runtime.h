@@ -222,9 +222,6 @@ levi_status levi_launch_1d(levi_ctx *ctx, cl_kernel k, size_t n);
 levi_status levi_launch(levi_ctx *ctx, cl_kernel k, cl_uint dims, const size_t *global,
                         const size_t *local);
 
-/* Set kernel argument i from a value: LEVI_ARG(k, 0, buf). */
-#define LEVI_ARG(k, i, v) clSetKernelArg((k), (i), sizeof(v), &(v))
-
 /* Plan instead of run: until levi_ctx_plan_end, every buffer asked of ctx is
  * counted into *tally (by the role of its arena) and not allocated (its
  * cl_mem is NULL), and transfers, fills, copies and launches do nothing; so
