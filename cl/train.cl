@@ -3,8 +3,9 @@
  * LEVI's ensemble weights and their gradient, and row gathers for inputs and
  * features that live on the device.
  *
- * state (floats, one block of STATE_SET floats per metric set) is read by the
- * host once per log interval; step numbers are stored as int bits. */
+ * state (floats, one block per metric set: STATE_SET floats of sums, then a
+ * ring of (mean loss, correct) per step) is read by the host once per read
+ * interval; step numbers are stored as int bits. */
 
 #ifdef cl_khr_fp64
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
@@ -27,14 +28,16 @@ typedef float acc_t;
 #define S_BAD_GRAD_LOSS 10
 #define S_CLIP_SCALE 11   /* gradient scale of the last step; NaN: the update is skipped */
 #define S_NORM 12         /* gradient norm of the last step */
+#define STATE_SET 16      /* floats of sums; the ring follows */
 
 /* state += the batch's losses (B) + aux_w · Σ_a aux (naux rows of B at
- * aux_stride) and correct (B). One work-group; its size a power of two. */
+ * aux_stride) and correct (B); the batch's mean loss and correct count also
+ * go to slot step % ring of the ring. One work-group; its size a power of two. */
 __kernel void metrics_accumulate(__global float *state, const ulong state_off, __global const float *losses,
                                  const ulong losses_off, __global const float *correct, const ulong correct_off,
                                  __global const float *aux, const ulong aux_off, const ulong aux_stride,
                                  const int naux, const float aux_w, const int B, const int step,
-                                 __local float *sl, __local float *sc) {
+                                 const int ring, __local float *sl, __local float *sc) {
     const int lid = get_local_id(0), wg = get_local_size(0);
     float l = 0.0f, c = 0.0f;
     for (int b = lid; b < B; b += wg) {
@@ -67,6 +70,9 @@ __kernel void metrics_accumulate(__global float *state, const ulong state_off, _
     s[S_N] += (float)B;
     s[S_LAST_LOSS] = mean;
     s[S_LAST_CORRECT] = sc[0];
+    __global float *r = s + STATE_SET + 2 * (step % ring);
+    r[0] = mean;
+    r[1] = sc[0];
 }
 
 /* partials (groups1 + groups2) = per-group Σ x² over x1 (n1), then x2 (n2):

@@ -8,75 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "levi/levi.h"
-#include "testutil.h"
-
-enum { B = 6, IMG = 8, K = 3 };
-
-static levi_ctx *g_ctx;
-
-static void tiny_vit(levi_vit_config *c) {
-    levi_vit_config_default(c);
-    c->image_size = IMG;
-    c->patch_size = 4;
-    c->num_channels = 1;
-    c->hidden_size = 16;
-    c->num_hidden_layers = 2;
-    c->num_attention_heads = 2;
-    c->intermediate_size = 32;
-}
-
-/* A model of `method` on head ctx `hc` with its ViT backbone on `bc`. */
-static levi_model *tiny_model(levi_ctx *hc, levi_ctx *bc, levi_method method, levi_fusion fusion) {
-    levi_vit_config vc;
-    tiny_vit(&vc);
-    int mode = levi_method_backbone_mode(method);
-    levi_backbone *bb = NULL;
-    if (mode >= 0) {
-        levi_vit *v;
-        ck_assert_levi_ok(levi_vit_create(&v, bc, &vc, B, mode, mode == LEVI_BACKBONE_LORA ? 2 : 0));
-        ck_assert_levi_ok(levi_vit_init_random(v, 3));
-        ck_assert_levi_ok(levi_backbone_from_vit(&bb, bc, v));
-    }
-    levi_model_config mc;
-    levi_model_config_default(&mc, method);
-    mc.num_classes = K;
-    mc.height = mc.width = IMG;
-    mc.task.hidden = 8;
-    mc.adapter_hidden = 8;
-    mc.lora_rank = 2;
-    mc.seed = 5;
-    if (method == LEVI_METHOD_LEVI || method == LEVI_METHOD_LEVI_LORA) {
-        mc.fusion = fusion;
-        mc.ntaps = 2;
-        mc.taps[0] = 0;
-        mc.taps[1] = 2;
-    }
-    levi_model *m;
-    ck_assert_levi_ok(levi_model_create(&m, hc, &mc, bb, B));
-    return m;
-}
-
-static void batch(float *x, float *y, unsigned seed) {
-    test_fill_uniform(x, (size_t)B * IMG * IMG, seed, -1.0f, 1.0f);
-    for (int i = 0; i < B; i++) y[i] = (float)((i + (int)seed) % K);
-}
-
-/* Every trainable value (parameters of every group) on the host. */
-static float *params_of(levi_model *m, size_t *n) {
-    levi_grad_group g[2];
-    int ng = levi_model_grad_groups(m, g, 2);
-    size_t total = 0;
-    for (int i = 0; i < ng; i++) total += g[i].params.numel;
-    float *h = malloc(total * sizeof *h);
-    size_t at = 0;
-    for (int i = 0; i < ng; i++) {
-        ck_assert_levi_ok(levi_tensor_read(&g[i].params, h + at));
-        at += g[i].params.numel;
-    }
-    *n = total;
-    return h;
-}
+#include "engine_models.h"
 
 START_TEST(counters_and_async_transfers) {
     levi_tensor a, b;
@@ -384,106 +316,6 @@ START_TEST(token_backbone_fits_the_head) {
 }
 END_TEST
 
-/* --- steps that never wait ----------------------------------------------------- */
-
-/* A synthetic data set of n images of the tiny model's size (owned by the caller). */
-static levi_dataset synthetic(int n) {
-    static char *names[K] = {"a", "b", "c"};
-    levi_dataset ds;
-    memset(&ds, 0, sizeof ds);
-    ds.n = n;
-    ds.channels = 1;
-    ds.height = ds.width = IMG;
-    ds.num_classes = K;
-    ds.class_names = names;
-    levi_preprocess_default(&ds.pre, 1, IMG, IMG, 0.5f, 0.5f);
-    ds.pixels = malloc((size_t)n * IMG * IMG);
-    ds.labels = malloc((size_t)n * sizeof(int));
-    unsigned long long r = 21;
-    for (size_t i = 0; i < (size_t)n * IMG * IMG; i++) ds.pixels[i] = (unsigned char)(levi_splitmix64(&r) >> 56);
-    for (int i = 0; i < n; i++) ds.labels[i] = i % K;
-    return ds;
-}
-
-typedef struct step_case {
-    const char *name;
-    levi_method method;
-    levi_fusion fusion;
-    int cache;
-    int max_launches, max_gemms; /* per step, at or under */
-} step_case;
-
-/* Per steady-state step of every method: no blocking sync, no byte read back,
- * and launches and GEMM calls at or under the bounds of the table (the tiny
- * model: depth 2, taps {0, 2}, task model mlp). */
-START_TEST(steps_never_wait) {
-    static const step_case cases[] = {
-        {"scratch", LEVI_METHOD_SCRATCH, LEVI_FUSION_CONCAT, 0, 14, 8},
-        {"lp", LEVI_METHOD_LP, LEVI_FUSION_CONCAT, 0, 32, 15},
-        {"lp cache", LEVI_METHOD_LP, LEVI_FUSION_CONCAT, 1, 9, 2},
-        {"ft", LEVI_METHOD_FT, LEVI_FUSION_CONCAT, 0, 89, 41},
-        {"lora", LEVI_METHOD_LORA, LEVI_FUSION_CONCAT, 0, 44, 47},
-        {"levi", LEVI_METHOD_LEVI, LEVI_FUSION_CONCAT, 0, 45, 24},
-        {"levi cache", LEVI_METHOD_LEVI, LEVI_FUSION_CONCAT, 1, 21, 11},
-        {"levi ensemble", LEVI_METHOD_LEVI, LEVI_FUSION_ENSEMBLE, 0, 61, 30},
-        {"levi ensemble cache", LEVI_METHOD_LEVI, LEVI_FUSION_ENSEMBLE, 1, 37, 17},
-        {"levi+lora", LEVI_METHOD_LEVI_LORA, LEVI_FUSION_CONCAT, 0, 60, 55},
-        {"levi+lora ensemble", LEVI_METHOD_LEVI_LORA, LEVI_FUSION_ENSEMBLE, 0, 77, 61},
-    };
-    levi_dataset ds = synthetic(4 * B);
-    levi_adamw_cfg opt = {1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f};
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const step_case *c = &cases[i];
-        levi_model *m = tiny_model(g_ctx, g_ctx, c->method, c->fusion);
-        levi_feed *f;
-        ck_assert_levi_ok(levi_feed_create(&f, m, &ds, B, 1, 3, c->cache));
-        ck_assert_levi_ok(levi_feed_epoch(f, 0));
-        ck_assert_levi_ok(levi_model_metrics_reset(m, LEVI_METRICS_TRAIN, 1));
-        long t = 0;
-        levi_batch b;
-        for (int w = 0; w < 2; w++) {
-            ck_assert_levi_ok(levi_feed_next(f, &b));
-            ck_assert_levi_ok(levi_train_step(m, &b, &opt, ++t, 1.0f));
-        }
-        ck_assert_levi_ok(levi_finish(g_ctx));
-        levi_counters c0, c1, d;
-        levi_counters_get(g_ctx, &c0);
-        const int steps = 2; /* the epoch's last two batches */
-        for (int s = 0; s < steps; s++) {
-            ck_assert_levi_ok(levi_feed_next(f, &b));
-            ck_assert_int_eq(b.n, B);
-            ck_assert_levi_ok(levi_train_step(m, &b, &opt, ++t, 1.0f));
-        }
-        levi_counters_get(g_ctx, &c1);
-        levi_counters_diff(&c0, &c1, &d);
-        fprintf(stderr, "%-20s per step: %4.1f launches, %4.1f GEMM calls, %.1f blocking syncs, %.1f backpressure "
-                        "waits, %llu h2d bytes\n",
-                c->name, (double)d.launches / steps, (double)d.gemm_calls / steps, (double)d.blocking_syncs / steps,
-                (double)d.backpressure_waits / steps, d.h2d_bytes / steps);
-        ck_assert_msg(d.blocking_syncs == 0, "%s: %llu blocking syncs in %d steps", c->name, d.blocking_syncs, steps);
-        ck_assert_msg(d.d2h_bytes == 0, "%s: %llu bytes read back in %d steps", c->name, d.d2h_bytes, steps);
-        ck_assert_msg(d.launches <= (unsigned long long)c->max_launches * steps, "%s: %.1f launches per step > %d",
-                      c->name, (double)d.launches / steps, c->max_launches);
-        ck_assert_msg(d.gemm_calls <= (unsigned long long)c->max_gemms * steps, "%s: %.1f GEMM calls per step > %d",
-                      c->name, (double)d.gemm_calls / steps, c->max_gemms);
-        /* the end of the epoch, and one read: the device's sums match the host's */
-        ck_assert_levi_ok(levi_feed_next(f, &b));
-        ck_assert_int_eq(b.n, 0);
-        levi_metrics mt;
-        ck_assert_levi_ok(levi_model_metrics_read(m, LEVI_METRICS_TRAIN, &mt));
-        ck_assert_int_eq(mt.n, 4 * B);
-        ck_assert_int_eq(mt.bad_loss_step, 0);
-        ck_assert_int_eq(mt.bad_grad_step, 0);
-        ck_assert_msg(isfinite(mt.loss_sum) && mt.loss_sum > 0 && mt.correct >= 0 && mt.correct <= 4 * B,
-                      "%s: loss sum %g, correct %ld", c->name, mt.loss_sum, mt.correct);
-        levi_feed_free(f);
-        levi_model_free(m);
-    }
-    free(ds.pixels);
-    free(ds.labels);
-}
-END_TEST
-
 /* The device's loss and accuracy of a batch equal the host-read ones. */
 START_TEST(device_metrics_match_the_host) {
     levi_model *m = tiny_model(g_ctx, g_ctx, LEVI_METHOD_LEVI, LEVI_FUSION_ENSEMBLE);
@@ -653,7 +485,7 @@ int main(void) {
     tcase_add_test(tc, two_stages_ft);
     tcase_add_test(tc, shards_sum_to_the_global_batch);
     tcase_add_test(tc, token_backbone_fits_the_head);
-    tcase_add_test(tc, steps_never_wait);
+    engine_steps_tests(tc);
     tcase_add_test(tc, device_metrics_match_the_host);
     tcase_add_test(tc, feature_cache_modes_agree);
     tcase_add_test(tc, memory_plan_extrapolates);

@@ -230,6 +230,24 @@ levi_status levi_model_metrics_accumulate(levi_model *m, int B, int set, long st
 /* One blocking read of a set. */
 levi_status levi_model_metrics_read(levi_model *m, int set, levi_metrics *out);
 
+/* Per-step values: every accumulate also keeps its batch's mean loss and
+ * correct count in slot step % LEVI_METRICS_RING of a ring beside the set's
+ * sums, so the values of up to LEVI_METRICS_RING consecutive steps come back
+ * in one read, taken without waiting. */
+#define LEVI_METRICS_RING 128
+#define LEVI_METRICS_SNAPSHOT_FLOATS (16 + 2 * LEVI_METRICS_RING)
+typedef struct levi_metrics_snapshot {
+    float raw[LEVI_METRICS_SNAPSHOT_FLOATS]; /* the set's sums, then its ring, as on the device */
+} levi_metrics_snapshot;
+/* Enqueue a read of a set's sums and ring into *out; nothing waits. *done
+ * completes once *out holds them (out must stay valid until then). */
+levi_status levi_model_metrics_read_async(levi_model *m, int set, levi_metrics_snapshot *out, cl_event *done);
+/* The sums of a completed snapshot, as levi_model_metrics_read gives them. */
+void levi_metrics_snapshot_sums(const levi_metrics_snapshot *s, levi_metrics *out);
+/* Step `step`'s batch (mean loss, correct predictions) from a completed
+ * snapshot taken after that step and fewer than LEVI_METRICS_RING steps later. */
+void levi_metrics_snapshot_step(const levi_metrics_snapshot *s, long step, float *loss, int *correct);
+
 /* Confusion matrix (K,K) of predictions (argmax of the logits, first maximum)
  * against labels, on the device: reset, add the last forward's batch
  * (labels (B) as passed to it), read once (rows: true class). */

@@ -40,6 +40,13 @@ void levi_parallel_free(levi_parallel *p);
 int levi_parallel_participants(const levi_parallel *p);
 /* Floats summed per step (the trainable gradients of one replica). */
 size_t levi_parallel_grad_floats(const levi_parallel *p);
+/* The replicas of this process (replica r, NULL out of range) and the ranks. */
+int levi_parallel_replicas(const levi_parallel *p);
+levi_model *levi_parallel_replica(const levi_parallel *p, int r);
+levi_comm *levi_parallel_comm(const levi_parallel *p);
+/* Rows [*start, *start + *count) of a global batch of B that replica r of
+ * this rank computes (*count may be 0). */
+void levi_parallel_shard(const levi_parallel *p, int r, int B, int *start, int *count);
 
 /* Copy the trainable parameters and AdamW state of replica 0 of rank 0 into
  * every other replica of every rank (after a resume, or to start from one
@@ -53,7 +60,14 @@ levi_status levi_parallel_sync(levi_parallel *p);
  * 0). *loss (mean over the global batch), *correct (of the global batch) and
  * *grad_norm (may be NULL) are the same on every rank. A non-finite loss
  * stops before the update with LEVI_ERR_NOT_FINITE. The first step syncs
- * the replicas (levi_parallel_sync). */
+ * the replicas (levi_parallel_sync).
+ * With loss NULL (correct and grad_norm then NULL too), nothing but the
+ * gradients leaves the devices: each replica adds its shard to its train
+ * metrics as step t (levi_model_metrics_accumulate; a replica without rows
+ * adds nothing), and a non-finite norm skips the update on every replica and
+ * is recorded there (levi_model_step with grad_norm NULL). Per step that
+ * costs the gradient sum's reads: one blocking sync per gradient group and
+ * replica. */
 levi_status levi_parallel_step(levi_parallel *p, const float *x, const float *labels, const float *feats, int B,
                                const levi_adamw_cfg *opt, int t, float grad_clip, float *loss, int *correct,
                                float *grad_norm);

@@ -4,16 +4,40 @@
  * evaluation (accuracy, per-class accuracy, confusion matrix).
  *
  * A step enqueues its work and returns: inputs go up with non-blocking
- * writes (levi_feed), loss and accuracy add up on the device, the gradient
- * norm and the clip scale stay there, and the host reads the metrics once
- * per log interval (a step line, a progress update) and at the end of every
- * epoch. A non-finite loss or gradient norm is therefore found at the next
- * read, not at the step itself: training then stops with LEVI_ERR_NOT_FINITE
- * naming the first step it happened at (the updates of such steps are
- * skipped, the steps enqueued after it still ran).
+ * writes (levi_feed), loss and accuracy add up on the device, each step's
+ * mean loss and correct count go to a ring there (LEVI_METRICS_RING steps),
+ * the gradient norm and the clip scale stay there. Every read_every steps
+ * (LEVI_TRAIN_READ_EVERY = 32 by default, over all epochs) the host enqueues
+ * one read of the sums and the ring without waiting for it, and uses it once
+ * it has completed: checked after every step (a status query, not a wait),
+ * waited for at the next read point at the latest; the step lines of the log
+ * and the progress display are written from it then. At the end of every
+ * epoch the host waits for one last read (one blocking sync per epoch). So a
+ * steady-state step never waits for the device, also with --log at every
+ * step, and a log line or a progress update lags its step by up to two read
+ * intervals. A non-finite loss or gradient norm is found the same way, at
+ * most 2·read_every steps later or at the end of the epoch, not at the step
+ * itself: training then stops with LEVI_ERR_NOT_FINITE naming the first
+ * step it happened at and its epoch (the updates of such steps are skipped,
+ * the steps enqueued after it still ran; the log holds the lines of the
+ * steps before it).
+ *
+ * Data parallel (cfg->parallel): the same, with every replica's values
+ * combined into the global batch's and summed over the ranks at the read
+ * points; the gradient sum itself reads every replica's gradients each step
+ * (one blocking sync per gradient group and replica, levi/parallel.h). With
+ * the backbone stage on another device (levi_model_backbone_ctx), a frozen
+ * backbone without a feature cache runs one batch ahead of the head (the
+ * feed's pipeline): handing its features over costs one wait on the
+ * backbone's queue per step when the two contexts share no OpenCL context; a
+ * trainable backbone apart moves inputs, features and their gradients
+ * through the host and meets its gradient norm there (a few blocking syncs
+ * per step). LEVI_PROFILE=1 prints the counts per steady-state step of every
+ * context the run uses, and their sum.
  *
  * Metrics (--log), one JSON object per line, stable field names:
  *   {"type":"step","step":S,"epoch":E,"loss":L,"acc":A,"lr":LR,"samples_per_s":X,"elapsed":SEC}
+ *   (loss, acc: that step's batch; elapsed, samples_per_s: when the step was enqueued)
  *   {"type":"epoch","step":S,"epoch":E,"loss":L,"acc":A,"lr":LR,"samples_per_s":X,"elapsed":SEC,
  *    "epoch_s":SEC,"data_wait_s":SEC,"loader_img_per_s":X,"device_img_per_s":X,
  *    "val_acc":V,"val_loss":L (both only with a validation set),"cached_features":0|1}
@@ -37,6 +61,8 @@ extern "C" {
 struct levi_train_result;
 struct levi_parallel;
 
+#define LEVI_TRAIN_READ_EVERY 32 /* default levi_train_config.read_every */
+
 typedef struct levi_train_config {
     int epochs;       /* default 5 */
     int batch;        /* default 64 (≤ the model's max_batch) */
@@ -47,6 +73,8 @@ typedef struct levi_train_config {
     unsigned long long seed;
     int cache_features; /* -1 auto (on when cacheable), 0 off, 1 on (error when not cacheable) */
     int log_every;      /* a step line every k steps (default 1) */
+    int read_every;     /* steps between reads of the device's metrics, 1..LEVI_METRICS_RING (default
+                         * LEVI_TRAIN_READ_EVERY); the end of every epoch reads them too */
     const char *log_path;        /* JSON lines, may be NULL */
     const char *checkpoint_path; /* written atomically after every epoch, may be NULL */
     const char *resume_path;     /* a checkpoint to continue from, may be NULL */
@@ -84,6 +112,11 @@ typedef struct levi_train_result {
     int cached_features;  /* 1 when the feature cache was used */
     double cache_build_s; /* time spent computing the cached features */
     double last_epoch_data_wait_s; /* last epoch: time spent waiting in levi_loader_next */
+    /* Work over the steady state of the last epoch (its third step to its
+     * last, before the epoch's final read), summed over every context of the
+     * run: steady_steps steps (0 when the epoch had fewer than 3). */
+    levi_counters steady;
+    long steady_steps;
 } levi_train_result;
 
 /* Train `m` on `train` (whose images must match the model's input). On a

@@ -24,7 +24,8 @@ enum {
     S_BAD_GRAD_LOSS,
     S_CLIP_SCALE,
     S_NORM,
-    STATE_SET = 16, /* floats per metric set */
+    STATE_SET = 16, /* floats of a set's sums; its ring of per-step values follows */
+    SET_FLOATS = LEVI_METRICS_SNAPSHOT_FLOATS,
     N_SETS = 2,
     MAX_PARTIALS = 256, /* per group, as levi_grad_clip */
 };
@@ -75,7 +76,7 @@ static levi_status launch_groups(levi_ctx *ctx, cl_kernel k, size_t groups, size
 levi_status model_device_plan(levi_model *m) {
     levi_arena *a = &m->dev;
     levi_arena_init(a, m->ctx, "training state");
-    m->dev_state = levi_arena_reserve(a, N_SETS * STATE_SET);
+    m->dev_state = levi_arena_reserve(a, N_SETS * SET_FLOATS);
     m->dev_w = levi_arena_reserve(a, LEVI_MAX_TAPS);
     m->dev_partials = levi_arena_reserve(a, 2 * MAX_PARTIALS);
     return levi_arena_commit(a);
@@ -87,10 +88,13 @@ void model_device_free(levi_model *m) {
     m->confusion = NULL;
 }
 
-static levi_tensor state_view(const levi_model *m, int set) {
-    int n = STATE_SET;
-    return levi_arena_tensor(&m->dev, m->dev_state + (size_t)set * STATE_SET, 1, &n);
+/* A set's sums (STATE_SET floats); with_ring: and its ring after them. */
+static levi_tensor set_view(const levi_model *m, int set, int with_ring) {
+    int n = with_ring ? SET_FLOATS : STATE_SET;
+    return levi_arena_tensor(&m->dev, m->dev_state + (size_t)set * SET_FLOATS, 1, &n);
 }
+
+static levi_tensor state_view(const levi_model *m, int set) { return set_view(m, set, 0); }
 
 levi_tensor model_ensemble_w(const levi_model *m) {
     int k = m->cfg.ntaps;
@@ -129,6 +133,7 @@ levi_status levi_model_metrics_accumulate(levi_model *m, int B, int set, long st
     LEVI_TRY(arg_float(kr, &a, ens ? m->cfg.lambda / (float)k : 0.0f));
     LEVI_TRY(arg_int(kr, &a, B));
     LEVI_TRY(arg_int(kr, &a, (int)step));
+    LEVI_TRY(arg_int(kr, &a, LEVI_METRICS_RING));
     LEVI_TRY(arg_local(kr, &a, wg));
     LEVI_TRY(arg_local(kr, &a, wg));
     return launch_groups(m->ctx, kr, 1, wg);
@@ -140,12 +145,9 @@ static long as_step(float f) {
     return i;
 }
 
-levi_status levi_model_metrics_read(levi_model *m, int set, levi_metrics *out) {
+/* The sums of a set as read from the device (STATE_SET floats). */
+static void unpack_sums(const float *h, levi_metrics *out) {
     memset(out, 0, sizeof *out);
-    if (set < 0 || set >= N_SETS) return levi_error(LEVI_ERR_INVALID_ARG, "metric set %d is not 0 or 1", set);
-    float h[STATE_SET];
-    levi_tensor st = state_view(m, set);
-    LEVI_TRY(levi_tensor_read(&st, h));
     out->loss_sum = (double)h[S_LOSS] - (double)h[S_LOSS_C];
     out->correct = (long)h[S_CORRECT];
     out->n = (long)h[S_N];
@@ -157,7 +159,31 @@ levi_status levi_model_metrics_read(levi_model *m, int set, levi_metrics *out) {
     out->bad_grad_norm = h[S_BAD_GRAD_NORM];
     out->bad_grad_loss = h[S_BAD_GRAD_LOSS];
     out->grad_norm = h[S_NORM];
+}
+
+levi_status levi_model_metrics_read(levi_model *m, int set, levi_metrics *out) {
+    memset(out, 0, sizeof *out);
+    if (set < 0 || set >= N_SETS) return levi_error(LEVI_ERR_INVALID_ARG, "metric set %d is not 0 or 1", set);
+    float h[STATE_SET];
+    levi_tensor st = state_view(m, set);
+    LEVI_TRY(levi_tensor_read(&st, h));
+    unpack_sums(h, out);
     return LEVI_OK;
+}
+
+levi_status levi_model_metrics_read_async(levi_model *m, int set, levi_metrics_snapshot *out, cl_event *done) {
+    *done = NULL;
+    if (set < 0 || set >= N_SETS) return levi_error(LEVI_ERR_INVALID_ARG, "metric set %d is not 0 or 1", set);
+    levi_tensor st = set_view(m, set, 1);
+    return levi_tensor_read_async(&st, out->raw, 0, NULL, done);
+}
+
+void levi_metrics_snapshot_sums(const levi_metrics_snapshot *s, levi_metrics *out) { unpack_sums(s->raw, out); }
+
+void levi_metrics_snapshot_step(const levi_metrics_snapshot *s, long step, float *loss, int *correct) {
+    const float *r = s->raw + STATE_SET + 2 * (size_t)(step % LEVI_METRICS_RING);
+    *loss = r[0];
+    *correct = (int)r[1];
 }
 
 /* --- ensemble ----------------------------------------------------------------- */

@@ -66,8 +66,9 @@ levi_status model_stage_transfer(levi_model *m, const levi_tensor *dst, const le
     if (src->numel > m->host_stage_floats)
         return levi_error(LEVI_ERR_SHAPE, "stage hand-off of %zu values, the host buffer holds %zu", src->numel,
                           m->host_stage_floats);
-    /* the previous write out of the host buffer must be done before it is refilled */
-    LEVI_TRY(levi_event_wait(dst->ctx, 1, &m->host_stage_busy));
+    /* the previous write out of the host buffer must be done before it is refilled (enqueued
+     * before work that stays queued: a backpressure wait) */
+    LEVI_TRY(levi_event_wait_backpressure(dst->ctx, 1, &m->host_stage_busy));
     levi_event_release(&m->host_stage_busy);
     cl_event r = NULL;
     LEVI_TRY(levi_tensor_read_async(src, m->host_stage, n_wait, wait, &r));

@@ -88,56 +88,11 @@ levi_status levi_evaluate(levi_model *m, const levi_dataset *ds, levi_eval_resul
     return levi_evaluate_features(m, ds, NULL, res);
 }
 
-/* The backbone on its own device: its forward of the next batch runs while
- * the head computes this one (levi_feature_pipe); the sums as on one device. */
-static levi_status evaluate_pipe(levi_model *m, const levi_dataset *ds, levi_eval_result *res) {
-    const levi_model_config *c = levi_model_get_config(m);
-    int K = c->num_classes, MB = levi_model_max_batch(m);
-    size_t xn = levi_input_numel(levi_model_input_spec(m));
-    res->num_classes = K;
-    res->confusion = calloc((size_t)K * K, sizeof *res->confusion);
-    res->class_acc = calloc((size_t)K, sizeof *res->class_acc);
-    float *px = malloc((size_t)MB * xn * sizeof *px), *lab = malloc((size_t)MB * sizeof *lab);
-    levi_status st = LEVI_OK;
-    if (!res->confusion || !res->class_acc || !px || !lab)
-        st = levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory evaluating %d images", ds->n);
-    levi_loader l;
-    int have_loader = 0;
-    if (st == LEVI_OK) st = levi_loader_init(&l, ds, MB, 0, 0);
-    have_loader = st == LEVI_OK;
-    levi_feature_pipe *pipe = NULL;
-    if (st == LEVI_OK) st = levi_feature_pipe_create(&pipe, m, &l);
-    if (have_loader) levi_loader_epoch(&l, 0);
-    if (st == LEVI_OK) st = levi_model_metrics_reset(m, LEVI_METRICS_EVAL, 1);
-    if (st == LEVI_OK) st = levi_model_confusion_reset(m);
-    while (st == LEVI_OK) {
-        int b = 0;
-        st = levi_feature_pipe_next(pipe, px, lab, &b);
-        if (st != LEVI_OK || b <= 0) break;
-        levi_tensor tp = levi_model_input_pixels(m, b), tl = levi_model_input_labels(m, b);
-        levi_tensor tf = levi_model_input_feats(m, b);
-        /* blocking writes: px and lab are refilled by the next call */
-        if (c->task.kind != LEVI_TASK_NONE) st = levi_tensor_write(&tp, px);
-        if (st == LEVI_OK) st = levi_tensor_write(&tl, lab);
-        if (st == LEVI_OK) st = levi_model_forward(m, &tp, &tf, &tl, b, NULL, NULL);
-        if (st == LEVI_OK) st = levi_model_metrics_accumulate(m, b, LEVI_METRICS_EVAL, 1);
-        if (st == LEVI_OK) st = levi_model_confusion_accumulate(m, &tl, b);
-    }
-    levi_feature_pipe_free(pipe);
-    if (have_loader) levi_loader_free(&l);
-    free(px);
-    free(lab);
-    if (st == LEVI_OK) st = finish_result(m, res);
-    if (st != LEVI_OK) levi_eval_result_free(res);
-    return st;
-}
-
 levi_status levi_evaluate_features(levi_model *m, const levi_dataset *ds, const float *feats, levi_eval_result *res) {
     memset(res, 0, sizeof *res);
     LEVI_TRY(check_dataset(m, ds, "the data set"));
-    if (!feats && levi_model_feature_dim(m) && levi_model_features_cacheable(m) &&
-        levi_model_backbone_ctx(m) != levi_model_ctx(m))
-        return evaluate_pipe(m, ds, res);
+    /* the backbone on its own device: the feed's pipeline runs its forward of the next batch while the
+     * head computes this one */
     levi_feed *f = NULL;
     int MB = levi_model_max_batch(m);
     if (feats) LEVI_TRY(levi_feed_create_with_features(&f, m, ds, MB, feats));

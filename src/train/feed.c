@@ -1,10 +1,12 @@
 /* The input side of training and evaluation (levi/train.h, levi_feed):
- * loader → rotating host staging → non-blocking writes, and the feature
- * cache (on the device when it fits, else on the host in chunks). */
+ * loader → rotating host staging → non-blocking writes, the feature cache
+ * (on the device when it fits, else on the host in chunks), and with the
+ * backbone on its own device the two-deep backbone/head pipeline. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "levi/parallel.h"
 #include "levi/train.h"
 
 enum { SLOTS = 3 }; /* staging buffers in flight */
@@ -15,6 +17,7 @@ struct levi_feed {
     const levi_dataset *ds;
     levi_loader loader;
     int have_loader;
+    levi_feature_pipe *pipe; /* backbone apart, features not cached: batches and features from it */
     int batch, shuffle, need_x, F;
     size_t xn; /* floats of x per sample */
     float *hx[SLOTS], *hl[SLOTS];
@@ -64,6 +67,7 @@ void levi_feed_free(levi_feed *f) {
         if (f->chunk_buf[i]) clReleaseMemObject(f->chunk_buf[i]);
         free(f->hchunk[i]);
     }
+    levi_feature_pipe_free(f->pipe);
     if (f->cache_buf) clReleaseMemObject(f->cache_buf);
     if (f->order_buf) clReleaseMemObject(f->order_buf);
     free(f->horder);
@@ -124,10 +128,13 @@ static levi_tensor slot_labels(levi_feed *f, int s, int n) {
 static levi_status upload_next(levi_feed *f, levi_loader *l, levi_batch *b) {
     int s;
     LEVI_TRY(take_slot(f, &s));
-    int n = levi_loader_next(l, f->hx[s], f->hl[s]);
+    int n = 0;
     memset(b, 0, sizeof *b);
+    if (f->pipe && l == &f->loader) LEVI_TRY(levi_feature_pipe_next(f->pipe, f->hx[s], f->hl[s], &n));
+    else n = levi_loader_next(l, f->hx[s], f->hl[s]);
     b->n = n;
     if (n <= 0) return LEVI_OK;
+    if (f->pipe) b->feats = levi_model_input_feats(f->m, n); /* handed over by the pipe */
     if (f->need_x) {
         b->x = slot_x(f, s, n);
         LEVI_TRY(levi_tensor_write_async(&b->x, f->hx[s], 0, NULL, NULL));
@@ -226,10 +233,15 @@ levi_status levi_feed_create(levi_feed **out, levi_model *m, const levi_dataset 
     f->cache = st == LEVI_OK ? cache : 0;
     if (st == LEVI_OK && (cache < 0 || cache > 2))
         st = levi_error(LEVI_ERR_INVALID_ARG, "feed cache mode %d is not 0, 1 or 2", cache);
-    /* x goes up when the task model reads it, or the backbone runs every step (or builds the cache) */
-    if (st == LEVI_OK) st = staging(f, 1);
+    /* x goes up when the task model reads it, or the backbone runs every step (or builds the cache);
+     * a frozen backbone on its own device gets its batches from the pipe, which uploads them there */
+    const int task = levi_model_get_config(m)->task.kind != LEVI_TASK_NONE;
+    const int pipe = st == LEVI_OK && !f->cache && levi_model_features_cacheable(m) &&
+                     levi_model_backbone_ctx(m) != levi_model_ctx(m);
+    if (st == LEVI_OK) st = staging(f, pipe ? task : 1);
+    if (st == LEVI_OK && pipe) st = levi_feature_pipe_create(&f->pipe, m, &f->loader);
     if (st == LEVI_OK && f->cache) st = build_cache(f);
-    if (st == LEVI_OK && f->cache && levi_model_get_config(m)->task.kind == LEVI_TASK_NONE) f->need_x = 0;
+    if (st == LEVI_OK && f->cache && !task) f->need_x = 0;
     if (st != LEVI_OK) {
         levi_feed_free(f);
         return st;

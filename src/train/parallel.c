@@ -59,6 +59,13 @@ void levi_parallel_free(levi_parallel *p) {
 }
 
 int levi_parallel_participants(const levi_parallel *p) { return levi_comm_size(p->comm) * p->n; }
+int levi_parallel_replicas(const levi_parallel *p) { return p->n; }
+levi_model *levi_parallel_replica(const levi_parallel *p, int r) { return r >= 0 && r < p->n ? p->m[r] : NULL; }
+levi_comm *levi_parallel_comm(const levi_parallel *p) { return p->comm; }
+
+void levi_parallel_shard(const levi_parallel *p, int r, int B, int *start, int *count) {
+    levi_comm_shard(B, levi_comm_rank(p->comm) * p->n + r, levi_parallel_participants(p), start, count);
+}
 size_t levi_parallel_grad_floats(const levi_parallel *p) { return levi_grad_sum_floats(p->sum); }
 
 /* params, adam_m, adam_v of group k: replica 0 of rank 0 → everyone. */
@@ -89,9 +96,11 @@ levi_status levi_parallel_sync(levi_parallel *p) {
     return st;
 }
 
-/* Forward and backward of rows [s, s+cnt) of the global batch on replica m. */
+/* Forward and backward of rows [s, s+cnt) of the global batch on replica m;
+ * t > 0: the shard's metrics stay on the device as step t (nothing is read),
+ * else its loss and correct count come back. */
 static levi_status shard_step(levi_model *m, const float *x, const float *labels, const float *feats, int s, int cnt,
-                              int B, double *loss_sum, long *correct) {
+                              int B, long t, double *loss_sum, long *correct) {
     LEVI_TRY(levi_model_zero_grad(m));
     if (cnt == 0) return LEVI_OK; /* more participants than samples: a zero gradient */
     const levi_input_spec *in = levi_model_input_spec(m);
@@ -100,14 +109,16 @@ static levi_status shard_step(levi_model *m, const float *x, const float *labels
     const levi_model_config *c = levi_model_get_config(m);
     levi_tensor tx = levi_model_input_pixels(m, cnt), tl = levi_model_input_labels(m, cnt);
     levi_tensor tf = levi_model_input_feats(m, cnt);
-    /* Non-blocking uploads: the forward's loss read below waits for them. */
+    /* Non-blocking uploads: the loss read below, or else the gradient sum's reads after the
+     * backward (there are at least two participants), wait for them before x is refilled. */
     if (!feats || c->task.kind != LEVI_TASK_NONE)
         LEVI_TRY(levi_tensor_write_async(&tx, x + (size_t)s * xn, 0, NULL, NULL));
     LEVI_TRY(levi_tensor_write_async(&tl, labels + s, 0, NULL, NULL));
     if (feats) LEVI_TRY(levi_tensor_write_async(&tf, feats + (size_t)s * F, 0, NULL, NULL));
     float loss = 0;
     int corr = 0;
-    LEVI_TRY(levi_model_forward(m, &tx, feats ? &tf : NULL, &tl, cnt, &loss, &corr));
+    LEVI_TRY(levi_model_forward(m, &tx, feats ? &tf : NULL, &tl, cnt, t > 0 ? NULL : &loss, t > 0 ? NULL : &corr));
+    if (t > 0) LEVI_TRY(levi_model_metrics_accumulate(m, cnt, LEVI_METRICS_TRAIN, t));
     *loss_sum += (double)loss * cnt;
     *correct += corr;
     return levi_model_backward_shard(m, cnt, B);
@@ -147,7 +158,7 @@ typedef struct replica_job {
     const levi_dataset *ds;
     float *cache;
     const float *x, *labels, *feats;
-    int B, t;
+    int B, t, on_device;
     const levi_adamw_cfg *opt;
     float grad_clip, grad_norm;
     double loss_sum;
@@ -162,9 +173,10 @@ static void *run_job(void *arg) {
     if (j->phase == 0) {
         int s, cnt, parts = levi_parallel_participants(p);
         levi_comm_shard(j->B, levi_comm_rank(p->comm) * p->n + j->r, parts, &s, &cnt);
-        j->st = shard_step(p->m[j->r], j->x, j->labels, j->feats, s, cnt, j->B, &j->loss_sum, &j->correct);
+        j->st = shard_step(p->m[j->r], j->x, j->labels, j->feats, s, cnt, j->B, j->on_device ? j->t : 0, &j->loss_sum,
+                           &j->correct);
     } else if (j->phase == 1) {
-        j->st = levi_model_step(p->m[j->r], j->opt, j->t, j->grad_clip, &j->grad_norm);
+        j->st = levi_model_step(p->m[j->r], j->opt, j->t, j->grad_clip, j->on_device ? NULL : &j->grad_norm);
     } else {
         j->st = slice_features(p, j->r, j->ds, j->cache);
     }
@@ -198,9 +210,14 @@ levi_status levi_parallel_step(levi_parallel *p, const float *x, const float *la
     for (int r = 0; r < p->n; r++) {
         replica_job *j = &jobs[r];
         j->p = p, j->r = r, j->x = x, j->labels = labels, j->feats = feats, j->B = B;
-        j->opt = opt, j->t = t, j->grad_clip = grad_clip;
+        j->opt = opt, j->t = t, j->grad_clip = grad_clip, j->on_device = !loss;
     }
     LEVI_TRY(run_all(p, jobs));
+    if (!loss) { /* metrics, norm and the check for non-finite values stay on every device */
+        LEVI_TRY(levi_grad_sum_run(p->sum));
+        for (int r = 0; r < p->n; r++) jobs[r].phase = 1;
+        return run_all(p, jobs);
+    }
     double sums[2] = {0, 0}; /* loss × samples, correct samples: replica order */
     for (int r = 0; r < p->n; r++) sums[0] += jobs[r].loss_sum, sums[1] += (double)jobs[r].correct;
     LEVI_TRY(levi_comm_sum_f64(p->comm, sums, 2, "the step's loss"));

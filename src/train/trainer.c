@@ -1,8 +1,8 @@
 /* The training loop: seeded epochs, AdamW, JSON-lines metrics, a checkpoint
  * per epoch, exact resume, a stop on a non-finite loss, and the frozen-
  * backbone feature cache (see levi/train.h). Steps only enqueue work; the
- * host reads the device's metrics when a log line, a progress update or the
- * end of an epoch needs them. */
+ * device's per-step metrics come back in batches (steplog.c) without a wait
+ * in steady state, and once, waited for, at the end of every epoch. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +12,7 @@
 #include "levi/parallel.h"
 #include "levi/safetensors.h"
 #include "levi/train.h"
+#include "steplog.h"
 
 void levi_train_config_default(levi_train_config *c) {
     memset(c, 0, sizeof *c);
@@ -22,6 +23,7 @@ void levi_train_config_default(levi_train_config *c) {
     c->grad_clip = 1.0f;
     c->cache_features = -1;
     c->log_every = 1;
+    c->read_every = LEVI_TRAIN_READ_EVERY;
 }
 
 float levi_train_lr(const levi_train_config *c, long t, long total) {
@@ -109,34 +111,16 @@ levi_status levi_train_step(levi_model *m, const levi_batch *b, const levi_adamw
     return levi_model_step(m, opt, (int)step, grad_clip, NULL);
 }
 
-/* The first non-finite loss or gradient norm the device recorded, as the
- * error training stops with; steps count from 1 over epochs of spe steps. */
-static levi_status check_finite(const levi_metrics *mt, long spe) {
-    long sl = mt->bad_loss_step, sg = mt->bad_grad_step;
-    if (sl && (!sg || sl <= sg))
-        return levi_error(LEVI_ERR_NOT_FINITE, "the loss is %g at step %ld (epoch %ld): training stopped",
-                          (double)mt->bad_loss, sl, (sl - 1) / spe + 1);
-    if (sg)
-        return levi_error(LEVI_ERR_NOT_FINITE,
-                          "the gradient norm is not finite at step %ld (epoch %ld, loss %g): training stopped", sg,
-                          (sg - 1) / spe + 1, (double)mt->bad_grad_loss);
-    return LEVI_OK;
-}
-
-/* The host-side source of batches for the paths whose step takes host
- * buffers: data parallel over devices and ranks (levi_parallel_step), and a
- * backbone on its own device (levi_feature_pipe hands its features to the
- * head). Their loss and accuracy come back every step. */
+/* Data parallel: batches from the host, each step over every replica and
+ * rank (levi_parallel_step; the gradient sum needs the host). */
 typedef struct host_src {
     levi_loader l;
     int have_loader;
-    levi_feature_pipe *pipe;
     float *px, *lab, *fb, *cache; /* cache: (n, F) tap features in dataset order, or NULL */
     int F;
 } host_src;
 
 static void host_src_free(host_src *h) {
-    levi_feature_pipe_free(h->pipe);
     if (h->have_loader) levi_loader_free(&h->l);
     free(h->px);
     free(h->lab);
@@ -156,15 +140,9 @@ static levi_status host_src_create(host_src **out, levi_model *m, const levi_dat
     h->lab = malloc((size_t)cfg->batch * sizeof *h->lab);
     h->fb = h->F ? malloc((size_t)cfg->batch * h->F * sizeof *h->fb) : NULL;
     levi_status st = h->px && h->lab && (!h->F || h->fb) ? LEVI_OK : levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
-    if (st == LEVI_OK && use_cache)
-        st = cfg->parallel ? levi_parallel_compute_features(cfg->parallel, ds, &h->cache)
-                           : levi_compute_features(m, ds, &h->cache);
+    if (st == LEVI_OK && use_cache) st = levi_parallel_compute_features(cfg->parallel, ds, &h->cache);
     if (st == LEVI_OK) st = levi_loader_init(&h->l, ds, cfg->batch, cfg->seed, 1);
     h->have_loader = st == LEVI_OK;
-    /* backbone on its own device, features not cached: a two-deep pipeline */
-    if (st == LEVI_OK && !use_cache && !cfg->parallel && levi_model_features_cacheable(m) &&
-        levi_model_backbone_ctx(m) != levi_model_ctx(m))
-        st = levi_feature_pipe_create(&h->pipe, m, &h->l);
     if (st != LEVI_OK) {
         host_src_free(h);
         return st;
@@ -173,53 +151,18 @@ static levi_status host_src_create(host_src **out, levi_model *m, const levi_dat
     return LEVI_OK;
 }
 
-/* One step of the next host batch; *b = 0 at the epoch's end. Updates mt as
- * the device's metrics would (non-finite values stop at once). */
-static levi_status host_step(host_src *h, levi_model *m, const levi_train_config *cfg, const levi_adamw_cfg *opt,
-                             long t, long spe, levi_metrics *mt, int *nb) {
-    const levi_model_config *c = levi_model_get_config(m);
-    int b = 0;
-    if (h->pipe) LEVI_TRY(levi_feature_pipe_next(h->pipe, h->px, h->lab, &b));
-    else b = levi_loader_next(&h->l, h->px, h->lab);
+/* One data-parallel step of the next host batch (*nb = 0 at the epoch's
+ * end); its metrics stay on the replicas' devices. */
+static levi_status host_step(host_src *h, const levi_train_config *cfg, const levi_adamw_cfg *opt, long t, int *nb) {
+    int b = levi_loader_next(&h->l, h->px, h->lab);
     *nb = b;
     if (b <= 0) return LEVI_OK;
     if (h->cache)
         for (int i = 0; i < b; i++)
             memcpy(h->fb + (size_t)i * h->F, h->cache + (size_t)h->l.order[h->l.pos - b + i] * h->F,
                    (size_t)h->F * sizeof *h->fb);
-    float loss = 0, gnorm = 0;
-    int correct = 0;
-    levi_status st;
-    if (cfg->parallel) {
-        st = levi_parallel_step(cfg->parallel, h->px, h->lab, h->cache ? h->fb : NULL, b, opt, (int)t,
-                                cfg->grad_clip, &loss, &correct, &gnorm);
-    } else {
-        levi_tensor tp = levi_model_input_pixels(m, b), tl = levi_model_input_labels(m, b);
-        levi_tensor tf = levi_model_input_feats(m, b);
-        const int have_feats = h->cache || h->pipe; /* else the backbone runs in the forward */
-        st = LEVI_OK;
-        if (c->task.kind != LEVI_TASK_NONE || !have_feats) st = levi_tensor_write(&tp, h->px);
-        if (st == LEVI_OK) st = levi_tensor_write(&tl, h->lab);
-        if (st == LEVI_OK && h->cache) st = levi_tensor_write(&tf, h->fb);
-        if (st == LEVI_OK) st = levi_model_zero_grad(m);
-        if (st == LEVI_OK) st = levi_model_forward(m, &tp, have_feats ? &tf : NULL, &tl, b, &loss, &correct);
-        if (st == LEVI_OK && isfinite(loss)) st = levi_model_backward(m, b);
-        if (st == LEVI_OK && isfinite(loss)) st = levi_model_step(m, opt, (int)t, cfg->grad_clip, &gnorm);
-    }
-    if (!isfinite(loss))
-        return levi_error(LEVI_ERR_NOT_FINITE, "the loss is %g at step %ld (epoch %ld): training stopped",
-                          (double)loss, t, (t - 1) / spe + 1);
-    if (st == LEVI_ERR_NOT_FINITE || (st == LEVI_OK && !isfinite(gnorm)))
-        return levi_error(LEVI_ERR_NOT_FINITE,
-                          "the gradient norm is not finite at step %ld (epoch %ld, loss %g): training stopped", t,
-                          (t - 1) / spe + 1, (double)loss);
-    LEVI_TRY(st);
-    mt->loss_sum += (double)loss * b;
-    mt->correct += correct;
-    mt->n += b;
-    mt->last_loss = loss;
-    mt->last_correct = correct;
-    return LEVI_OK;
+    return levi_parallel_step(cfg->parallel, h->px, h->lab, h->cache ? h->fb : NULL, b, opt, (int)t, cfg->grad_clip,
+                              NULL, NULL, NULL);
 }
 
 /* The training loader's counters (waits inside levi_loader_next, worker time). */
@@ -228,26 +171,105 @@ static void loader_stats(levi_feed *feed, host_src *hs, levi_loader_stats *out) 
     else levi_loader_stats_get(&hs->l, out);
 }
 
-/* LEVI_PROFILE: counters over the steady state of the last epoch (its third
- * step to its last); steps -1 while measuring. */
+/* The contexts a run uses: the head's, then the backbone stage's when apart,
+ * then the other data-parallel replicas'; and their counters over the
+ * steady state of the last epoch (its third step to its last). */
 typedef struct steady {
-    levi_counters a, b;
-    long steps;
-    int epoch;
+    levi_ctx *ctx[LEVI_PARALLEL_MAX + 1];
+    const char *role[LEVI_PARALLEL_MAX + 1];
+    levi_counters a[LEVI_PARALLEL_MAX + 1];
+    int n, started;
 } steady;
+
+static void steady_init(steady *p, levi_model *m, levi_parallel *par) {
+    memset(p, 0, sizeof *p);
+    p->ctx[p->n] = levi_model_ctx(m);
+    p->role[p->n++] = par ? "replica 0" : "head";
+    levi_ctx *b = levi_model_backbone_ctx(m);
+    if (b && b != p->ctx[0]) {
+        p->ctx[p->n] = b;
+        p->role[p->n++] = "backbone stage";
+    }
+    for (int r = 1; par && r < levi_parallel_replicas(par); r++) {
+        p->ctx[p->n] = levi_model_ctx(levi_parallel_replica(par, r));
+        p->role[p->n++] = "another replica";
+    }
+}
+
+static levi_status steady_begin(steady *p) {
+    for (int i = 0; i < p->n; i++) {
+        /* LEVI_PROFILE: device times of the steady state only (the finish only then) */
+        if (p->ctx[i]->profiling) LEVI_TRY(levi_finish(p->ctx[i]));
+        if (p->ctx[i]->profile_at_exit) levi_profile_reset_times(p->ctx[i]);
+        levi_counters_get(p->ctx[i], &p->a[i]);
+    }
+    p->started = 1;
+    return LEVI_OK;
+}
+
+/* The counts summed over every context into res; LEVI_PROFILE: printed per
+ * context, with the device times, and the sums per step. */
+static levi_status steady_end(steady *p, long steps, int epoch, levi_train_result *res) {
+    levi_counters d[LEVI_PARALLEL_MAX + 1], *t = &res->steady;
+    memset(t, 0, sizeof *t);
+    for (int i = 0; i < p->n; i++) {
+        levi_counters b;
+        levi_counters_get(p->ctx[i], &b);
+        levi_counters_diff(&p->a[i], &b, &d[i]);
+        t->launches += d[i].launches;
+        t->gemm_calls += d[i].gemm_calls;
+        t->blocking_syncs += d[i].blocking_syncs;
+        t->backpressure_waits += d[i].backpressure_waits;
+        t->h2d_bytes += d[i].h2d_bytes;
+        t->d2h_bytes += d[i].d2h_bytes;
+    }
+    res->steady_steps = steps;
+    if (!p->ctx[0]->profile_at_exit) return LEVI_OK;
+    for (int i = 0; i < p->n; i++) {
+        if (p->ctx[i]->profiling) LEVI_TRY(levi_finish(p->ctx[i]));
+        char title[128];
+        snprintf(title, sizeof title, "training, steady state (steps 3..%ld of epoch %d)%s%s", steps + 2, epoch + 1,
+                 p->n > 1 ? ", " : "", p->n > 1 ? p->role[i] : "");
+        levi_profile_print(p->ctx[i], stderr, title, &d[i], (double)steps, "step");
+    }
+    if (p->n > 1)
+        fprintf(stderr,
+                "profile: training, steady state, all %d contexts, per step: launches %.1f, GEMM calls %.1f, "
+                "blocking syncs %.2f, backpressure waits %.2f, h2d %.0f bytes, d2h %.0f bytes\n",
+                p->n, (double)t->launches / steps, (double)t->gemm_calls / steps, (double)t->blocking_syncs / steps,
+                (double)t->backpressure_waits / steps, (double)t->h2d_bytes / steps, (double)t->d2h_bytes / steps);
+    return LEVI_OK;
+}
+
+/* The step lines of the metrics log, written as the steps' values come back. */
+typedef struct step_lines {
+    FILE *log;
+    int every;
+} step_lines;
+
+static void write_step(void *user, const steplog_step *s, float loss, int correct) {
+    const step_lines *w = user;
+    if (!w->log || w->every < 1 || s->step % w->every) return;
+    double el = s->elapsed > 0 ? s->elapsed : 1e-9;
+    fprintf(w->log,
+            "{\"type\":\"step\",\"step\":%ld,\"epoch\":%d,\"loss\":%.6g,\"acc\":%.6g,\"lr\":%g,\"samples_per_s\":%.4g,"
+            "\"elapsed\":%.4g}\n",
+            s->step, s->epoch + 1, (double)loss, (double)correct / s->n, (double)s->lr, s->samples / el, s->elapsed);
+}
 
 levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_train_config *cfg,
                        levi_train_result *res) {
     memset(res, 0, sizeof *res);
     res->val_acc = -1;
     const levi_model_config *c = levi_model_get_config(m);
-    levi_ctx *ctx = levi_model_ctx(m);
     LEVI_TRY(levi_train_check_dataset(m, train, "the training set"));
     if (cfg->val) LEVI_TRY(levi_train_check_dataset(m, cfg->val, "the validation set"));
     if (cfg->batch < 1 || cfg->batch > levi_model_max_batch(m))
         return levi_error(LEVI_ERR_INVALID_ARG, "batch %d is not in 1..%d (the model's max batch)", cfg->batch,
                           levi_model_max_batch(m));
     if (cfg->epochs < 1) return levi_error(LEVI_ERR_INVALID_ARG, "epochs %d, expected >= 1", cfg->epochs);
+    if (cfg->read_every < 1 || cfg->read_every > LEVI_METRICS_RING)
+        return levi_error(LEVI_ERR_INVALID_ARG, "read_every %d, expected 1..%d", cfg->read_every, LEVI_METRICS_RING);
     int cacheable = levi_model_features_cacheable(m);
     if (cfg->cache_features == 1 && !cacheable)
         return levi_error(LEVI_ERR_INVALID_ARG, "--cache-features on: method %s has no frozen backbone features",
@@ -267,16 +289,14 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
     if (use_cache && cfg->progress)
         fprintf(stderr, "feature cache: computing the backbone's tap features of %d images once\n",
                 train->n + (cfg->val ? cfg->val->n : 0));
-    /* data parallel, or the backbone on its own device: batches from the host */
-    const int apart = levi_model_backbone_ctx(m) && levi_model_backbone_ctx(m) != ctx;
+    /* one device (the backbone stage maybe on another): the feed; data parallel: batches from the host */
     levi_feed *feed = NULL, *vfeed = NULL;
     host_src *hs = NULL;
     levi_status st = LEVI_OK;
-    if (cfg->parallel || apart) st = host_src_create(&hs, m, train, cfg, use_cache);
+    if (cfg->parallel) st = host_src_create(&hs, m, train, cfg, use_cache);
     else st = levi_feed_create(&feed, m, train, cfg->batch, 1, cfg->seed, use_cache);
     /* validation: the features stay cached on the device across epochs */
-    if (st == LEVI_OK && cfg->val && (use_cache || !apart))
-        st = levi_feed_create(&vfeed, m, cfg->val, levi_model_max_batch(m), 0, 0, use_cache);
+    if (st == LEVI_OK && cfg->val) st = levi_feed_create(&vfeed, m, cfg->val, levi_model_max_batch(m), 0, 0, use_cache);
     if (st == LEVI_OK && use_cache) {
         int resident = 0;
         if (feed) levi_feed_cached(feed, &resident);
@@ -286,21 +306,22 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
             fprintf(stderr, "feature cache: ready in %.1f s (%s)\n", res->cache_build_s,
                     resident ? "on the device" : "on the host, uploaded in chunks");
     }
-    FILE *log = NULL;
-    if (st == LEVI_OK && cfg->log_path && !(log = fopen(cfg->log_path, cfg->resume_path ? "a" : "w")))
+    step_lines lines = {NULL, cfg->log_every};
+    if (st == LEVI_OK && cfg->log_path && !(lines.log = fopen(cfg->log_path, cfg->resume_path ? "a" : "w")))
         st = levi_error(LEVI_ERR_IO, "cannot open the metrics log %s for writing", cfg->log_path);
-    if (st == LEVI_OK) st = levi_model_metrics_reset(m, LEVI_METRICS_TRAIN, 1);
+    FILE *log = lines.log;
+    steplog *sl = NULL;
+    if (st == LEVI_OK) st = steplog_create(&sl, m, cfg->parallel, cfg->read_every, write_step, &lines);
     levi_adamw_cfg opt = {cfg->lr, 0.9f, 0.999f, 1e-8f, cfg->wd};
     long total_steps = (long)cfg->epochs * spe;
     long samples = 0;
-    steady prof = {0};
+    steady prof;
+    steady_init(&prof, m, cfg->parallel);
     for (int epoch = start_epoch; st == LEVI_OK && epoch < cfg->epochs; epoch++) {
-        double te = now_s(), last_read = te;
+        double te = now_s(), last_draw = te;
         long seen = 0, in_epoch = 0;
         int mark = 0;
-        levi_metrics mt;
-        memset(&mt, 0, sizeof mt);
-        st = levi_model_metrics_reset(m, LEVI_METRICS_TRAIN, 0);
+        st = steplog_epoch(sl, epoch == start_epoch);
         if (st == LEVI_OK && feed) st = levi_feed_epoch(feed, epoch);
         if (st == LEVI_OK && hs) levi_loader_epoch(&hs->l, epoch);
         levi_loader_stats ls0;
@@ -316,7 +337,7 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
             levi_batch b;
             opt.lr = levi_train_lr(cfg, step + 1, total_steps);
             if (hs) {
-                st = host_step(hs, m, cfg, &opt, step + 1, spe, &mt, &b.n);
+                st = host_step(hs, cfg, &opt, step + 1, &b.n);
             } else {
                 st = levi_feed_next(feed, &b);
                 if (st == LEVI_OK && b.n) st = levi_train_step(m, &b, &opt, step + 1, cfg->grad_clip);
@@ -326,52 +347,30 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
             in_epoch++;
             samples += b.n;
             seen += b.n;
-            if (in_epoch == 2 && epoch == cfg->epochs - 1 && ctx->profile_at_exit) {
-                /* LEVI_PROFILE: the last epoch's steady state, device times included (the finish only then) */
-                if (ctx->profiling && st == LEVI_OK) st = levi_finish(ctx);
-                levi_profile_reset_times(ctx);
-                levi_counters_get(ctx, &prof.a);
-                prof.epoch = epoch;
-                prof.steps = -1;
-            }
-            /* a read when a step line or a progress update is due: never otherwise */
-            int log_due = log && cfg->log_every > 0 && step % cfg->log_every == 0;
-            int prog_due = (cfg->progress == 1 && now_s() - last_read >= 0.5) ||
-                           (cfg->progress == 2 && seen < train->n && (long)seen * 4 >= (long)(mark + 1) * train->n);
-            if (!log_due && !prog_due) continue;
-            if (!hs) st = levi_model_metrics_read(m, LEVI_METRICS_TRAIN, &mt);
-            if (st == LEVI_OK) st = check_finite(&mt, spe);
+            if (in_epoch == 2 && epoch == cfg->epochs - 1) st = steady_begin(&prof);
+            /* the step's values come back in batches: the log's lines and the progress with them */
+            double now = now_s();
+            steplog_step info = {step, epoch, b.n, opt.lr, now - t0, samples};
+            int fresh = 0;
+            if (st == LEVI_OK) st = steplog_step_done(sl, &info, &fresh);
             if (st != LEVI_OK) break;
-            last_read = now_s();
-            double el = last_read - t0, sps = samples / (el > 0 ? el : 1e-9);
-            if (log_due)
-                fprintf(log,
-                        "{\"type\":\"step\",\"step\":%ld,\"epoch\":%d,\"loss\":%.6g,\"acc\":%.6g,\"lr\":%g,"
-                        "\"samples_per_s\":%.4g,\"elapsed\":%.4g}\n",
-                        step, epoch + 1, (double)mt.last_loss, (double)mt.last_correct / b.n, (double)opt.lr, sps,
-                        el);
-            if (prog_due && mt.n) {
-                levi_loader_stats ls;
-                loader_stats(feed, hs, &ls);
-                double ee = last_read - te;
-                progress(cfg, &mark, epoch + 1, (int)seen, train->n, mt.loss_sum / mt.n, (double)mt.correct / mt.n,
-                         sps, ee > 0 ? 100 * (ls.wait_s - ls0.wait_s) / ee : 0, 0);
-            }
+            const levi_metrics *mt = steplog_sums(sl);
+            int draw = fresh && mt->n &&
+                       ((cfg->progress == 1 && now - last_draw >= 0.25) ||
+                        (cfg->progress == 2 && mt->n < train->n && mt->n * 4 >= (long)(mark + 1) * train->n));
+            if (!draw) continue;
+            last_draw = now;
+            levi_loader_stats ls;
+            loader_stats(feed, hs, &ls);
+            double ee = now - te, el = now - t0;
+            progress(cfg, &mark, epoch + 1, (int)mt->n, train->n, mt->loss_sum / mt->n, (double)mt->correct / mt->n,
+                     samples / (el > 0 ? el : 1e-9), ee > 0 ? 100 * (ls.wait_s - ls0.wait_s) / ee : 0, 0);
         }
         if (st != LEVI_OK) break;
-        if (prof.steps < 0 && in_epoch > 2) {
-            levi_counters_get(ctx, &prof.b);
-            prof.steps = in_epoch - 2;
-            levi_counters d;
-            levi_counters_diff(&prof.a, &prof.b, &d);
-            if (ctx->profiling) st = levi_finish(ctx);
-            char title[96];
-            snprintf(title, sizeof title, "training, steady state (steps 3..%ld of epoch %d)", prof.steps + 2,
-                     epoch + 1);
-            if (st == LEVI_OK) levi_profile_print(ctx, stderr, title, &d, (double)prof.steps, "step");
-        }
-        if (!hs) st = levi_model_metrics_read(m, LEVI_METRICS_TRAIN, &mt);
-        if (st == LEVI_OK) st = check_finite(&mt, spe);
+        if (prof.started && in_epoch > 2) st = steady_end(&prof, in_epoch - 2, epoch, res);
+        prof.started = 0;
+        levi_metrics mt;
+        if (st == LEVI_OK) st = steplog_flush(sl, &mt);
         if (st != LEVI_OK) break;
         double epoch_s = now_s() - te;
         if (epoch == start_epoch) res->first_epoch_s = epoch_s;
@@ -398,7 +397,7 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
                     epoch_s > 0 ? 100 * wait_s / epoch_s : 0);
         if (cfg->val) {
             levi_eval_result ev;
-            st = vfeed ? levi_evaluate_feed(m, vfeed, &ev) : levi_evaluate(m, cfg->val, &ev);
+            st = levi_evaluate_feed(m, vfeed, &ev);
             if (st != LEVI_OK) break;
             res->val_acc = ev.acc;
             res->val_loss = ev.loss;
@@ -422,6 +421,7 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
     double el = now_s() - t0;
     res->seconds = el;
     res->samples_per_s = samples / (el > 0 ? el : 1e-9);
+    steplog_free(sl);
     if (log && fclose(log) != 0 && st == LEVI_OK)
         st = levi_error(LEVI_ERR_IO, "writing the metrics log %s failed", cfg->log_path);
     levi_feed_free(feed);

@@ -1,0 +1,89 @@
+/* The engine suites' tiny models and data (engine_models.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_models.h"
+
+levi_ctx *g_ctx;
+
+void tiny_vit(levi_vit_config *c) {
+    levi_vit_config_default(c);
+    c->image_size = IMG;
+    c->patch_size = 4;
+    c->num_channels = 1;
+    c->hidden_size = 16;
+    c->num_hidden_layers = 2;
+    c->num_attention_heads = 2;
+    c->intermediate_size = 32;
+}
+
+/* A model of `method` on head ctx `hc` with its ViT backbone on `bc`. */
+levi_model *tiny_model(levi_ctx *hc, levi_ctx *bc, levi_method method, levi_fusion fusion) {
+    levi_vit_config vc;
+    tiny_vit(&vc);
+    int mode = levi_method_backbone_mode(method);
+    levi_backbone *bb = NULL;
+    if (mode >= 0) {
+        levi_vit *v;
+        ck_assert_levi_ok(levi_vit_create(&v, bc, &vc, B, mode, mode == LEVI_BACKBONE_LORA ? 2 : 0));
+        ck_assert_levi_ok(levi_vit_init_random(v, 3));
+        ck_assert_levi_ok(levi_backbone_from_vit(&bb, bc, v));
+    }
+    levi_model_config mc;
+    levi_model_config_default(&mc, method);
+    mc.num_classes = K;
+    mc.height = mc.width = IMG;
+    mc.task.hidden = 8;
+    mc.adapter_hidden = 8;
+    mc.lora_rank = 2;
+    mc.seed = 5;
+    if (method == LEVI_METHOD_LEVI || method == LEVI_METHOD_LEVI_LORA) {
+        mc.fusion = fusion;
+        mc.ntaps = 2;
+        mc.taps[0] = 0;
+        mc.taps[1] = 2;
+    }
+    levi_model *m;
+    ck_assert_levi_ok(levi_model_create(&m, hc, &mc, bb, B));
+    return m;
+}
+
+void batch(float *x, float *y, unsigned seed) {
+    test_fill_uniform(x, (size_t)B * IMG * IMG, seed, -1.0f, 1.0f);
+    for (int i = 0; i < B; i++) y[i] = (float)((i + (int)seed) % K);
+}
+
+/* Every trainable value (parameters of every group) on the host. */
+float *params_of(levi_model *m, size_t *n) {
+    levi_grad_group g[2];
+    int ng = levi_model_grad_groups(m, g, 2);
+    size_t total = 0;
+    for (int i = 0; i < ng; i++) total += g[i].params.numel;
+    float *h = malloc(total * sizeof *h);
+    size_t at = 0;
+    for (int i = 0; i < ng; i++) {
+        ck_assert_levi_ok(levi_tensor_read(&g[i].params, h + at));
+        at += g[i].params.numel;
+    }
+    *n = total;
+    return h;
+}
+
+/* A synthetic data set of n images of the tiny model's size (owned by the caller). */
+levi_dataset synthetic(int n) {
+    static char *names[K] = {"a", "b", "c"};
+    levi_dataset ds;
+    memset(&ds, 0, sizeof ds);
+    ds.n = n;
+    ds.channels = 1;
+    ds.height = ds.width = IMG;
+    ds.num_classes = K;
+    ds.class_names = names;
+    levi_preprocess_default(&ds.pre, 1, IMG, IMG, 0.5f, 0.5f);
+    ds.pixels = malloc((size_t)n * IMG * IMG);
+    ds.labels = malloc((size_t)n * sizeof(int));
+    unsigned long long r = 21;
+    for (size_t i = 0; i < (size_t)n * IMG * IMG; i++) ds.pixels[i] = (unsigned char)(levi_splitmix64(&r) >> 56);
+    for (int i = 0; i < n; i++) ds.labels[i] = i % K;
+    return ds;
+}
