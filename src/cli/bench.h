@@ -76,7 +76,8 @@ typedef struct bench_train_opts {
     const char *model; /* vit-tiny (the demo's, default), vit-s16, vit-b16 */
     int batch;         /* 0: 64; -1: the largest that fits every row */
     int profile;       /* per-step counters and kernel device times in every row */
-    int all_methods;   /* every method and fusion, not only the four compared with PyTorch */
+    const char *methods; /* "all", "default" (NULL: the four compared with PyTorch) or keys: "ft,levi-cache" */
+    int plan;            /* print every row's memory plan and stop (nothing is allocated) */
 } bench_train_opts;
 /* A model of the train group: random weights (seeded), task model and
  * adapters of the defaults, for batches up to B. */

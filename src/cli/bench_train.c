@@ -11,15 +11,20 @@
  * One timed run is one training step exactly as levi_train takes it, on a
  * synthetic data set of four batches: the next batch from a levi_feed
  * (non-blocking uploads), then levi_train_step (zero gradients, forward with
- * loss, metrics on the device, backward, global-norm clip at 1.0, AdamW).
+ * loss, metrics on the device, backward, global-norm clip at 1.0, AdamW),
+ * and every LEVI_TRAIN_READ_EVERY steps the trainer's read of the metrics
+ * (one non-blocking read of the sums and the per-step ring, which feeds the
+ * step lines of train --log and the progress display).
  * With the feature cache, the tap features are computed once before timing
  * (as the trainer does before its first epoch), so a step is the task model +
  * adapters only. tools/torch_train_bench.py times the same steps in PyTorch.
  *
- * --profile adds, per steady-state step (after two warm-up steps, over a few
- * steps enqueued back to back): kernel launches, GEMM calls, blocking host
- * syncs, host→device and device→host bytes, and the ten kernels of most
- * device time — a "profile" object in each JSON row. */
+ * --profile adds, per steady-state step (after two warm-up steps, over one
+ * read interval of LEVI_TRAIN_READ_EVERY steps enqueued back to back): kernel
+ * launches, GEMM calls, blocking host syncs, host→device and device→host
+ * bytes, and the ten kernels of most device time — a "profile" object in
+ * each JSON row. --methods picks rows; --plan prints every row's memory plan
+ * and stops before anything is allocated. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,10 +37,11 @@ typedef struct train_job {
     int epoch;
     long t;
     levi_adamw_cfg opt;
+    levi_metrics_snapshot snap; /* the trainer's periodic read of the metrics */
+    cl_event snap_ev;
 } train_job;
 
 static levi_status train_step(levi_ctx *ctx, void *arg) {
-    (void)ctx;
     train_job *j = arg;
     levi_batch b;
     LEVI_TRY(levi_feed_next(j->feed, &b));
@@ -43,7 +49,19 @@ static levi_status train_step(levi_ctx *ctx, void *arg) {
         LEVI_TRY(levi_feed_epoch(j->feed, ++j->epoch));
         LEVI_TRY(levi_feed_next(j->feed, &b));
     }
-    return levi_train_step(j->m, &b, &j->opt, ++j->t, 1.0f);
+    LEVI_TRY(levi_train_step(j->m, &b, &j->opt, ++j->t, 1.0f));
+    if (j->t % LEVI_TRAIN_READ_EVERY) return LEVI_OK;
+    /* the previous read completed long ago (a whole interval of steps ran after it) */
+    LEVI_TRY(levi_event_wait_backpressure(ctx, 1, &j->snap_ev));
+    levi_event_release(&j->snap_ev);
+    return levi_model_metrics_read_async(j->m, LEVI_METRICS_TRAIN, &j->snap, &j->snap_ev);
+}
+
+static void train_job_free(train_job *j) {
+    if (j->snap_ev) clWaitForEvents(1, &j->snap_ev);
+    levi_event_release(&j->snap_ev);
+    levi_feed_free(j->feed);
+    if (j->m) levi_model_free(j->m);
 }
 
 levi_status bench_train_model_config(const char *name, levi_vit_config *vc) {
@@ -55,6 +73,7 @@ levi_status bench_train_model_config(const char *name, levi_vit_config *vc) {
 }
 
 typedef struct train_row {
+    const char *key; /* --methods */
     const char *name;
     levi_method method;
     int cache;
@@ -91,7 +110,8 @@ levi_status bench_train_make_model(levi_ctx *ctx, const levi_vit_config *vc, lev
 
 /* Counters per step over `steps` steps enqueued back to back, and the top
  * kernels by device time, as the row's "profile" object. */
-static levi_status profile_steps(levi_ctx *ctx, train_job *j, int steps, cJSON *row) {
+static levi_status profile_steps(levi_ctx *ctx, train_job *j, cJSON *row) {
+    const int steps = LEVI_TRAIN_READ_EVERY;
     LEVI_TRY(train_step(ctx, j));
     LEVI_TRY(train_step(ctx, j));
     LEVI_TRY(levi_finish(ctx));
@@ -130,28 +150,68 @@ static levi_status profile_steps(levi_ctx *ctx, train_job *j, int steps, cJSON *
     return LEVI_OK;
 }
 
+/* The rows of --methods: NULL or "default" the first four, "all" every
+ * one, else a comma-separated list of keys. */
+static levi_status pick_rows(const train_row *all, int n_all, const char *methods, train_row *out, int *n) {
+    *n = 0;
+    if (!methods || !strcmp(methods, "default") || !strcmp(methods, "all")) {
+        *n = methods && !strcmp(methods, "all") ? n_all : 4;
+        memcpy(out, all, (size_t)*n * sizeof *out);
+        return LEVI_OK;
+    }
+    const char *p = methods;
+    for (;;) {
+        size_t len = strcspn(p, ",");
+        int found = -1;
+        for (int i = 0; i < n_all && found < 0; i++)
+            if (strlen(all[i].key) == len && !strncmp(all[i].key, p, len)) found = i;
+        if (found < 0 || *n >= n_all) {
+            char keys[512] = "";
+            for (int i = 0; i < n_all; i++) {
+                strncat(keys, i ? ", " : "", sizeof keys - strlen(keys) - 1);
+                strncat(keys, all[i].key, sizeof keys - strlen(keys) - 1);
+            }
+            return levi_error(LEVI_ERR_INVALID_ARG, "bench train: --methods '%.*s' is not all, default or one of %s",
+                              (int)len, p, keys);
+        }
+        out[(*n)++] = all[found];
+        if (!p[len]) return LEVI_OK;
+        p += len + 1;
+    }
+}
+
+/* --plan: the memory a row needs at batch B, per stage. */
+static levi_status print_plan(const cli_recipe *r, levi_ctx *ctx, int B, const char *what) {
+    levi_mem_plan p;
+    size_t xn = (size_t)r->mc.channels * r->mc.height * r->mc.width;
+    LEVI_TRY(levi_mem_plan_run(&p, ctx, ctx, cli_build_model, (void *)r, B, xn, 0));
+    fprintf(bench_table_stream(), "%s:\n", what);
+    levi_mem_plan_print(&p, bench_table_stream());
+    int fit = levi_mem_plan_fit(&p, 1 << 20);
+    fprintf(bench_table_stream(), "memory: the largest batch that fits is %d\n", fit);
+    return LEVI_OK;
+}
+
 levi_status bench_train(levi_ctx *ctx, cJSON *doc, double budget_s, const bench_train_opts *o) {
-    static const train_row k_default[] = {
-        {"ft (full fine-tuning)", LEVI_METHOD_FT, 0, LEVI_FUSION_CONCAT},
-        {"lora r4", LEVI_METHOD_LORA, 0, LEVI_FUSION_CONCAT},
-        {"levi concat, no feature cache", LEVI_METHOD_LEVI, 0, LEVI_FUSION_CONCAT},
-        {"levi concat, feature cache", LEVI_METHOD_LEVI, 1, LEVI_FUSION_CONCAT},
-    };
+    /* the first four: the default rows, the ones compared with PyTorch */
     static const train_row k_all[] = {
-        {"scratch", LEVI_METHOD_SCRATCH, 0, LEVI_FUSION_CONCAT},
-        {"lp, no feature cache", LEVI_METHOD_LP, 0, LEVI_FUSION_CONCAT},
-        {"lp, feature cache", LEVI_METHOD_LP, 1, LEVI_FUSION_CONCAT},
-        {"ft (full fine-tuning)", LEVI_METHOD_FT, 0, LEVI_FUSION_CONCAT},
-        {"lora r4", LEVI_METHOD_LORA, 0, LEVI_FUSION_CONCAT},
-        {"levi concat, no feature cache", LEVI_METHOD_LEVI, 0, LEVI_FUSION_CONCAT},
-        {"levi concat, feature cache", LEVI_METHOD_LEVI, 1, LEVI_FUSION_CONCAT},
-        {"levi ensemble, no feature cache", LEVI_METHOD_LEVI, 0, LEVI_FUSION_ENSEMBLE},
-        {"levi ensemble, feature cache", LEVI_METHOD_LEVI, 1, LEVI_FUSION_ENSEMBLE},
-        {"levi+lora concat", LEVI_METHOD_LEVI_LORA, 0, LEVI_FUSION_CONCAT},
-        {"levi+lora ensemble", LEVI_METHOD_LEVI_LORA, 0, LEVI_FUSION_ENSEMBLE},
+        {"ft", "ft (full fine-tuning)", LEVI_METHOD_FT, 0, LEVI_FUSION_CONCAT},
+        {"lora", "lora r4", LEVI_METHOD_LORA, 0, LEVI_FUSION_CONCAT},
+        {"levi", "levi concat, no feature cache", LEVI_METHOD_LEVI, 0, LEVI_FUSION_CONCAT},
+        {"levi-cache", "levi concat, feature cache", LEVI_METHOD_LEVI, 1, LEVI_FUSION_CONCAT},
+        {"scratch", "scratch", LEVI_METHOD_SCRATCH, 0, LEVI_FUSION_CONCAT},
+        {"lp", "lp, no feature cache", LEVI_METHOD_LP, 0, LEVI_FUSION_CONCAT},
+        {"lp-cache", "lp, feature cache", LEVI_METHOD_LP, 1, LEVI_FUSION_CONCAT},
+        {"levi-ensemble", "levi ensemble, no feature cache", LEVI_METHOD_LEVI, 0, LEVI_FUSION_ENSEMBLE},
+        {"levi-ensemble-cache", "levi ensemble, feature cache", LEVI_METHOD_LEVI, 1, LEVI_FUSION_ENSEMBLE},
+        {"levi+lora", "levi+lora concat", LEVI_METHOD_LEVI_LORA, 0, LEVI_FUSION_CONCAT},
+        {"levi+lora-ensemble", "levi+lora ensemble", LEVI_METHOD_LEVI_LORA, 0, LEVI_FUSION_ENSEMBLE},
     };
-    const train_row *rows = o->all_methods ? k_all : k_default;
-    int n = o->all_methods ? (int)(sizeof k_all / sizeof k_all[0]) : (int)(sizeof k_default / sizeof k_default[0]);
+    enum { N_ALL = (int)(sizeof k_all / sizeof k_all[0]) };
+    train_row picked[N_ALL];
+    int n = 0;
+    LEVI_TRY(pick_rows(k_all, N_ALL, o->methods, picked, &n));
+    const train_row *rows = picked;
     levi_vit_config vc;
     LEVI_TRY(bench_train_model_config(o->model, &vc));
     int B = o->batch > 0 ? o->batch : 64;
@@ -170,9 +230,11 @@ levi_status bench_train(levi_ctx *ctx, cJSON *doc, double budget_s, const bench_
         char what[160];
         snprintf(what, sizeof what, "bench train %s %s", rows[i].name, model);
         int b = o->batch < 0 ? 0 : B;
+        if (o->plan && o->batch >= 0) LEVI_TRY(print_plan(&r, ctx, B, what)); /* auto prints its own */
         LEVI_TRY(cli_memory_check(&r, ctx, ctx, NULL, 0, &b, o->batch < 0 ? 65536 : B, 0, what));
         if (o->batch < 0 && (i == 0 || b < B)) B = b;
     }
+    if (o->plan) return LEVI_OK;
     /* a synthetic data set of four batches: deterministic pseudo-images and labels */
     size_t chw = (size_t)vc.num_channels * vc.image_size * vc.image_size;
     levi_dataset ds;
@@ -213,11 +275,10 @@ levi_status bench_train(levi_ctx *ctx, cJSON *doc, double budget_s, const bench_
         if (st == LEVI_OK && o->profile) {
             prof = cJSON_CreateObject();
             fprintf(bench_table_stream(), "  %s\n", row.name);
-            st = prof ? profile_steps(ctx, &j, 5, prof) : levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
+            st = prof ? profile_steps(ctx, &j, prof) : levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
         }
         if (st == LEVI_OK) st = bench_time(ctx, train_step, &j, budget_s / n, &row.st);
-        levi_feed_free(j.feed);
-        if (j.m) levi_model_free(j.m);
+        train_job_free(&j);
         if (st != LEVI_OK) {
             cJSON_Delete(prof);
             break;

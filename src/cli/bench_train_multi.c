@@ -173,7 +173,7 @@ int bench_train_multi(const cli_env *env, const char *devices, double budget, in
         {"levi concat, no feature cache", LEVI_METHOD_LEVI, 0},
         {"levi concat, feature cache", LEVI_METHOD_LEVI, 1},
     };
-    if (o->profile || o->all_methods)
+    if (o->profile || o->plan || (o->methods && strcmp(o->methods, "default")))
         return cli_fail(levi_error(LEVI_ERR_INVALID_ARG,
                                    "bench train over several devices takes neither --profile nor --methods all"));
     levi_vit_config vc;

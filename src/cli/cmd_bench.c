@@ -31,10 +31,16 @@ static const char *k_usage =
     "train only:\n"
     "  --model M        vit-tiny (the demo's, default), vit-s16 or vit-b16 (random weights)\n"
     "  --batch N|auto   batch size (default 64; auto: the largest that fits the device)\n"
-    "  --methods all    every method and fusion (default: ft, lora, levi with and without cache)\n"
-    "  --profile        per steady-state step: kernel launches, GEMM calls, blocking syncs,\n"
+    "  --methods all|default|LIST  default: ft, lora, levi, levi-cache; all: every method\n"
+    "                   and fusion; LIST: some of ft, lora, levi, levi-cache, scratch, lp,\n"
+    "                   lp-cache, levi-ensemble, levi-ensemble-cache, levi+lora,\n"
+    "                   levi+lora-ensemble (comma-separated)\n"
+    "  --profile        per steady-state step (over 32 steps, one read of the metrics as\n"
+    "                   train --log takes it): kernel launches, GEMM calls, blocking syncs,\n"
     "                   host<->device bytes and the ten kernels of most device time\n"
     "                   (also a \"profile\" object in every JSON row)\n"
+    "  --plan           print every row's memory plan (parameters, gradients, optimizer,\n"
+    "                   activations, workspace) and the largest batch that fits, then stop\n"
     "  --devices SEL,SEL,...  data parallel over these devices (and under mpirun over the\n"
     "                   ranks): samples/s on one device and on all, scaling efficiency\n";
 
@@ -65,6 +71,7 @@ int cmd_bench(int argc, char **argv, const cli_env *env) {
         const char *a = argv[i];
         if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "--profile")) to.profile = 1;
+        else if (!strcmp(a, "--plan")) to.plan = 1;
         else if (!strcmp(a, "--model") || !strcmp(a, "--batch") || !strcmp(a, "--methods")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "levi-cl bench: %s needs a value\n", a);
@@ -73,13 +80,8 @@ int cmd_bench(int argc, char **argv, const cli_env *env) {
             const char *v = argv[++i];
             long b = 0;
             if (!strcmp(a, "--model")) to.model = v;
-            else if (!strcmp(a, "--methods")) {
-                if (strcmp(v, "all") && strcmp(v, "default")) {
-                    fprintf(stderr, "levi-cl bench: --methods: '%s' is not all or default\n", v);
-                    return 2;
-                }
-                to.all_methods = !strcmp(v, "all");
-            } else if (!strcmp(v, "auto")) {
+            else if (!strcmp(a, "--methods")) to.methods = v; /* checked by the train group */
+            else if (!strcmp(v, "auto")) {
                 to.batch = -1; /* the largest that fits every row */
             } else if (cli_parse_int("--batch", v, 1, 65536, &b) != LEVI_OK) {
                 return cli_fail(LEVI_ERR_INVALID_ARG);
