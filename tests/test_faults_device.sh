@@ -156,7 +156,7 @@ python3 - "$T/ref.jsonl" "$T/m3.jsonl" <<'PY'
 import json, sys
 ref = [json.loads(l) for l in open(sys.argv[1])]
 got = [json.loads(l) for l in open(sys.argv[2])]
-key = lambda r: (r["type"], r["step"], r["epoch"], round(r["loss"], 5))
+key = lambda r: (r["type"], r.get("step", r.get("steps")), r.get("epoch", r.get("epochs")), round(r["loss"], 5))
 assert [key(r) for r in got] == [key(r) for r in ref], (len(got), len(ref))
 PY
 r=$?; check "after a resume the log equals an uninterrupted run's (rc $rc, $rc2; $(wc -l <"$T/m3.jsonl") vs $(wc -l <"$T/ref.jsonl") lines)" $r

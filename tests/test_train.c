@@ -113,6 +113,66 @@ static double eval_acc(const char *model, const char *data, double *loss) {
     return acc;
 }
 
+/* The lines of a metrics log by type: every step and epoch line has the
+ * common fields; one summary line, the last, with the run's placement. */
+typedef struct log_counts {
+    int steps, epochs, summaries, cached;
+    long last_step, summary_steps, summary_epochs;
+    double last_val, last_val_loss;
+} log_counts;
+
+static void count_log(const char *log, log_counts *n) {
+    memset(n, 0, sizeof *n);
+    FILE *f = fopen(log, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[2048];
+    while (fgets(line, sizeof line, f)) {
+        cJSON *o = cJSON_Parse(line);
+        ck_assert_msg(o != NULL, "log line is not JSON: %s", line);
+        ck_assert_msg(n->summaries == 0, "a line after the summary: %s", line);
+        const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(o, "type"));
+        ck_assert_msg(type != NULL, "log line without a type: %s", line);
+        if (!strcmp(type, "summary")) {
+            n->summaries++;
+            const char *keys[] = {"epochs", "steps", "loss", "acc", "seconds", "samples_per_s", "world_size"};
+            for (int k = 0; k < 7; k++)
+                ck_assert_msg(cJSON_IsNumber(cJSON_GetObjectItem(o, keys[k])), "summary lacks '%s': %s", keys[k], line);
+            ck_assert_int_eq(cJSON_GetObjectItem(o, "world_size")->valueint, 1);
+            const cJSON *dev = cJSON_GetObjectItem(o, "devices");
+            ck_assert_msg(cJSON_IsArray(dev) && cJSON_GetArraySize(dev) == 1 &&
+                              cJSON_GetStringValue(cJSON_GetArrayItem(dev, 0)) &&
+                              *cJSON_GetStringValue(cJSON_GetArrayItem(dev, 0)),
+                          "summary's devices: %s", line);
+            n->summary_steps = (long)cJSON_GetObjectItem(o, "steps")->valuedouble;
+            n->summary_epochs = (long)cJSON_GetObjectItem(o, "epochs")->valuedouble;
+            cJSON_Delete(o);
+            continue;
+        }
+        const char *keys[] = {"step", "epoch", "loss", "acc", "lr", "samples_per_s", "elapsed"};
+        for (int k = 0; k < 7; k++)
+            ck_assert_msg(cJSON_IsNumber(cJSON_GetObjectItem(o, keys[k])), "log line lacks '%s': %s", keys[k], line);
+        if (!strcmp(type, "step")) {
+            long s = (long)cJSON_GetObjectItem(o, "step")->valuedouble;
+            ck_assert_msg(s == n->last_step + 1, "step %ld after step %ld", s, n->last_step);
+            n->last_step = s;
+            n->steps++;
+        } else {
+            ck_assert_str_eq(type, "epoch");
+            n->epochs++;
+            n->cached = cJSON_GetObjectItem(o, "cached_features")->valueint;
+            const cJSON *v = cJSON_GetObjectItem(o, "val_acc");
+            n->last_val = cJSON_IsNumber(v) ? v->valuedouble : -1;
+            v = cJSON_GetObjectItem(o, "val_loss");
+            n->last_val_loss = cJSON_IsNumber(v) ? v->valuedouble : -1;
+        }
+        cJSON_Delete(o);
+    }
+    fclose(f);
+    ck_assert_int_eq(n->summaries, 1);
+    ck_assert_int_eq(n->summary_steps, n->last_step);
+    ck_assert_int_eq(n->summary_epochs, n->epochs);
+}
+
 START_TEST(levi_learns_and_logs) {
     const char *out = path_in("levi.safetensors"), *log = path_in("levi.jsonl");
     double val_loss;
@@ -125,33 +185,13 @@ START_TEST(levi_learns_and_logs) {
     char ck[800];
     snprintf(ck, sizeof ck, "%s.ckpt", out);
     ck_assert_msg(file_exists(ck), "no checkpoint %s", ck);
-    /* the log: one valid JSON object per line, 8 steps per epoch, 4 epochs */
-    FILE *f = fopen(log, "r");
-    ck_assert_ptr_nonnull(f);
-    char line[1024];
-    int steps = 0, epochs = 0, cached = 0;
-    double last_val = -1, last_val_loss = -1;
-    while (fgets(line, sizeof line, f)) {
-        cJSON *o = cJSON_Parse(line);
-        ck_assert_msg(o != NULL, "log line is not JSON: %s", line);
-        const char *keys[] = {"step", "epoch", "loss", "acc", "lr", "samples_per_s", "elapsed"};
-        for (int k = 0; k < 7; k++)
-            ck_assert_msg(cJSON_IsNumber(cJSON_GetObjectItem(o, keys[k])), "log line lacks '%s': %s", keys[k], line);
-        const char *type = cJSON_GetObjectItem(o, "type")->valuestring;
-        if (!strcmp(type, "step")) steps++;
-        else {
-            epochs++;
-            ck_assert(cJSON_IsNumber(cJSON_GetObjectItem(o, "val_acc")));
-            cached = cJSON_GetObjectItem(o, "cached_features")->valueint;
-            last_val = cJSON_GetObjectItem(o, "val_acc")->valuedouble;
-            last_val_loss = cJSON_GetObjectItem(o, "val_loss")->valuedouble;
-        }
-        cJSON_Delete(o);
-    }
-    fclose(f);
-    ck_assert_int_eq(steps, 32);
-    ck_assert_int_eq(epochs, 4);
-    ck_assert_int_eq(cached, 1);
+    /* the log: one valid JSON object per line, 8 steps per epoch, 4 epochs, then the summary */
+    log_counts n;
+    count_log(log, &n);
+    ck_assert_int_eq(n.steps, 32);
+    ck_assert_int_eq(n.epochs, 4);
+    ck_assert_int_eq(n.cached, 1);
+    double last_val = n.last_val, last_val_loss = n.last_val_loss;
     /* validation through cached features == evaluation through the backbone */
     ck_assert_msg(fabs(last_val - acc) < 1e-5, "last val_acc %g (cached features) vs eval %g", last_val, acc);
     ck_assert_msg(fabs(last_val_loss - val_loss) <= 1e-4 * val_loss, "last val_loss %.7g (cached features) vs eval %.7g",
@@ -262,6 +302,45 @@ static void resume_parity(const char *method, const char *tag, const char *sched
                      0);
     compare_models(pf, pr, 1e-6);
 }
+
+/* A finished run continued into more epochs with the same --log: the log
+ * reads as one run of 2 epochs with one summary, the last line (an earlier
+ * summary in the file is dropped). */
+START_TEST(resumed_log_has_one_summary) {
+    const char *out = path_in("sum.safetensors"), *log = path_in("sum.jsonl");
+    char ck[800];
+    snprintf(ck, sizeof ck, "%s.ckpt", out);
+    ck_assert_int_eq(run_cmd(cmd_train, NULL, "train", "--method", "levi", "--backbone", g_bb, "--data", g_train,
+                             "--out", out, "--epochs", "1", "--batch", "16", "--limit", "20", "--log", log, NULL),
+                     0);
+    log_counts n;
+    count_log(log, &n);
+    ck_assert_int_eq(n.epochs, 1);
+    ck_assert_int_eq(n.steps, 4);
+    /* the summary moved to the front, where rewinding the log to the checkpoint's epoch keeps it */
+    char *text;
+    size_t len;
+    ck_assert_levi_ok(levi_read_file(log, &text, &len));
+    ck_assert_msg(len > 1 && text[len - 1] == '\n', "the log does not end with a line");
+    text[len - 1] = '\0';
+    char *last = strrchr(text, '\n');
+    ck_assert_ptr_nonnull(last);
+    FILE *f = fopen(log, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "%s\n", last + 1);
+    fwrite(text, 1, (size_t)(last - text) + 1, f);
+    fclose(f);
+    free(text);
+    ck_assert_int_eq(run_cmd(cmd_train, NULL, "train", "--method", "levi", "--backbone", g_bb, "--data", g_train,
+                             "--out", out, "--epochs", "2", "--batch", "16", "--limit", "20", "--log", log,
+                             "--resume", ck, NULL),
+                     0);
+    count_log(log, &n);
+    ck_assert_int_eq(n.epochs, 2);
+    ck_assert_int_eq(n.steps, 8);
+    ck_assert_int_eq(n.summary_epochs, 2);
+}
+END_TEST
 
 START_TEST(resume_matches_uninterrupted) {
     resume_parity("levi", "levi", "constant");
@@ -498,6 +577,7 @@ int main(void) {
     tcase_add_test(tc, levi_learns_and_logs);
     tcase_add_test(tc, every_method_trains);
     tcase_add_test(tc, resume_matches_uninterrupted);
+    tcase_add_test(tc, resumed_log_has_one_summary);
     tcase_add_test(tc, nan_loss_stops_training);
     tcase_add_test(tc, learning_rate_schedule);
     tcase_add_test(tc, resume_cosine_schedule);

@@ -7,9 +7,12 @@
  *     {"type":"epoch","step":S,"epoch":E,"loss":L,"acc":A,"lr":LR,"samples_per_s":X,"elapsed":SEC,
  *      "epoch_s":SEC,"data_wait_s":SEC,"loader_img_per_s":X,"device_img_per_s":X,
  *      ["val_acc":V,"val_loss":L,]"cached_features":0|1}
+ *     {"type":"summary",...} the summary line below, last, once (a resumed run's log reads as one run)
  *     data_wait_s: time the loop waited for a batch from the data loader.
- *     epoch counts from 1; an epoch line's loss/acc are means over that epoch.
- *   stdout, last line on success:
+ *     epoch counts from 1; an epoch line's loss/acc are means over that epoch; a step line's
+ *     loss/acc are that step's batch's, written in batches (every 32 steps and at the end of each
+ *     epoch: the device's metrics are read that often; see levi/train.h).
+ *   stdout, last line on success (and the --log file's last line):
  *     {"type":"summary","method":M,"epochs":E,"steps":S,"loss":L,"acc":A,"val_acc":V|null,
  *      "seconds":SEC,"samples_per_s":X,"cached_features":0|1,"cache_build_s":SEC,
  *      "first_epoch_s":SEC,"last_epoch_s":SEC,"last_epoch_data_wait_s":SEC,"out":PATH,"world_size":N,"devices":[NAME,...]}
@@ -226,7 +229,50 @@ static levi_status build_config(const train_args *a, levi_model_config *c) {
     return LEVI_OK;
 }
 
-static void print_summary(const train_args *a, const levi_train_result *r, const cli_placement *pl) {
+/* The summary line, last in the --log file too: appended once the run is
+ * done; an earlier run's summary in the file (a resumed run after one that
+ * finished, when the log was not rewound past it) is dropped, so the log
+ * reads as one run with one summary, last. */
+static levi_status log_summary(const char *log, const char *line) {
+    char *text = NULL;
+    size_t len = 0;
+    levi_status st = access(log, F_OK) == 0 ? levi_read_file(log, &text, &len) : LEVI_OK;
+    if (st != LEVI_OK) return st;
+    if (!text || !strstr(text, "\"type\":\"summary\"")) {
+        free(text);
+        FILE *f = fopen(log, "a");
+        if (!f) return levi_error(LEVI_ERR_IO, "--log %s: cannot append the summary line", log);
+        int bad = fprintf(f, "%s\n", line) < 0;
+        if (fclose(f) != 0 || bad) return levi_error(LEVI_ERR_IO, "--log %s: writing the summary line failed", log);
+        return LEVI_OK;
+    }
+    size_t keep = 0, n = strlen(line);
+    char *out = malloc(len + n + 2);
+    if (!out) {
+        free(text);
+        return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
+    }
+    for (size_t pos = 0; pos < len;) {
+        char *nl = memchr(text + pos, '\n', len - pos);
+        size_t end = nl ? (size_t)(nl - text) + 1 : len;
+        if (!memmem(text + pos, end - pos, "\"type\":\"summary\"", 16)) {
+            memcpy(out + keep, text + pos, end - pos);
+            keep += end - pos;
+        }
+        pos = end;
+    }
+    if (keep && out[keep - 1] != '\n') out[keep++] = '\n';
+    memcpy(out + keep, line, n);
+    keep += n;
+    out[keep++] = '\n';
+    st = levi_write_file_atomic(log, out, keep);
+    free(out);
+    free(text);
+    return st;
+}
+
+/* The summary line on stdout and, with --log, last in the log. */
+static levi_status print_summary(const train_args *a, const levi_train_result *r, const cli_placement *pl) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "type", "summary");
     cJSON_AddStringToObject(o, "method", a->method);
@@ -245,13 +291,19 @@ static void print_summary(const train_args *a, const levi_train_result *r, const
     cJSON_AddNumberToObject(o, "last_epoch_data_wait_s", r->last_epoch_data_wait_s);
     cJSON_AddStringToObject(o, "out", a->out);
     char *s = cJSON_PrintUnformatted(o), *where = cli_placement_json(pl);
-    /* the placement's fields before the closing brace */
-    if (s && where && s[0]) s[strlen(s) - 1] = '\0';
-    if (s && where) printf("%s,%s}\n", s, where);
-    else if (s) puts(s);
+    cJSON_Delete(o);
+    char *line = s && where ? malloc(strlen(s) + strlen(where) + 2) : NULL;
+    levi_status st = line ? LEVI_OK : levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory for the summary");
+    if (line) { /* the placement's fields before the closing brace */
+        s[strlen(s) - 1] = '\0';
+        sprintf(line, "%s,%s}", s, where);
+        puts(line);
+    }
+    if (line && a->log) st = log_summary(a->log, line);
+    free(line);
     free(where);
     free(s);
-    cJSON_Delete(o);
+    return st;
 }
 
 /* The options that decide the result, recorded in every checkpoint and
@@ -480,7 +532,7 @@ static int run(const train_args *a, const cli_env *env) {
         free(run);
     }
     if (st == LEVI_OK && root) st = levi_model_save(m[0], a->out, NULL, 0, 0);
-    if (st == LEVI_OK && root) print_summary(a, &res, &pl);
+    if (st == LEVI_OK && root) st = print_summary(a, &res, &pl);
     int rc = st == LEVI_OK ? 0 : cli_fail(st);
     if (st == LEVI_ERR_INTERRUPTED) rc = 130;
     levi_parallel_free(par);

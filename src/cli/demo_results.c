@@ -24,6 +24,7 @@ levi_status demo_metrics_read(const char *path, demo_metrics *m) {
     long n_steps = 0, n_epochs = 0;
     for (char *p = text; (p = strchr(p, '\n')); p++) n_steps++;
     for (char *p = text; (p = strstr(p, "\"type\":\"epoch\"")); p++) n_epochs++;
+    for (char *p = text; (p = strstr(p, "\"type\":\"summary\"")); p++) n_steps--; /* the last line */
     n_steps -= n_epochs;
     long per = n_steps > DEMO_CURVE_MAX ? (n_steps + DEMO_CURVE_MAX - 1) / DEMO_CURVE_MAX : 1;
     double sx = 0, sl = 0;
