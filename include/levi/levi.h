@@ -12,6 +12,7 @@
 #include "levi/gemm.h"
 #include "levi/report.h"
 #include "levi/data.h"
+#include "levi/text.h"
 #include "levi/safetensors.h"
 #include "levi/json_util.h"
 #include "levi/vit.h"

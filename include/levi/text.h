@@ -1,0 +1,92 @@
+/* levi/text.h — text on the host: WordPiece tokenization identical to
+ * Hugging Face transformers' BertTokenizerFast, text data sets (JSON lines,
+ * CSV, TSV), and the `text-shift` benchmark generator.
+ *
+ * Everything here lives in host memory; nothing needs an OpenCL device. */
+#ifndef LEVI_TEXT_H
+#define LEVI_TEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "levi/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* --- WordPiece tokenizer ------------------------------------------------------
+ *
+ * The pipeline of transformers' BertTokenizerFast (Hugging Face tokenizers:
+ * added special tokens, BertNormalizer, BertPreTokenizer, WordPiece, the
+ * [CLS] ... [SEP] template), rebuilt on utf8proc:
+ *   1. special tokens ([CLS], [SEP], [PAD], [UNK], [MASK]) written literally
+ *      in the text are matched first, case-sensitively, and kept whole;
+ *   2. clean: NUL, U+FFFD and control/format/private-use characters are
+ *      dropped, every kind of white space becomes ' ';
+ *   3. CJK ideographs get a space on each side (tokenize_chinese_chars);
+ *   4. accents: NFD, then non-spacing marks (Mn) dropped (strip_accents,
+ *      which follows do_lower_case when the config leaves it null);
+ *   5. lower case (do_lower_case);
+ *   6. split on white space, every punctuation character alone;
+ *   7. WordPiece: greedy longest match, "##" continuations; a word that
+ *      cannot be covered, or longer than max_chars_per_word (100) characters,
+ *      becomes one [UNK];
+ *   8. truncate to max_length - 2 pieces and add [CLS] and [SEP].
+ * Input must be valid UTF-8: anything else (bad bytes, overlong forms,
+ * surrogates, code points above U+10FFFF) is an error naming the byte
+ * offset; there is no silent replacement. */
+
+typedef struct levi_tokenizer levi_tokenizer;
+
+typedef struct levi_tokenizer_options {
+    int lowercase;          /* do_lower_case */
+    int strip_accents;      /* 1, 0, or -1: follow lowercase (null in the config) */
+    int chinese_chars;      /* tokenize_chinese_chars */
+    int max_length;         /* default truncation length, [CLS] and [SEP] included */
+    int max_chars_per_word; /* longer words become [UNK] (100) */
+    /* special tokens as written in vocab.txt; mask may be NULL (none) */
+    const char *unk, *sep, *pad, *cls, *mask;
+} levi_tokenizer_options;
+
+/* BertTokenizer's defaults: lower case, accents follow it, CJK split,
+ * max_length 512, 100 characters per word, [UNK] [SEP] [PAD] [CLS] [MASK]. */
+void levi_tokenizer_defaults(levi_tokenizer_options *opt);
+
+/* A Hugging Face model folder: vocab.txt (one token per line, id = line
+ * number) and, when present, tokenizer_config.json (do_lower_case,
+ * strip_accents, tokenize_chinese_chars, model_max_length, the special
+ * tokens; tokenizer_class must be a WordPiece one such as BertTokenizer) and
+ * sentence_bert_config.json (max_seq_length, which sentence-transformers
+ * uses in place of model_max_length). Errors name the file and field. */
+levi_status levi_tokenizer_load(levi_tokenizer **out, const char *folder);
+
+/* From the text of a vocab.txt in memory; `name` is used in errors. */
+levi_status levi_tokenizer_create(levi_tokenizer **out, const char *vocab, size_t len, const char *name,
+                                  const levi_tokenizer_options *opt);
+void levi_tokenizer_free(levi_tokenizer *t);
+
+/* Token ids of text[0..len) with [CLS] first and [SEP] last, truncated to
+ * max_length ids ( ≥ 2; ≤ 0: the tokenizer's own max_length). ids holds room
+ * for that many; *count receives the number written. Thread-safe: t is
+ * only read. */
+levi_status levi_tokenizer_encode(const levi_tokenizer *t, const char *text, size_t len, int max_length,
+                                  int32_t *ids, int *count);
+
+int levi_tokenizer_vocab_size(const levi_tokenizer *t);
+int levi_tokenizer_max_length(const levi_tokenizer *t);
+/* The ids of [PAD], [CLS], [SEP], [UNK]. */
+int levi_tokenizer_pad_id(const levi_tokenizer *t);
+int levi_tokenizer_cls_id(const levi_tokenizer *t);
+int levi_tokenizer_sep_id(const levi_tokenizer *t);
+int levi_tokenizer_unk_id(const levi_tokenizer *t);
+/* Id of a token as written in vocab.txt ("##ing"), -1 if absent. */
+int levi_tokenizer_token_id(const levi_tokenizer *t, const char *token);
+/* The token of an id, NULL when out of range. */
+const char *levi_tokenizer_token(const levi_tokenizer *t, int id);
+const levi_tokenizer_options *levi_tokenizer_get_options(const levi_tokenizer *t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
