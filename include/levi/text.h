@@ -86,6 +86,51 @@ int levi_tokenizer_token_id(const levi_tokenizer *t, const char *token);
 const char *levi_tokenizer_token(const levi_tokenizer *t, int id);
 const levi_tokenizer_options *levi_tokenizer_get_options(const levi_tokenizer *t);
 
+/* --- text data sets --------------------------------------------------------
+ *
+ * JSON lines (one object per line: {"text": "...", "label": "sports"}) or
+ * CSV/TSV with a header row (RFC 4180 quoting: "a ""quoted"", multi-line
+ * field"). Labels are strings or integers; the classes are the distinct
+ * labels, sorted (numerically when every label is an integer), unless a
+ * class list is given. Every bad input is an error naming the file, the line
+ * and the field: invalid UTF-8, a missing column, a row without a text, an
+ * empty file, a record longer than LEVI_TEXT_MAX_RECORD bytes, more than
+ * LEVI_TEXT_MAX_CLASSES classes, a label outside the given classes. A UTF-8
+ * byte-order mark at the start of the file is skipped; blank lines are
+ * skipped; "\r\n" line ends are accepted. */
+
+#define LEVI_TEXT_MAX_RECORD (1 << 20)
+#define LEVI_TEXT_MAX_CLASSES 1000
+
+typedef enum { LEVI_TEXT_AUTO = 0, LEVI_TEXT_JSONL, LEVI_TEXT_CSV, LEVI_TEXT_TSV } levi_text_format;
+
+typedef struct levi_text_options {
+    const char *text_column;  /* "text" when NULL */
+    const char *label_column; /* "label" when NULL */
+    levi_text_format format;  /* AUTO: .jsonl/.json/.ndjson, .csv, .tsv/.tab by the file's extension */
+    /* When set, the labels must be these classes (in this order), e.g. the
+     * classes of a trained model; otherwise they come from the file. */
+    const char *const *classes;
+    int num_classes;
+    int limit_per_class; /* keep the first N rows of each class; <= 0: all */
+} levi_text_options;
+
+typedef struct levi_text_dataset {
+    int n;              /* rows */
+    char **texts;       /* n NUL-terminated UTF-8 strings */
+    int *labels;        /* n, each in [0, num_classes) */
+    int num_classes;
+    char **class_names; /* num_classes strings */
+} levi_text_dataset;
+
+levi_status levi_text_load(levi_text_dataset *ds, const char *path, const levi_text_options *opt);
+void levi_text_free(levi_text_dataset *ds);
+/* "jsonl", "csv", "tsv" (parse: also "json", "ndjson") */
+const char *levi_text_format_name(levi_text_format f);
+levi_status levi_text_format_parse(const char *name, levi_text_format *out);
+/* The format of a path from its extension (LEVI_TEXT_AUTO when unknown). */
+levi_text_format levi_text_format_of(const char *path);
+
 #ifdef __cplusplus
 }
 #endif
