@@ -131,6 +131,52 @@ levi_status levi_text_format_parse(const char *name, levi_text_format *out);
 /* The format of a path from its extension (LEVI_TEXT_AUTO when unknown). */
 levi_text_format levi_text_format_of(const char *path);
 
+/* --- the text-shift benchmark -----------------------------------------------
+ *
+ * Debian package descriptions labelled by their archive section, with the
+ * package's name in front of each description: "fonts-dejavu: metapackage to
+ * pull in fonts-dejavu-core and fonts-dejavu-extra". The name is the natural
+ * shortcut (fonts-*, python3-*, *-doc ...); the description is the meaning,
+ * which a pre-trained language model reads better than a model trained from
+ * a few hundred examples.
+ *   train, test-id   the package's own name with probability rho, else the
+ *                    name of a random package of the same split
+ *   test-ood         the same packages as test-id, each with the name of a
+ *                    random package: the shortcut says nothing
+ *   test-noname      the same packages, the description alone
+ * Packages are split into train and test by a hash of their source package
+ * (every binary package of one source lands on the same side, and the side
+ * does not depend on the seed); exact duplicate descriptions and transitional
+ * packages are dropped; the seed picks the packages and the names.
+ * Same source text and parameters => byte-identical files. Package lists
+ * differ between machines and dates, so the manifest records the SHA-256 of
+ * the source and of the records actually used. */
+
+typedef struct levi_text_shift_params {
+    const char *data; /* Packages-format text: the output of `apt-cache dumpavail` */
+    size_t len;
+    const char *source_name; /* recorded in the manifest ("apt-cache dumpavail", a path) */
+    const char *out;         /* output folder (created whole, or not at all) */
+    const char *classes;     /* comma-separated sections; NULL: LEVI_TEXT_SHIFT_CLASSES */
+    int train_per_class, test_per_class;
+    double rho;
+    unsigned long long seed;
+    int force; /* replace a non-empty out folder */
+} levi_text_shift_params;
+
+#define LEVI_TEXT_SHIFT_CLASSES "doc,fonts,games,golang,perl,python,science,sound"
+
+/* Defaults: the classes above, 150 train and 100 test rows per class,
+ * rho 0.9, seed 0. */
+void levi_text_shift_defaults(levi_text_shift_params *p);
+
+/* Write out/{train,test-id,test-ood,test-noname}.jsonl ({"text", "label",
+ * "package"} per line) and out/manifest.json. A class with fewer than 10
+ * usable packages on either side (or fewer than asked, when that is less) is
+ * an error; one with fewer than asked is used whole (the manifest has the
+ * counts). */
+levi_status levi_text_shift(const levi_text_shift_params *p);
+
 #ifdef __cplusplus
 }
 #endif

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "data_text.h"
 
 static const char *k_usage =
     "usage: levi-cl data fashion-shift --out DIR [--source DIR] [--subdomain invert|edges|blur]\n"
@@ -198,14 +199,16 @@ int cmd_data(int argc, char **argv, const cli_env *env) {
     (void)env; /* host work only: no device */
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         fputs(k_usage, argc < 2 ? stderr : stdout);
+        fputs(data_text_usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
     if (cli_wants_help(argc, argv)) {
-        fputs(k_usage, stdout);
+        fputs(!strcmp(argv[1], "text-shift") ? data_text_usage : k_usage, stdout);
         return 0;
     }
+    if (!strcmp(argv[1], "text-shift")) return data_text_shift(argc - 1, argv + 1);
     if (!strcmp(argv[1], "fashion-shift")) return fashion_shift(argc - 1, argv + 1);
     if (!strcmp(argv[1], "show")) return show(argc - 1, argv + 1);
     if (!strcmp(argv[1], "stats")) return stats(argc - 1, argv + 1);
-    return usage_error("unknown subcommand '%s' (expected fashion-shift, show or stats)", argv[1]);
+    return usage_error("unknown subcommand '%s' (expected fashion-shift, text-shift, show or stats)", argv[1]);
 }

@@ -9,6 +9,10 @@
 
 #include <stdint.h>
 
+#ifndef TEXT_HIDDEN
+#define TEXT_HIDDEN __attribute__((visibility("hidden")))
+#endif
+
 enum {
     BERT_CTRL = 1,  /* dropped by clean_text (Cc, Cf, Co except \t \n \r) */
     BERT_PUNCT = 2, /* split alone by the pre-tokenizer (P* or ASCII punctuation) */
@@ -26,27 +30,27 @@ typedef struct {
     uint32_t out[4];
 } bert_map_entry;
 
-extern const char bert_compat_unicode_version[];
-extern const bert_class_range bert_compat_class[];
-extern const int bert_compat_class_count;
-extern const bert_map_entry bert_compat_strip[];
-extern const int bert_compat_strip_count;
-extern const bert_map_entry bert_compat_lower[];
-extern const int bert_compat_lower_count;
+TEXT_HIDDEN extern const char bert_compat_unicode_version[];
+TEXT_HIDDEN extern const bert_class_range bert_compat_class[];
+TEXT_HIDDEN extern const int bert_compat_class_count;
+TEXT_HIDDEN extern const bert_map_entry bert_compat_strip[];
+TEXT_HIDDEN extern const int bert_compat_strip_count;
+TEXT_HIDDEN extern const bert_map_entry bert_compat_lower[];
+TEXT_HIDDEN extern const int bert_compat_lower_count;
 
 /* Rust's char::is_whitespace (the White_Space property). */
-int bert_is_whitespace(uint32_t c);
+TEXT_HIDDEN int bert_is_whitespace(uint32_t c);
 /* CJK ideographs that get spaces around them. */
-int bert_is_chinese(uint32_t c);
+TEXT_HIDDEN int bert_is_chinese(uint32_t c);
 /* BERT_* flags of c. */
-int bert_flags(uint32_t c);
+TEXT_HIDDEN int bert_flags(uint32_t c);
 /* Canonical decomposition of c into out (room for 32); returns the count. */
-int bert_decompose(uint32_t c, uint32_t *out);
+TEXT_HIDDEN int bert_decompose(uint32_t c, uint32_t *out);
 /* Canonical combining class (for the reordering step of NFD). */
-int bert_combining_class(uint32_t c);
+TEXT_HIDDEN int bert_combining_class(uint32_t c);
 /* Full lower case of c into out (room for 4); returns the count. */
-int bert_lower(uint32_t c, uint32_t *out);
+TEXT_HIDDEN int bert_lower(uint32_t c, uint32_t *out);
 /* Whether utf8proc's Unicode version is the one the compat tables were made for. */
-int bert_unicode_version_matches(const char **linked);
+TEXT_HIDDEN int bert_unicode_version_matches(const char **linked);
 
 #endif

@@ -5,6 +5,10 @@
 
 #include "levi/text.h"
 
+#ifndef TEXT_HIDDEN
+#define TEXT_HIDDEN __attribute__((visibility("hidden")))
+#endif
+
 #define TOK_MAX_LITERALS 16
 
 /* A token matched literally in the raw text (special tokens). */
@@ -29,10 +33,10 @@ struct levi_tokenizer {
 };
 
 /* Id of bytes[0..len) preceded by "##" when `continuation`, -1 when absent. */
-int tok_lookup(const levi_tokenizer *t, const char *bytes, size_t len, int continuation);
+TEXT_HIDDEN int tok_lookup(const levi_tokenizer *t, const char *bytes, size_t len, int continuation);
 
 /* Add a literal (special) token matched in the raw text; `where` names the
  * file for errors. */
-levi_status tok_add_literal(levi_tokenizer *t, const char *text, int id, const char *where);
+TEXT_HIDDEN levi_status tok_add_literal(levi_tokenizer *t, const char *text, int id, const char *where);
 
 #endif
