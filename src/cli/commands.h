@@ -12,7 +12,7 @@ typedef struct cli_command {
 
 static const cli_command k_commands[] = {
     {"info", cmd_info, "print the selected device and run a self-check"},
-    {"data", cmd_data, "fashion-shift benchmark generator, contact sheets, dataset counts"},
+    {"data", cmd_data, "fashion-shift and text-shift benchmark generators, contact sheets, dataset counts"},
     {"pretrain", cmd_pretrain, "train a ViT backbone on an ImageFolder (Hugging Face folder out)"},
     {"train", cmd_train, "fine-tune with scratch, lp, ft, lora, levi or levi+lora"},
     {"eval", cmd_eval, "accuracy, per-class accuracy and confusion matrix of a model"},
