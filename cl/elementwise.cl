@@ -155,3 +155,25 @@ __kernel void linear_epilogue(__global float *out, const ulong out_off, __global
         y = 0.5f * y * (1.0f + levi_erf(y * 0.70710678118654752f));
     out[out_off + i] = y;
 }
+
+/* Masked mean over tokens, range (C, B): forward (backward = 0) y (B,C) =
+ * Σ_t m[b,t] x[b,t] / Σ_t m[b,t], 0 when the mask is empty; backward x (B,T,C)
+ * += m[b,t] y[b] / Σ_t m[b,t]. m holds 1/0. */
+__kernel void masked_mean_tokens(__global float *x, const ulong x_off, __global float *y, const ulong y_off,
+                                 __global const float *m, const ulong m_off, const int T, const int C,
+                                 const int backward) {
+    const int c = get_global_id(0);
+    if (c >= C) return;
+    const size_t b = get_global_id(1);
+    float n = 0.0f;
+    for (int t = 0; t < T; t++) n += m[m_off + b * T + t];
+    const float scale = n > 0.0f ? 1.0f / n : 0.0f;
+    if (backward) {
+        const float g = y[y_off + b * C + c] * scale;
+        for (int t = 0; t < T; t++) x[x_off + (b * T + t) * C + c] += m[m_off + b * T + t] * g;
+        return;
+    }
+    float s = 0.0f;
+    for (int t = 0; t < T; t++) s += m[m_off + b * T + t] * x[x_off + (b * T + t) * C + c];
+    y[y_off + b * C + c] = s * scale;
+}

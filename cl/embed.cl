@@ -39,3 +39,35 @@ __kernel void embed_tokens_backward_tokens(__global float *dtok, const ulong dto
     const size_t t = get_global_id(1), b = get_global_id(2);
     dtok[dtok_off + (b * (T - 1) + t) * D + d] = dh[dh_off + (b * T + t + 1) * D + d];
 }
+
+/* out (B,T,D) = table[ids[b,t]] (V,D) + pos[t] (T,D, when has_pos) + add (D,
+ * when has_add); ids are exact integers stored as floats, one outside [0,V)
+ * looks up zeros. Range (D, T, B). */
+__kernel void embedding_forward(__global float *out, const ulong out_off, __global const float *ids,
+                                const ulong ids_off, __global const float *table, const ulong table_off,
+                                __global const float *pos, const ulong pos_off, const int has_pos,
+                                __global const float *add, const ulong add_off, const int has_add, const int T,
+                                const int D, const int V) {
+    const int d = get_global_id(0);
+    if (d >= D) return;
+    const int t = get_global_id(1);
+    const size_t b = get_global_id(2), bt = b * T + t;
+    const int id = (int)ids[ids_off + bt];
+    float e = id >= 0 && id < V ? table[table_off + (size_t)id * D + d] : 0.0f;
+    if (has_pos) e += pos[pos_off + (size_t)t * D + d];
+    if (has_add) e += add[add_off + d];
+    out[out_off + bt * D + d] = e;
+}
+
+/* dtable[ids[r]] += dout[r] over rows r = 0..N-1 in order, one work item per
+ * column: deterministic and free of atomics. Range (D). */
+__kernel void embedding_backward_table(__global float *dtable, const ulong dtable_off, __global const float *dout,
+                                       const ulong dout_off, __global const float *ids, const ulong ids_off,
+                                       const int N, const int D, const int V) {
+    const int d = get_global_id(0);
+    if (d >= D) return;
+    for (int r = 0; r < N; r++) {
+        const int id = (int)ids[ids_off + r];
+        if (id >= 0 && id < V) dtable[dtable_off + (size_t)id * D + d] += dout[dout_off + (size_t)r * D + d];
+    }
+}

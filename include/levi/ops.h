@@ -93,6 +93,29 @@ levi_status levi_take_token_forward(levi_ctx *ctx, const levi_tensor *out, const
 levi_status levi_take_token_backward(levi_ctx *ctx, const levi_tensor *dinp, const levi_tensor *dout, int token,
                                      int B, int T, int C);
 
+/* Masked mean over tokens (BERT's mean pooling): out (B,C) = Σ_t mask[b,t]
+ * inp[b,t] / Σ_t mask[b,t] (0 when a row's mask is empty); backward: dinp
+ * (B,T,C) += mask[b,t] dout[b] / Σ_t mask[b,t]. mask (B,T) holds 1/0. */
+levi_status levi_masked_mean_tokens_forward(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *inp,
+                                            const levi_tensor *mask, int B, int T, int C);
+levi_status levi_masked_mean_tokens_backward(levi_ctx *ctx, const levi_tensor *dinp, const levi_tensor *dout,
+                                             const levi_tensor *mask, int B, int T, int C);
+
+/* --- token-id embeddings ------------------------------------------------------------ */
+
+/* out (B,T,D) = table[ids[b,t]] (V,D) + pos[t] (T,D) + add (D); pos and add
+ * may be NULL. ids (B,T) are exact integers stored as floats; an id outside
+ * [0,V) looks up zeros. BERT's word + position + token-type embeddings. */
+levi_status levi_embedding_forward(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *ids,
+                                   const levi_tensor *table, const levi_tensor *pos, const levi_tensor *add, int B,
+                                   int T, int D, int V);
+/* dtable (V,D) += dout rows scattered by id (deterministic: one work item
+ * per column walks the rows in order, no atomics); dpos (T,D) += Σ_b dout[b];
+ * dadd (D) += Σ_{b,t} dout[b,t]. Any of the three may be NULL. */
+levi_status levi_embedding_backward(levi_ctx *ctx, const levi_tensor *dtable, const levi_tensor *dpos,
+                                    const levi_tensor *dadd, const levi_tensor *dout, const levi_tensor *ids, int B,
+                                    int T, int D, int V);
+
 /* --- vision-transformer embeddings ----------------------------------------------- */
 
 /* pixels (B,C,H,W) → patches (B*NP, C*P*P), NP = (H/P)*(W/P) patches per image

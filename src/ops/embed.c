@@ -71,3 +71,63 @@ levi_status levi_embed_tokens_backward(levi_ctx *ctx, const levi_tensor *dcls, c
     ops_arg_int(&k, D);
     return ops_run_grid(&k, (size_t)D, (size_t)(T - 1), (size_t)B);
 }
+
+/* --- token-id embeddings (BERT's word embeddings, a text task model's bag) ---- */
+
+// out (B,T,D) = table[ids[b,t]] (V,D) + pos[t] (T,D; NULL: none) + add (D; NULL: none)
+levi_status levi_embedding_forward(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *ids,
+                                   const levi_tensor *table, const levi_tensor *pos, const levi_tensor *add, int B,
+                                   int T, int D, int V) {
+    const char *op = "embedding_forward";
+    LEVI_TRY(check_btd(op, B, T, D));
+    if (V <= 0) return levi_error(LEVI_ERR_INVALID_ARG, "%s: V=%d must be positive", op, V);
+    LEVI_TRY(ops_need(op, "out", out, (size_t)B * T * D));
+    LEVI_TRY(ops_need(op, "ids", ids, (size_t)B * T));
+    LEVI_TRY(ops_need(op, "table", table, (size_t)V * D));
+    if (pos) LEVI_TRY(ops_need(op, "pos", pos, (size_t)T * D));
+    if (add) LEVI_TRY(ops_need(op, "add", add, (size_t)D));
+    ops_kernel k = ops_kernel_get(ctx, "embed", "embedding_forward");
+    ops_arg_tensor(&k, out);
+    ops_arg_tensor(&k, ids);
+    ops_arg_tensor(&k, table);
+    ops_arg_tensor(&k, pos ? pos : table);
+    ops_arg_int(&k, pos != NULL);
+    ops_arg_tensor(&k, add ? add : table);
+    ops_arg_int(&k, add != NULL);
+    ops_arg_int(&k, T);
+    ops_arg_int(&k, D);
+    ops_arg_int(&k, V);
+    return ops_run_grid(&k, (size_t)D, (size_t)T, (size_t)B);
+}
+
+// dtable (V,D) += Σ rows of dout with that id; dpos (T,D) += Σ_b dout[b]; dadd (D) += Σ_bt dout; each may be NULL
+levi_status levi_embedding_backward(levi_ctx *ctx, const levi_tensor *dtable, const levi_tensor *dpos,
+                                    const levi_tensor *dadd, const levi_tensor *dout, const levi_tensor *ids, int B,
+                                    int T, int D, int V) {
+    const char *op = "embedding_backward";
+    LEVI_TRY(check_btd(op, B, T, D));
+    LEVI_TRY(ops_need(op, "dout", dout, (size_t)B * T * D));
+    const size_t td = (size_t)T * D;
+    if (dpos) {
+        LEVI_TRY(ops_need(op, "dpos", dpos, td));
+        LEVI_TRY(ops_sum_cols(ctx, dpos, 0, dout, 0, 1, B, (int)td, (int)td, 1.0f, 1));
+    }
+    if (dadd) {
+        LEVI_TRY(ops_need(op, "dadd", dadd, (size_t)D));
+        LEVI_TRY(ops_sum_cols(ctx, dadd, 0, dout, 0, 1, B * T, D, D, 1.0f, 1));
+    }
+    if (!dtable) return LEVI_OK;
+    if (V <= 0) return levi_error(LEVI_ERR_INVALID_ARG, "%s: V=%d must be positive", op, V);
+    LEVI_TRY(ops_need(op, "dtable", dtable, (size_t)V * D));
+    LEVI_TRY(ops_need(op, "ids", ids, (size_t)B * T));
+    /* one work item per column walks the rows in order: no two items touch
+     * one element, so no atomics, and the sum order is fixed */
+    ops_kernel k = ops_kernel_get(ctx, "embed", "embedding_backward_table");
+    ops_arg_tensor(&k, dtable);
+    ops_arg_tensor(&k, dout);
+    ops_arg_tensor(&k, ids);
+    ops_arg_int(&k, B * T);
+    ops_arg_int(&k, D);
+    ops_arg_int(&k, V);
+    return ops_run_grid(&k, (size_t)D, 1, 1);
+}

@@ -61,3 +61,40 @@ levi_status levi_take_token_backward(levi_ctx *ctx, const levi_tensor *dinp, con
     if (!dinp) return LEVI_OK;
     return take_token(ctx, "take_token_backward", dinp, dout, token, B, T, C, 1);
 }
+
+/* out (B,C) = Σ_t mask[b,t] inp[b,t] / Σ_t mask[b,t] (0 for an empty mask) */
+levi_status levi_masked_mean_tokens_forward(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *inp,
+                                            const levi_tensor *mask, int B, int T, int C) {
+    const char *op = "masked_mean_tokens_forward";
+    LEVI_TRY(check_btc(op, B, T, C));
+    LEVI_TRY(ops_need(op, "out", out, (size_t)B * C));
+    LEVI_TRY(ops_need(op, "inp", inp, (size_t)B * T * C));
+    LEVI_TRY(ops_need(op, "mask", mask, (size_t)B * T));
+    ops_kernel k = ops_kernel_get(ctx, "elementwise", "masked_mean_tokens");
+    ops_arg_tensor(&k, inp);
+    ops_arg_tensor(&k, out);
+    ops_arg_tensor(&k, mask);
+    ops_arg_int(&k, T);
+    ops_arg_int(&k, C);
+    ops_arg_int(&k, 0);
+    return ops_run_grid(&k, (size_t)C, (size_t)B, 1);
+}
+
+/* dinp (B,T,C) += mask[b,t] dout[b] / Σ_t mask[b,t] */
+levi_status levi_masked_mean_tokens_backward(levi_ctx *ctx, const levi_tensor *dinp, const levi_tensor *dout,
+                                             const levi_tensor *mask, int B, int T, int C) {
+    if (!dinp) return LEVI_OK;
+    const char *op = "masked_mean_tokens_backward";
+    LEVI_TRY(check_btc(op, B, T, C));
+    LEVI_TRY(ops_need(op, "dinp", dinp, (size_t)B * T * C));
+    LEVI_TRY(ops_need(op, "dout", dout, (size_t)B * C));
+    LEVI_TRY(ops_need(op, "mask", mask, (size_t)B * T));
+    ops_kernel k = ops_kernel_get(ctx, "elementwise", "masked_mean_tokens");
+    ops_arg_tensor(&k, dinp);
+    ops_arg_tensor(&k, dout);
+    ops_arg_tensor(&k, mask);
+    ops_arg_int(&k, T);
+    ops_arg_int(&k, C);
+    ops_arg_int(&k, 1);
+    return ops_run_grid(&k, (size_t)C, (size_t)B, 1);
+}
