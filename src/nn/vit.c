@@ -375,12 +375,12 @@ levi_status levi_vit_init_lora(levi_vit *v, unsigned long long seed) {
 
 /* --- forward --------------------------------------------------------------------------- */
 
-void vit_block_views(const levi_vit *v, int l, int B, vit_block_dims *d, vit_block_weights *w, vit_block_weights *gw,
-                     vit_block_acts *a, vit_block_grads *g) {
+void vit_block_views(const levi_vit *v, int l, int B, enc_block_dims *d, enc_block_weights *w, enc_block_weights *gw,
+                     enc_block_acts *a, enc_block_grads *g) {
     const levi_vit_config *c = &v->cfg;
     const int D = c->hidden_size, M = c->intermediate_size, BT = B * v->T, r = v->lora_rank;
     const int full = v->train_mode == LEVI_VIT_FULL, lora = v->train_mode == LEVI_VIT_LORA;
-    *d = (vit_block_dims){B, v->T, D, M, c->num_attention_heads, r, c->layer_norm_eps};
+    *d = (enc_block_dims){B, v->T, D, M, c->num_attention_heads, r, c->layer_norm_eps, 0}; /* pre-LN */
     const vit_block_w *o = &v->blk[l];
     const size_t offs[16] = {o->ln1_w, o->ln1_b, o->q_w,   o->q_b,   o->k_w,   o->k_b,   o->v_w,   o->v_b,
                              o->o_w,   o->o_b,   o->ln2_w, o->ln2_b, o->fc1_w, o->fc1_b, o->fc2_w, o->fc2_b};
@@ -444,12 +444,12 @@ levi_status levi_vit_forward(levi_vit *v, const levi_tensor *pixels, int B) {
     levi_tensor pos = vit_view2(&v->params, v->pos, v->T, D);
     LEVI_TRY(levi_embed_tokens_forward(ctx, &h0, &cls, &pos, &pemb, B, v->T, D));
     for (int l = 0; l < L; l++) {
-        vit_block_dims d;
-        vit_block_weights w, gw;
-        vit_block_acts a;
-        vit_block_grads g;
+        enc_block_dims d;
+        enc_block_weights w, gw;
+        enc_block_acts a;
+        enc_block_grads g;
         vit_block_views(v, l, B, &d, &w, &gw, &a, &g);
-        LEVI_TRY(vit_block_forward(ctx, &d, &w, &a));
+        LEVI_TRY(enc_block_forward(ctx, &d, &w, &a));
     }
     levi_tensor hl = vit_view2(&v->acts, v->hidden[L], BT, D), hf = vit_view2(&v->acts, v->hidden[L + 1], BT, D);
     levi_tensor mf = vit_view1(&v->acts, v->lnf_mean, BT), rf = vit_view1(&v->acts, v->lnf_rstd, BT);

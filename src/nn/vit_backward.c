@@ -53,12 +53,12 @@ levi_status levi_vit_backward(levi_vit *v, const levi_tensor *const *dcls, const
     for (int l = top; l >= 0; l--) {
         for (int i = 0; i < ntaps; i++)
             if (taps[i] == l) LEVI_TRY(levi_take_token_backward(ctx, &dh3, dcls[i], 0, B, v->T, D));
-        vit_block_dims d;
-        vit_block_weights w, gw;
-        vit_block_acts a;
-        vit_block_grads g;
+        enc_block_dims d;
+        enc_block_weights w, gw;
+        enc_block_acts a;
+        enc_block_grads g;
         vit_block_views(v, l, B, &d, &w, &gw, &a, &g);
-        LEVI_TRY(vit_block_backward(ctx, &d, &w, &gw, &a, &g, full || l > 0));
+        LEVI_TRY(enc_block_backward(ctx, &d, &w, &gw, &a, &g, full || l > 0));
     }
     if (full) LEVI_TRY(embed_backward(v, &dh, B));
     return LEVI_OK;

@@ -1,7 +1,9 @@
-/* Internals of the ViT backbone shared by vit.c, vit_backward.c and vit_io.c. */
+/* Internals of the ViT backbone shared by vit.c, vit_backward.c and vit_io.c
+ * (its blocks are encoder_block.c's, pre-LN). */
 #ifndef LEVI_NN_VIT_INTERNAL_H
 #define LEVI_NN_VIT_INTERNAL_H
 
+#include "encoder_block.h"
 #include "levi/ops.h"
 #include "levi/vit.h"
 
@@ -22,39 +24,6 @@ typedef struct vit_block_lora {
 typedef struct vit_block_act {
     size_t ln1, ln1_mean, ln1_rstd, q, k, v, lse, ctx, hmid, ln2, ln2_mean, ln2_rstd, fc1, gel, qa, va;
 } vit_block_act;
-
-/* --- one pre-LN encoder block, seen only through these views (vit_block.c) --- */
-
-/* Sizes: BT = B*T rows of width D, NH heads, MLP width M, LoRA rank r (0: none). */
-typedef struct vit_block_dims {
-    int B, T, D, M, NH, r;
-    float eps;
-} vit_block_dims;
-
-/* A block's weights, or their gradients (a tensor with buf NULL is absent:
- * frozen, or no query/key/value bias). */
-typedef struct vit_block_weights {
-    levi_tensor ln1_w, ln1_b, q_w, q_b, k_w, k_b, v_w, v_b, o_w, o_b, ln2_w, ln2_b, fc1_w, fc1_b, fc2_w, fc2_b;
-    levi_tensor qa, qb, va, vb; /* LoRA A (r,D), B (D,r) of query and value */
-} vit_block_weights;
-
-/* Saved activations (BT rows) and, for backward, the shared gradient buffers. */
-typedef struct vit_block_acts {
-    levi_tensor hin, hout, ln1, ln1_mean, ln1_rstd, q, k, v, lse, ctx, hmid, ln2, ln2_mean, ln2_rstd, fc1, gel, qa,
-        va;
-} vit_block_acts;
-typedef struct vit_block_grads {
-    levi_tensor dh, dtmp, dq, dk, dv, dctx, dfc1, dgel, dqa;
-} vit_block_grads;
-
-/* hout = block(hin): hmid = hin + attention(ln1(hin)) Woᵀ + bo, hout = hmid + mlp(ln2(hmid)). */
-levi_status vit_block_forward(levi_ctx *ctx, const vit_block_dims *d, const vit_block_weights *w,
-                              const vit_block_acts *a);
-/* g->dh holds d(hout) on entry and d(hin) on exit (when need_dinp); weight
- * gradients accumulate into gw (absent tensors are skipped). */
-levi_status vit_block_backward(levi_ctx *ctx, const vit_block_dims *d, const vit_block_weights *w,
-                               const vit_block_weights *gw, const vit_block_acts *a, const vit_block_grads *g,
-                               int need_dinp);
 
 /* One named tensor of the HF layout. */
 enum { VIT_ARENA_PARAMS = 0, VIT_ARENA_LORA = 1 };
@@ -102,8 +71,8 @@ levi_status vit_write_arena(const levi_arena *a, const float *host);
 
 /* Views of block l for a batch of B: dims, weights, their gradients (absent
  * when frozen), activations and the gradient buffers. */
-void vit_block_views(const levi_vit *v, int l, int B, vit_block_dims *d, vit_block_weights *w, vit_block_weights *gw,
-                     vit_block_acts *a, vit_block_grads *g);
+void vit_block_views(const levi_vit *v, int l, int B, enc_block_dims *d, enc_block_weights *w, enc_block_weights *gw,
+                     enc_block_acts *a, enc_block_grads *g);
 levi_status vit_embed_backward(levi_vit *v, const levi_tensor *dh, int B);
 
 #endif
