@@ -254,6 +254,14 @@ static levi_status load_tensor(const st_src *s, uint64_t data_start, const st_in
 
 /* --- entry points --------------------------------------------------------------- */
 
+/* BERT checkpoints from older transformers carry the integer buffer
+ * "embeddings.position_ids" (0..P-1), which is no weight: it is skipped. */
+static int is_index_buffer(const st_info *t) {
+    size_t n = strlen(t->name);
+    return (!strcmp(dtypes[t->dtype].name, "I64") || !strcmp(dtypes[t->dtype].name, "I32")) && n >= 12 &&
+           !strcmp(t->name + n - 12, "position_ids");
+}
+
 static levi_status read_all(const st_src *s, levi_safetensors *out, cJSON **root, st_info **infos_out) {
     const char *w = s->what;
     if (s->len < 8)
@@ -349,6 +357,7 @@ static levi_status read_all(const st_src *s, levi_safetensors *out, cJSON **root
     uint64_t data_start = 8 + n;
     LEVI_TRY(check_layout(s, infos, ntensor, (uint64_t)s->len - data_start));
     for (int i = 0; i < ntensor; i++) {
+        if (is_index_buffer(&infos[i])) continue;
         if (dtypes[infos[i].dtype].kind == DT_OTHER)
             return levi_error(LEVI_ERR_UNSUPPORTED,
                               "unsupported dtype %s for tensor %s in %s (levi-cl loads F32, F16 and BF16)",
@@ -360,9 +369,10 @@ static levi_status read_all(const st_src *s, levi_safetensors *out, cJSON **root
 
     out->tensors = calloc((size_t)ntensor + 1, sizeof *out->tensors);
     if (!out->tensors) return levi_error(LEVI_ERR_HOST_MEMORY, "%s: out of host memory", w);
-    for (int i = 0; i < ntensor; i++) {
-        levi_st_tensor *t = &out->tensors[i];
-        out->count = i + 1;
+    for (int i = 0, k = 0; i < ntensor; i++) {
+        if (is_index_buffer(&infos[i])) continue; /* not a weight: skipped */
+        levi_st_tensor *t = &out->tensors[k++];
+        out->count = k;
         t->name = strdup(infos[i].name);
         t->ndim = infos[i].ndim;
         memcpy(t->shape, infos[i].shape, sizeof t->shape);
