@@ -101,7 +101,7 @@ levi_vit *levi_backbone_vit(levi_backbone *bb);
 /* Build a backbone of `kind` from its config text (as stored in a model
  * file; `where` names it in errors) with random weights, for batches up to
  * max_batch in train mode `mode` (LoRA rank for LEVI_BACKBONE_LORA, or > 0
- * with FROZEN to apply adapters without training them). Kinds: "vit". */
+ * with FROZEN to apply adapters without training them). Kinds: "vit", "bert". */
 levi_status levi_backbone_from_config(levi_backbone **out, levi_ctx *ctx, const char *kind, const char *config_text,
                                       const char *where, int max_batch, int mode, int lora_rank);
 /* The __metadata__ key of kind's config text, NULL for an unknown kind. */

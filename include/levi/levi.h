@@ -16,6 +16,7 @@
 #include "levi/safetensors.h"
 #include "levi/json_util.h"
 #include "levi/vit.h"
+#include "levi/bert.h"
 #include "levi/nn.h"
 #include "levi/backbone.h"
 #include "levi/levi_model.h"

@@ -18,6 +18,7 @@ static const struct {
     backbone_from_config_fn from_config;
 } k_kinds[] = {
     {"vit", "vit_config", backbone_vit_from_config},
+    {"bert", "bert_config", backbone_bert_from_config},
 };
 
 size_t levi_input_numel(const levi_input_spec *s) {
@@ -59,7 +60,7 @@ levi_status levi_backbone_from_config(levi_backbone **out, levi_ctx *ctx, const 
     for (size_t i = 0; i < sizeof k_kinds / sizeof k_kinds[0]; i++)
         if (kind && !strcmp(kind, k_kinds[i].kind))
             return k_kinds[i].from_config(out, ctx, config_text, where, max_batch, mode, lora_rank);
-    return levi_error(LEVI_ERR_UNSUPPORTED, "%s: backbone kind '%s' is not known (expected vit)", where,
+    return levi_error(LEVI_ERR_UNSUPPORTED, "%s: backbone kind '%s' is not known (expected vit or bert)", where,
                       kind ? kind : "(null)");
 }
 

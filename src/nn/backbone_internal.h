@@ -16,4 +16,7 @@ BACKBONE_HIDDEN void *backbone_self(levi_backbone *bb, const levi_backbone_ops *
 BACKBONE_HIDDEN levi_status backbone_vit_from_config(levi_backbone **out, levi_ctx *ctx, const char *config_text,
                                                      const char *where, int max_batch, int mode, int lora_rank);
 
+BACKBONE_HIDDEN levi_status backbone_bert_from_config(levi_backbone **out, levi_ctx *ctx, const char *config_text,
+                                                      const char *where, int max_batch, int mode, int lora_rank);
+
 #endif

@@ -1,0 +1,211 @@
+/* BERT files: Hugging Face config.json (+ sentence-transformers'
+ * 1_Pooling/config.json) and model.safetensors with HF names, with or
+ * without the "bert." prefix of the BertFor* classes; pooler.* is ignored. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bert_internal.h"
+#include "levi/json_util.h"
+#include "levi/safetensors.h"
+
+static levi_status parse_obj(levi_bert_config *c, const cJSON *o, const char *where) {
+    memset(c, 0, sizeof *c);
+    c->type_vocab_size = 2;
+    c->max_position_embeddings = 512;
+    const char *type = "bert", *act = "gelu", *pet = "absolute", *pool = "cls";
+    LEVI_TRY(levi_json_get_string(o, where, "model_type", &type, 0));
+    if (strcmp(type, "bert"))
+        return levi_error(LEVI_ERR_UNSUPPORTED,
+                          "%s: model_type '%s' is not supported; levi-cl loads \"bert\" (RoBERTa, XLM-RoBERTa and "
+                          "DistilBERT use other tokenizers, position ids or weight names)",
+                          where, type);
+    const struct {
+        const char *key;
+        int *dst, lo, hi, required;
+    } ints[] = {
+        {"vocab_size", &c->vocab_size, 1, 1 << 24, 1},
+        {"hidden_size", &c->hidden_size, 1, 65536, 1},
+        {"num_hidden_layers", &c->num_hidden_layers, 1, BERT_MAX_LAYERS, 1},
+        {"num_attention_heads", &c->num_attention_heads, 1, 4096, 1},
+        {"intermediate_size", &c->intermediate_size, 1, 1 << 20, 1},
+        {"max_position_embeddings", &c->max_position_embeddings, 1, 1 << 20, 0},
+        {"type_vocab_size", &c->type_vocab_size, 1, 1 << 16, 0},
+    };
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
+        LEVI_TRY(levi_json_get_int(o, where, ints[i].key, ints[i].lo, ints[i].hi, ints[i].dst, ints[i].required));
+    double eps = 1e-12;
+    LEVI_TRY(levi_json_get_float(o, where, "layer_norm_eps", 1e-30, 1.0, &eps, 0));
+    c->layer_norm_eps = (float)eps;
+    LEVI_TRY(levi_json_get_string(o, where, "hidden_act", &act, 0));
+    if (strcmp(act, "gelu"))
+        return levi_error(LEVI_ERR_UNSUPPORTED, "%s: field 'hidden_act' is '%s'; only \"gelu\" (exact erf) is supported",
+                          where, act);
+    LEVI_TRY(levi_json_get_string(o, where, "position_embedding_type", &pet, 0));
+    if (strcmp(pet, "absolute"))
+        return levi_error(LEVI_ERR_UNSUPPORTED, "%s: field 'position_embedding_type' is '%s'; only \"absolute\"", where,
+                          pet);
+    LEVI_TRY(levi_json_get_string(o, where, "pooling", &pool, 0));
+    if (strcmp(pool, "cls") && strcmp(pool, "mean"))
+        return levi_error(LEVI_ERR_FORMAT, "%s: field 'pooling' must be \"cls\" or \"mean\", got '%s'", where, pool);
+    c->pooling = !strcmp(pool, "mean") ? LEVI_POOL_MEAN : LEVI_POOL_CLS;
+    levi_status st = levi_bert_config_validate(c);
+    if (st != LEVI_OK) return levi_error(LEVI_ERR_FORMAT, "%s: %s", where, levi_last_error());
+    return LEVI_OK;
+}
+
+levi_status levi_bert_config_parse(levi_bert_config *c, const char *json_text, const char *name) {
+    cJSON *o = cJSON_Parse(json_text);
+    if (!o || !cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        return levi_error(LEVI_ERR_FORMAT, "%s: not a JSON object", name);
+    }
+    levi_status st = parse_obj(c, o, name);
+    cJSON_Delete(o);
+    return st;
+}
+
+char *levi_bert_config_json(const levi_bert_config *c) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddStringToObject(o, "model_type", "bert");
+    cJSON_AddStringToObject(o, "hidden_act", "gelu");
+    cJSON_AddNumberToObject(o, "vocab_size", c->vocab_size);
+    cJSON_AddNumberToObject(o, "hidden_size", c->hidden_size);
+    cJSON_AddNumberToObject(o, "num_hidden_layers", c->num_hidden_layers);
+    cJSON_AddNumberToObject(o, "num_attention_heads", c->num_attention_heads);
+    cJSON_AddNumberToObject(o, "intermediate_size", c->intermediate_size);
+    cJSON_AddNumberToObject(o, "max_position_embeddings", c->max_position_embeddings);
+    cJSON_AddNumberToObject(o, "type_vocab_size", c->type_vocab_size);
+    char eps[32];
+    snprintf(eps, sizeof eps, "%.7g", (double)c->layer_norm_eps);
+    cJSON_AddNumberToObject(o, "layer_norm_eps", strtod(eps, NULL));
+    cJSON_AddStringToObject(o, "pooling", c->pooling == LEVI_POOL_MEAN ? "mean" : "cls");
+    char *s = cJSON_Print(o);
+    cJSON_Delete(o);
+    char *out = s ? strdup(s) : NULL;
+    cJSON_free(s);
+    return out;
+}
+
+levi_status levi_bert_read_weights(levi_bert *b, const levi_safetensors *st, const char *prefix) {
+    if (!prefix) prefix = "";
+    float *hp = calloc(b->params.numel + 1, sizeof(float)), *hl = calloc(b->lora.numel + 1, sizeof(float));
+    levi_status rc = hp && hl ? LEVI_OK : levi_error(LEVI_ERR_HOST_MEMORY, "BERT: out of host memory");
+    int nlora = 0, found = 0;
+    for (int i = 0; i < b->n_table && rc == LEVI_OK; i++) {
+        const bert_param *p = &b->table[i];
+        char name[192];
+        snprintf(name, sizeof name, "%s%s", prefix, p->name);
+        const levi_st_tensor *t = levi_safetensors_find(st, name);
+        if (p->arena == BERT_ARENA_LORA) nlora++;
+        if (!t && p->arena == BERT_ARENA_LORA) continue; /* adapters not in the file keep their init */
+        if (!t) {
+            rc = levi_error(LEVI_ERR_NOT_FOUND, "missing tensor '%s' (%lld x %lld)", name, p->shape[0],
+                            p->ndim == 2 ? p->shape[1] : 1LL);
+            break;
+        }
+        int same = t->ndim == p->ndim;
+        for (int d = 0; same && d < p->ndim; d++) same = t->shape[d] == p->shape[d];
+        if (!same) {
+            rc = levi_error(LEVI_ERR_SHAPE, "tensor '%s' has %d dimensions (first %lld), expected (%lld%s)", name,
+                            t->ndim, t->ndim ? t->shape[0] : 0LL, p->shape[0], p->ndim == 2 ? ", ..." : "");
+            break;
+        }
+        memcpy((p->arena == BERT_ARENA_LORA ? hl : hp) + p->off, t->data, p->numel * sizeof(float));
+        found += p->arena == BERT_ARENA_LORA;
+    }
+    if (rc == LEVI_OK && found > 0 && found < nlora)
+        rc = levi_error(LEVI_ERR_NOT_FOUND, "only %d of the %d LoRA tensors are present", found, nlora);
+    levi_tensor all;
+    if (rc == LEVI_OK && b->params.numel) all = levi_arena_all(&b->params), rc = levi_tensor_write(&all, hp);
+    if (rc == LEVI_OK && found) all = levi_arena_all(&b->lora), rc = levi_tensor_write(&all, hl);
+    free(hp);
+    free(hl);
+    return rc;
+}
+
+levi_status levi_bert_write_weights(const levi_bert *b, levi_st_writer *w, const char *prefix) {
+    if (!prefix) prefix = "";
+    float *hp = calloc(b->params.numel + 1, sizeof(float)), *hl = calloc(b->lora.numel + 1, sizeof(float));
+    levi_status rc = hp && hl ? LEVI_OK : levi_error(LEVI_ERR_HOST_MEMORY, "BERT: out of host memory");
+    levi_tensor all;
+    if (rc == LEVI_OK && b->params.numel) all = levi_arena_all(&b->params), rc = levi_tensor_read(&all, hp);
+    if (rc == LEVI_OK && b->lora.numel) all = levi_arena_all(&b->lora), rc = levi_tensor_read(&all, hl);
+    for (int i = 0; i < b->n_table && rc == LEVI_OK; i++) {
+        const bert_param *p = &b->table[i];
+        char name[192];
+        snprintf(name, sizeof name, "%s%s", prefix, p->name);
+        rc = levi_st_writer_add(w, name, p->ndim, p->shape, (p->arena == BERT_ARENA_LORA ? hl : hp) + p->off);
+    }
+    free(hp);
+    free(hl);
+    return rc;
+}
+
+/* sentence-transformers' pooling: mean or CLS (others are refused) */
+static levi_status read_pooling(const char *folder, int *pooling) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/1_Pooling/config.json", folder);
+    FILE *f = fopen(path, "rb");
+    if (!f) return LEVI_OK;
+    fclose(f);
+    cJSON *o;
+    LEVI_TRY(levi_json_load(path, &o));
+    int cls = 0, mean = 0, other = 0;
+    levi_status st = levi_json_get_bool(o, path, "pooling_mode_cls_token", &cls, 0);
+    if (st == LEVI_OK) st = levi_json_get_bool(o, path, "pooling_mode_mean_tokens", &mean, 0);
+    const char *others[] = {"pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens",
+                            "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken"};
+    for (int i = 0; i < 4 && st == LEVI_OK; i++) {
+        int v = 0;
+        st = levi_json_get_bool(o, path, others[i], &v, 0);
+        if (v) other = 1;
+    }
+    cJSON_Delete(o);
+    LEVI_TRY(st);
+    if (other || cls + mean != 1)
+        return levi_error(LEVI_ERR_UNSUPPORTED, "%s: exactly one of pooling_mode_cls_token and pooling_mode_mean_tokens "
+                          "must be true (other poolings are not supported)", path);
+    *pooling = mean ? LEVI_POOL_MEAN : LEVI_POOL_CLS;
+    return LEVI_OK;
+}
+
+levi_status levi_bert_load(levi_bert **out, levi_ctx *ctx, const char *folder, int max_batch, int seq_len,
+                           int train_mode, int lora_rank) {
+    *out = NULL;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.json", folder);
+    cJSON *o = NULL;
+    LEVI_TRY(levi_json_load(path, &o));
+    levi_bert_config c;
+    levi_status st = parse_obj(&c, o, path);
+    cJSON_Delete(o);
+    LEVI_TRY(st);
+    LEVI_TRY(read_pooling(folder, &c.pooling));
+    snprintf(path, sizeof path, "%s/model.safetensors", folder);
+    levi_safetensors sf;
+    LEVI_TRY(levi_safetensors_read(path, &sf));
+    const char *prefix = !levi_safetensors_find(&sf, "embeddings.word_embeddings.weight") &&
+                                 levi_safetensors_find(&sf, "bert.embeddings.word_embeddings.weight")
+                             ? "bert."
+                             : "";
+    levi_bert *b = NULL;
+    st = levi_bert_create(&b, ctx, &c, max_batch, seq_len, train_mode, lora_rank);
+    if (st == LEVI_OK) st = levi_bert_init_random(b, 0); /* LoRA A/B when the file has none */
+    if (st == LEVI_OK) {
+        st = levi_bert_read_weights(b, &sf, prefix);
+        if (st != LEVI_OK) {
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s", levi_last_error());
+            st = levi_error(st, "%s: %s", path, msg);
+        }
+    }
+    levi_safetensors_free(&sf);
+    if (st != LEVI_OK) {
+        levi_bert_free(b);
+        return st;
+    }
+    *out = b;
+    return LEVI_OK;
+}
