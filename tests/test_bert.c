@@ -3,8 +3,9 @@
  * states, mean-pooled taps and the gradient of every weight (full
  * fine-tuning), the token-id embedding and masked-mean ops against host
  * references, the backbone interface, bad configs; and, when the quick start
- * installed it ($LEVI_MINILM), all-MiniLM-L6-v2's hidden states of every
- * layer on 64 real sentences (<= 1e-4 relative). */
+ * installed it ($LEVI_MINILM), all-MiniLM-L6-v2 end to end on 64 real
+ * sentences: levi's tokenizer gives transformers' ids, and the hidden states
+ * of every layer agree (<= 1e-4 relative). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -245,7 +246,32 @@ START_TEST(minilm_matches_transformers) {
     ck_assert_levi_ok(levi_bert_load(&b, CTX, dir, B, T, LEVI_BACKBONE_FROZEN, 0));
     const int D = levi_bert_get_config(b)->hidden_size, L = levi_bert_get_config(b)->num_hidden_layers;
     ck_assert_int_eq(levi_bert_get_config(b)->pooling, LEVI_POOL_MEAN);
-    levi_tensor ids = upload(gi), mask = upload(gget(&G, "mask"));
+    /* end to end: levi's tokenizer gives transformers' ids for the sentences */
+    const golden_array *gt = gget(&G, "text");
+    char *text = malloc(gt->numel + 1);
+    const char *sent[256];
+    int n = 0;
+    for (size_t i = 0; i < gt->numel; i++) text[i] = (char)(int)gt->data[i];
+    for (size_t i = 0; i < gt->numel && n < 256; i += strlen(text + i) + 1) sent[n++] = text + i;
+    ck_assert_int_eq(n, B);
+    levi_tokenizer *tok;
+    ck_assert_levi_ok(levi_tokenizer_load(&tok, dir));
+    float *hid = malloc((size_t)B * T * sizeof(float)), *hmask = malloc((size_t)B * T * sizeof(float));
+    int truncated = -1;
+    ck_assert_levi_ok(levi_text_tokenize(tok, sent, B, T, hid, hmask, &truncated));
+    const golden_array *gm = gget(&G, "mask");
+    for (int i = 0; i < B * T; i++)
+        ck_assert_msg(hid[i] == gi->data[i] && hmask[i] == gm->data[i], "sentence %d token %d: id %g mask %g, "
+                      "transformers %g %g", i / T, i % T, hid[i], hmask[i], gi->data[i], gm->data[i]);
+    levi_tokenizer_free(tok);
+    free(text);
+    levi_tensor ids, mask;
+    ck_assert_levi_ok(levi_tensor_alloc2(&ids, CTX, B, T));
+    ck_assert_levi_ok(levi_tensor_alloc2(&mask, CTX, B, T));
+    ck_assert_levi_ok(levi_tensor_write(&ids, hid));
+    ck_assert_levi_ok(levi_tensor_write(&mask, hmask));
+    free(hid);
+    free(hmask);
     ck_assert_levi_ok(levi_bert_forward(b, &ids, &mask, B));
     float *proj = malloc((size_t)B * T * 8 * sizeof(float));
     for (int l = 0; l <= L; l++) {

@@ -202,6 +202,26 @@ START_TEST(known_pieces) {
 }
 END_TEST
 
+START_TEST(tokenizes_batches) {
+    levi_tokenizer *t = fixture_tokenizer(NULL);
+    const char *texts[3] = {"hello world", "one two three four five", "bad \xff"};
+    float ids[12], mask[12];
+    int truncated = -1;
+    ck_assert_levi_ok(levi_text_tokenize(t, texts, 2, 6, ids, mask, &truncated));
+    ck_assert_int_eq(truncated, 1);
+    const float want_ids[12] = {101, 7592, 2088, 102, 0, 0, 101, 2028, 2048, 2093, 2176, 102};
+    const float want_mask[12] = {1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1};
+    for (int i = 0; i < 12; i++) {
+        ck_assert_float_eq(ids[i], want_ids[i]);
+        ck_assert_float_eq(mask[i], want_mask[i]);
+    }
+    ck_assert_int_eq(levi_text_tokenize(t, texts, 3, 6, ids, mask, NULL), LEVI_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(levi_last_error(), "text 2: invalid UTF-8 at byte 4"));
+    ck_assert_int_eq(levi_text_tokenize(t, texts, 1, 1, ids, mask, NULL), LEVI_ERR_INVALID_ARG);
+    levi_tokenizer_free(t);
+}
+END_TEST
+
 START_TEST(rejects_invalid_utf8) {
     levi_tokenizer *t = fixture_tokenizer(NULL);
     static const char *const bad[] = {
@@ -336,6 +356,7 @@ int main(void) {
     tcase_set_timeout(g, 120);
     tcase_add_test(g, matches_transformers_on_corpus);
     tcase_add_test(g, known_pieces);
+    tcase_add_test(g, tokenizes_batches);
     tcase_add_test(g, rejects_invalid_utf8);
     tcase_add_test(g, real_minilm_folder);
     suite_add_tcase(s, g);

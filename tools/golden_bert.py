@@ -7,8 +7,9 @@
   tests/fixtures/bert_tiny.bin     its inputs (ids, mask with padding), every
                                    hidden state, and the gradient of every weight
                                    of loss = sum_l <tap_l, dtap_l> over taps 1 and 2
-  tests/fixtures/minilm_hidden.bin all-MiniLM-L6-v2 on 64 real sentences: ids,
-                                   mask, and every layer's hidden states projected
+  tests/fixtures/minilm_hidden.bin all-MiniLM-L6-v2 on 64 real sentences: the
+                                   sentences, their ids and mask from transformers'
+                                   tokenizer, and every layer's hidden states projected
                                    on 8 fixed random directions (R[i][j] =
                                    ±1/sqrt(D) from splitmix64(i*8+j), as the test
                                    computes it), 64 x 24 x 8 per layer
@@ -104,7 +105,9 @@ def minilm(model_dir, sentences):
         hs = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"],
                    output_hidden_states=True).hidden_states
     r = projection(hs[0].shape[-1])
-    arrays = [("ids", enc["input_ids"].double()), ("mask", enc["attention_mask"].double())]
+    text = b"".join(x.encode() + b"\0" for x in sentences)  # the sentences, NUL-terminated, one byte a float
+    arrays = [("ids", enc["input_ids"].double()), ("mask", enc["attention_mask"].double()),
+              ("text", torch.tensor(list(text), dtype=torch.float64))]
     arrays += [("proj.%d" % l, h @ r) for l, h in enumerate(hs)]
     arrays += [("tapproj.%d" % l, masked_mean(h, enc["attention_mask"]) @ r) for l, h in enumerate(hs)]
     write_golden(os.path.join(FIX, "minilm_hidden.bin"), arrays)

@@ -125,6 +125,13 @@ typedef struct levi_text_dataset {
 
 levi_status levi_text_load(levi_text_dataset *ds, const char *path, const levi_text_options *opt);
 void levi_text_free(levi_text_dataset *ds);
+
+/* Token ids of texts[0..n) as a backbone reads them: ids and mask (n, T)
+ * floats, [CLS] ... [SEP] then [PAD] with mask 0, truncated to T tokens.
+ * *truncated (may be NULL) counts the texts that did not fit. An error names
+ * the row (an invalid UTF-8 text). */
+levi_status levi_text_tokenize(const levi_tokenizer *t, const char *const *texts, int n, int T, float *ids,
+                               float *mask, int *truncated);
 /* "jsonl", "csv", "tsv" (parse: also "json", "ndjson") */
 const char *levi_text_format_name(levi_text_format f);
 levi_status levi_text_format_parse(const char *name, levi_text_format *out);
