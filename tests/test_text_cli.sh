@@ -1,0 +1,56 @@
+#!/bin/sh
+# levi-cl data text-shift as a user meets it: exit codes (2 usage or a bad
+# argument, 1 failure), errors that name the bad input, no output left behind
+# on failure, the same bytes twice from the same Packages file (a small one
+# written here), the source's SHA-256 in the manifest. No device needed.
+# usage: test_text_cli.sh LEVI_CL
+set -u
+L=$1
+T=$(mktemp -d "${TMPDIR:-/tmp}/levi-text-cli-XXXXXX")
+trap 'rm -rf "$T"' EXIT
+fails=0
+expect() {
+    want=$1 pat=$2
+    shift 2
+    "$L" "$@" >"$T/out" 2>"$T/err"
+    rc=$?
+    if [ "$rc" -ne "$want" ] || ! grep -q -- "$pat" "$T/err" "$T/out"; then
+        echo "FAIL: levi-cl $* -> exit $rc (want $want), output:" >&2
+        cat "$T/out" "$T/err" >&2
+        fails=$((fails + 1))
+    fi
+}
+# three sections of 40 packages from 40 sources each
+for s in games sound science; do
+    i=0
+    while [ $i -lt 40 ]; do
+        printf 'Package: %s-%02d\nSection: %s\nSource: %s-src%02d\nDescription: %s tool number %d for testing\n\n' \
+            "$s" $i "$s" "$s" $i "$s" $i
+        i=$((i + 1))
+    done
+done >"$T/pk.txt"
+expect 0 "text-shift" data text-shift --help
+expect 2 "needs --out" data text-shift --source "$T/pk.txt"
+expect 2 "rho" data text-shift --out "$T/x" --source "$T/pk.txt" --rho 2
+expect 2 "unexpected argument '--bogus'" data text-shift --out "$T/x" --bogus
+expect 1 "cannot open '$T/none.txt'" data text-shift --out "$T/x" --source "$T/none.txt"
+expect 1 "section 'mail' has 0 usable packages" data text-shift --out "$T/x" --source "$T/pk.txt" --classes games,mail
+expect 2 "not a Debian section name" data text-shift --out "$T/x" --source "$T/pk.txt" --classes Games,sound
+[ -e "$T/x" ] && { echo "FAIL: a failed run left $T/x behind" >&2; fails=$((fails + 1)); }
+for d in a b; do
+    expect 0 "wrote $T/$d" data text-shift --out "$T/$d" --source "$T/pk.txt" --classes games,sound,science \
+        --train-per-class 10 --test-per-class 8 --seed 5
+done
+for f in train test-id test-ood test-noname; do
+    cmp -s "$T/a/$f.jsonl" "$T/b/$f.jsonl" || { echo "FAIL: $f.jsonl differs between runs" >&2; fails=$((fails + 1)); }
+done
+grep -q "\"source_sha256\":.*$(sha256sum "$T/pk.txt" | cut -c1-64)" "$T/a/manifest.json" ||
+    { echo "FAIL: manifest lacks the source's SHA-256" >&2; fails=$((fails + 1)); }
+expect 2 "not empty (pass --force" data text-shift --out "$T/a" --source "$T/pk.txt" --classes games,sound,science
+# from standard input, replacing the folder
+"$L" data text-shift --out "$T/a" --source - --classes games,sound --force <"$T/pk.txt" >/dev/null 2>&1 ||
+    { echo "FAIL: --source - --force" >&2; fails=$((fails + 1)); }
+grep -q '"standard input"' "$T/a/manifest.json" || { echo "FAIL: stdin source not recorded" >&2; fails=$((fails + 1)); }
+ls "$T" | grep -q '\.tmp\.' && { echo "FAIL: temporary folders left in $T" >&2; fails=$((fails + 1)); }
+[ "$fails" -eq 0 ] && echo "text-cli: all checks passed"
+exit $((fails > 0))
