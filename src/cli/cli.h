@@ -22,6 +22,7 @@ int cmd_train(int argc, char **argv, const cli_env *env);
 int cmd_eval(int argc, char **argv, const cli_env *env);
 int cmd_predict(int argc, char **argv, const cli_env *env);
 int cmd_demo(int argc, char **argv, const cli_env *env);
+int cmd_study(int argc, char **argv, const cli_env *env);
 
 /* Whether tuned GEMM parameters are stored for this device (levi-cl tune). */
 int cli_device_tuned(const levi_device_info *d);

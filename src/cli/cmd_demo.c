@@ -40,6 +40,12 @@ static const demo_size k_sizes[] = {
     {"tiny", 200, 20, 1, 32, 20, 1, 32, 10, 3, 5, 2},
 };
 
+const demo_size *demo_size_named(const char *name) {
+    for (size_t k = 0; k < sizeof k_sizes / sizeof k_sizes[0]; k++)
+        if (name && !strcmp(k_sizes[k].name, name)) return &k_sizes[k];
+    return NULL;
+}
+
 /* Learning rate and relative cost (for the ETA) per method. */
 static const demo_method k_methods[] = {
     {"scratch", "1e-3", 0.3}, {"lp", "1e-3", 1.0},   {"ft", "3e-4", 4.0},
@@ -170,19 +176,7 @@ int cmd_demo(int argc, char **argv, const cli_env *env_in) {
     }
 
     /* folders and keys */
-    int cache_on;
-    st = levi_cache_dir(s->cache, sizeof s->cache, &cache_on);
-    if (st == LEVI_OK && !cache_on) snprintf(s->cache, sizeof s->cache, "%s/cache", s->out);
-    demo_key(s->data_key, "fashion-shift v1 %s limit=%d seed=%llu%s%s", LEVI_VERSION, s->size->data_limit,
-             k_data_seed, s->source ? " source=" : "", s->source ? s->source : "");
-    demo_key(s->backbone_key, "pretrain v1 %s data=%s arch=vit-tiny epochs=%d batch=%d limit=%d seed=%llu",
-             LEVI_VERSION, s->data_key, s->size->pretrain_epochs, s->size->pretrain_batch, s->size->pretrain_limit,
-             k_pretrain_seed);
-    snprintf(s->data_dir, sizeof s->data_dir, "%s/demo/fashion-shift-%s", s->cache, s->data_key);
-    snprintf(s->data, sizeof s->data, "%s/data", s->data_dir);
-    snprintf(s->sheet, sizeof s->sheet, "%s/sheet.png", s->data_dir);
-    snprintf(s->backbone_dir, sizeof s->backbone_dir, "%s/demo/backbone-%s", s->cache, s->backbone_key);
-    snprintf(s->backbone, sizeof s->backbone, "%s/backbone", s->backbone_dir);
+    st = demo_set_paths(s);
     char logs[1200], demo_cache[1100];
     snprintf(logs, sizeof logs, "%s/logs", s->out);
     snprintf(demo_cache, sizeof demo_cache, "%s/demo", s->cache);

@@ -20,6 +20,7 @@ static const cli_command k_commands[] = {
     {"bench", cmd_bench, "GEMM, bandwidth, op, training and start-up throughput; --compare result files"},
     {"tune", cmd_tune, "search and store CLBlast GEMM parameters for the device (--reset removes them)"},
     {"demo", cmd_demo, "the whole LEVI comparison on fashion-shift, with an HTML report"},
+    {"study", cmd_study, "a fair comparison on fashion-shift: settings chosen on a validation split, seeds"},
     {NULL, NULL, NULL},
 };
 

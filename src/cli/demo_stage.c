@@ -201,7 +201,7 @@ double demo_now(void) {
 void demo_progress_init(demo_progress *p, int n_stages) {
     memset(p, 0, sizeof *p);
     p->n_stages = n_stages;
-    for (int i = 0; i < 16; i++) p->actual[i] = -1;
+    for (int i = 0; i < DEMO_MAX_STAGES; i++) p->actual[i] = -1;
     p->tty = isatty(STDERR_FILENO);
     p->err_fd = STDERR_FILENO;
     p->t_start = demo_now();

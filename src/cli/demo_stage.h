@@ -44,10 +44,11 @@ void demo_sigint_install(void);
 void demo_sigint_restore(void);
 
 /* Progress of the whole run: stage estimates (seconds) calibrate the ETA. */
+#define DEMO_MAX_STAGES 1024
 typedef struct demo_progress {
     int n_stages;
-    double est[16];      /* estimated seconds per stage (0 when skipped) */
-    double actual[16];   /* measured seconds of finished stages (-1 pending) */
+    double est[DEMO_MAX_STAGES];    /* estimated seconds per stage (0 when skipped) */
+    double actual[DEMO_MAX_STAGES]; /* measured seconds of finished stages (-1 pending) */
     int tty;             /* stderr is a terminal: one rewritten line */
     int err_fd;          /* where progress goes (the real stderr while output is redirected) */
     double t_start;      /* monotonic time the run began */

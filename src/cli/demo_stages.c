@@ -82,6 +82,31 @@ static void log_path(const demo_run_state *s, const char *stage, char *out, size
     snprintf(out, len, "%s/logs/%s.log", s->out, stage);
 }
 
+/* --- keys and folders ---------------------------------------------------------- */
+
+levi_status demo_set_paths(demo_run_state *s) {
+    int cache_on;
+    levi_status st = levi_cache_dir(s->cache, sizeof s->cache, &cache_on);
+    if (st == LEVI_OK && !cache_on) snprintf(s->cache, sizeof s->cache, "%s/cache", s->out);
+    int other_sub = s->subdomain && strcmp(s->subdomain, "invert");
+    char base_key[17];
+    demo_key(base_key, "fashion-shift v1 %s limit=%d seed=%llu%s%s", LEVI_VERSION, s->size->data_limit,
+             s->data_seed, s->source ? " source=" : "", s->source ? s->source : "");
+    if (other_sub)
+        demo_key(s->data_key, "%s subdomain=%s", base_key, s->subdomain);
+    else
+        memcpy(s->data_key, base_key, sizeof base_key);
+    demo_key(s->backbone_key, "pretrain v1 %s data=%s arch=vit-tiny epochs=%d batch=%d limit=%d seed=%llu",
+             LEVI_VERSION, base_key, s->size->pretrain_epochs, s->size->pretrain_batch, s->size->pretrain_limit,
+             s->pretrain_seed);
+    snprintf(s->data_dir, sizeof s->data_dir, "%s/demo/fashion-shift-%s", s->cache, s->data_key);
+    snprintf(s->data, sizeof s->data, "%s/data", s->data_dir);
+    snprintf(s->sheet, sizeof s->sheet, "%s/sheet.png", s->data_dir);
+    snprintf(s->backbone_dir, sizeof s->backbone_dir, "%s/demo/backbone-%s", s->cache, s->backbone_key);
+    snprintf(s->backbone, sizeof s->backbone, "%s/backbone", s->backbone_dir);
+    return st;
+}
+
 /* --- stages ----------------------------------------------------------------- */
 
 int demo_stage_data(demo_run_state *s, const cli_env *env, int k) {
@@ -101,6 +126,10 @@ int demo_stage_data(demo_run_state *s, const cli_env *env, int k) {
     }
     argv_add(gen, "--seed");
     argv_add(gen, "%llu", s->data_seed);
+    if (s->subdomain) {
+        argv_add(gen, "--subdomain");
+        argv_add(gen, "%s", s->subdomain);
+    }
     if (s->source) {
         argv_add(gen, "--source");
         argv_add(gen, "%s", s->source);

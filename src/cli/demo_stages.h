@@ -28,6 +28,9 @@ typedef struct demo_method {
     double cost; /* relative training + evaluation cost, for the ETA */
 } demo_method;
 
+/* The demo's sizes by name (full, quick, tiny), NULL for another name. */
+const demo_size *demo_size_named(const char *name);
+
 #define DEMO_MAX_METHODS 8
 
 typedef struct demo_run_state {
@@ -43,6 +46,7 @@ typedef struct demo_run_state {
     unsigned long long seed;          /* training seed of the methods */
     unsigned long long data_seed, pretrain_seed;
     const char *source; /* Fashion-MNIST folder, NULL: the data command's default */
+    const char *subdomain; /* fashion-shift --subdomain, NULL: the default (invert) */
     const demo_method *methods[DEMO_MAX_METHODS];
     int n_methods;
     demo_progress prog;
@@ -51,6 +55,13 @@ typedef struct demo_run_state {
     char setup_cmds[8192];
     char row_cmds[DEMO_MAX_METHODS][4096];
 } demo_run_state;
+
+/* The cache folder (s->cache, DIR/cache when the cache is off) and the keys
+ * and folders of the benchmark and the backbone, from s->size, s->source,
+ * s->subdomain and the seeds. The backbone's key leaves out the subdomain:
+ * the pretrain split is the same in every subdomain, so one backbone serves
+ * them all. */
+levi_status demo_set_paths(demo_run_state *s);
 
 int demo_stage_data(demo_run_state *s, const cli_env *env, int k);
 int demo_stage_pretrain(demo_run_state *s, const cli_env *env, int k);

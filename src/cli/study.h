@@ -1,0 +1,71 @@
+/* `levi-cl study`: a fair comparison of methods on one fashion-shift
+ * subdomain (see cmd_study.c). Shared by cmd_study.c (options, the plan),
+ * study_runs.c (the splits and every training run) and study_report.c
+ * (selection, statistics, JSON and Markdown). */
+#ifndef LEVI_CLI_STUDY_H
+#define LEVI_CLI_STUDY_H
+
+#include "demo_stages.h"
+
+#define STUDY_MAX_VARIANTS 16
+#define STUDY_MAX_GRID 6    /* values per grid axis (lr, wd) */
+#define STUDY_MAX_SEEDS 16
+#define STUDY_MAX_EPOCHS 50
+#define STUDY_MAX_ARGS 24   /* extra train options of a variant */
+
+/* One row of the study: a method with its own train options. */
+typedef struct study_variant {
+    char name[32];
+    char method[16];
+    char args[512];                /* extra `levi-cl train` options as given */
+    char argbuf[512];              /* args split in place */
+    char *argv[STUDY_MAX_ARGS];
+    int argc;
+    double cost;                   /* relative cost per epoch, for the ETA */
+    /* search (on the search seed): validation accuracy after every epoch, -1 missing */
+    double val[STUDY_MAX_GRID][STUDY_MAX_GRID][STUDY_MAX_EPOCHS];
+    double search_s[STUDY_MAX_GRID][STUDY_MAX_GRID];
+    int sel_lr, sel_wd, sel_epochs; /* the chosen grid point (indices) and epochs */
+    double sel_val;
+    /* final runs, one per seed: accuracies (fractions), -1 missing */
+    double id[STUDY_MAX_SEEDS], ood[STUDY_MAX_SEEDS], train_s[STUDY_MAX_SEEDS];
+    char cmd[STUDY_MAX_SEEDS][3300];
+} study_variant;
+
+typedef struct study {
+    demo_run_state ds;             /* benchmark, backbone, progress (shared with the demo) */
+    const char *out;
+    char subdomain[16];
+    long seeds[STUDY_MAX_SEEDS];
+    int nseeds;
+    char lr_s[STUDY_MAX_GRID][24], wd_s[STUDY_MAX_GRID][24];
+    int nlr, nwd;
+    int max_epochs, fit, val, eval_limit, batch;
+    const char *task_model;        /* --task-model for scratch and every levi variant, NULL: default */
+    long task_hidden;              /* 0: default */
+    study_variant v[STUDY_MAX_VARIANTS];
+    int nv;
+    int ref;                       /* the variant compared with every other one */
+    char fit_dir[1300], val_dir[1300];
+    char splits_key[17];
+    char command[2048];            /* this study's own command line */
+    double total_s;
+} study;
+
+/* splits: DIR/splits/{fit,val}/<class>/ of links to `train`'s images. */
+int study_make_splits(study *s, int k);
+/* One search run of variant vi at grid point (li, wi) on the search seed. */
+int study_search_run(study *s, const cli_env *env, int k, int vi, int li, int wi);
+/* One final run of variant vi at its selected setting with seed si. */
+int study_final_run(study *s, const cli_env *env, int k, int vi, int si);
+
+/* Pick (lr, wd, epochs) of variant vi by validation accuracy; -1 when no
+ * search result exists. Ties go to fewer epochs, then the earlier lr and wd. */
+int study_select(study *s, int vi);
+/* Print the tables and write DIR/study.json and DIR/study.md atomically. */
+levi_status study_write(const study *s);
+
+/* Relative training cost of a method per epoch (for the ETA). */
+double study_method_cost(const char *method);
+
+#endif
