@@ -102,6 +102,44 @@ demo)
         fail "third demo exited non-zero"
     [ "$(grep -c -- "— cached" "$T/err3.txt")" -eq 4 ] || fail "rerun in the same folder redid a stage"
     ;;
+study-cli)
+    # levi-cl study at tiny size: the tables, the JSON, a rerun from the markers, one run redone, bad input
+    export LEVI_CACHE_DIR="$T/cache"
+    "$LEVI_CL" study --size tiny --seeds 0,1 --methods scratch,levi --variant 'levi-ens=levi --fusion ensemble' \
+        --out "$T/st" >"$T/out.txt" 2>"$T/err.txt" || { tail -n 30 "$T/err.txt"; fail "study exited non-zero"; }
+    cat "$T/out.txt"
+    for m in scratch levi levi-ens; do
+        grep -q "^| $m | 1e-3 | 0.01 | [12] | [0-9.]* | [0-9.]* ± [0-9.]* (.*) | [0-9.]* ± [0-9.]* (.*) | 2 |\$" \
+            "$T/out.txt" || fail "no mean ± sd row over 2 seeds for $m"
+    done
+    grep -q "^| levi − scratch | [-+][0-9.]* ± [0-9.]* (" "$T/out.txt" || fail "no paired levi − scratch row"
+    grep -q "^| levi − levi-ens | " "$T/out.txt" || fail "no paired levi − levi-ens row"
+    python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['format']=='levi-study'; \
+assert [m['name'] for m in d['methods']]==['scratch','levi','levi-ens']; \
+assert all(len(m['runs'])==2 and m['selected']['epochs']>=1 for m in d['methods']); \
+assert len(d['paired'])==2 and len(d['paired'][0]['ood_diff']['per_seed'])==2" "$T/st/study.json" ||
+        fail "study.json does not hold every method, run and pair"
+    [ "$(find "$T/st/splits/fit" -name '*.png' | wc -l)" -eq 60 ] || fail "fit split is not 6 images x 10 classes"
+    [ "$(find "$T/st/splits/val" -name '*.png' | wc -l)" -eq 30 ] || fail "val split is not 3 images x 10 classes"
+    for f in $(find "$T/st/splits/val" -name '*.png' | xargs -n1 basename); do
+        [ -z "$(find "$T/st/splits/fit" -name "$f")" ] || fail "$f is in both the fit and the val split"
+    done
+    # a rerun redoes nothing; a removed final run (as if killed before its end) is redone alone
+    "$LEVI_CL" study --size tiny --seeds 0,1 --methods scratch,levi --variant 'levi-ens=levi --fusion ensemble' \
+        --out "$T/st" >"$T/out2.txt" 2>"$T/err2.txt" || fail "rerun exited non-zero"
+    [ "$(grep -c -- "— cached" "$T/err2.txt")" -eq 11 ] || fail "the rerun redid a run"
+    rm "$T/st/final/levi/seed-1/complete.json"
+    "$LEVI_CL" study --size tiny --seeds 0,1 --methods scratch,levi --variant 'levi-ens=levi --fusion ensemble' \
+        --out "$T/st" >"$T/out3.txt" 2>"$T/err3.txt" || fail "third run exited non-zero"
+    [ "$(grep -c -- "— cached" "$T/err3.txt")" -eq 10 ] || fail "more than the removed run was redone"
+    diff "$T/out.txt" "$T/out3.txt" >/dev/null || fail "the redone run changed the results"
+    # bad input: exit 2 with a message naming it
+    for bad in "--methods scratch,nope" "--variant x=levi --lr 1" "--seeds 0,0" "--subdomain sepia"; do
+        # shellcheck disable=SC2086
+        if "$LEVI_CL" study --size tiny $bad --out "$T/bad" 2>"$T/bad.txt"; then fail "accepted $bad"; fi
+    done
+    grep -q "sepia" "$T/bad.txt" || fail "the error does not name the bad subdomain"
+    ;;
 *)
     fail "unknown sample '$which'"
     ;;
