@@ -1,6 +1,6 @@
 /* LEVI model: forward loss, logits and every trainable gradient against the
  * PyTorch reference of tools/golden_levi.py (concat + mlp, ensemble + mlp,
- * concat + cnn), the feature-cache path, a frozen backbone that never moves,
+ * concat + cnn, late + mlp), the feature-cache path, a frozen backbone that never moves,
  * the save → load round trip, and bad configurations / files. */
 #include <math.h>
 #include <stdio.h>
@@ -157,6 +157,9 @@ START_TEST(golden_ensemble_mlp) { check_golden("levi_ensemble.bin", LEVI_FUSION_
 END_TEST
 
 START_TEST(golden_concat_cnn) { check_golden("levi_cnn.bin", LEVI_FUSION_CONCAT, LEVI_TASK_CNN); }
+END_TEST
+
+START_TEST(golden_late_mlp) { check_golden("levi_late.bin", LEVI_FUSION_LATE, LEVI_TASK_MLP); }
 END_TEST
 
 /* Precomputed (cached) tap features give the same loss; a training step never
@@ -380,6 +383,7 @@ int main(void) {
     tcase_add_test(tc, golden_concat_mlp);
     tcase_add_test(tc, golden_ensemble_mlp);
     tcase_add_test(tc, golden_concat_cnn);
+    tcase_add_test(tc, golden_late_mlp);
     tcase_add_test(tc, feature_cache_and_frozen_backbone);
     tcase_add_test(tc, save_load_round_trip);
     tcase_add_test(tc, bad_configurations);

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Write tests/fixtures/levi_{concat,ensemble,cnn}.bin: a whole LEVI model
+"""Write tests/fixtures/levi_{concat,ensemble,cnn,late}.bin: a whole LEVI model
 (tiny Hugging Face-style ViT backbone read at taps + task model g + adapters)
 computed by plain PyTorch, forward loss and the gradients of every trainable
 parameter (the backbone is frozen, as in method `levi`).
@@ -10,6 +10,9 @@ parameter (the backbone is frozen, as in method `levi`).
     concat   : logits = A([h_l1; h_l2; z])                      A = fc2(GELU(fc1(.)))
     ensemble : logits = sum_l softmax(alpha)_l A_l([h_l; z])
                loss = CE(logits) + lambda * mean_l CE(A_l([h_l; z]))
+    late     : views A_0([h_l1; h_l2]) and A_1(z) (A_1 one Linear), mixed by softmax(alpha);
+               loss = CE(sum_v w_v stopgrad(A_v)) + lambda * mean_v CE(A_v): the views
+               learn from their own losses only, alpha from the mixture's
 
 Everything runs in float64 from float32-rounded inputs; arrays are stored as
 float32. Names match levi-cl's model files ("backbone.*", "head.*"); the input
@@ -123,6 +126,10 @@ def main():
             head += linear("g.fc", CNN2 * (IMG // 4) ** 2, HZ)
         if fusion == "concat":
             head += linear("adapter0.fc1", len(TAPS) * D + HZ, AH) + linear("adapter0.fc2", AH, K)
+        elif fusion == "late":
+            head += linear("adapter0.fc1", len(TAPS) * D, AH) + linear("adapter0.fc2", AH, K)
+            head += linear("adapter1.fc1", HZ, K)
+            head += [("alpha", rnd(2, scale=0.7))]
         else:
             for l in range(len(TAPS)):
                 head += linear("adapter%d.fc1" % l, D + HZ, AH) + linear("adapter%d.fc2" % l, AH, K)
@@ -144,6 +151,12 @@ def main():
         if fusion == "concat":
             logits = A(0, torch.cat(taps + [z], 1))
             loss = F.cross_entropy(logits, y)
+        elif fusion == "late":
+            w = torch.softmax(P_["alpha"], 0)
+            ls = [A(0, torch.cat(taps, 1)), F.linear(z, P_["adapter1.fc1.weight"], P_["adapter1.fc1.bias"])]
+            logits = sum(w[v] * ls[v].detach() for v in range(2))
+            loss = F.cross_entropy(logits, y) + LAMBDA * sum(F.cross_entropy(t, y) for t in ls) / 2
+            logits = sum(w[v] * ls[v] for v in range(2))
         else:
             w = torch.softmax(P_["alpha"], 0)
             ls = [A(l, torch.cat([taps[l], z], 1)) for l in range(len(TAPS))]
@@ -158,7 +171,7 @@ def main():
         return arrays
 
     for fusion, task, name in (("concat", "mlp", "levi_concat.bin"), ("ensemble", "mlp", "levi_ensemble.bin"),
-                               ("concat", "cnn", "levi_cnn.bin")):
+                               ("concat", "cnn", "levi_cnn.bin"), ("late", "mlp", "levi_late.bin")):
         arrays = build(fusion, task)
         path = os.path.join(out_dir, name)
         write_golden(path, arrays)

@@ -53,7 +53,13 @@ typedef enum {
     LEVI_METHOD_LEVI_LORA,
 } levi_method;
 
-typedef enum { LEVI_FUSION_CONCAT = 0, LEVI_FUSION_ENSEMBLE = 1 } levi_fusion;
+/* concat: one adapter on [taps; z] (the paper's). ensemble: one adapter per
+ * tap on [h_l; z], logits mixed by softmax(alpha), loss CE(mix) + lambda ·
+ * mean CE(per tap). late: two views, each with its own head and loss — the
+ * backbone (adapter on the taps side by side) and the task model (a Linear
+ * on z, the head of scratch) — mixed by softmax(alpha); the views learn only
+ * from their own losses (weighted lambda), the mixture loss trains alpha. */
+typedef enum { LEVI_FUSION_CONCAT = 0, LEVI_FUSION_ENSEMBLE = 1, LEVI_FUSION_LATE = 2 } levi_fusion;
 
 typedef struct levi_model_config {
     levi_method method;
@@ -67,7 +73,7 @@ typedef struct levi_model_config {
     levi_fusion fusion;
     int adapter_linear; /* 1: A is one Linear (lp/ft/lora/scratch always) */
     int adapter_hidden; /* default 128 */
-    float lambda;       /* ensemble auxiliary loss weight, default 0.5 */
+    float lambda;       /* ensemble: auxiliary loss weight; late: per-view loss weight (default 0.5) */
     int lora_rank;      /* lora / levi+lora, default 4 */
     unsigned long long seed;
 } levi_model_config;

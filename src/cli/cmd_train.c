@@ -65,8 +65,10 @@ static const char *k_usage =
     "  --task-model mlp|cnn (mlp)  --task-hidden N (128)  --cnn-channels C1,C2 (16,32)\n"
     "  --taps L1,L2,...       backbone taps, 0..depth (depth = after the final layernorm);\n"
     "                         default: depth/2-1,depth\n"
-    "  --fusion concat|ensemble (concat)  --adapter mlp|linear (mlp)  --adapter-hidden N (128)\n"
-    "  --lambda X (0.5)       ensemble auxiliary loss weight\n"
+    "  --fusion concat|ensemble|late (concat)  --adapter mlp|linear (mlp)  --adapter-hidden N (128)\n"
+    "                         late: the backbone's and the task model's predictions, each trained on\n"
+    "                         its own loss, mixed by learned weights (the adapter applies to the backbone's)\n"
+    "  --lambda X (0.5)       ensemble: auxiliary loss weight; late: weight of the per-view losses\n"
     "  --lora-rank R (4)\n"
     "  --limit N              at most N images per class\n"
     "  --workers N            threads decoding and preparing batches (default: one per core)\n"
@@ -211,7 +213,8 @@ static levi_status build_config(const train_args *a, levi_model_config *c) {
     if (a->fusion) {
         if (!strcmp(a->fusion, "concat")) c->fusion = LEVI_FUSION_CONCAT;
         else if (!strcmp(a->fusion, "ensemble")) c->fusion = LEVI_FUSION_ENSEMBLE;
-        else return levi_error(LEVI_ERR_INVALID_ARG, "--fusion: '%s' is not concat or ensemble", a->fusion);
+        else if (!strcmp(a->fusion, "late")) c->fusion = LEVI_FUSION_LATE;
+        else return levi_error(LEVI_ERR_INVALID_ARG, "--fusion: '%s' is not concat, ensemble or late", a->fusion);
     }
     if (a->adapter) {
         if (!strcmp(a->adapter, "mlp")) c->adapter_linear = 0;

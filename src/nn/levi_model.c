@@ -7,7 +7,11 @@
  *   concat  : x (B, F+hz) = [feats; z], logits = A(x)
  *   ensemble: x_l (B, D+hz) = [h_l; z], logits_l = A_l(x_l),
  *             logits = Σ_l w_l logits_l with w = softmax(alpha),
- *             loss = CE(logits) + lambda · mean_l CE(logits_l) */
+ *             loss = CE(logits) + lambda · mean_l CE(logits_l)
+ *   late    : views v = {feats, z}, logits_v = A_v(v) (A_z one Linear),
+ *             logits = Σ_v w_v logits_v with w = softmax(alpha),
+ *             loss = CE(logits) + lambda · mean_v CE(logits_v); the views
+ *             get only the gradient of their own CE, alpha only that of CE(logits) */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,31 +154,34 @@ static levi_status plan(levi_model *m, int max_batch) {
     m->probs = levi_act_plan(a, max_batch, K);
     m->losses = levi_act_plan(a, max_batch, 1);
     m->correct = levi_act_plan(a, max_batch, 1);
-    int ens = c->fusion == LEVI_FUSION_ENSEMBLE;
-    m->nadapt = ens ? k : 1;
+    int ens = c->fusion == LEVI_FUSION_ENSEMBLE, late = c->fusion == LEVI_FUSION_LATE;
+    m->nadapt = ens ? k : late ? (F > 0) + (m->hz > 0) : 1;
     for (int i = 0; i < m->nadapt; i++) {
-        int in = ens ? D + m->hz : F + m->hz;
+        /* late: adapter0 reads feats (when there are taps), the last one z */
+        int z_view = late && (i == 1 || !F);
+        int in = ens ? D + m->hz : late ? (z_view ? m->hz : F) : F + m->hz;
         char name[32];
         snprintf(name, sizeof name, "adapter%d", i);
-        LEVI_TRY(levi_adapter_plan(&m->ad[i], name, c->adapter_linear, in, c->adapter_hidden, K, &m->P, a,
+        LEVI_TRY(levi_adapter_plan(&m->ad[i], name, z_view || c->adapter_linear, in, c->adapter_hidden, K, &m->P, a,
                                    max_batch));
         /* x is its own buffer unless it is just z or just feats */
-        m->x_alias[i] = !ens && (F == 0 || m->hz == 0);
+        m->x_alias[i] = late || (!ens && (F == 0 || m->hz == 0));
         if (!m->x_alias[i]) {
             m->x[i] = levi_act_plan(a, max_batch, in);
             m->dx[i] = levi_act_plan(a, max_batch, in);
         }
     }
-    if (ens) {
-        /* per-tap logits, their gradients and losses as stacks of a fixed
-         * stride: one kernel combines, splits or sums over the taps */
+    if (ens || late) {
+        /* per-member (tap or view) logits, their gradients and losses as
+         * stacks of a fixed stride: one kernel combines, splits or sums */
+        int n = m->nadapt;
         levi_act *stacks[5] = {m->logits_l, m->dlogits_l, m->probs_l, m->losses_l, m->correct_l};
         for (int s = 0; s < 5; s++) {
             int cols = s < 3 ? K : 1;
-            size_t stride = (size_t)max_batch * cols, base = levi_arena_reserve(a, (size_t)k * stride);
-            for (int i = 0; i < k; i++) stacks[s][i] = (levi_act){base + (size_t)i * stride, cols};
+            size_t stride = (size_t)max_batch * cols, base = levi_arena_reserve(a, (size_t)n * stride);
+            for (int i = 0; i < n; i++) stacks[s][i] = (levi_act){base + (size_t)i * stride, cols};
         }
-        m->alpha = levi_params_add(&m->P, "alpha", 1, &k, 0.0f);
+        m->alpha = levi_params_add(&m->P, "alpha", 1, &n, 0.0f);
         if (m->alpha < 0) return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory planning alpha");
     } else {
         m->alpha = -1;

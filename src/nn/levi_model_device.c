@@ -97,7 +97,7 @@ static levi_tensor set_view(const levi_model *m, int set, int with_ring) {
 static levi_tensor state_view(const levi_model *m, int set) { return set_view(m, set, 0); }
 
 levi_tensor model_ensemble_w(const levi_model *m) {
-    int k = m->cfg.ntaps;
+    int k = m->nadapt;
     return levi_arena_tensor(&m->dev, m->dev_w, 1, &k);
 }
 
@@ -116,7 +116,7 @@ levi_status levi_model_metrics_accumulate(levi_model *m, int B, int set, long st
     if (B != m->last_B || !m->have_labels)
         return levi_error(LEVI_ERR_INVALID_ARG, "metrics of batch %d need a forward with labels of that batch", B);
     if (step < 0 || step > 0x7fffffffL) return levi_error(LEVI_ERR_INVALID_ARG, "step %ld is out of range", step);
-    int ens = m->cfg.fusion == LEVI_FUSION_ENSEMBLE, k = m->cfg.ntaps;
+    int ens = m->cfg.fusion != LEVI_FUSION_CONCAT, k = m->nadapt;
     cl_kernel kr;
     size_t wg;
     LEVI_TRY(levi_kernel_get(m->ctx, CL_FILE, "metrics_accumulate", &kr));
@@ -195,7 +195,7 @@ levi_status model_ensemble_weights(levi_model *m) {
     cl_uint a = 0;
     LEVI_TRY(arg_t(kr, &a, &w));
     LEVI_TRY(arg_t(kr, &a, &al));
-    LEVI_TRY(arg_int(kr, &a, m->cfg.ntaps));
+    LEVI_TRY(arg_int(kr, &a, m->nadapt));
     size_t one = 1;
     return levi_launch(m->ctx, kr, 1, &one, &one);
 }
@@ -211,14 +211,14 @@ levi_status model_ensemble_combine(levi_model *m, int B) {
     LEVI_TRY(arg_t(kr, &a, &ll));
     LEVI_TRY(arg_ulong(kr, &a, (size_t)m->max_batch * m->cfg.num_classes));
     LEVI_TRY(arg_t(kr, &a, &w));
-    LEVI_TRY(arg_int(kr, &a, m->cfg.ntaps));
+    LEVI_TRY(arg_int(kr, &a, m->nadapt));
     LEVI_TRY(arg_ulong(kr, &a, n));
     return levi_launch_1d(m->ctx, kr, n);
 }
 
-/* dlogits_l = w_l dlogits for every tap, and dalpha += w ⊙ (g − Σ w g) */
-levi_status model_ensemble_backward(levi_model *m, int B) {
-    int k = m->cfg.ntaps;
+/* dalpha += w ⊙ (g − Σ w g), and with split dlogits_l = w_l dlogits for every member */
+levi_status model_ensemble_backward(levi_model *m, int B, int split) {
+    int k = m->nadapt;
     size_t n = (size_t)B * m->cfg.num_classes;
     size_t stride = (size_t)m->max_batch * m->cfg.num_classes; /* of every per-tap stack */
     levi_tensor w = model_ensemble_w(m), dlg = VIEW(m->dlogits, B), dl0 = VIEW(m->dlogits_l[0], B);
@@ -237,6 +237,7 @@ levi_status model_ensemble_backward(levi_model *m, int B) {
     LEVI_TRY(arg_ulong(kr, &a, n));
     LEVI_TRY(arg_local(kr, &a, wg));
     LEVI_TRY(launch_groups(m->ctx, kr, 1, wg));
+    if (!split) return LEVI_OK;
     LEVI_TRY(levi_kernel_get(m->ctx, CL_FILE, "ensemble_dsplit", &kr));
     a = 0;
     LEVI_TRY(arg_t(kr, &a, &dl0));

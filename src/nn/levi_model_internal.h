@@ -75,7 +75,8 @@ MODEL_HIDDEN void model_device_free(levi_model *m);
 MODEL_HIDDEN levi_tensor model_ensemble_w(const levi_model *m);
 MODEL_HIDDEN levi_status model_ensemble_weights(levi_model *m);
 MODEL_HIDDEN levi_status model_ensemble_combine(levi_model *m, int B);
-MODEL_HIDDEN levi_status model_ensemble_backward(levi_model *m, int B);
+/* dalpha from dlogits; with split, also dlogits_l = w_l dlogits for every member */
+MODEL_HIDDEN levi_status model_ensemble_backward(levi_model *m, int B, int split);
 MODEL_HIDDEN levi_status model_step_device(levi_model *m, const levi_grad_group *g, int ng, const levi_adamw_cfg *cfg,
                                            int t, float grad_clip);
 

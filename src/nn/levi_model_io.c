@@ -29,7 +29,9 @@ static char *config_json(const levi_model_config *c) {
     cJSON_AddNumberToObject(o, "cnn_conv2", c->task.conv2);
     cJSON *taps = cJSON_AddArrayToObject(o, "taps");
     for (int i = 0; taps && i < c->ntaps; i++) cJSON_AddItemToArray(taps, cJSON_CreateNumber(c->taps[i]));
-    cJSON_AddStringToObject(o, "fusion", c->fusion == LEVI_FUSION_ENSEMBLE ? "ensemble" : "concat");
+    cJSON_AddStringToObject(o, "fusion", c->fusion == LEVI_FUSION_ENSEMBLE ? "ensemble"
+                                         : c->fusion == LEVI_FUSION_LATE   ? "late"
+                                                                           : "concat");
     cJSON_AddStringToObject(o, "adapter", c->adapter_linear ? "linear" : "mlp");
     cJSON_AddNumberToObject(o, "adapter_hidden", c->adapter_hidden);
     cJSON_AddNumberToObject(o, "lambda", c->lambda);
@@ -93,7 +95,7 @@ static levi_status parse_config(const char *text, const char *file, levi_model_c
     if (st == LEVI_OK) st = get_int(o, file, "task_hidden", 1, 65536, &c->task.hidden);
     if (st == LEVI_OK) st = get_int(o, file, "cnn_conv1", 1, 1024, &c->task.conv1);
     if (st == LEVI_OK) st = get_int(o, file, "cnn_conv2", 1, 1024, &c->task.conv2);
-    if (st == LEVI_OK) st = get_str(o, file, "fusion", "concat", "ensemble", NULL, &fusion);
+    if (st == LEVI_OK) st = get_str(o, file, "fusion", "concat", "ensemble", "late", &fusion);
     if (st == LEVI_OK) st = get_str(o, file, "adapter", "mlp", "linear", NULL, &lin);
     if (st == LEVI_OK) st = get_int(o, file, "adapter_hidden", 1, 65536, &c->adapter_hidden);
     if (st == LEVI_OK) st = get_float(o, file, "lambda", &c->lambda);

@@ -5,7 +5,9 @@
  *   concat  : x (B, F+hz) = [feats; z], logits = A(x)
  *   ensemble: x_l (B, D+hz) = [h_l; z], logits_l = A_l(x_l),
  *             logits = Σ_l w_l logits_l with w = softmax(alpha),
- *             loss = CE(logits) + lambda · mean_l CE(logits_l) */
+ *             loss = CE(logits) + lambda · mean_l CE(logits_l)
+ *   late    : logits_v = A_v(v) for the views v = feats, z; mixed as in
+ *             ensemble; the views learn from their own CE only, alpha from CE(logits) */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +104,14 @@ levi_status levi_model_forward_input(levi_model *m, const levi_input *in, const 
         }
         m->xv[0] = x;
         LEVI_TRY(levi_adapter_forward(&m->ad[0], &m->P, &m->acts, &logits, &x, B));
+    } else if (c->fusion == LEVI_FUSION_LATE) {
+        LEVI_TRY(model_ensemble_weights(m));
+        for (int i = 0; i < m->nadapt; i++) {
+            levi_tensor ll = VIEW(m->logits_l[i], B);
+            m->xv[i] = F && i == 0 ? fe : z;
+            LEVI_TRY(levi_adapter_forward(&m->ad[i], &m->P, &m->acts, &ll, &m->xv[i], B));
+        }
+        LEVI_TRY(model_ensemble_combine(m, B));
     } else {
         LEVI_TRY(model_ensemble_weights(m));
         for (int i = 0; i < k; i++) {
@@ -122,9 +132,9 @@ levi_status levi_model_forward_input(levi_model *m, const levi_input *in, const 
     LEVI_TRY(levi_crossentropy_forward(ctx, &probs, &losses, &corr, &logits, labels, B, K, host ? &l0 : NULL,
                                        host ? &c0 : NULL));
     double total = l0;
-    if (c->fusion == LEVI_FUSION_ENSEMBLE) {
+    if (c->fusion != LEVI_FUSION_CONCAT) {
         double aux = 0;
-        for (int i = 0; i < k; i++) {
+        for (int i = 0; i < m->nadapt; i++) {
             levi_tensor ll = VIEW(m->logits_l[i], B), pl = VIEW(m->probs_l[i], B);
             levi_tensor lo = VIEW(m->losses_l[i], B), co = VIEW(m->correct_l[i], B);
             float li = 0;
@@ -133,7 +143,7 @@ levi_status levi_model_forward_input(levi_model *m, const levi_input *in, const 
                                                host ? &ci : NULL));
             aux += li;
         }
-        total += c->lambda * aux / k;
+        total += c->lambda * aux / m->nadapt;
     }
     if (loss) *loss = (float)total;
     if (correct) *correct = c0;
@@ -180,8 +190,19 @@ levi_status levi_model_backward_shard(levi_model *m, int Bcall, int global_batch
             if (need_dfe) LEVI_TRY(levi_copy_cols(ctx, &dfe, F, 0, &dx, F + hz, 0, B, F, 1));
             LEVI_TRY(levi_copy_cols(ctx, &dz, hz, 0, &dx, F + hz, F, B, hz, 1));
         }
+    } else if (c->fusion == LEVI_FUSION_LATE) {
+        LEVI_TRY(model_ensemble_backward(m, B, 0)); /* dalpha only: no gradient of the mixture into the views */
+        for (int i = 0; i < m->nadapt; i++) {
+            levi_tensor dl = VIEW(m->dlogits_l[i], B), pl = VIEW(m->probs_l[i], B);
+            LEVI_TRY(levi_tensor_zero(&dl));
+            LEVI_TRY(levi_crossentropy_backward(ctx, &dl, &pl, &m->last_labels, B, K,
+                                                c->lambda / (float)m->nadapt / G));
+            int z_view = !F || i == 1;
+            const levi_tensor *dx = z_view ? (hz ? &dz : NULL) : (need_dfe ? &dfe : NULL);
+            LEVI_TRY(levi_adapter_backward(&m->ad[i], &m->P, &m->acts, dx, &dl, &m->xv[i], B));
+        }
     } else {
-        LEVI_TRY(model_ensemble_backward(m, B)); /* dlogits_l = w_l dlogits, dalpha */
+        LEVI_TRY(model_ensemble_backward(m, B, 1)); /* dlogits_l = w_l dlogits, dalpha */
         for (int i = 0; i < k; i++) {
             levi_tensor dl = VIEW(m->dlogits_l[i], B), pl = VIEW(m->probs_l[i], B), dx = VIEW(m->dx[i], B);
             LEVI_TRY(levi_tensor_zero(&dx));
