@@ -35,7 +35,7 @@
  * cached), into the same --out 0:01. tiny: seconds (smoke tests only). */
 static const demo_size k_sizes[] = {
     /* name    data  pretrain:lim ep batch  train:lim ep batch  eval  est: data pretrain train */
-    {"full", 0, 1000, 3, 64, 500, 3, 64, 200, 30, 160, 25},
+    {"full", 0, 0, 10, 64, 500, 3, 64, 200, 30, 300, 25},
     {"quick", 2000, 200, 3, 64, 100, 2, 64, 50, 5, 30, 6},
     {"tiny", 200, 20, 1, 32, 20, 1, 32, 10, 3, 5, 2},
 };
@@ -77,6 +77,7 @@ static const char *k_usage =
     "                   (default scratch,lp,ft,levi)\n"
     "  --source DIR     Fashion-MNIST's four .gz files (default: the Debian package's\n"
     "                   /usr/share/datasets/fashion-mnist)\n"
+    "  --arch A         the backbone: vit-tiny (default) or vit-small (a larger one, for GPUs)\n"
     "  --device SEL     the OpenCL device (see levi-cl --device list)\n"
     "\n"
     "The cache folder is $LEVI_CACHE_DIR, else ~/.cache/levi-cl (DIR/cache when\n"
@@ -142,7 +143,11 @@ int cmd_demo(int argc, char **argv, const cli_env *env_in) {
         else if (!strcmp(a, "--device") && v && *v) env.device = argv[++i];
         else if (!strcmp(a, "--methods") && v) methods = argv[++i];
         else if (!strcmp(a, "--source") && v && *v) s->source = argv[++i];
-        else if (!strcmp(a, "--seed") && v) {
+        else if (!strcmp(a, "--arch") && v) {
+            s->arch = argv[++i];
+            if (strcmp(s->arch, "vit-tiny") && strcmp(s->arch, "vit-small"))
+                st = levi_error(LEVI_ERR_INVALID_ARG, "--arch: '%s' is not vit-tiny or vit-small", s->arch);
+        } else if (!strcmp(a, "--seed") && v) {
             long seed;
             st = cli_parse_int("--seed", argv[++i], 0, 2147483647L, &seed);
             s->seed = (unsigned long long)seed;
@@ -154,7 +159,7 @@ int cmd_demo(int argc, char **argv, const cli_env *env_in) {
             i++;
         } else if (!strncmp(a, "--", 2) && !v && (!strcmp(a, "--out") || !strcmp(a, "--methods") ||
                                                   !strcmp(a, "--seed") || !strcmp(a, "--size") || !strcmp(a, "--device") ||
-                                                  !strcmp(a, "--source")))
+                                                  !strcmp(a, "--source") || !strcmp(a, "--arch")))
             st = levi_error(LEVI_ERR_INVALID_ARG, "%s needs a value", a);
         else st = levi_error(LEVI_ERR_INVALID_ARG, "unexpected argument '%s' (see levi-cl demo --help)", a);
     }
@@ -191,7 +196,7 @@ int cmd_demo(int argc, char **argv, const cli_env *env_in) {
     int n = 2 + s->n_methods;
     demo_progress_init(&s->prog, n);
     snprintf(s->stage_names[0], sizeof s->stage_names[0], "generate fashion-shift");
-    snprintf(s->stage_names[1], sizeof s->stage_names[1], "pretrain vit-tiny backbone");
+    snprintf(s->stage_names[1], sizeof s->stage_names[1], "pretrain %s backbone", s->arch ? s->arch : "vit-tiny");
     s->prog.est[0] = s->size->est_data_s;
     s->prog.est[1] = s->size->est_pretrain_s;
     for (int i = 0; i < s->n_methods; i++) {

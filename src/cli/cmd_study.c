@@ -66,6 +66,7 @@ static const char *k_usage =
     "  --size S           full | quick | tiny: the demo's data and backbone sizes and the defaults\n"
     "                     above (quick: fit 100, val 50, 100 test images per class, 4 epochs)\n"
     "  --source DIR       Fashion-MNIST's four .gz files (default: the Debian package's)\n"
+    "  --arch A           the backbone: vit-tiny (default) or vit-small (a larger one, for GPUs)\n"
     "  --out DIR          output folder (default ./levi-study)\n";
 
 static levi_status parse_list(const char *opt, const char *v, char out[][24], int max, int *n) {
@@ -213,6 +214,11 @@ static levi_status parse_args(study *s, int argc, char **argv, const char **devi
             s->task_model = v;
         } else if (!strcmp(a, "--size")) size = v;
         else if (!strcmp(a, "--source")) s->ds.source = v;
+        else if (!strcmp(a, "--arch")) {
+            if (strcmp(v, "vit-tiny") && strcmp(v, "vit-small"))
+                return levi_error(LEVI_ERR_INVALID_ARG, "--arch: '%s' is not vit-tiny or vit-small", v);
+            s->ds.arch = v;
+        }
         else if (!strcmp(a, "--out")) s->out = v;
         else if (!strcmp(a, "--device")) *device = v;
         else return levi_error(LEVI_ERR_INVALID_ARG, "unexpected argument '%s' (see levi-cl study --help)", a);
@@ -288,7 +294,7 @@ int cmd_study(int argc, char **argv, const cli_env *env_in) {
     int n_search = s->nv * s->nlr * s->nwd, n = 3 + n_search + s->nv * s->nseeds;
     demo_progress_init(&d->prog, n);
     snprintf(d->stage_names[0], sizeof d->stage_names[0], "generate fashion-shift (%s)", s->subdomain);
-    snprintf(d->stage_names[1], sizeof d->stage_names[1], "pretrain vit-tiny backbone");
+    snprintf(d->stage_names[1], sizeof d->stage_names[1], "pretrain %s backbone", d->arch ? d->arch : "vit-tiny");
     d->prog.est[0] = d->size->est_data_s;
     d->prog.est[1] = needs_backbone ? d->size->est_pretrain_s : 0;
     /* a method of cost 1 trains + evaluates a demo run (train_limit images/class, train_epochs) in est_train_s */

@@ -96,8 +96,8 @@ levi_status demo_set_paths(demo_run_state *s) {
         demo_key(s->data_key, "%s subdomain=%s", base_key, s->subdomain);
     else
         memcpy(s->data_key, base_key, sizeof base_key);
-    demo_key(s->backbone_key, "pretrain v1 %s data=%s arch=vit-tiny epochs=%d batch=%d limit=%d seed=%llu",
-             LEVI_VERSION, base_key, s->size->pretrain_epochs, s->size->pretrain_batch, s->size->pretrain_limit,
+    demo_key(s->backbone_key, "pretrain v1 %s data=%s arch=%s epochs=%d batch=%d limit=%d seed=%llu",
+             LEVI_VERSION, base_key, s->arch ? s->arch : "vit-tiny", s->size->pretrain_epochs, s->size->pretrain_batch, s->size->pretrain_limit,
              s->pretrain_seed);
     snprintf(s->data_dir, sizeof s->data_dir, "%s/demo/fashion-shift-%s", s->cache, s->data_key);
     snprintf(s->data, sizeof s->data, "%s/data", s->data_dir);
@@ -188,7 +188,7 @@ int demo_stage_pretrain(demo_run_state *s, const cli_env *env, int k) {
     argv_add(a, "--data");
     argv_add(a, "%s/pretrain", s->data);
     argv_add(a, "--arch");
-    argv_add(a, "vit-tiny");
+    argv_add(a, "%s", s->arch ? s->arch : "vit-tiny");
     argv_add(a, "--epochs");
     argv_add(a, "%d", s->size->pretrain_epochs);
     argv_add(a, "--batch");

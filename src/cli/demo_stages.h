@@ -47,6 +47,7 @@ typedef struct demo_run_state {
     unsigned long long data_seed, pretrain_seed;
     const char *source; /* Fashion-MNIST folder, NULL: the data command's default */
     const char *subdomain; /* fashion-shift --subdomain, NULL: the default (invert) */
+    const char *arch;      /* pretrain --arch, NULL: vit-tiny */
     const demo_method *methods[DEMO_MAX_METHODS];
     int n_methods;
     demo_progress prog;

@@ -64,6 +64,13 @@ levi_status cli_read_vit_config(const char *folder, levi_vit_config *vc) {
 levi_status cli_vit_preset(const char *name, levi_vit_config *vc) {
     levi_vit_config_default(vc);
     if (!name || !strcmp(name, "vit-tiny")) return LEVI_OK;
+    if (!strcmp(name, "vit-small")) { /* the demo's images (28x28 gray), a larger backbone for GPUs */
+        vc->hidden_size = 192;
+        vc->num_hidden_layers = 6;
+        vc->num_attention_heads = 3;
+        vc->intermediate_size = 768;
+        return LEVI_OK;
+    }
     vc->image_size = 224;
     vc->patch_size = 16;
     vc->num_channels = 3;
@@ -77,7 +84,7 @@ levi_status cli_vit_preset(const char *name, levi_vit_config *vc) {
         vc->num_attention_heads = 12;
         vc->intermediate_size = 3072;
     } else {
-        return levi_error(LEVI_ERR_INVALID_ARG, "'%s' is not vit-tiny, vit-s16 or vit-b16", name);
+        return levi_error(LEVI_ERR_INVALID_ARG, "'%s' is not vit-tiny, vit-small, vit-s16 or vit-b16", name);
     }
     vc->layer_norm_eps = 1e-12f;
     return LEVI_OK;

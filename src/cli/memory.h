@@ -27,7 +27,7 @@ levi_status cli_memory_check(const cli_recipe *r, levi_ctx *head, levi_ctx *back
 /* A ViT's config.json from a Hugging Face folder (sizes only). */
 levi_status cli_read_vit_config(const char *folder, levi_vit_config *vc);
 
-/* Presets: vit-tiny (the demo's), vit-s16, vit-b16. */
+/* Presets: vit-tiny (the demo's), vit-small (28x28 gray like vit-tiny, for GPUs), vit-s16, vit-b16. */
 levi_status cli_vit_preset(const char *name, levi_vit_config *vc);
 
 #endif
