@@ -117,7 +117,9 @@ study-cli)
     python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['format']=='levi-study'; \
 assert [m['name'] for m in d['methods']]==['scratch','levi','levi-ens']; \
 assert all(len(m['runs'])==2 and m['selected']['epochs']>=1 for m in d['methods']); \
-assert len(d['paired'])==2 and len(d['paired'][0]['ood_diff']['per_seed'])==2" "$T/st/study.json" ||
+assert len(d['paired'])==2 and len(d['paired'][0]['ood_diff']['per_seed'])==2; \
+assert d['search_seeds']==[0,1] and all(len(g['val_acc_per_seed'])==2 for m in d['methods'] for g in m['search'])" \
+        "$T/st/study.json" ||
         fail "study.json does not hold every method, run and pair"
     [ "$(find "$T/st/splits/fit" -name '*.png' | wc -l)" -eq 60 ] || fail "fit split is not 6 images x 10 classes"
     [ "$(find "$T/st/splits/val" -name '*.png' | wc -l)" -eq 30 ] || fail "val split is not 3 images x 10 classes"
@@ -127,11 +129,11 @@ assert len(d['paired'])==2 and len(d['paired'][0]['ood_diff']['per_seed'])==2" "
     # a rerun redoes nothing; a removed final run (as if killed before its end) is redone alone
     "$LEVI_CL" study --size tiny --seeds 0,1 --methods scratch,levi --variant 'levi-ens=levi --fusion ensemble' \
         --out "$T/st" >"$T/out2.txt" 2>"$T/err2.txt" || fail "rerun exited non-zero"
-    [ "$(grep -c -- "— cached" "$T/err2.txt")" -eq 11 ] || fail "the rerun redid a run"
+    [ "$(grep -c -- "— cached" "$T/err2.txt")" -eq 14 ] || fail "the rerun redid a run"
     rm "$T/st/final/levi/seed-1/complete.json"
     "$LEVI_CL" study --size tiny --seeds 0,1 --methods scratch,levi --variant 'levi-ens=levi --fusion ensemble' \
         --out "$T/st" >"$T/out3.txt" 2>"$T/err3.txt" || fail "third run exited non-zero"
-    [ "$(grep -c -- "— cached" "$T/err3.txt")" -eq 10 ] || fail "more than the removed run was redone"
+    [ "$(grep -c -- "— cached" "$T/err3.txt")" -eq 13 ] || fail "more than the removed run was redone"
     diff "$T/out.txt" "$T/out3.txt" >/dev/null || fail "the redone run changed the results"
     # bad input: exit 2 with a message naming it
     for bad in "--methods scratch,nope" "--variant x=levi --lr 1" "--seeds 0,0" "--subdomain sepia"; do

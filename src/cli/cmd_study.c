@@ -4,9 +4,10 @@
  *   2  pretrain the demo's backbone                cached, shared with the demo
  *   3  carve DIR/splits/{fit,val} from `train`     (links: the first --fit images
  *                                                  of every class, then --val more)
- *   4  search: every variant × every (lr, wd) of the grid, trained on fit with
- *      the validation accuracy after every epoch  DIR/search/<variant>/lr=..,wd=../
- *   5  select (lr, wd, epochs) per variant by validation accuracy
+ *   4  search: every variant × every (lr, wd) of the grid × every search seed,
+ *      trained on fit with the validation accuracy after every epoch
+ *                                                 DIR/search/<variant>/lr=..,wd=..,seed=S/
+ *   5  select (lr, wd, epochs) per variant by the mean validation accuracy
  *   6  final: every variant × every seed at its setting, evaluated on test-id
  *      and test-ood                               DIR/final/<variant>/seed-S/
  *   then DIR/study.json and DIR/study.md (printed too).
@@ -43,14 +44,17 @@ static const char *k_usage =
     "\n"
     "Compare methods fairly on the fashion-shift benchmark (the demo's data and backbone):\n"
     "every method picks its learning rate, weight decay and number of epochs from the same\n"
-    "grid by accuracy on a validation split carved from `train` (never from a test split),\n"
+    "grid by accuracy on a validation split carved from `train` (never from a test split;\n"
+    "the mean over the search seeds),\n"
     "then trains with every seed at that setting and is evaluated on `test-id` (ID) and\n"
     "`test-ood` (OOD). Prints mean ± standard deviation over the seeds and the paired\n"
     "differences (the reference minus every other method, seed by seed), and writes\n"
     "DIR/study.json and DIR/study.md. Stopped and run again, it continues where it stopped.\n"
     "\n"
     "  --subdomain S      target domain of the benchmark (default invert)\n"
-    "  --seeds LIST       training seeds (default 0,1,2); the first one also runs the search\n"
+    "  --seeds LIST       training seeds (default 0,1,2)\n"
+    "  --search-seeds N   the search trains with the first N seeds and selects by the mean\n"
+    "                     validation accuracy over them (default: all)\n"
     "  --methods LIST     from scratch,lp,ft,lora,levi,levi+lora and the --variant names\n"
     "                     (default scratch,lp,ft,levi)\n"
     "  --variant 'NAME=METHOD OPTIONS'  a method with its own `levi-cl train` options, e.g.\n"
@@ -187,7 +191,7 @@ static void record_command(study *s, int argc, char **argv) {
 static levi_status parse_args(study *s, int argc, char **argv, const char **device) {
     const char *methods = "scratch,lp,ft,levi", *lrs = NULL, *wds = NULL, *seeds = "0,1,2", *size = "full";
     const char *ref = NULL, *sub = "invert";
-    long fit = -1, val = -1, eval = -1, epochs = -1, batch = 64, hidden = 0;
+    long fit = -1, val = -1, eval = -1, epochs = -1, batch = 64, hidden = 0, nsearch = 0;
     char defs[STUDY_MAX_VARIANTS][600];
     int ndefs = 0;
     s->out = "levi-study";
@@ -207,6 +211,7 @@ static levi_status parse_args(study *s, int argc, char **argv, const char **devi
         else if (!strcmp(a, "--val")) LEVI_TRY(cli_parse_int(a, v, 1, 100000, &val));
         else if (!strcmp(a, "--eval-limit")) LEVI_TRY(cli_parse_int(a, v, 0, 100000, &eval));
         else if (!strcmp(a, "--batch")) LEVI_TRY(cli_parse_int(a, v, 1, 65536, &batch));
+        else if (!strcmp(a, "--search-seeds")) LEVI_TRY(cli_parse_int(a, v, 1, STUDY_MAX_SEEDS, &nsearch));
         else if (!strcmp(a, "--task-hidden")) LEVI_TRY(cli_parse_int(a, v, 1, 65536, &hidden));
         else if (!strcmp(a, "--task-model")) {
             if (strcmp(v, "mlp") && strcmp(v, "cnn"))
@@ -252,6 +257,9 @@ static levi_status parse_args(study *s, int argc, char **argv, const char **devi
         s->nseeds++;
     }
     if (!s->nseeds) return levi_error(LEVI_ERR_INVALID_ARG, "--seeds: the list is empty");
+    if (nsearch > s->nseeds)
+        return levi_error(LEVI_ERR_INVALID_ARG, "--search-seeds %ld: only %d seeds are given", nsearch, s->nseeds);
+    s->nsearch = nsearch > 0 ? (int)nsearch : s->nseeds;
     LEVI_TRY(build_variants(s, methods, defs, ndefs));
     s->ref = s->nv - 1;
     for (int i = 0; i < s->nv; i++)
@@ -291,7 +299,7 @@ int cmd_study(int argc, char **argv, const cli_env *env_in) {
     for (int i = 0; i < s->nv; i++) needs_backbone |= strcmp(s->v[i].method, "scratch") != 0;
 
     /* stages: data, backbone, splits, searches, finals */
-    int n_search = s->nv * s->nlr * s->nwd, n = 3 + n_search + s->nv * s->nseeds;
+    int n_search = s->nv * s->nlr * s->nwd * s->nsearch, n = 3 + n_search + s->nv * s->nseeds;
     demo_progress_init(&d->prog, n);
     snprintf(d->stage_names[0], sizeof d->stage_names[0], "generate fashion-shift (%s)", s->subdomain);
     snprintf(d->stage_names[1], sizeof d->stage_names[1], "pretrain %s backbone", d->arch ? d->arch : "vit-tiny");
@@ -302,11 +310,14 @@ int cmd_study(int argc, char **argv, const cli_env *env_in) {
                        (d->size->train_limit > 0 ? d->size->train_limit : 500);
     int k = 3;
     for (int vi = 0; vi < s->nv; vi++)
-        for (int j = 0; j < s->nlr * s->nwd; j++) d->prog.est[k++] = per_epoch * s->v[vi].cost * s->max_epochs;
+        for (int j = 0; j < s->nlr * s->nwd * s->nsearch; j++)
+            d->prog.est[k++] = per_epoch * s->v[vi].cost * s->max_epochs;
     for (int vi = 0; vi < s->nv; vi++)
         for (int j = 0; j < s->nseeds; j++) d->prog.est[k++] = per_epoch * s->v[vi].cost * (s->max_epochs / 2.0 + 2);
-    fprintf(stderr, "levi-cl study: fashion-shift/%s, %d methods × %d grid points, then × %d seeds; output in %s\n",
-            s->subdomain, s->nv, s->nlr * s->nwd, s->nseeds, s->out);
+    fprintf(stderr,
+            "levi-cl study: fashion-shift/%s, %d methods × %d grid points × %d search seeds, then × %d seeds; "
+            "output in %s\n",
+            s->subdomain, s->nv, s->nlr * s->nwd, s->nsearch, s->nseeds, s->out);
 
     demo_sigint_install();
     double t0 = demo_now();
@@ -316,7 +327,8 @@ int cmd_study(int argc, char **argv, const cli_env *env_in) {
     k = 3;
     for (int vi = 0; vi < s->nv && !rc; vi++)
         for (int li = 0; li < s->nlr && !rc; li++)
-            for (int wi = 0; wi < s->nwd && !rc; wi++) rc = study_search_run(s, &env, k++, vi, li, wi);
+            for (int wi = 0; wi < s->nwd && !rc; wi++)
+                for (int si = 0; si < s->nsearch && !rc; si++) rc = study_search_run(s, &env, k++, vi, li, wi, si);
     for (int vi = 0; vi < s->nv && !rc; vi++) {
         if (study_select(s, vi)) rc = cli_fail(levi_error(LEVI_ERR_INVALID_ARG, "%s: no search result", s->v[vi].name));
         for (int si = 0; si < s->nseeds && !rc; si++) rc = study_final_run(s, &env, k++, vi, si);

@@ -22,9 +22,10 @@ typedef struct study_variant {
     char *argv[STUDY_MAX_ARGS];
     int argc;
     double cost;                   /* relative cost per epoch, for the ETA */
-    /* search (on the search seed): validation accuracy after every epoch, -1 missing */
+    /* search: validation accuracy after every epoch per search seed (-1 missing), and its mean */
+    double val_s[STUDY_MAX_SEEDS][STUDY_MAX_GRID][STUDY_MAX_GRID][STUDY_MAX_EPOCHS];
     double val[STUDY_MAX_GRID][STUDY_MAX_GRID][STUDY_MAX_EPOCHS];
-    double search_s[STUDY_MAX_GRID][STUDY_MAX_GRID];
+    double search_s[STUDY_MAX_SEEDS][STUDY_MAX_GRID][STUDY_MAX_GRID];
     int sel_lr, sel_wd, sel_epochs; /* the chosen grid point (indices) and epochs */
     double sel_val;
     /* final runs, one per seed: accuracies (fractions), -1 missing */
@@ -38,6 +39,7 @@ typedef struct study {
     char subdomain[16];
     long seeds[STUDY_MAX_SEEDS];
     int nseeds;
+    int nsearch;                   /* the first nsearch seeds run the search */
     char lr_s[STUDY_MAX_GRID][24], wd_s[STUDY_MAX_GRID][24];
     int nlr, nwd;
     int max_epochs, fit, val, eval_limit, batch;
@@ -54,13 +56,14 @@ typedef struct study {
 
 /* splits: DIR/splits/{fit,val}/<class>/ of links to `train`'s images. */
 int study_make_splits(study *s, int k);
-/* One search run of variant vi at grid point (li, wi) on the search seed. */
-int study_search_run(study *s, const cli_env *env, int k, int vi, int li, int wi);
+/* One search run of variant vi at grid point (li, wi) with seed si. */
+int study_search_run(study *s, const cli_env *env, int k, int vi, int li, int wi, int si);
 /* One final run of variant vi at its selected setting with seed si. */
 int study_final_run(study *s, const cli_env *env, int k, int vi, int si);
 
-/* Pick (lr, wd, epochs) of variant vi by validation accuracy; -1 when no
- * search result exists. Ties go to fewer epochs, then the earlier lr and wd. */
+/* Pick (lr, wd, epochs) of variant vi by validation accuracy (the mean over
+ * the search seeds); -1 when no search result exists. Ties go to fewer
+ * epochs, then the earlier lr and wd. */
 int study_select(study *s, int vi);
 /* Print the tables and write DIR/study.json and DIR/study.md atomically. */
 levi_status study_write(const study *s);

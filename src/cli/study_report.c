@@ -15,6 +15,18 @@ int study_select(study *s, int vi) {
     v->sel_lr = v->sel_wd = -1;
     v->sel_epochs = 0;
     v->sel_val = -1;
+    for (int li = 0; li < s->nlr; li++)
+        for (int wi = 0; wi < s->nwd; wi++)
+            for (int e = 0; e < s->max_epochs; e++) {
+                double sum = 0;
+                int n = 0;
+                for (int si = 0; si < s->nsearch; si++)
+                    if (v->val_s[si][li][wi][e] >= 0) {
+                        sum += v->val_s[si][li][wi][e];
+                        n++;
+                    }
+                v->val[li][wi][e] = n == s->nsearch && n > 0 ? sum / n : -1;
+            }
     /* epochs outermost so that a tie keeps the shortest training */
     for (int e = 0; e < s->max_epochs; e++)
         for (int li = 0; li < s->nlr; li++)
@@ -93,8 +105,14 @@ static char *markdown(const study *s) {
     P("), weight decay (");
     for (int i = 0; i < s->nwd; i++) P("%s%s", i ? ", " : "", s->wd_s[i]);
     P(") and epochs (1–%d) by accuracy on a validation split of %d images per class carved from `train` "
-      "(disjoint from the %d per class it trains on), on seed %ld; then it trained with seeds ",
-      s->max_epochs, s->val, s->fit, s->seeds[0]);
+      "(disjoint from the %d per class it trains on), ",
+      s->max_epochs, s->val, s->fit);
+    if (s->nsearch == 1) P("on seed %ld", s->seeds[0]);
+    else {
+        P("the mean over seeds ");
+        for (int i = 0; i < s->nsearch; i++) P("%s%ld", i ? ", " : "", s->seeds[i]);
+    }
+    P("; then it trained with seeds ");
     for (int i = 0; i < s->nseeds; i++) P("%s%ld", i ? ", " : "", s->seeds[i]);
     if (s->eval_limit > 0)
         P(" and was evaluated on %d images per class of `test-id` and of `test-ood`.\n\n", s->eval_limit);
@@ -155,7 +173,8 @@ static cJSON *json(const study *s) {
     for (int i = 0; i < s->nlr; i++) cJSON_AddItemToArray(lr, cJSON_CreateNumber(atof(s->lr_s[i])));
     for (int i = 0; i < s->nwd; i++) cJSON_AddItemToArray(wd, cJSON_CreateNumber(atof(s->wd_s[i])));
     cJSON_AddNumberToObject(grid, "max_epochs", s->max_epochs);
-    cJSON_AddNumberToObject(root, "search_seed", (double)s->seeds[0]);
+    cJSON *ss = cJSON_AddArrayToObject(root, "search_seeds");
+    for (int i = 0; i < s->nsearch; i++) cJSON_AddItemToArray(ss, cJSON_CreateNumber((double)s->seeds[i]));
     cJSON *seeds = cJSON_AddArrayToObject(root, "seeds");
     for (int i = 0; i < s->nseeds; i++) cJSON_AddItemToArray(seeds, cJSON_CreateNumber((double)s->seeds[i]));
     cJSON *ms = cJSON_AddArrayToObject(root, "methods");
@@ -177,7 +196,13 @@ static cJSON *json(const study *s) {
                 cJSON_AddNumberToObject(g, "lr", atof(s->lr_s[li]));
                 cJSON_AddNumberToObject(g, "wd", atof(s->wd_s[wi]));
                 cJSON_AddItemToObject(g, "val_acc", cJSON_CreateDoubleArray(v->val[li][wi], s->max_epochs));
-                cJSON_AddNumberToObject(g, "train_s", v->search_s[li][wi]);
+                cJSON *per = cJSON_AddArrayToObject(g, "val_acc_per_seed");
+                double t = 0;
+                for (int si = 0; si < s->nsearch; si++) {
+                    cJSON_AddItemToArray(per, cJSON_CreateDoubleArray(v->val_s[si][li][wi], s->max_epochs));
+                    t += v->search_s[si][li][wi];
+                }
+                cJSON_AddNumberToObject(g, "train_s", t);
                 cJSON_AddItemToArray(search, g);
             }
         double id[STUDY_MAX_SEEDS], ood[STUDY_MAX_SEEDS];

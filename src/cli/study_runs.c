@@ -281,14 +281,15 @@ static void run_key(const study *s, const study_variant *v, char key[17], const 
              epochs, seed, s->batch, s->task_model ? s->task_model : "-", s->task_hidden, s->eval_limit);
 }
 
-int study_search_run(study *s, const cli_env *env, int k, int vi, int li, int wi) {
+int study_search_run(study *s, const cli_env *env, int k, int vi, int li, int wi, int si) {
     study_variant *v = &s->v[vi];
+    long seed = s->seeds[si];
     char dir[1400], label[160], marker[1500], key[17];
-    snprintf(dir, sizeof dir, "%s/search/%s/lr=%s,wd=%s", s->out, v->name, s->lr_s[li], s->wd_s[wi]);
-    snprintf(label, sizeof label, "search %s lr %s wd %s", v->name, s->lr_s[li], s->wd_s[wi]);
+    snprintf(dir, sizeof dir, "%s/search/%s/lr=%s,wd=%s,seed=%ld", s->out, v->name, s->lr_s[li], s->wd_s[wi], seed);
+    snprintf(label, sizeof label, "search %s lr %s wd %s seed %ld", v->name, s->lr_s[li], s->wd_s[wi], seed);
     snprintf(marker, sizeof marker, "%s/complete.json", dir);
-    run_key(s, v, key, s->lr_s[li], s->wd_s[wi], s->max_epochs, s->seeds[0], "search");
-    double *val = v->val[li][wi];
+    run_key(s, v, key, s->lr_s[li], s->wd_s[wi], s->max_epochs, seed, "search");
+    double *val = v->val_s[si][li][wi];
     cJSON *m = demo_marker_read(marker, key);
     if (m) {
         const cJSON *arr = cJSON_GetObjectItemCaseSensitive(m, "val_acc");
@@ -299,7 +300,7 @@ int study_search_run(study *s, const cli_env *env, int k, int vi, int li, int wi
             ok = cJSON_IsNumber(x);
             val[e] = ok ? x->valuedouble : -1;
         }
-        v->search_s[li][wi] = cJSON_IsNumber(t) ? t->valuedouble : -1;
+        v->search_s[si][li][wi] = cJSON_IsNumber(t) ? t->valuedouble : -1;
         cJSON_Delete(m);
         if (ok) {
             s->ds.prog.actual[k] = -1;
@@ -309,7 +310,7 @@ int study_search_run(study *s, const cli_env *env, int k, int vi, int li, int wi
     }
     args *tr = calloc(1, sizeof *tr);
     if (!tr) return cli_fail(levi_error(LEVI_ERR_HOST_MEMORY, "out of memory"));
-    train_args(s, v, tr, s->lr_s[li], s->wd_s[wi], s->max_epochs, s->seeds[0], 1, dir);
+    train_args(s, v, tr, s->lr_s[li], s->wd_s[wi], s->max_epochs, seed, 1, dir);
     double t0 = demo_now(), train_s = 0;
     int rc = train(s, env, k, label, dir, key, tr, &train_s);
     free(tr);
@@ -318,7 +319,7 @@ int study_search_run(study *s, const cli_env *env, int k, int vi, int li, int wi
     snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", dir);
     levi_status st = read_val_curve(metrics, val, s->max_epochs);
     if (st != LEVI_OK) return cli_fail(st);
-    v->search_s[li][wi] = train_s;
+    v->search_s[si][li][wi] = train_s;
     m = cJSON_CreateObject();
     cJSON_AddItemToObject(m, "val_acc", cJSON_CreateDoubleArray(val, s->max_epochs));
     cJSON_AddNumberToObject(m, "train_s", train_s);
