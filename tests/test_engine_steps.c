@@ -36,6 +36,8 @@ START_TEST(steps_never_wait) {
         {"levi cache", LEVI_METHOD_LEVI, LEVI_FUSION_CONCAT, 1, 21, 11},
         {"levi ensemble", LEVI_METHOD_LEVI, LEVI_FUSION_ENSEMBLE, 0, 61, 30},
         {"levi ensemble cache", LEVI_METHOD_LEVI, LEVI_FUSION_ENSEMBLE, 1, 37, 17},
+        {"levi late", LEVI_METHOD_LEVI, LEVI_FUSION_LATE, 0, 51, 26},
+        {"levi late cache", LEVI_METHOD_LEVI, LEVI_FUSION_LATE, 1, 27, 13},
         {"levi+lora", LEVI_METHOD_LEVI_LORA, LEVI_FUSION_CONCAT, 0, 60, 55},
         {"levi+lora ensemble", LEVI_METHOD_LEVI_LORA, LEVI_FUSION_ENSEMBLE, 0, 77, 61},
     };

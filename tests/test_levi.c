@@ -306,23 +306,37 @@ START_TEST(bad_configurations) {
 }
 END_TEST
 
-/* Gradients that reach a trainable backbone (levi+lora through both taps of
- * an ensemble; ft through the final CLS) against central finite differences
- * of the whole model's loss, at the largest-gradient parameters. */
-static void backbone_fd(levi_method method, int mode, int rank) {
+/* A model of the backbone_fd tests (the same weights for the same arguments). */
+static levi_model *fd_model(levi_method method, int mode, int rank, levi_fusion fusion, float lambda) {
     levi_vit_config vc;
     tiny_vit_config(&vc);
     levi_vit *v;
     ck_assert_levi_ok(levi_vit_create(&v, g_ctx, &vc, B, mode, rank));
     ck_assert_levi_ok(levi_vit_init_random(v, 11));
     levi_model_config mc;
-    tiny_model_config(&mc, LEVI_FUSION_ENSEMBLE, LEVI_TASK_MLP);
+    tiny_model_config(&mc, fusion, LEVI_TASK_MLP);
     mc.method = method;
     mc.lora_rank = rank;
     mc.seed = 5;
+    mc.lambda = lambda;
     if (method == LEVI_METHOD_FT) mc.ntaps = 0;
     levi_model *m;
     ck_assert_levi_ok(levi_model_create(&m, g_ctx, &mc, vit_backbone(g_ctx, v), B));
+    return m;
+}
+
+/* Gradients that reach a trainable backbone (levi+lora through both taps of
+ * an ensemble, or through the backbone view of late fusion; ft through the
+ * final CLS) against central finite differences of the loss, at the
+ * largest-gradient parameters. Late fusion trains the views on their own
+ * losses only: its backbone gradient is that of lambda · mean CE(view), the
+ * finite difference of the loss minus the loss of the same model with
+ * lambda 0 (the mixture's CE alone). */
+static void backbone_fd(levi_method method, int mode, int rank, levi_fusion fusion) {
+    levi_model *m = fd_model(method, mode, rank, fusion, 0.5f);
+    levi_model *m0 = fusion == LEVI_FUSION_LATE ? fd_model(method, mode, rank, fusion, 0.0f) : NULL;
+    levi_tensor tp0;
+    if (m0) ck_assert_int_eq(levi_backbone_trainable(levi_model_backbone(m0), &tp0, NULL, NULL, NULL), 1);
     ck_assert_int_eq(levi_model_features_cacheable(m), 0);
     float x[B * IMG * IMG], y[B] = {0, 1, 2, 1, 0};
     test_fill_uniform(x, B * IMG * IMG, 9, -1.5f, 1.5f);
@@ -348,15 +362,22 @@ static void backbone_fd(levi_method method, int mode, int rank) {
         g[j] = 0; /* next round picks the next largest */
         if (fabs(gj) < 1e-4) break;
         const float eps = 1e-2f;
-        float saved = p[j], lp, lm;
+        float saved = p[j], lp, lm, lp0 = 0, lm0 = 0;
         p[j] = saved + eps;
         ck_assert_levi_ok(levi_tensor_write(&tp, p));
         ck_assert_levi_ok(levi_model_forward(m, &px, NULL, &lab, B, &lp, NULL));
+        if (m0) ck_assert_levi_ok(levi_tensor_write(&tp0, p));
+        if (m0) ck_assert_levi_ok(levi_model_forward(m0, &px, NULL, &lab, B, &lp0, NULL));
         p[j] = saved - eps;
         ck_assert_levi_ok(levi_tensor_write(&tp, p));
         ck_assert_levi_ok(levi_model_forward(m, &px, NULL, &lab, B, &lm, NULL));
+        if (m0) ck_assert_levi_ok(levi_tensor_write(&tp0, p));
+        if (m0) ck_assert_levi_ok(levi_model_forward(m0, &px, NULL, &lab, B, &lm0, NULL));
         p[j] = saved;
         ck_assert_levi_ok(levi_tensor_write(&tp, p));
+        if (m0) ck_assert_levi_ok(levi_tensor_write(&tp0, p));
+        lp -= lp0;
+        lm -= lm0;
         char what[160];
         snprintf(what, sizeof what, "%s: backbone parameter %zu: finite difference vs gradient",
                  levi_method_name(method), j);
@@ -367,12 +388,18 @@ static void backbone_fd(levi_method method, int mode, int rank) {
     free(p);
     free(g);
     levi_model_free(m);
+    levi_model_free(m0);
 }
 
-START_TEST(backbone_gradients_levi_lora) { backbone_fd(LEVI_METHOD_LEVI_LORA, LEVI_VIT_LORA, 2); }
+START_TEST(backbone_gradients_levi_lora) { backbone_fd(LEVI_METHOD_LEVI_LORA, LEVI_VIT_LORA, 2, LEVI_FUSION_ENSEMBLE); }
 END_TEST
 
-START_TEST(backbone_gradients_ft) { backbone_fd(LEVI_METHOD_FT, LEVI_VIT_FULL, 0); }
+START_TEST(backbone_gradients_levi_lora_late) {
+    backbone_fd(LEVI_METHOD_LEVI_LORA, LEVI_VIT_LORA, 2, LEVI_FUSION_LATE);
+}
+END_TEST
+
+START_TEST(backbone_gradients_ft) { backbone_fd(LEVI_METHOD_FT, LEVI_VIT_FULL, 0, LEVI_FUSION_CONCAT); }
 END_TEST
 
 int main(void) {
@@ -388,6 +415,7 @@ int main(void) {
     tcase_add_test(tc, save_load_round_trip);
     tcase_add_test(tc, bad_configurations);
     tcase_add_test(tc, backbone_gradients_levi_lora);
+    tcase_add_test(tc, backbone_gradients_levi_lora_late);
     tcase_add_test(tc, backbone_gradients_ft);
     suite_add_tcase(s, tc);
     levi_log_init();

@@ -14,8 +14,8 @@
  *   lp         frozen          {depth}             no    linear head on h
  *   ft         full            {depth}             no    linear head on h
  *   lora       LoRA rank r     {depth}             no    linear head on h
- *   levi       frozen          S (default mid,last) yes  concat | ensemble, adapter mlp|linear
- *   levi+lora  LoRA rank r     S                   yes   concat | ensemble
+ *   levi       frozen          S (default mid,last) yes  late | concat | ensemble, adapter mlp|linear
+ *   levi+lora  LoRA rank r     S                   yes   late | concat | ensemble
  *
  * Taps use levi_vit_cls numbering: l in 0..depth-1 is block l's output CLS
  * token, l == depth the CLS token after the final layernorm.
@@ -82,8 +82,9 @@ typedef struct levi_model levi_model;
 
 const char *levi_method_name(levi_method m);
 levi_status levi_method_parse(const char *name, levi_method *out);
-/* Defaults for a method: mlp task model of 128, concat, adapter hidden 128,
- * lambda 0.5, rank 4; taps filled by levi_model_create when ntaps == 0. */
+/* Defaults for a method: mlp task model of 128, late fusion for levi and
+ * levi+lora, adapter hidden 128, lambda 0.5, rank 4; taps filled by
+ * levi_model_create when ntaps == 0. */
 void levi_model_config_default(levi_model_config *c, levi_method m);
 /* Which backbone mode a method trains with (LEVI_BACKBONE_FROZEN / FULL /
  * LORA), or -1 when it has no backbone (scratch). */

@@ -59,7 +59,8 @@ void levi_model_config_default(levi_model_config *c, levi_method m) {
     c->task.hidden = 128;
     c->task.conv1 = 16;
     c->task.conv2 = 32;
-    c->fusion = LEVI_FUSION_CONCAT;
+    /* late fusion for levi: measured by `levi-cl study` (README, "Method work") */
+    c->fusion = m == LEVI_METHOD_LEVI || m == LEVI_METHOD_LEVI_LORA ? LEVI_FUSION_LATE : LEVI_FUSION_CONCAT;
     c->adapter_linear = !(m == LEVI_METHOD_LEVI || m == LEVI_METHOD_LEVI_LORA);
     c->adapter_hidden = 128;
     c->lambda = 0.5f;
