@@ -95,9 +95,11 @@ static const char *const k_reserved[] = {"--method", "--backbone", "--data", "--
                                          "--checkpoint", "--limit", "--task-model", "--task-hidden"};
 
 static levi_status add_variant(study *s, const char *name, size_t name_len, const char *method, const char *args) {
-    if (s->nv == STUDY_MAX_VARIANTS) return levi_error(LEVI_ERR_INVALID_ARG, "more than %d methods", STUDY_MAX_VARIANTS);
+    if (s->nv == STUDY_MAX_VARIANTS)
+        return levi_error(LEVI_ERR_INVALID_ARG, "more than %d methods", STUDY_MAX_VARIANTS);
     if (name_len == 0 || name_len >= sizeof s->v[0].name)
-        return levi_error(LEVI_ERR_INVALID_ARG, "a method name must have 1..%d characters", (int)sizeof s->v[0].name - 1);
+        return levi_error(LEVI_ERR_INVALID_ARG, "a method name must have 1..%d characters",
+                          (int)sizeof s->v[0].name - 1);
     for (size_t i = 0; i < name_len; i++)
         if (!isalnum((unsigned char)name[i]) && !strchr("+-_.", name[i]))
             return levi_error(LEVI_ERR_INVALID_ARG, "method name '%.*s': use letters, digits and + - _ . only",
@@ -114,7 +116,8 @@ static levi_status add_variant(study *s, const char *name, size_t name_len, cons
     memset(v, 0, sizeof *v);
     snprintf(v->name, sizeof v->name, "%.*s", (int)name_len, name);
     snprintf(v->method, sizeof v->method, "%s", method);
-    if (strlen(args) >= sizeof v->args) return levi_error(LEVI_ERR_INVALID_ARG, "the options of '%s' are too long", v->name);
+    if (strlen(args) >= sizeof v->args)
+        return levi_error(LEVI_ERR_INVALID_ARG, "the options of '%s' are too long", v->name);
     snprintf(v->args, sizeof v->args, "%s", args);
     snprintf(v->argbuf, sizeof v->argbuf, "%s", args);
     char *save = NULL;
@@ -249,7 +252,8 @@ static levi_status parse_args(study *s, int argc, char **argv, const char **devi
     snprintf(sb, sizeof sb, "%s", seeds);
     char *save = NULL;
     for (char *t = strtok_r(sb, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        if (s->nseeds == STUDY_MAX_SEEDS) return levi_error(LEVI_ERR_INVALID_ARG, "--seeds: more than %d", STUDY_MAX_SEEDS);
+        if (s->nseeds == STUDY_MAX_SEEDS)
+            return levi_error(LEVI_ERR_INVALID_ARG, "--seeds: more than %d", STUDY_MAX_SEEDS);
         LEVI_TRY(cli_parse_int("--seeds", t, 0, 2147483647L, &s->seeds[s->nseeds]));
         for (int j = 0; j < s->nseeds; j++)
             if (s->seeds[j] == s->seeds[s->nseeds])
@@ -306,7 +310,8 @@ int cmd_study(int argc, char **argv, const cli_env *env_in) {
     d->prog.est[0] = d->size->est_data_s;
     d->prog.est[1] = needs_backbone ? d->size->est_pretrain_s : 0;
     /* a method of cost 1 trains + evaluates a demo run (train_limit images/class, train_epochs) in est_train_s */
-    double per_epoch = d->size->est_train_s / d->size->train_epochs * s->fit /
+    int demo_epochs = d->size->train_epochs > 0 ? d->size->train_epochs : 5;
+    double per_epoch = d->size->est_train_s / demo_epochs * s->fit /
                        (d->size->train_limit > 0 ? d->size->train_limit : 500);
     int k = 3;
     for (int vi = 0; vi < s->nv; vi++)

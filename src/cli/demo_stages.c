@@ -97,8 +97,8 @@ levi_status demo_set_paths(demo_run_state *s) {
     else
         memcpy(s->data_key, base_key, sizeof base_key);
     demo_key(s->backbone_key, "pretrain v1 %s data=%s arch=%s epochs=%d batch=%d limit=%d seed=%llu",
-             LEVI_VERSION, base_key, s->arch ? s->arch : "vit-tiny", s->size->pretrain_epochs, s->size->pretrain_batch, s->size->pretrain_limit,
-             s->pretrain_seed);
+             LEVI_VERSION, base_key, s->arch ? s->arch : "vit-tiny", s->size->pretrain_epochs,
+             s->size->pretrain_batch, s->size->pretrain_limit, s->pretrain_seed);
     snprintf(s->data_dir, sizeof s->data_dir, "%s/demo/fashion-shift-%s", s->cache, s->data_key);
     snprintf(s->data, sizeof s->data, "%s/data", s->data_dir);
     snprintf(s->sheet, sizeof s->sheet, "%s/sheet.png", s->data_dir);
@@ -326,8 +326,10 @@ int demo_stage_method(demo_run_state *s, const cli_env *env, int k, int mi, demo
     snprintf(stage, sizeof stage, "%d-%s", k + 1, me->name);
     log_path(s, stage, log, sizeof log);
     char key[17];
-    demo_key(key, "method v1 %s data=%s backbone=%s lr=%s epochs=%d batch=%d limit=%d eval_limit=%d seed=%llu",
-             me->name, s->data_key, s->backbone_key, me->lr, s->size->train_epochs, s->size->train_batch,
+    int epochs = s->size->train_epochs > 0 ? s->size->train_epochs : me->epochs;
+    /* v2: levi's default fusion became late */
+    demo_key(key, "method v2 %s data=%s backbone=%s lr=%s wd=%s epochs=%d batch=%d limit=%d eval_limit=%d seed=%llu",
+             me->name, s->data_key, s->backbone_key, me->lr, me->wd, epochs, s->size->train_batch,
              s->size->train_limit, s->size->eval_limit, s->seed);
 
     argv_buf *tr = calloc(1, sizeof *tr), *ev = calloc(1, sizeof *ev);
@@ -342,11 +344,13 @@ int demo_stage_method(demo_run_state *s, const cli_env *env, int k, int mi, demo
     argv_add(tr, "--data");
     argv_add(tr, "%s/train", s->data);
     argv_add(tr, "--epochs");
-    argv_add(tr, "%d", s->size->train_epochs);
+    argv_add(tr, "%d", epochs);
     argv_add(tr, "--batch");
     argv_add(tr, "%d", s->size->train_batch);
     argv_add(tr, "--lr");
     argv_add(tr, "%s", me->lr);
+    argv_add(tr, "--wd");
+    argv_add(tr, "%s", me->wd);
     if (s->size->train_limit > 0) {
         argv_add(tr, "--limit");
         argv_add(tr, "%d", s->size->train_limit);

@@ -14,9 +14,9 @@ typedef struct demo_size {
     int pretrain_epochs;
     int pretrain_batch;
     int train_limit;        /* train --limit: images per class */
-    int train_epochs;
+    int train_epochs;       /* 0: each method's own (demo_method.epochs) */
     int train_batch;
-    int eval_limit;         /* eval --limit: images per class of test-id and of test-ood */
+    int eval_limit;         /* eval --limit: images per class of test-id and of test-ood (0: all) */
     double est_data_s;      /* stage times (seconds) for the ETA */
     double est_pretrain_s;
     double est_train_s;     /* train + eval of a method of relative cost 1 */
@@ -24,7 +24,8 @@ typedef struct demo_size {
 
 typedef struct demo_method {
     const char *name;
-    const char *lr;
+    const char *lr, *wd;
+    int epochs;  /* when the size does not fix them */
     double cost; /* relative training + evaluation cost, for the ETA */
 } demo_method;
 

@@ -261,7 +261,8 @@ static levi_status read_val_curve(const char *path, double *val, int max_epochs)
     for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         if (!strstr(line, "\"type\":\"epoch\"")) continue;
         cJSON *o = cJSON_Parse(line);
-        const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "epoch"), *v = cJSON_GetObjectItemCaseSensitive(o, "val_acc");
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "epoch");
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "val_acc");
         if (cJSON_IsNumber(e) && cJSON_IsNumber(v) && e->valueint >= 1 && e->valueint <= max_epochs)
             val[e->valueint - 1] = v->valuedouble;
         cJSON_Delete(o);
@@ -407,7 +408,8 @@ int study_final_run(study *s, const cli_env *env, int k, int vi, int si) {
         }
     }
     if (m) {
-        const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "id_acc"), *ood = cJSON_GetObjectItemCaseSensitive(m, "ood_acc");
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "id_acc");
+        const cJSON *ood = cJSON_GetObjectItemCaseSensitive(m, "ood_acc");
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(m, "train_s");
         v->id[si] = cJSON_IsNumber(id) ? id->valuedouble : -1;
         v->ood[si] = cJSON_IsNumber(ood) ? ood->valuedouble : -1;
