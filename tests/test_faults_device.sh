@@ -231,6 +231,42 @@ check "the first pretrain finishes" $?
 [ -z "$(leftovers "$T/bb")" ] && [ ! -e "$T/bb.lock" ]
 check "and leaves nothing next to bb" $?
 
+# --- model files whose metadata disagree with themselves ---------------------------------
+# edit_meta SRC DST PYTHON: rewrite SRC's __metadata__ (dict m; the config as dict c) into DST
+edit_meta() {
+    python3 - "$1" "$2" "$3" <<'PY'
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+h = json.loads(raw[8:8 + n])
+m = h["__metadata__"]
+c = json.loads(m["config"])
+ns = {"m": m, "c": c, "json": json}
+exec(sys.argv[3], ns)
+m["config"] = ns.get("config_text", json.dumps(ns["c"]))
+b = json.dumps(h).encode()
+b += b" " * (-len(b) % 8)
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(b)) + b + raw[8 + n:])
+PY
+}
+"$L" train --method lp --backbone "$T/bb" --data "$T/fs/train" --epochs 1 --batch 16 --out "$T/lp.safetensors" >/dev/null 2>&1
+check "train lp (tiny)" $?
+for case in "method|m['method'] = 'levi'|'method' is 'levi' but its config's method is 'lp'" \
+            "std|c['image_std'] = 0|'image_std' must be positive" \
+            "taps|c['taps'] = []|'taps' is empty" \
+            "channels|c['channels'] = 3|do not fit the backbone's input"; do
+    IFS='|' read -r name code want <<<"$case"
+    edit_meta "$T/lp.safetensors" "$T/bad-$name.safetensors" "$code"
+    "$L" eval --model "$T/bad-$name.safetensors" --data "$T/fs/test-id" >/dev/null 2>"$T/e"
+    rc=$?; [ $rc -eq 1 ] && grep -q "$want" "$T/e" && grep -q "bad-$name.safetensors" "$T/e"
+    r=$?; check "a model file with $code is refused naming the file (rc $rc: $(tail -c 200 "$T/e"))" $r
+done
+# duplicate keys in the config: the last counts, as in Python's json (transformers)
+edit_meta "$T/lp.safetensors" "$T/dup.safetensors" \
+    "config_text = json.dumps(c).replace('\"num_classes\":', '\"num_classes\": 1, \"num_classes\":', 1)"
+"$L" eval --model "$T/dup.safetensors" --data "$T/fs/test-id" >/dev/null 2>"$T/e"
+r=$?; check "a config with a duplicate key reads its last value (rc $r: $(tail -c 200 "$T/e"))" $r
+
 # --- demo -------------------------------------------------------------------------------
 DEMO="demo --size tiny --methods scratch"
 "$L" demo --size tiny --methods scratch,,lp --out "$T/d0" >/dev/null 2>"$T/e"

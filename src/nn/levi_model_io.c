@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "levi/json_util.h"
 #include "levi/safetensors.h"
 #include "levi_model_internal.h"
 
@@ -77,6 +78,7 @@ static levi_status parse_config(const char *text, const char *file, levi_model_c
         cJSON_Delete(o);
         return levi_error(LEVI_ERR_FORMAT, "%s: __metadata__ 'config' is %s", file, text ? "not a JSON object" : "missing");
     }
+    levi_json_keep_last(o); /* duplicate keys: the last counts, as in Python's json */
     levi_status st = LEVI_OK;
     const cJSON *mv = cJSON_GetObjectItemCaseSensitive(o, "method");
     levi_method method = LEVI_METHOD_LEVI;
@@ -91,6 +93,9 @@ static levi_status parse_config(const char *text, const char *file, levi_model_c
     if (st == LEVI_OK) st = get_int(o, file, "width", 1, 4096, &c->width);
     if (st == LEVI_OK) st = get_float(o, file, "image_mean", &c->image_mean);
     if (st == LEVI_OK) st = get_float(o, file, "image_std", &c->image_std);
+    if (st == LEVI_OK && !(c->image_std > 0))
+        st = levi_error(LEVI_ERR_FORMAT, "%s: config field 'image_std' must be positive, got %g", file,
+                        (double)c->image_std);
     if (st == LEVI_OK) st = get_str(o, file, "task_model", "none", "mlp", "cnn", &kind);
     if (st == LEVI_OK) st = get_int(o, file, "task_hidden", 1, 65536, &c->task.hidden);
     if (st == LEVI_OK) st = get_int(o, file, "cnn_conv1", 1, 1024, &c->task.conv1);
@@ -116,6 +121,10 @@ static levi_status parse_config(const char *text, const char *file, levi_model_c
             c->taps[c->ntaps++] = (int)t->valuedouble;
         }
     }
+    /* a backbone's model was trained at recorded taps: none recorded is no model */
+    if (st == LEVI_OK && c->ntaps == 0 && levi_method_backbone_mode(method) >= 0)
+        st = levi_error(LEVI_ERR_FORMAT, "%s: config field 'taps' is empty; method %s reads the backbone at 1..%d taps",
+                        file, levi_method_name(method), LEVI_MAX_TAPS);
     c->task.kind = (levi_task_kind)kind;
     c->fusion = (levi_fusion)fusion;
     c->adapter_linear = lin;
@@ -252,6 +261,10 @@ levi_status levi_model_load_placed(levi_model **out, levi_ctx *ctx, levi_ctx *ba
                         ver ? ver : "(missing)", MODEL_VERSION);
     levi_model_config cfg;
     if (rc == LEVI_OK) rc = parse_config(levi_safetensors_meta(&st, "config"), path, &cfg);
+    const char *meta_method = levi_safetensors_meta(&st, "method");
+    if (rc == LEVI_OK && meta_method && strcmp(meta_method, levi_method_name(cfg.method)))
+        rc = levi_error(LEVI_ERR_FORMAT, "%s: __metadata__ 'method' is '%s' but its config's method is '%s'", path,
+                        meta_method, levi_method_name(cfg.method));
     char **names = NULL;
     if (rc == LEVI_OK) rc = parse_names(levi_safetensors_meta(&st, "class_names"), path, cfg.num_classes, &names);
     levi_backbone *bb = NULL;
@@ -298,6 +311,8 @@ levi_status levi_model_load_placed(levi_model **out, levi_ctx *ctx, levi_ctx *ba
     levi_safetensors_free(&st);
     if (rc != LEVI_OK) {
         levi_model_free(m);
+        /* every error names the file (the model's own checks do not know it) */
+        if (!strstr(levi_last_error(), path)) levi_error(rc, "%s: %s", path, levi_last_error());
         return rc;
     }
     *out = m;
