@@ -9,8 +9,9 @@
  * (always direct), and the threshold from both paths' times per shape.
  *
  * Where the time goes: CLBlast compiles one program per parameter set (all
- * of the GEMM routine's kernels; 10-60 s through PoCL, about a second on a
- * GPU), then each shape is timed for ~0.15 s. So every measurement that
+ * of the GEMM routine's kernels; 9-14 s through PoCL on 2 cores, 10-60 s on
+ * a busy machine, about a second on a GPU), then each shape is timed for
+ * ~0.15 s (the 13 shapes: ~3 s). So every measurement that
  * needs a program of its own is budgeted: CLBlast's own kernels forced down
  * each path (2 programs), then candidates while the budget lasts. The best
  * candidate of each path is timed on every shape as soon as it leads, so the
@@ -205,7 +206,7 @@ typedef struct tune_state {
     double start, deadline;
     tune_shared *shared;
     check_case checks[2];
-    const char *all[NMAX]; /* every bench shape but square 1024 */
+    const char *all[NMAX]; /* the bench shapes but square 1024 and the batched ones */
     int nall;
     int have_defind, have_defdir; /* CLBlast's kernels forced indirect / direct, timed on all shapes */
     double g_defind[NMAX], g_defdir[NMAX];
@@ -238,6 +239,7 @@ static levi_status time_shapes(tune_state *S, const char *const *names, int n, d
         double t0 = bench_now();
         LEVI_TRY(bench_gemm_shape_time(S->ctx, shape_by_name(names[i]), k_per_shape_s, &row));
         if (i == 0) S->first_s = bench_now() - t0; /* with the program's compilation, when it is new */
+        LEVI_DEBUG("tune: %-32s %8.2f GFLOP/s, timed in %.2f s", names[i], row.value, bench_now() - t0);
         if (k >= 0) g[k] = row.value;
         logsum += log(row.value);
     }
@@ -436,8 +438,13 @@ levi_status bench_tune_gemm(levi_ctx *ctx, double start, double budget_s, tune_s
     S->start = start;
     S->deadline = start + budget_s;
     S->shared = shared;
+    /* Not square 1024 (slow), nor the batched shapes: CLBlast runs those
+     * through a routine of its own (XgemmBatched), whose program costs a
+     * second compilation per parameter set (measured: 14-28 s through PoCL,
+     * more than the rest of a step), and no model runs batched GEMMs. */
     for (int i = 0; i < BENCH_GEMM_NSHAPES && S->nall < NMAX; i++)
-        if (strcmp(k_bench_gemm_shapes[i].name, "square 1024")) S->all[S->nall++] = k_bench_gemm_shapes[i].name;
+        if (strcmp(k_bench_gemm_shapes[i].name, "square 1024") && k_bench_gemm_shapes[i].batch == 1)
+            S->all[S->nall++] = k_bench_gemm_shapes[i].name;
     levi_status st = check_init(ctx, &S->checks[0], 67, 45, 33, 0);
     if (st == LEVI_OK) st = check_init(ctx, &S->checks[1], 100, 70, 90, 1);
     /* Every step needs a program of its own: the first ones run whatever

@@ -9,7 +9,7 @@
 
 typedef struct tune_report {
     int tried, valid, rejected; /* candidates */
-    double defaults, tuned;     /* GFLOP/s, geometric mean over the bench shapes (but square 1024):
+    double defaults, tuned;     /* GFLOP/s, geometric mean over the bench shapes (not square 1024, not batched):
                                    CLBlast's own kernels (best threshold), the chosen set */
     double seconds;
 } tune_report;

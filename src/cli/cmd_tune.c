@@ -57,7 +57,7 @@ static int finish(tune_run *r, levi_tuning best, const tune_report *rep, int cut
     }
     printf("%d candidates in %.0f s (%d valid, %d rejected)%s\n", rep->tried, bench_now() - r->start, rep->valid,
            rep->rejected, cut ? "; the budget ended during the next one" : "");
-    printf("GEMM geometric mean over the bench shapes: %.2f GFLOP/s with CLBlast's own kernels, %.2f tuned (%.2fx)\n",
+    printf("GEMM geometric mean over the unbatched bench shapes: %.2f GFLOP/s with CLBlast's own kernels, %.2f tuned (%.2fx)\n",
            rep->defaults, rep->tuned, rep->tuned / rep->defaults);
     printf("stored in %s\n", r->path);
     return 0;
