@@ -123,6 +123,30 @@ wait $first
 rc=$?; [ $rc -eq 0 ] && seed_is "$T/ff" 0 && [ ! -e "$T/ff.lock" ]
 check "the first writer finishes and removes its lock (rc $rc)" $?
 
+# --- data text-shift: the same guarantees -------------------------------------------
+for s in games sound; do
+    i=0
+    while [ $i -lt 30 ]; do
+        printf 'Package: %s-%02d\nSection: %s\nSource: %s-src%02d\nDescription: %s tool %d\n\n' "$s" $i "$s" "$s" $i "$s" $i
+        i=$((i + 1))
+    done
+done >"$T/pk.txt"
+TS="data text-shift --source $T/pk.txt --classes games,sound --train-per-class 5 --test-per-class 4"
+"$L" $TS --out "$T/ts" --seed 1 >/dev/null 2>&1
+check "text-shift" $?
+with_fault "rename:1:kill-after:/ts" $TS --out "$T/ts" --seed 2 --force >/dev/null 2>&1
+rc=$?; [ $rc -eq 137 ] && [ -f "$T/ts/manifest.json" ]
+check "text-shift --force killed after its first rename: ts still present (rc $rc)" $?
+"$L" $TS --out "$T/ts" --seed 2 --force >/dev/null 2>&1 && [ -z "$(leftovers "$T/ts")" ]
+check "the next text-shift removes what the killed one left" $?
+LD_PRELOAD="$SHIM" LEVI_FAULT="open:1:sleep=2:/ts.tmp." "$L" $TS --out "$T/ts" --force >/dev/null 2>&1 &
+first=$!
+for _ in $(seq 200); do grep -qx "$first" "$T/ts.lock" 2>/dev/null && break; sleep 0.05; done
+"$L" $TS --out "$T/ts" --force >/dev/null 2>"$T/e"
+rc=$?; [ $rc -eq 1 ] && grep -q "in use by PID $first" "$T/e"
+check "a second text-shift --out ts fails naming PID $first (rc $rc)" $?
+wait $first
+
 # --- outputs are checked before any work ------------------------------------------
 "$L" data show "$T/ee" --out "$T/shdir/" >/dev/null 2>"$T/e"
 rc=$?; [ $rc -eq 2 ] && grep -q "is a folder" "$T/e"

@@ -106,13 +106,19 @@ int data_text_shift(int argc, char **argv) {
         i++;
     }
     if (!p.out) return usage_error("%s", "needs --out DIR");
-    char *data = NULL;
-    levi_status st = read_source(source, &data, &p.len);
+    /* one writer per output folder; then repair what a killed writer left */
+    levi_output_lock lock;
+    levi_status st = levi_output_check_dir("--out", p.out);
+    if (st == LEVI_OK) st = levi_output_lock_take(&lock, p.out);
     if (st != LEVI_OK) return cli_fail(st);
+    char *data = NULL;
+    st = levi_output_recover(p.out, NULL);
+    if (st == LEVI_OK) st = read_source(source, &data, &p.len);
     p.data = data;
     p.source_name = !source ? "apt-cache dumpavail" : strcmp(source, "-") ? source : "standard input";
-    st = levi_text_shift(&p);
+    if (st == LEVI_OK) st = levi_text_shift(&p);
     free(data);
+    levi_output_lock_release(&lock);
     if (st != LEVI_OK) return cli_fail(st);
     printf("wrote %s (classes %s, rho %g, seed %llu; see %s/manifest.json for the counts and the source's SHA-256)\n",
            p.out, p.classes, p.rho, p.seed, p.out);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "levi/random.h"
+#include "levi/files.h"
 #include "levi/json_util.h"
 #include "levi/runtime.h"
 #include "text_shift_internal.h"
@@ -320,30 +321,19 @@ levi_status levi_text_shift(const levi_text_shift_params *p) {
                                       "output of apt-cache dumpavail)", p->source_name ? p->source_name : "source");
     if (st == LEVI_OK) st = choose(&j, pk, npk);
     size_t n = strlen(p->out);
-    char *tmp = malloc(n + 64), *old = malloc(n + 64);
-    if (st == LEVI_OK && (!tmp || !old)) st = levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
+    char *tmp = malloc(n + 64);
+    if (st == LEVI_OK && !tmp) st = levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
     if (tmp) tmp[0] = '\0';
     if (st == LEVI_OK) {
         while (n > 1 && p->out[n - 1] == '/') n--;
         snprintf(tmp, n + 64, "%.*s.tmp.%ld", (int)n, p->out, (long)getpid());
-        snprintf(old, n + 64, "%.*s.old.%ld", (int)n, p->out, (long)getpid());
         rm_tree(tmp);
         st = generate(&j, tmp, skipped, npk);
     }
-    if (st == LEVI_OK) { /* swap in: the old folder (if any) moves aside first, then goes */
-        int had = out_state(p->out);
-        if (had == 1) rmdir(p->out);
-        else if (had == 2 && rename(p->out, old) != 0)
-            st = levi_error(LEVI_ERR_IO, "cannot move the old '%s' aside: %s", p->out, strerror(errno));
-        if (st == LEVI_OK && rename(tmp, p->out) != 0) {
-            st = levi_error(LEVI_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, p->out, strerror(errno));
-            if (had == 2) rename(old, p->out);
-        }
-        if (st == LEVI_OK && had == 2) rm_tree(old);
-    }
+    /* swap in without a moment where p->out is missing (levi/files.h) */
+    if (st == LEVI_OK) st = levi_dir_publish(tmp, p->out);
     if (st != LEVI_OK && tmp && tmp[0]) rm_tree(tmp);
     free(tmp);
-    free(old);
     free(j.side[0]);
     free(j.side[1]);
     deb_packages_free(pk, npk);
