@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "levi/parallel.h"
 #include "levi/train.h"
 
 static levi_status check_dataset(const levi_model *m, const levi_dataset *ds, const char *what) {
