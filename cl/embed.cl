@@ -71,3 +71,42 @@ __kernel void embedding_backward_table(__global float *dtable, const ulong dtabl
         if (id >= 0 && id < V) dtable[dtable_off + (size_t)id * D + d] += dout[dout_off + (size_t)r * D + d];
     }
 }
+
+/* --- hashed n-grams of token ids (a text task model's bag of n-grams) ------ */
+
+/* A 32-bit integer mix (lowbias32); the host's reference uses the same. */
+inline uint ngram_mix(uint h) {
+    h ^= h >> 16;
+    h *= 0x7feb352dU;
+    h ^= h >> 15;
+    h *= 0x846ca68bU;
+    h ^= h >> 16;
+    return h;
+}
+
+/* hid, hmask (B, 2T) from ids, mask (B, T): column t < T is the unigram at
+ * t, column T + t the bigram (t, t+1), each hashed into [0, N); a position
+ * outside the mask (for a bigram: either token) gets id -1 and mask 0.
+ * Range (2T, B). */
+__kernel void ngram_hash(__global float *hid, const ulong hid_off, __global float *hmask, const ulong hmask_off,
+                         __global const float *ids, const ulong ids_off, __global const float *mask,
+                         const ulong mask_off, const int T, const int N) {
+    const int j = get_global_id(0);
+    if (j >= 2 * T) return;
+    const size_t b = get_global_id(1);
+    const int t = j < T ? j : j - T;
+    __global const float *id = ids + ids_off + b * T;
+    __global const float *m = mask + mask_off + b * T;
+    int valid = m[t] != 0.0f;
+    uint h;
+    if (j < T) {
+        h = ngram_mix((uint)fmax(id[t], 0.0f) * 2U + 1U);
+    } else {
+        valid = valid && t + 1 < T && m[t + 1 < T ? t + 1 : t] != 0.0f;
+        const uint a = (uint)fmax(id[t], 0.0f), c = (uint)fmax(id[t + 1 < T ? t + 1 : t], 0.0f);
+        h = ngram_mix(ngram_mix(a * 2U) ^ (c * 0x9e3779b9U));
+    }
+    const size_t o = b * 2 * T + j;
+    hid[hid_off + o] = valid ? (float)(h % (uint)N) : -1.0f;
+    hmask[hmask_off + o] = valid ? 1.0f : 0.0f;
+}

@@ -87,3 +87,69 @@ levi_dataset synthetic(int n) {
     for (int i = 0; i < n; i++) ds.labels[i] = i % K;
     return ds;
 }
+
+levi_model *tiny_text_model(levi_ctx *hc, levi_ctx *bc, levi_method method, levi_fusion fusion) {
+    int mode = levi_method_backbone_mode(method);
+    levi_backbone *bb = NULL;
+    if (mode >= 0) {
+        levi_bert_config c = {.vocab_size = VOCAB_TEXT, .hidden_size = 16, .num_hidden_layers = 2,
+                              .num_attention_heads = 2, .intermediate_size = 32, .max_position_embeddings = 32,
+                              .type_vocab_size = 2, .layer_norm_eps = 1e-12f, .pooling = LEVI_POOL_MEAN};
+        levi_bert *b;
+        ck_assert_levi_ok(levi_bert_create(&b, bc, &c, B, SEQ, mode, mode == LEVI_BACKBONE_LORA ? 2 : 0));
+        ck_assert_levi_ok(levi_bert_init_random(b, 3));
+        ck_assert_levi_ok(levi_backbone_from_bert(&bb, bc, b));
+    }
+    levi_model_config mc;
+    levi_model_config_default(&mc, method);
+    mc.num_classes = K;
+    mc.input = LEVI_INPUT_TOKENS;
+    mc.seq_len = SEQ;
+    mc.task.kind = LEVI_TASK_NGRAM;
+    mc.task.hidden = 8;
+    mc.task.buckets = 97;
+    mc.task.embed = 8;
+    mc.adapter_hidden = 8;
+    mc.lora_rank = 2;
+    mc.seed = 5;
+    if (method == LEVI_METHOD_LEVI || method == LEVI_METHOD_LEVI_LORA) {
+        mc.fusion = fusion;
+        mc.ntaps = 2;
+        mc.taps[0] = 0;
+        mc.taps[1] = 2;
+    }
+    levi_model *m;
+    ck_assert_levi_ok(levi_model_create(&m, hc, &mc, bb, B));
+    return m;
+}
+
+levi_dataset synthetic_text(int n) {
+    static char *names[K] = {"a", "b", "c"};
+    levi_dataset ds;
+    memset(&ds, 0, sizeof ds);
+    ds.kind = LEVI_INPUT_TOKENS;
+    ds.n = n;
+    ds.seq_len = SEQ;
+    ds.num_classes = K;
+    ds.class_names = names;
+    ds.tokens = malloc((size_t)n * SEQ * sizeof *ds.tokens);
+    ds.mask = malloc((size_t)n * SEQ);
+    ds.labels = malloc((size_t)n * sizeof(int));
+    unsigned long long r = 23;
+    for (int i = 0; i < n; i++) {
+        int len = 2 + i % (SEQ - 1);
+        for (int t = 0; t < SEQ; t++) {
+            ds.tokens[i * SEQ + t] = t < len ? (int)(levi_splitmix64(&r) % VOCAB_TEXT) : 0;
+            ds.mask[i * SEQ + t] = t < len;
+        }
+        ds.labels[i] = i % K;
+    }
+    return ds;
+}
+
+void synthetic_free(levi_dataset *ds) {
+    free(ds->pixels);
+    free(ds->tokens);
+    free(ds->mask);
+    free(ds->labels);
+}

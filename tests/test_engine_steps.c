@@ -22,6 +22,8 @@ typedef struct step_case {
     int max_launches, max_gemms; /* per step, at or under */
 } step_case;
 
+static void steady_steps(const step_case *c, levi_model *m, const levi_dataset *ds);
+
 /* Per steady-state step of every method: no blocking sync, no byte read back,
  * and launches and GEMM calls at or under the bounds of the table (the tiny
  * model: depth 2, taps {0, 2}, task model mlp). */
@@ -42,58 +44,63 @@ START_TEST(steps_never_wait) {
         {"levi+lora ensemble", LEVI_METHOD_LEVI_LORA, LEVI_FUSION_ENSEMBLE, 0, 77, 61},
     };
     levi_dataset ds = synthetic(4 * B);
-    levi_adamw_cfg opt = {1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f};
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const step_case *c = &cases[i];
-        levi_model *m = tiny_model(g_ctx, g_ctx, c->method, c->fusion);
-        levi_feed *f;
-        ck_assert_levi_ok(levi_feed_create(&f, m, &ds, B, 1, 3, c->cache));
-        ck_assert_levi_ok(levi_feed_epoch(f, 0));
-        ck_assert_levi_ok(levi_model_metrics_reset(m, LEVI_METRICS_TRAIN, 1));
-        long t = 0;
-        levi_batch b;
-        for (int w = 0; w < 2; w++) {
-            ck_assert_levi_ok(levi_feed_next(f, &b));
-            ck_assert_levi_ok(levi_train_step(m, &b, &opt, ++t, 1.0f));
-        }
-        ck_assert_levi_ok(levi_finish(g_ctx));
-        levi_counters c0, c1, d;
-        levi_counters_get(g_ctx, &c0);
-        const int steps = 2; /* the epoch's last two batches */
-        for (int s = 0; s < steps; s++) {
-            ck_assert_levi_ok(levi_feed_next(f, &b));
-            ck_assert_int_eq(b.n, B);
-            ck_assert_levi_ok(levi_train_step(m, &b, &opt, ++t, 1.0f));
-        }
-        levi_counters_get(g_ctx, &c1);
-        levi_counters_diff(&c0, &c1, &d);
-        fprintf(stderr, "%-20s per step: %4.1f launches, %4.1f GEMM calls, %.1f blocking syncs, %.1f backpressure "
-                        "waits, %llu h2d bytes\n",
-                c->name, (double)d.launches / steps, (double)d.gemm_calls / steps, (double)d.blocking_syncs / steps,
-                (double)d.backpressure_waits / steps, d.h2d_bytes / steps);
-        ck_assert_msg(d.blocking_syncs == 0, "%s: %llu blocking syncs in %d steps", c->name, d.blocking_syncs, steps);
-        ck_assert_msg(d.d2h_bytes == 0, "%s: %llu bytes read back in %d steps", c->name, d.d2h_bytes, steps);
-        ck_assert_msg(d.launches <= (unsigned long long)c->max_launches * steps, "%s: %.1f launches per step > %d",
-                      c->name, (double)d.launches / steps, c->max_launches);
-        ck_assert_msg(d.gemm_calls <= (unsigned long long)c->max_gemms * steps, "%s: %.1f GEMM calls per step > %d",
-                      c->name, (double)d.gemm_calls / steps, c->max_gemms);
-        /* the end of the epoch, and one read: the device's sums match the host's */
-        ck_assert_levi_ok(levi_feed_next(f, &b));
-        ck_assert_int_eq(b.n, 0);
-        levi_metrics mt;
-        ck_assert_levi_ok(levi_model_metrics_read(m, LEVI_METRICS_TRAIN, &mt));
-        ck_assert_int_eq(mt.n, 4 * B);
-        ck_assert_int_eq(mt.bad_loss_step, 0);
-        ck_assert_int_eq(mt.bad_grad_step, 0);
-        ck_assert_msg(isfinite(mt.loss_sum) && mt.loss_sum > 0 && mt.correct >= 0 && mt.correct <= 4 * B,
-                      "%s: loss sum %g, correct %ld", c->name, mt.loss_sum, mt.correct);
-        levi_feed_free(f);
-        levi_model_free(m);
-    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        steady_steps(&cases[i], tiny_model(g_ctx, g_ctx, cases[i].method, cases[i].fusion), &ds);
     free(ds.pixels);
     free(ds.labels);
 }
 END_TEST
+
+
+/* Two warm-up steps of m (taken over) on ds, then the epoch's last two:
+ * per step no blocking sync, no byte read back, launches and GEMM calls
+ * within the case's bounds; then the device's sums. */
+static void steady_steps(const step_case *c, levi_model *m, const levi_dataset *ds) {
+    levi_adamw_cfg opt = {1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f};
+    levi_feed *f;
+    ck_assert_levi_ok(levi_feed_create(&f, m, ds, B, 1, 3, c->cache));
+    ck_assert_levi_ok(levi_feed_epoch(f, 0));
+    ck_assert_levi_ok(levi_model_metrics_reset(m, LEVI_METRICS_TRAIN, 1));
+    long t = 0;
+    levi_batch b;
+    for (int w = 0; w < 2; w++) {
+        ck_assert_levi_ok(levi_feed_next(f, &b));
+        ck_assert_levi_ok(levi_train_step(m, &b, &opt, ++t, 1.0f));
+    }
+    ck_assert_levi_ok(levi_finish(g_ctx));
+    levi_counters c0, c1, d;
+    levi_counters_get(g_ctx, &c0);
+    const int steps = 2; /* the epoch's last two batches */
+    for (int s = 0; s < steps; s++) {
+        ck_assert_levi_ok(levi_feed_next(f, &b));
+        ck_assert_int_eq(b.n, B);
+        ck_assert_levi_ok(levi_train_step(m, &b, &opt, ++t, 1.0f));
+    }
+    levi_counters_get(g_ctx, &c1);
+    levi_counters_diff(&c0, &c1, &d);
+    fprintf(stderr, "%-20s per step: %4.1f launches, %4.1f GEMM calls, %.1f blocking syncs, %.1f backpressure "
+                    "waits, %llu h2d bytes\n",
+            c->name, (double)d.launches / steps, (double)d.gemm_calls / steps, (double)d.blocking_syncs / steps,
+            (double)d.backpressure_waits / steps, d.h2d_bytes / steps);
+    ck_assert_msg(d.blocking_syncs == 0, "%s: %llu blocking syncs in %d steps", c->name, d.blocking_syncs, steps);
+    ck_assert_msg(d.d2h_bytes == 0, "%s: %llu bytes read back in %d steps", c->name, d.d2h_bytes, steps);
+    ck_assert_msg(d.launches <= (unsigned long long)c->max_launches * steps, "%s: %.1f launches per step > %d",
+                  c->name, (double)d.launches / steps, c->max_launches);
+    ck_assert_msg(d.gemm_calls <= (unsigned long long)c->max_gemms * steps, "%s: %.1f GEMM calls per step > %d",
+                  c->name, (double)d.gemm_calls / steps, c->max_gemms);
+    /* the end of the epoch, and one read: the device's sums match the host's */
+    ck_assert_levi_ok(levi_feed_next(f, &b));
+    ck_assert_int_eq(b.n, 0);
+    levi_metrics mt;
+    ck_assert_levi_ok(levi_model_metrics_read(m, LEVI_METRICS_TRAIN, &mt));
+    ck_assert_int_eq(mt.n, 4 * B);
+    ck_assert_int_eq(mt.bad_loss_step, 0);
+    ck_assert_int_eq(mt.bad_grad_step, 0);
+    ck_assert_msg(isfinite(mt.loss_sum) && mt.loss_sum > 0 && mt.correct >= 0 && mt.correct <= 4 * B,
+                  "%s: loss sum %g, correct %ld", c->name, mt.loss_sum, mt.correct);
+    levi_feed_free(f);
+    levi_model_free(m);
+}
 
 /* The step and epoch lines of a metrics log. */
 typedef struct log_lines {
@@ -303,8 +310,49 @@ START_TEST(host_modes_count_their_syncs) {
 }
 END_TEST
 
+/* The same on text: a tiny BERT and the ngram task model on token ids (and
+ * their mask) going up with non-blocking writes too. */
+START_TEST(text_steps_never_wait) {
+    static const step_case cases[] = {
+        {"text scratch", LEVI_METHOD_SCRATCH, LEVI_FUSION_CONCAT, 0, 16, 6},
+        {"text lp cache", LEVI_METHOD_LP, LEVI_FUSION_CONCAT, 1, 9, 2},
+        {"text ft", LEVI_METHOD_FT, LEVI_FUSION_CONCAT, 0, 88, 39},
+        {"text levi", LEVI_METHOD_LEVI, LEVI_FUSION_CONCAT, 0, 43, 21},
+        {"text levi cache", LEVI_METHOD_LEVI, LEVI_FUSION_CONCAT, 1, 23, 9},
+        {"text levi+lora ens", LEVI_METHOD_LEVI_LORA, LEVI_FUSION_ENSEMBLE, 0, 77, 58},
+    };
+    levi_dataset ds = synthetic_text(4 * B);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        steady_steps(&cases[i], tiny_text_model(g_ctx, g_ctx, cases[i].method, cases[i].fusion), &ds);
+    synthetic_free(&ds);
+    /* levi_train on texts with a step line at every step: none either over the steady state */
+    ds = synthetic_text(SPE * B - 2);
+    char *dir = test_tmpdir(), log[600];
+    snprintf(log, sizeof log, "%s/log.jsonl", dir);
+    levi_model *m = tiny_text_model(g_ctx, g_ctx, LEVI_METHOD_LEVI, LEVI_FUSION_ENSEMBLE);
+    levi_train_config tc;
+    train_config(&tc, log);
+    levi_train_result r;
+    ck_assert_levi_ok(levi_train(m, &ds, &tc, &r));
+    ck_assert_int_eq(r.steady_steps, SPE - 2);
+    ck_assert_msg(r.steady.blocking_syncs == 0, "texts: %llu blocking syncs in %ld steady steps with --log",
+                  r.steady.blocking_syncs, r.steady_steps);
+    ck_assert_uint_eq(r.steady.d2h_bytes, sizeof(levi_metrics_snapshot));
+    log_lines ll;
+    read_log(log, &ll);
+    ck_assert_int_eq(ll.steps, 2 * SPE);
+    ck_assert_int_eq(ll.epochs, 2);
+    levi_model_free(m);
+    synthetic_free(&ds);
+    remove(log);
+    remove(dir);
+    free(dir);
+}
+END_TEST
+
 void engine_steps_tests(TCase *tc) {
     tcase_add_test(tc, steps_never_wait);
+    tcase_add_test(tc, text_steps_never_wait);
     tcase_add_test(tc, train_log_never_waits);
     tcase_add_test(tc, train_log_stops_at_the_first_bad_step);
     tcase_add_test(tc, host_modes_count_their_syncs);

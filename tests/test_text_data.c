@@ -202,6 +202,66 @@ START_TEST(rejects_bad_csv) {
 }
 END_TEST
 
+/* Texts as a training set of token ids (tokenised once, at load) and the
+ * loader's batches of them: ids and mask as floats, in the epoch's order. */
+START_TEST(tokens_for_training) {
+    static const char vocab[] = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\nfont\nfonts\n-\npython\n##3\nmodule\n";
+    levi_tokenizer *t;
+    ck_assert_levi_ok(levi_tokenizer_create(&t, vocab, sizeof vocab - 1, "vocab", NULL));
+    const char *path = put("d.jsonl",
+                           "{\"text\": \"python3-module\", \"label\": \"python\"}\n"
+                           "{\"text\": \"the fonts\", \"label\": \"fonts\"}\n"
+                           "{\"text\": \"the font the font the font\", \"label\": \"fonts\"}\n",
+                           0);
+    ck_assert(levi_text_path_is_text(path));
+    ck_assert(!levi_text_path_is_text("images/"));
+    levi_dataset ds;
+    int trunc = -1;
+    ck_assert_levi_ok(levi_text_load_tokens(&ds, path, NULL, t, 6, &trunc));
+    ck_assert_int_eq(ds.kind, LEVI_INPUT_TOKENS);
+    ck_assert_int_eq(ds.n, 3);
+    ck_assert_int_eq(ds.seq_len, 6);
+    ck_assert_int_eq(ds.num_classes, 2);
+    ck_assert_str_eq(ds.class_names[1], "python");
+    ck_assert_int_eq(trunc, 1);
+    ck_assert_uint_eq(levi_dataset_sample_floats(&ds), 6);
+    /* [CLS] python ##3 - module [SEP]; [CLS] the fonts [SEP] [PAD] [PAD]; truncated: ... font [SEP] */
+    const int want[3][6] = {{2, 9, 10, 8, 11, 3}, {2, 5, 7, 3, 0, 0}, {2, 5, 6, 5, 6, 3}};
+    for (int i = 0; i < 3; i++)
+        for (int k = 0; k < 6; k++) {
+            ck_assert_int_eq(ds.tokens[i * 6 + k], want[i][k]);
+            ck_assert_int_eq(ds.mask[i * 6 + k], i != 1 || k < 4);
+        }
+    ck_assert_int_eq(ds.labels[0], 1);
+    levi_loader l;
+    ck_assert_levi_ok(levi_loader_init(&l, &ds, 2, 7, 1));
+    float x[12], m[12], y[2];
+    for (int e = 0; e < 2; e++) {
+        levi_loader_epoch(&l, e);
+        int seen = 0, b;
+        while ((b = levi_loader_next_input(&l, x, m, y)) > 0) {
+            for (int r = 0; r < b; r++) {
+                int idx = l.order[l.pos - b + r];
+                ck_assert_int_eq((int)y[r], ds.labels[idx]);
+                for (int k = 0; k < 6; k++) {
+                    ck_assert_int_eq((int)x[r * 6 + k], want[idx][k]);
+                    ck_assert(m[r * 6 + k] == (float)ds.mask[idx * 6 + k]);
+                }
+            }
+            seen += b;
+        }
+        ck_assert_int_eq(seen, 3);
+    }
+    levi_loader_free(&l);
+    levi_dataset_free(&ds);
+    /* an invalid text names its row; T < 2 is refused */
+    path = put("bad.jsonl", "{\"text\": \"ok\", \"label\": \"a\"}\n{\"text\": \"ok\", \"label\": \"b\"}\n", 0);
+    ck_assert_int_eq(levi_text_load_tokens(&ds, path, NULL, t, 1, NULL), LEVI_ERR_INVALID_ARG);
+    ck_assert_ptr_null(ds.tokens);
+    levi_tokenizer_free(t);
+}
+END_TEST
+
 START_TEST(format_names) {
     levi_text_format f;
     ck_assert_levi_ok(levi_text_format_parse("TSV", &f));
@@ -223,6 +283,7 @@ int main(void) {
     tcase_add_test(t, rejects_huge_and_too_many);
     tcase_add_test(t, rejects_bad_csv);
     tcase_add_test(t, format_names);
+    tcase_add_test(t, tokens_for_training);
     suite_add_tcase(s, t);
     return test_run(s);
 }

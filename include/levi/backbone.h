@@ -16,6 +16,7 @@
 #ifndef LEVI_BACKBONE_H
 #define LEVI_BACKBONE_H
 
+#include "levi/data.h"
 #include "levi/vit.h"
 
 #ifdef __cplusplus
@@ -32,11 +33,9 @@ typedef enum {
     LEVI_BACKBONE_LORA = 2,   /* LoRA adapters train, the base stays frozen */
 } levi_backbone_mode;
 
-typedef enum { LEVI_INPUT_PIXELS = 0, LEVI_INPUT_TOKENS = 1 } levi_input_kind;
-
 /* What one sample looks like to a backbone (and to a task model reading the
- * same view). All inputs are float tensors; token ids and mask values are
- * exact integers stored as floats. */
+ * same view; levi_input_kind is in levi/data.h). All inputs are float
+ * tensors; token ids and mask values are exact integers stored as floats. */
 typedef struct levi_input_spec {
     levi_input_kind kind;
     int channels, height, width; /* pixels: x (B,C,H,W), normalized (p - mean)/std of p in [0,1] */

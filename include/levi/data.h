@@ -130,6 +130,11 @@ levi_status levi_resample(const unsigned char *in, int iw, int ih, int C, const 
 
 /* --- datasets ------------------------------------------------------------ */
 
+/* What a sample is: an image (pixels), or a text tokenised into ids with an
+ * attention mask (levi/text.h builds those). The same values describe a
+ * backbone's and a model's input view (levi/backbone.h levi_input_spec). */
+typedef enum { LEVI_INPUT_PIXELS = 0, LEVI_INPUT_TOKENS = 1 } levi_input_kind;
+
 /* Training-time augmentation (a shuffling loader only: never evaluation):
  * a random horizontal flip (p = 0.5) and torchvision's RandomResizedCrop
  * (scale 0.08..1, ratio 3/4..4/3, resized back bilinearly with PIL's
@@ -154,6 +159,12 @@ typedef struct levi_dataset {
     int from_cache_file;         /* 1: pixels come from the cache folder (no decoding at all) */
     void *map_;                  /* internal: the mapping of a cache file, or NULL */
     size_t map_len_;
+    /* Texts (kind LEVI_INPUT_TOKENS; pixels NULL, channels/height/width 0),
+     * tokenised once when loaded (levi_text_dataset_tokens): */
+    levi_input_kind kind;  /* LEVI_INPUT_PIXELS (0) for images */
+    int seq_len;           /* T: every text padded or truncated to T tokens */
+    int *tokens;           /* n × T token ids ([CLS] ... [SEP], then [PAD]) */
+    unsigned char *mask;   /* n × T attention mask: 1 for a token, 0 for padding */
 } levi_dataset;
 
 typedef struct levi_load_options {
@@ -230,6 +241,13 @@ void levi_loader_epoch(levi_loader *l, int epoch);
  * Returns the number of images (the last batch may be short), 0 at epoch
  * end; returns at once when the workers prepared the batch already. */
 int levi_loader_next(levi_loader *l, float *images, float *labels);
+/* The same for any input kind: x (batch, C, H, W) pixels or (batch, T) token
+ * ids, mask (batch, T) of 1/0 for tokens (may be NULL: not copied; unused
+ * for pixels), labels (batch). Ids and mask values are exact integers as
+ * floats. */
+int levi_loader_next_input(levi_loader *l, float *x, float *mask, float *labels);
+/* Floats per sample of x: C·H·W for images, T for texts (the mask has T too). */
+size_t levi_dataset_sample_floats(const levi_dataset *ds);
 void levi_loader_stats_get(const levi_loader *l, levi_loader_stats *out);
 void levi_loader_free(levi_loader *l);
 

@@ -30,6 +30,9 @@
  *   own key (levi_backbone_config_key).
  *   "preprocessor" (optional) is the HF preprocessor_config.json the data was
  *   prepared with (per-channel mean/std included).
+ *   "tokenizer" (models that read token ids) is the tokenizer that made them
+ *   (levi/text.h levi_tokenizer_json: vocabulary and options), so a model
+ *   file reads text without the model folder.
  * A training checkpoint adds "opt.head.m/v", "opt.backbone.m/v" (flat AdamW
  * moments) and __metadata__ "train_state" (JSON: epoch, step, seed). */
 #ifndef LEVI_LEVI_MODEL_H
@@ -64,9 +67,12 @@ typedef enum { LEVI_FUSION_CONCAT = 0, LEVI_FUSION_ENSEMBLE = 1, LEVI_FUSION_LAT
 typedef struct levi_model_config {
     levi_method method;
     int num_classes;
-    int channels, height, width; /* input images */
+    int channels, height, width; /* input images (0 for token input) */
     float image_mean, image_std; /* pixels in [0,1] are normalized (x - mean)/std; the per-channel values
                                     of the data preprocessing are in levi_model_preprocessor() */
+    levi_input_kind input;       /* what the model reads: images, or token ids with their mask (texts);
+                                    with a backbone its view decides (levi_model_create sets this) */
+    int seq_len;                 /* token input: T (with a backbone: the backbone's) */
     levi_task_config task;       /* kind NONE for lp/ft/lora */
     int ntaps;
     int taps[LEVI_MAX_TAPS];
@@ -82,9 +88,10 @@ typedef struct levi_model levi_model;
 
 const char *levi_method_name(levi_method m);
 levi_status levi_method_parse(const char *name, levi_method *out);
-/* Defaults for a method: mlp task model of 128, late fusion for levi and
- * levi+lora, adapter hidden 128, lambda 0.5, rank 4; taps filled by
- * levi_model_create when ntaps == 0. */
+/* Defaults for a method: mlp task model of 128 (for token input choose ngram:
+ * 32768 buckets of width 64), late fusion for levi and levi+lora, adapter
+ * hidden 128, lambda 0.5, rank 4; taps filled by levi_model_create when
+ * ntaps == 0. */
 void levi_model_config_default(levi_model_config *c, levi_method m);
 /* Which backbone mode a method trains with (LEVI_BACKBONE_FROZEN / FULL /
  * LORA), or -1 when it has no backbone (scratch). */
@@ -133,8 +140,11 @@ int levi_model_feature_dim(const levi_model *m);
  * backbone is frozen and has taps): they can be computed once and cached. */
 int levi_model_features_cacheable(const levi_model *m);
 /* feats (B, feature_dim) on the head ctx = [h_t1; h_t2; ...] for the input
- * x (B, ...) on the head ctx (through the backbone stage). */
+ * x (B, ...) on the head ctx (through the backbone stage); token ids take
+ * the model's own mask staging (levi_model_input_mask). */
 levi_status levi_model_features(levi_model *m, const levi_tensor *x, const levi_tensor *feats, int B);
+/* The same for a full input on the head ctx (token ids with their mask). */
+levi_status levi_model_features_input(levi_model *m, const levi_input *in, const levi_tensor *feats, int B);
 
 /* Input staging tensors owned by the model, on the head ctx (valid views for
  * B <= max_batch): x — pixels (B,C,H,W), or token ids (B,T) —, the attention
@@ -276,6 +286,14 @@ levi_status levi_model_predict_normalized(levi_model *m, const float *pixels, in
  * above on every channel). The text is copied; NULL clears it. */
 levi_status levi_model_set_preprocessor(levi_model *m, const char *json);
 const char *levi_model_preprocessor(const levi_model *m);
+
+/* Texts already tokenised: ids and mask (n, T) on the host, T the model's
+ * seq_len → probs (n, num_classes) on the host (batches of max_batch). */
+levi_status levi_model_predict_tokens(levi_model *m, const float *ids, const float *mask, int n, float *probs);
+/* The tokenizer of a token-input model (levi_tokenizer_json text), saved as
+ * __metadata__ "tokenizer"; NULL when unset. The text is copied; NULL clears. */
+levi_status levi_model_set_tokenizer(levi_model *m, const char *json);
+const char *levi_model_tokenizer(const levi_model *m);
 
 /* Save the model file atomically. extra_meta (key/value pairs, n_extra) may be
  * NULL; with_optimizer adds the AdamW moments (checkpoints). */

@@ -95,21 +95,32 @@ levi_tensor levi_act_view(const levi_arena *a, levi_act s, int B);
 
 /* --- task models g ------------------------------------------------------------ */
 
-typedef enum { LEVI_TASK_NONE = 0, LEVI_TASK_MLP = 1, LEVI_TASK_CNN = 2 } levi_task_kind;
+typedef enum { LEVI_TASK_NONE = 0, LEVI_TASK_MLP = 1, LEVI_TASK_CNN = 2, LEVI_TASK_NGRAM = 3 } levi_task_kind;
+
+/* "none", "mlp", "cnn", "ngram"; parse → LEVI_ERR_INVALID_ARG naming the word. */
+const char *levi_task_name(levi_task_kind k);
+levi_status levi_task_parse(const char *name, levi_task_kind *out);
 
 typedef struct levi_task_config {
     levi_task_kind kind;
-    int channels, height, width; /* input pixels (B,C,H,W) */
+    int channels, height, width; /* mlp, cnn: input pixels (B,C,H,W) */
     int hidden;                  /* z size (mlp: both hidden layers); default 128 */
     int conv1, conv2;            /* cnn channels; default 16, 32 */
+    int seq_len;                 /* ngram: token ids and attention mask (B,T), T = seq_len */
+    int buckets, embed;          /* ngram: hashed n-gram ids in [0, buckets), embedding width; default 32768, 64 */
 } levi_task_config;
 
 /* mlp: z = ReLU(fc2(ReLU(fc1(x)))), x the flattened pixels (B, C·H·W).
  * cnn: two conv3×3(pad 1)–ReLU–maxpool2 stages C→conv1→conv2, flatten,
- *      z = ReLU(fc(flat)) of size hidden. */
+ *      z = ReLU(fc(flat)) of size hidden.
+ * ngram: a bag of hashed unigrams and bigrams of the token ids (a text's
+ *      own embeddings, trained from scratch, fastText-like):
+ *      bag = masked mean over the 2T n-grams of embed[hash(ngram)] (B, embed),
+ *      z = ReLU(fc1(bag)) of size hidden (levi_ngram_hash: which n-grams). */
 typedef struct levi_task_model {
     levi_task_config cfg;
-    levi_linear fc1, fc2;   /* mlp: fc1, fc2; cnn: fc2 is the final fc */
+    levi_linear fc1, fc2;   /* mlp: fc1, fc2; cnn: fc2 is the final fc; ngram: fc1 */
+    int emb;                /* ngram: embedding table (buckets, embed) parameter index */
     int c1w, c1b, c2w, c2b; /* cnn conv parameter indices */
     levi_conv_shape s1, s2; /* cnn conv shapes at max_batch */
     int p1h, p1w, p2h, p2w; /* cnn pooled sizes */
@@ -122,11 +133,13 @@ levi_status levi_task_config_validate(const levi_task_config *c);
 /* Reserve parameters (names "g.*") and activations. */
 levi_status levi_task_plan(levi_task_model *g, const levi_task_config *cfg, levi_params *p, levi_arena *acts,
                            int max_batch);
-/* x (B,C,H,W) → z (B,hidden) = levi_task_z(g, acts, B). */
+/* x (B,C,H,W) pixels, or ids (B,T) with mask (B,T) for ngram (mask NULL
+ * for pixels) → z (B,hidden) = levi_task_z(g, acts, B). */
 levi_status levi_task_forward(levi_task_model *g, const levi_params *p, const levi_arena *acts,
-                              const levi_tensor *x, int B);
+                              const levi_tensor *x, const levi_tensor *mask, int B);
 levi_tensor levi_task_z(const levi_task_model *g, const levi_arena *acts, int B);
-/* dz (B,hidden) → parameter grads (accumulated). dz may be modified. */
+/* dz (B,hidden) → parameter grads (accumulated), after a forward of the same
+ * x (and mask) and B. dz may be modified. */
 levi_status levi_task_backward(levi_task_model *g, const levi_params *p, const levi_arena *acts,
                                const levi_tensor *x, const levi_tensor *dz, int B);
 

@@ -116,6 +116,16 @@ levi_status levi_embedding_backward(levi_ctx *ctx, const levi_tensor *dtable, co
                                     const levi_tensor *dadd, const levi_tensor *dout, const levi_tensor *ids, int B,
                                     int T, int D, int V);
 
+/* Hashed n-grams for a bag of n-grams: hid, hmask (B, 2T) from token ids and
+ * mask (B, T): column t < T the unigram ids[b,t], column T + t the bigram
+ * (ids[b,t], ids[b,t+1]), each hashed into [0, N) (levi_ngram_hash_host is
+ * the same function); positions outside the mask get id -1 (which
+ * levi_embedding_* skip) and mask 0. */
+levi_status levi_ngram_hash(levi_ctx *ctx, const levi_tensor *hid, const levi_tensor *hmask, const levi_tensor *ids,
+                            const levi_tensor *mask, int B, int T, int N);
+/* The hash of one unigram (b < 0) or bigram (a, b) into [0, N), on the host. */
+int levi_ngram_hash_host(int a, int b, int N);
+
 /* --- vision-transformer embeddings ----------------------------------------------- */
 
 /* pixels (B,C,H,W) → patches (B*NP, C*P*P), NP = (H/P)*(W/P) patches per image

@@ -72,6 +72,12 @@ levi_status levi_parallel_step(levi_parallel *p, const float *x, const float *la
                                const levi_adamw_cfg *opt, int t, float grad_clip, float *loss, int *correct,
                                float *grad_norm);
 
+/* The same for any input: token ids x (B, T) come with their mask (B, T),
+ * which levi_parallel_step leaves NULL (images). */
+levi_status levi_parallel_step_input(levi_parallel *p, const float *x, const float *mask, const float *labels,
+                                     const float *feats, int B, const levi_adamw_cfg *opt, int t, float grad_clip,
+                                     float *loss, int *correct, float *grad_norm);
+
 /* The frozen backbone's tap features of every image of ds, in dataset order
  * (*out (ds->n, feature_dim), malloc'ed), as levi_compute_features, with
  * the images split over every replica of every rank: each computes its
@@ -88,13 +94,14 @@ typedef struct levi_feature_pipe levi_feature_pipe;
 levi_status levi_feature_pipe_create(levi_feature_pipe **out, levi_model *m, levi_loader *loader);
 void levi_feature_pipe_free(levi_feature_pipe *p);
 
-/* The next batch of the loader's epoch, as levi_loader_next: x and labels
- * (host, batch order) into the caller's buffers, and its tap features
+/* The next batch of the loader's epoch, as levi_loader_next_input: x, the
+ * mask of token ids (may be NULL) and labels (host, batch order) into the
+ * caller's buffers, and its tap features
  * already in levi_model_input_feats(m, B) on the head ctx (queued there
  * after everything the caller queued before this call). Before returning, it
  * queues the backbone's forward of the batch after. *n: the batch size, 0 at
  * the end of the epoch. */
-levi_status levi_feature_pipe_next(levi_feature_pipe *p, float *x, float *labels, int *n);
+levi_status levi_feature_pipe_next(levi_feature_pipe *p, float *x, float *mask, float *labels, int *n);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "levi/data.h"
 #include "levi/status.h"
 
 #ifdef __cplusplus
@@ -86,6 +87,14 @@ int levi_tokenizer_token_id(const levi_tokenizer *t, const char *token);
 const char *levi_tokenizer_token(const levi_tokenizer *t, int id);
 const levi_tokenizer_options *levi_tokenizer_get_options(const levi_tokenizer *t);
 
+/* The whole tokenizer as JSON text (malloc'ed, NULL when out of memory):
+ * {"vocab": vocab.txt's text, the options, the literal tokens}, which a
+ * model file keeps (__metadata__ "tokenizer") so that it needs no model
+ * folder to read text. levi_tokenizer_from_json gives an identical
+ * tokenizer back; errors name `where` and the field. */
+char *levi_tokenizer_json(const levi_tokenizer *t);
+levi_status levi_tokenizer_from_json(levi_tokenizer **out, const char *json, const char *where);
+
 /* --- text data sets --------------------------------------------------------
  *
  * JSON lines (one object per line: {"text": "...", "label": "sports"}) or
@@ -132,6 +141,18 @@ void levi_text_free(levi_text_dataset *ds);
  * the row (an invalid UTF-8 text). */
 levi_status levi_text_tokenize(const levi_tokenizer *t, const char *const *texts, int n, int T, float *ids,
                                float *mask, int *truncated);
+/* A text data set as a training set of token ids (levi/data.h, kind
+ * LEVI_INPUT_TOKENS): every text tokenised once, here, into ds->tokens and
+ * ds->mask (n, T), [CLS] ... [SEP] then [PAD] (mask 0), truncated to T;
+ * labels and class names copied (td may be freed afterwards). *truncated
+ * (may be NULL) counts the texts that did not fit. ds is left empty on error. */
+levi_status levi_text_dataset_tokens(levi_dataset *ds, const levi_text_dataset *td, const levi_tokenizer *t, int T,
+                                     int *truncated);
+/* levi_text_load, then levi_text_dataset_tokens. */
+levi_status levi_text_load_tokens(levi_dataset *ds, const char *path, const levi_text_options *opt,
+                                  const levi_tokenizer *t, int T, int *truncated);
+/* 1 when path names a text data set by its extension (.jsonl, .json, .ndjson, .csv, .tsv, .tab). */
+int levi_text_path_is_text(const char *path);
 /* "jsonl", "csv", "tsv" (parse: also "json", "ndjson") */
 const char *levi_text_format_name(levi_text_format f);
 levi_status levi_text_format_parse(const char *name, levi_text_format *out);

@@ -119,8 +119,8 @@ typedef struct levi_train_result {
     long steady_steps;
 } levi_train_result;
 
-/* Train `m` on `train` (whose images must match the model's input). On a
- * non-finite loss: LEVI_ERR_NOT_FINITE naming the step and epoch. */
+/* Train `m` on `train` (whose images, or texts, must match the model's
+ * input). On a non-finite loss: LEVI_ERR_NOT_FINITE naming the step and epoch. */
 levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_train_config *cfg,
                        levi_train_result *res);
 
@@ -133,8 +133,9 @@ typedef struct levi_eval_result {
     double loss;          /* mean cross-entropy */
 } levi_eval_result;
 
-/* LEVI_OK when the dataset's classes and image size fit the model; else an
- * error naming `what` ("the training set") and both values. */
+/* LEVI_OK when the dataset's classes and input (image size, or texts of the
+ * model's sequence length) fit the model; else an error naming `what` ("the
+ * training set") and both values. */
 levi_status levi_train_check_dataset(const levi_model *m, const levi_dataset *ds, const char *what);
 
 /* --- the input side: batches enqueued without waiting ----------------------- */
@@ -152,7 +153,9 @@ typedef struct levi_feed levi_feed;
 
 typedef struct levi_batch {
     int n;              /* samples (an epoch's last batch may be short); 0 at the epoch's end */
-    levi_tensor x;      /* (n, ...) normalized input; buf NULL when nothing reads it (cache, no task model) */
+    levi_tensor x;      /* (n, ...) normalized input (pixels, or token ids); buf NULL when nothing reads it
+                           (cache, no task model) */
+    levi_tensor mask;   /* (n, T) attention mask of token ids; buf NULL for pixels or without x */
     levi_tensor labels; /* (n) exact integers as floats */
     levi_tensor feats;  /* (n, feature_dim) cached tap features; buf NULL without the cache */
 } levi_batch;

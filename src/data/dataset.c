@@ -105,6 +105,8 @@ void levi_dataset_free(levi_dataset *ds) {
     if (ds->map_) munmap(ds->map_, ds->map_len_);
     else free(ds->pixels);
     free(ds->labels);
+    free(ds->tokens);
+    free(ds->mask);
     if (ds->class_names) levi_class_names_free(ds->class_names, ds->num_classes);
     memset(ds, 0, sizeof *ds);
 }

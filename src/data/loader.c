@@ -8,7 +8,8 @@
  * loader runs on into the next epoch, whose order is known in advance);
  * workers take single images of the oldest unfinished batch, normalise them
  * through the preprocessor's table (augmenting first when the loader
- * shuffles) into the slot. levi_loader_next copies the oldest slot out once
+ * shuffles) into the slot; a text's token ids and mask (tokenised when the
+ * data set was loaded) are only converted to floats. levi_loader_next copies the oldest slot out once
  * it is complete, helping with its images while it is not. A call to
  * levi_loader_epoch that does not continue where the prefetch went cancels
  * it. Results never depend on the number of threads. */
@@ -28,7 +29,7 @@ typedef struct slot {
     int epoch, start, n; /* batch of epoch `epoch` at position `start` of its order, n images */
     int taken, done;     /* images handed to a thread / finished */
     int *idx;            /* n dataset indices */
-    float *px, *lab;
+    float *px, *mk, *lab; /* x (n, per), mask (n, T) of texts, labels (n) */
 } slot;
 
 typedef struct worker_arg {
@@ -70,22 +71,39 @@ static void shuffle_order(int *order, int n, unsigned long long seed, int epoch,
     }
 }
 
-/* image k of slot s into the slot's buffers; `who` picks the scratch buffer */
+size_t levi_dataset_sample_floats(const levi_dataset *ds) {
+    if (ds->kind == LEVI_INPUT_TOKENS) return (size_t)(ds->seq_len > 0 ? ds->seq_len : 0);
+    return (size_t)ds->channels * ds->height * ds->width;
+}
+
+/* a text's ids and mask as floats */
+static void prepare_tokens(const levi_dataset *ds, int idx, float *x, float *mask) {
+    size_t T = (size_t)ds->seq_len;
+    const int *ids = ds->tokens + (size_t)idx * T;
+    const unsigned char *m = ds->mask + (size_t)idx * T;
+    for (size_t t = 0; t < T; t++) {
+        x[t] = (float)ids[t];
+        mask[t] = m[t] ? 1.0f : 0.0f;
+    }
+}
+
+/* image (or text) k of slot s into the slot's buffers; `who` picks the scratch buffer */
 static void prepare(levi_loader *l, slot *s, int k, int who) {
     loader_pool *p = l->pool_;
     const levi_dataset *ds = l->ds;
     double t0 = data_now();
     int C = ds->channels, H = ds->height, W = ds->width, idx = s->idx[k];
-    size_t per = (size_t)C * H * W;
-    const unsigned char *src = ds->pixels + (size_t)idx * per;
-    if (p->augment) {
+    size_t per = levi_dataset_sample_floats(ds);
+    const unsigned char *src = ds->kind == LEVI_INPUT_TOKENS ? NULL : ds->pixels + (size_t)idx * per;
+    if (!src) prepare_tokens(ds, idx, s->px + (size_t)k * per, s->mk + (size_t)k * per);
+    else if (p->augment) {
         unsigned long long rng = l->seed * 0x9e3779b97f4a7c15ULL + (unsigned long long)(s->epoch + 1) * 0xd1b54a32d192ed03ULL +
                                  (unsigned long long)(idx + 1) * 0x94d049bb133111ebULL;
         levi_splitmix64(&rng);
         data_augment(src, H, W, C, p->augment, rng, p->scratch[who]);
         src = p->scratch[who];
     }
-    levi_preprocess_normalize((const float(*)[256])p->table, src, C, H, W, s->px + (size_t)k * per);
+    if (src) levi_preprocess_normalize((const float(*)[256])p->table, src, C, H, W, s->px + (size_t)k * per);
     s->lab[k] = (float)ds->labels[idx];
     double t = data_now() - t0;
     pthread_mutex_lock(&p->mu);
@@ -168,6 +186,7 @@ static void pool_free(levi_loader *l) {
     for (int k = 0; k < LOADER_SLOTS; k++) {
         free(p->slots[k].idx);
         free(p->slots[k].px);
+        free(p->slots[k].mk);
         free(p->slots[k].lab);
     }
     for (int t = 0; p->scratch && t < p->nscratch; t++) free(p->scratch[t]);
@@ -183,10 +202,13 @@ static void pool_free(levi_loader *l) {
 levi_status levi_loader_init(levi_loader *l, const levi_dataset *ds, int batch, unsigned long long seed,
                              int shuffle) {
     memset(l, 0, sizeof *l);
-    if (!ds || ds->n <= 0 || !ds->pixels || !ds->labels)
+    const int text = ds && ds->kind == LEVI_INPUT_TOKENS;
+    if (!ds || ds->n <= 0 || !ds->labels || (text ? !ds->tokens || !ds->mask : !ds->pixels))
         return levi_error(LEVI_ERR_INVALID_ARG, "loader: the dataset is empty");
     if (batch <= 0) return levi_error(LEVI_ERR_INVALID_ARG, "loader: batch size %d, expected > 0", batch);
-    if (ds->channels != ds->pre.channels || ds->channels < 1 || ds->channels > LEVI_PRE_MAX_CHANNELS)
+    if (text && ds->seq_len < 1)
+        return levi_error(LEVI_ERR_INVALID_ARG, "loader: texts of %d tokens, expected >= 1", ds->seq_len);
+    if (!text && (ds->channels != ds->pre.channels || ds->channels < 1 || ds->channels > LEVI_PRE_MAX_CHANNELS))
         return levi_error(LEVI_ERR_INVALID_ARG, "loader: the dataset has %d channels, its preprocessing %d",
                           ds->channels, ds->pre.channels);
     l->ds = ds;
@@ -205,9 +227,9 @@ levi_status levi_loader_init(levi_loader *l, const levi_dataset *ds, int batch, 
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->work, NULL);
     pthread_cond_init(&p->ready, NULL);
-    p->augment = shuffle ? ds->augment : 0;
-    levi_preprocess_table(&ds->pre, p->table);
-    size_t per = (size_t)ds->channels * ds->height * ds->width;
+    p->augment = shuffle && !text ? ds->augment : 0;
+    if (!text) levi_preprocess_table(&ds->pre, p->table);
+    size_t per = levi_dataset_sample_floats(ds);
     int threads = data_workers(ds->workers);
     levi_status st = LEVI_OK;
     p->fill_order = malloc(sizeof(int) * (size_t)ds->n);
@@ -220,8 +242,9 @@ levi_status levi_loader_init(levi_loader *l, const levi_dataset *ds, int batch, 
         slot *s = &p->slots[k];
         s->idx = malloc(sizeof(int) * (size_t)l->batch);
         s->px = malloc(sizeof(float) * per * (size_t)l->batch);
+        s->mk = text ? malloc(sizeof(float) * per * (size_t)l->batch) : NULL;
         s->lab = malloc(sizeof(float) * (size_t)l->batch);
-        if (!s->idx || !s->px || !s->lab) st = LEVI_ERR_HOST_MEMORY;
+        if (!s->idx || !s->px || !s->lab || (text && !s->mk)) st = LEVI_ERR_HOST_MEMORY;
     }
     for (int t = 0; st == LEVI_OK && p->augment && t <= threads; t++)
         if (!(p->scratch[t] = malloc(per))) st = LEVI_ERR_HOST_MEMORY;
@@ -273,6 +296,11 @@ void levi_loader_epoch(levi_loader *l, int epoch) {
 
 // images (batch,C,H,W), labels (batch)
 int levi_loader_next(levi_loader *l, float *images, float *labels) {
+    return levi_loader_next_input(l, images, NULL, labels);
+}
+
+// x (batch,C,H,W) or (batch,T), mask (batch,T) of texts, labels (batch)
+int levi_loader_next_input(levi_loader *l, float *x, float *mask, float *labels) {
     loader_pool *p = l->pool_;
     if (l->pos >= l->ds->n) return 0;
     double t0 = data_now();
@@ -292,8 +320,9 @@ int levi_loader_next(levi_loader *l, float *images, float *labels) {
     }
     pthread_mutex_unlock(&p->mu);
     int b = s->n;
-    size_t per = (size_t)l->ds->channels * l->ds->height * l->ds->width;
-    memcpy(images, s->px, sizeof(float) * per * (size_t)b);
+    size_t per = levi_dataset_sample_floats(l->ds);
+    memcpy(x, s->px, sizeof(float) * per * (size_t)b);
+    if (mask && s->mk) memcpy(mask, s->mk, sizeof(float) * per * (size_t)b);
     memcpy(labels, s->lab, sizeof(float) * (size_t)b);
     pthread_mutex_lock(&p->mu);
     s->state = SLOT_FREE;

@@ -3,7 +3,7 @@
  * Forward, backward and the update are in levi_model_step.c.
  *
  *   feats (B, F) = [h_t1; ...; h_tk], F = k·D      (backbone CLS taps)
- *   z     (B, hz) = g(pixels)
+ *   z     (B, hz) = g(x)   (pixels, or token ids with their mask)
  *   concat  : x (B, F+hz) = [feats; z], logits = A(x)
  *   ensemble: x_l (B, D+hz) = [h_l; z], logits_l = A_l(x_l),
  *             logits = Σ_l w_l logits_l with w = softmax(alpha),
@@ -59,6 +59,8 @@ void levi_model_config_default(levi_model_config *c, levi_method m) {
     c->task.hidden = 128;
     c->task.conv1 = 16;
     c->task.conv2 = 32;
+    c->task.buckets = 32768;
+    c->task.embed = 64;
     /* late fusion for levi: measured by `levi-cl study` (README, "Method work") */
     c->fusion = m == LEVI_METHOD_LEVI || m == LEVI_METHOD_LEVI_LORA ? LEVI_FUSION_LATE : LEVI_FUSION_CONCAT;
     c->adapter_linear = !(m == LEVI_METHOD_LEVI || m == LEVI_METHOD_LEVI_LORA);
@@ -79,11 +81,42 @@ static levi_status validate(levi_model_config *c, const levi_backbone *v) {
     if (v && levi_backbone_train_mode(v) != mode)
         return levi_error(LEVI_ERR_INVALID_ARG, "method %s needs a backbone in train mode %d, got %d",
                           levi_method_name(c->method), mode, levi_backbone_train_mode(v));
+    /* the model's input view: the backbone's, else the configured one */
+    if (v) {
+        const levi_input_spec *in = &levi_backbone_get_desc(v)->input;
+        c->input = in->kind;
+        if (in->kind == LEVI_INPUT_PIXELS) {
+            if (c->channels != in->channels || c->height != in->height || c->width != in->width)
+                return levi_error(LEVI_ERR_SHAPE, "images (%d,%d,%d) do not fit the backbone's input (%d,%d,%d)",
+                                  c->channels, c->height, c->width, in->channels, in->height, in->width);
+            c->image_mean = in->mean;
+            c->image_std = in->std;
+        } else {
+            c->seq_len = in->seq_len;
+        }
+    }
+    if (c->input != LEVI_INPUT_PIXELS && c->input != LEVI_INPUT_TOKENS)
+        return levi_error(LEVI_ERR_INVALID_ARG, "input kind %d is not pixels (0) or tokens (1)", (int)c->input);
+    if (c->input == LEVI_INPUT_TOKENS) {
+        if (c->seq_len < 1 || c->seq_len > (1 << 20))
+            return levi_error(LEVI_ERR_INVALID_ARG, "token input of %d tokens: expected 1..%d", c->seq_len, 1 << 20);
+        c->channels = c->height = c->width = 0;
+    } else {
+        c->seq_len = 0;
+    }
     if (!method_has_g(c->method)) c->task.kind = LEVI_TASK_NONE;
-    else if (c->task.kind == LEVI_TASK_NONE) c->task.kind = LEVI_TASK_MLP;
+    else if (c->task.kind == LEVI_TASK_NONE) c->task.kind = c->input == LEVI_INPUT_TOKENS ? LEVI_TASK_NGRAM : LEVI_TASK_MLP;
     c->task.channels = c->channels;
     c->task.height = c->height;
     c->task.width = c->width;
+    c->task.seq_len = c->seq_len;
+    /* the task model reads the model's view: pixels (mlp, cnn) or token ids (ngram) */
+    if (c->task.kind != LEVI_TASK_NONE && (c->task.kind == LEVI_TASK_NGRAM) != (c->input == LEVI_INPUT_TOKENS))
+        return levi_error(LEVI_ERR_UNSUPPORTED, "the task model %s reads %s; this model reads %s%s%s%s: use %s",
+                          levi_task_name(c->task.kind), c->task.kind == LEVI_TASK_NGRAM ? "tokens" : "pixels",
+                          c->input == LEVI_INPUT_TOKENS ? "tokens" : "images", v ? " (a " : "",
+                          v ? levi_backbone_kind(v) : "", v ? " backbone)" : "",
+                          c->input == LEVI_INPUT_TOKENS ? "the task model ngram" : "the task model mlp or cnn");
     if (c->task.kind != LEVI_TASK_NONE) LEVI_TRY(levi_task_config_validate(&c->task));
     if (c->method != LEVI_METHOD_LEVI && c->method != LEVI_METHOD_LEVI_LORA) {
         c->adapter_linear = 1;
@@ -97,18 +130,7 @@ static levi_status validate(levi_model_config *c, const levi_backbone *v) {
         c->ntaps = 0;
         return LEVI_OK;
     }
-    const levi_input_spec *in = &levi_backbone_get_desc(v)->input;
     int depth = levi_backbone_depth(v);
-    if (in->kind == LEVI_INPUT_PIXELS) {
-        if (c->channels != in->channels || c->height != in->height || c->width != in->width)
-            return levi_error(LEVI_ERR_SHAPE, "images (%d,%d,%d) do not fit the backbone's input (%d,%d,%d)",
-                              c->channels, c->height, c->width, in->channels, in->height, in->width);
-        c->image_mean = in->mean;
-        c->image_std = in->std;
-    } else if (c->task.kind != LEVI_TASK_NONE) {
-        return levi_error(LEVI_ERR_UNSUPPORTED, "the task model %s reads pixels; a %s backbone reads tokens",
-                          c->task.kind == LEVI_TASK_CNN ? "cnn" : "mlp", levi_backbone_kind(v));
-    }
     if (c->method != LEVI_METHOD_LEVI && c->method != LEVI_METHOD_LEVI_LORA) {
         c->ntaps = 1;
         c->taps[0] = depth;
@@ -202,6 +224,11 @@ static void input_spec(levi_model *m) {
         return;
     }
     memset(&m->input, 0, sizeof m->input);
+    if (m->cfg.input == LEVI_INPUT_TOKENS) {
+        m->input.kind = LEVI_INPUT_TOKENS;
+        m->input.seq_len = m->cfg.seq_len;
+        return;
+    }
     m->input.kind = LEVI_INPUT_PIXELS;
     m->input.channels = m->cfg.channels;
     m->input.height = m->cfg.height;
@@ -263,6 +290,7 @@ void levi_model_free(levi_model *m) {
         for (int i = 0; i < m->n_class_names; i++) free(m->class_names[i]);
     free(m->class_names);
     free(m->preprocessor);
+    free(m->tokenizer);
     free(m);
 }
 

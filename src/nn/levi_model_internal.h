@@ -52,6 +52,7 @@ struct levi_model {
     char **class_names;
     int n_class_names;
     char *preprocessor; /* the data preprocessing (preprocessor_config.json text), or NULL */
+    char *tokenizer;    /* token input: the tokenizer (levi_tokenizer_json text), or NULL */
 };
 
 /* levi_model_create with trainable = 0: no gradient or optimizer storage

@@ -12,8 +12,6 @@
 #define MODEL_FORMAT "levi-model"
 #define MODEL_VERSION "1"
 
-static const char *task_name(levi_task_kind k) { return k == LEVI_TASK_MLP ? "mlp" : k == LEVI_TASK_CNN ? "cnn" : "none"; }
-
 static char *config_json(const levi_model_config *c) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
@@ -24,10 +22,16 @@ static char *config_json(const levi_model_config *c) {
     cJSON_AddNumberToObject(o, "width", c->width);
     cJSON_AddNumberToObject(o, "image_mean", c->image_mean);
     cJSON_AddNumberToObject(o, "image_std", c->image_std);
-    cJSON_AddStringToObject(o, "task_model", task_name(c->task.kind));
+    cJSON_AddStringToObject(o, "input", c->input == LEVI_INPUT_TOKENS ? "tokens" : "pixels");
+    if (c->input == LEVI_INPUT_TOKENS) cJSON_AddNumberToObject(o, "seq_len", c->seq_len);
+    cJSON_AddStringToObject(o, "task_model", levi_task_name(c->task.kind));
     cJSON_AddNumberToObject(o, "task_hidden", c->task.hidden);
     cJSON_AddNumberToObject(o, "cnn_conv1", c->task.conv1);
     cJSON_AddNumberToObject(o, "cnn_conv2", c->task.conv2);
+    if (c->task.kind == LEVI_TASK_NGRAM) {
+        cJSON_AddNumberToObject(o, "ngram_buckets", c->task.buckets);
+        cJSON_AddNumberToObject(o, "ngram_embed", c->task.embed);
+    }
     cJSON *taps = cJSON_AddArrayToObject(o, "taps");
     for (int i = 0; taps && i < c->ntaps; i++) cJSON_AddItemToArray(taps, cJSON_CreateNumber(c->taps[i]));
     cJSON_AddStringToObject(o, "fusion", c->fusion == LEVI_FUSION_ENSEMBLE ? "ensemble"
@@ -86,20 +90,34 @@ static levi_status parse_config(const char *text, const char *file, levi_model_c
         st = levi_error(LEVI_ERR_FORMAT, "%s: config field 'method' must be one of scratch, lp, ft, lora, levi, levi+lora",
                         file);
     if (st == LEVI_OK) levi_model_config_default(c, method);
-    int kind = 0, fusion = 0, lin = 0, seed = 0;
+    int kind = 0, fusion = 0, lin = 0, seed = 0, tokens = 0;
+    /* "input" and its fields came with text; files without them read images */
+    if (st == LEVI_OK && cJSON_GetObjectItemCaseSensitive(o, "input"))
+        st = get_str(o, file, "input", "pixels", "tokens", NULL, &tokens);
+    c->input = tokens ? LEVI_INPUT_TOKENS : LEVI_INPUT_PIXELS;
+    const int lo = tokens ? 0 : 1; /* a token model has no image size */
+    if (st == LEVI_OK && tokens) st = get_int(o, file, "seq_len", 1, 1 << 20, &c->seq_len);
     if (st == LEVI_OK) st = get_int(o, file, "num_classes", 2, 100000, &c->num_classes);
-    if (st == LEVI_OK) st = get_int(o, file, "channels", 1, 4, &c->channels);
-    if (st == LEVI_OK) st = get_int(o, file, "height", 1, 4096, &c->height);
-    if (st == LEVI_OK) st = get_int(o, file, "width", 1, 4096, &c->width);
+    if (st == LEVI_OK) st = get_int(o, file, "channels", lo, 4, &c->channels);
+    if (st == LEVI_OK) st = get_int(o, file, "height", lo, 4096, &c->height);
+    if (st == LEVI_OK) st = get_int(o, file, "width", lo, 4096, &c->width);
     if (st == LEVI_OK) st = get_float(o, file, "image_mean", &c->image_mean);
     if (st == LEVI_OK) st = get_float(o, file, "image_std", &c->image_std);
     if (st == LEVI_OK && !(c->image_std > 0))
         st = levi_error(LEVI_ERR_FORMAT, "%s: config field 'image_std' must be positive, got %g", file,
                         (double)c->image_std);
-    if (st == LEVI_OK) st = get_str(o, file, "task_model", "none", "mlp", "cnn", &kind);
+    const cJSON *tm = cJSON_GetObjectItemCaseSensitive(o, "task_model");
+    levi_task_kind tk = LEVI_TASK_NONE;
+    if (st == LEVI_OK && !(cJSON_IsString(tm) && (!strcmp(tm->valuestring, "none") ||
+                                                 levi_task_parse(tm->valuestring, &tk) == LEVI_OK)))
+        st = levi_error(LEVI_ERR_FORMAT, "%s: config field 'task_model' must be \"none\", \"mlp\", \"cnn\" or \"ngram\"",
+                        file);
+    kind = (int)tk;
     if (st == LEVI_OK) st = get_int(o, file, "task_hidden", 1, 65536, &c->task.hidden);
     if (st == LEVI_OK) st = get_int(o, file, "cnn_conv1", 1, 1024, &c->task.conv1);
     if (st == LEVI_OK) st = get_int(o, file, "cnn_conv2", 1, 1024, &c->task.conv2);
+    if (st == LEVI_OK && tk == LEVI_TASK_NGRAM) st = get_int(o, file, "ngram_buckets", 1, 1 << 24, &c->task.buckets);
+    if (st == LEVI_OK && tk == LEVI_TASK_NGRAM) st = get_int(o, file, "ngram_embed", 1, 4096, &c->task.embed);
     if (st == LEVI_OK) st = get_str(o, file, "fusion", "concat", "ensemble", "late", &fusion);
     if (st == LEVI_OK) st = get_str(o, file, "adapter", "mlp", "linear", NULL, &lin);
     if (st == LEVI_OK) st = get_int(o, file, "adapter_hidden", 1, 65536, &c->adapter_hidden);
@@ -167,6 +185,7 @@ levi_status levi_model_save(levi_model *m, const char *path, const char *const *
     if (st == LEVI_OK) st = levi_st_writer_meta(w, "config", cfg);
     if (st == LEVI_OK) st = levi_st_writer_meta(w, "class_names", names);
     if (st == LEVI_OK && m->preprocessor) st = levi_st_writer_meta(w, "preprocessor", m->preprocessor);
+    if (st == LEVI_OK && m->tokenizer) st = levi_st_writer_meta(w, "tokenizer", m->tokenizer);
     for (int i = 0; st == LEVI_OK && i < n_extra; i++)
         st = levi_st_writer_meta(w, extra_meta_kv[2 * i], extra_meta_kv[2 * i + 1]);
     if (st == LEVI_OK && m->bb) {
@@ -304,6 +323,7 @@ levi_status levi_model_load_placed(levi_model **out, levi_ctx *ctx, levi_ctx *ba
         names = NULL;
     }
     if (rc == LEVI_OK) rc = levi_model_set_preprocessor(m, levi_safetensors_meta(&st, "preprocessor"));
+    if (rc == LEVI_OK) rc = levi_model_set_tokenizer(m, levi_safetensors_meta(&st, "tokenizer"));
     if (names)
         for (int i = 0; i < cfg.num_classes; i++) free(names[i]);
     free(names);
@@ -328,6 +348,53 @@ levi_status levi_model_set_preprocessor(levi_model *m, const char *json) {
 }
 
 const char *levi_model_preprocessor(const levi_model *m) { return m->preprocessor; }
+
+levi_status levi_model_set_tokenizer(levi_model *m, const char *json) {
+    char *copy = json ? strdup(json) : NULL;
+    if (json && !copy) return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
+    free(m->tokenizer);
+    m->tokenizer = copy;
+    return LEVI_OK;
+}
+
+const char *levi_model_tokenizer(const levi_model *m) { return m->tokenizer; }
+
+/* Softmax of each row of logits (n, K) in place. */
+static void softmax_rows(float *probs, int n, int K) {
+    for (int b = 0; b < n; b++) {
+        float *p = probs + (size_t)b * K;
+        double mx = p[0], sum = 0;
+        for (int k = 1; k < K; k++) mx = p[k] > mx ? p[k] : mx;
+        for (int k = 0; k < K; k++) sum += exp((double)p[k] - mx);
+        for (int k = 0; k < K; k++) p[k] = (float)(exp((double)p[k] - mx) / sum);
+    }
+}
+
+levi_status levi_model_predict_tokens(levi_model *m, const float *ids, const float *mask, int n, float *probs) {
+    if (m->input.kind != LEVI_INPUT_TOKENS)
+        return levi_error(LEVI_ERR_UNSUPPORTED, "levi_model_predict_tokens takes texts; this model reads images");
+    if (n < 1) return LEVI_OK;
+    size_t T = (size_t)m->input.seq_len;
+    int K = m->cfg.num_classes;
+    levi_status st = LEVI_OK;
+    /* every batch goes up and every logit comes back without a wait; one at the end */
+    for (int s = 0; s < n && st == LEVI_OK; s += m->max_batch) {
+        int B = n - s < m->max_batch ? n - s : m->max_batch;
+        levi_input in;
+        memset(&in, 0, sizeof in);
+        in.x = levi_model_input_pixels(m, B);
+        in.mask = levi_model_input_mask(m, B);
+        levi_tensor lg = levi_model_logits(m, B);
+        st = levi_tensor_write_async(&in.x, ids + (size_t)s * T, 0, NULL, NULL);
+        if (st == LEVI_OK) st = levi_tensor_write_async(&in.mask, mask + (size_t)s * T, 0, NULL, NULL);
+        if (st == LEVI_OK) st = levi_model_forward_input(m, &in, NULL, NULL, B, NULL, NULL);
+        if (st == LEVI_OK) st = levi_tensor_read_async(&lg, probs + (size_t)s * K, 0, NULL, NULL);
+    }
+    levi_status fs = levi_finish(m->ctx);
+    if (st == LEVI_OK) st = fs;
+    if (st == LEVI_OK) softmax_rows(probs, n, K);
+    return st;
+}
 
 /* normalize: images in [0,1] → (x - image_mean) / image_std first; else
  * they are the model's input already. */
@@ -359,13 +426,7 @@ static levi_status predict(levi_model *m, const float *images, int n, float *pro
     levi_status fs = levi_finish(m->ctx);
     if (st == LEVI_OK) st = fs;
     free(x);
-    for (int b = 0; st == LEVI_OK && b < n; b++) {
-        float *p = probs + (size_t)b * K;
-        double mx = p[0], sum = 0;
-        for (int k = 1; k < K; k++) mx = p[k] > mx ? p[k] : mx;
-        for (int k = 0; k < K; k++) sum += exp((double)p[k] - mx);
-        for (int k = 0; k < K; k++) p[k] = (float)(exp((double)p[k] - mx) / sum);
-    }
+    if (st == LEVI_OK) softmax_rows(probs, n, K);
     return st;
 }
 

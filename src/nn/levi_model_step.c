@@ -1,7 +1,7 @@
 /* Forward, loss, backward and the AdamW update of a levi_model:
  *
  *   feats (B, F) = [h_t1; ...; h_tk], F = k·D      (backbone taps)
- *   z     (B, hz) = g(x)
+ *   z     (B, hz) = g(x)   (pixels, or token ids with their mask)
  *   concat  : x (B, F+hz) = [feats; z], logits = A(x)
  *   ensemble: x_l (B, D+hz) = [h_l; z], logits_l = A_l(x_l),
  *             logits = Σ_l w_l logits_l with w = softmax(alpha),
@@ -50,7 +50,14 @@ levi_status levi_model_features(levi_model *m, const levi_tensor *x, const levi_
     memset(&in, 0, sizeof in);
     in.x = *x;
     in.mask = levi_model_input_mask(m, B);
-    return model_features_input(m, &in, feats, B);
+    return levi_model_features_input(m, &in, feats, B);
+}
+
+levi_status levi_model_features_input(levi_model *m, const levi_input *in, const levi_tensor *feats, int B) {
+    if (!m->cfg.ntaps)
+        return levi_error(LEVI_ERR_INVALID_ARG, "method %s has no backbone features", levi_method_name(m->cfg.method));
+    if (B < 1 || B > m->max_batch) return levi_error(LEVI_ERR_INVALID_ARG, "batch %d is not in 1..%d", B, m->max_batch);
+    return model_features_input(m, in, feats, B);
 }
 
 levi_status levi_model_forward(levi_model *m, const levi_tensor *x, const levi_tensor *feats,
@@ -89,7 +96,7 @@ levi_status levi_model_forward_input(levi_model *m, const levi_input *in, const 
     levi_tensor z;
     memset(&z, 0, sizeof z);
     if (hz) {
-        LEVI_TRY(levi_task_forward(&m->g, &m->P, &m->acts, &in->x, B));
+        LEVI_TRY(levi_task_forward(&m->g, &m->P, &m->acts, &in->x, in->mask.buf ? &in->mask : NULL, B));
         z = levi_task_z(&m->g, &m->acts, B);
     }
     levi_tensor logits = VIEW(m->logits, B);

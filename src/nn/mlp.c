@@ -1,4 +1,4 @@
-/* Task model g: the mlp variant, and the dispatch between mlp and cnn. */
+/* Task model g: the mlp variant, and the dispatch between mlp, cnn and ngram. */
 #include <string.h>
 
 #include "levi/nn.h"
@@ -7,15 +7,44 @@
 /* mlp activation slots in g->act */
 enum { A1 = 0, R1, A2, Z, D2, D1, D0 };
 
+const char *levi_task_name(levi_task_kind k) {
+    static const char *names[] = {"none", "mlp", "cnn", "ngram"};
+    return k >= LEVI_TASK_NONE && k <= LEVI_TASK_NGRAM ? names[k] : "unknown";
+}
+
+levi_status levi_task_parse(const char *name, levi_task_kind *out) {
+    for (int k = LEVI_TASK_MLP; k <= LEVI_TASK_NGRAM; k++)
+        if (name && !strcmp(name, levi_task_name((levi_task_kind)k))) {
+            *out = (levi_task_kind)k;
+            return LEVI_OK;
+        }
+    return levi_error(LEVI_ERR_INVALID_ARG, "task model '%s' is not mlp, cnn or ngram", name ? name : "(null)");
+}
+
 levi_status levi_task_config_validate(const levi_task_config *c) {
-    if (c->kind != LEVI_TASK_MLP && c->kind != LEVI_TASK_CNN)
-        return levi_error(LEVI_ERR_INVALID_ARG, "task model kind %d is not mlp (1) or cnn (2)", (int)c->kind);
+    if (c->kind != LEVI_TASK_MLP && c->kind != LEVI_TASK_CNN && c->kind != LEVI_TASK_NGRAM)
+        return levi_error(LEVI_ERR_INVALID_ARG, "task model kind %d is not mlp (1), cnn (2) or ngram (3)",
+                          (int)c->kind);
+    if (c->hidden < 1 || c->hidden > 65536)
+        return levi_error(LEVI_ERR_INVALID_ARG, "task model hidden size %d is not in 1..65536", c->hidden);
+    if (c->kind == LEVI_TASK_NGRAM) {
+        if (c->seq_len < 1 || c->seq_len > (1 << 20))
+            return levi_error(LEVI_ERR_INVALID_ARG, "ngram task model: sequence length %d is not in 1..%d", c->seq_len,
+                              1 << 20);
+        if (c->buckets < 1 || c->buckets > (1 << 24))
+            return levi_error(LEVI_ERR_INVALID_ARG, "ngram task model: %d buckets is not in 1..%d", c->buckets,
+                              1 << 24);
+        if (c->embed < 1 || c->embed > 4096)
+            return levi_error(LEVI_ERR_INVALID_ARG, "ngram task model: embedding width %d is not in 1..4096", c->embed);
+        if ((size_t)2 * c->seq_len * c->embed > 0x7fffffff)
+            return levi_error(LEVI_ERR_INVALID_ARG, "ngram task model: %d tokens of width %d are too many", c->seq_len,
+                              c->embed);
+        return LEVI_OK;
+    }
     if (c->channels < 1 || c->channels > 4 || c->height < 1 || c->width < 1 || c->height > 1024 ||
         c->width > 1024)
         return levi_error(LEVI_ERR_INVALID_ARG, "task model input (%d,%d,%d) is not a small image (C<=4, H,W<=1024)",
                           c->channels, c->height, c->width);
-    if (c->hidden < 1 || c->hidden > 65536)
-        return levi_error(LEVI_ERR_INVALID_ARG, "task model hidden size %d is not in 1..65536", c->hidden);
     if (c->kind == LEVI_TASK_CNN) {
         if (c->conv1 < 1 || c->conv2 < 1 || c->conv1 > 1024 || c->conv2 > 1024)
             return levi_error(LEVI_ERR_INVALID_ARG, "cnn channels %d, %d are not in 1..1024", c->conv1, c->conv2);
@@ -33,6 +62,7 @@ levi_status levi_task_plan(levi_task_model *g, const levi_task_config *cfg, levi
     g->cfg = *cfg;
     g->max_batch = max_batch;
     if (cfg->kind == LEVI_TASK_CNN) return levi_cnn_plan(g, p, acts, max_batch);
+    if (cfg->kind == LEVI_TASK_NGRAM) return levi_ngram_plan(g, p, acts, max_batch);
     int in = cfg->channels * cfg->height * cfg->width, h = cfg->hidden;
     if (levi_linear_plan(&g->fc1, p, "g.fc1", in, h) || levi_linear_plan(&g->fc2, p, "g.fc2", h, h))
         return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory planning the mlp");
@@ -47,9 +77,14 @@ levi_tensor levi_task_z(const levi_task_model *g, const levi_arena *acts, int B)
 
 // x (B,C,H,W) → a1 = fc1(x) (B,h), r1 = relu(a1), a2 = fc2(r1), z = relu(a2); fused epilogues
 levi_status levi_task_forward(levi_task_model *g, const levi_params *p, const levi_arena *acts,
-                              const levi_tensor *x, int B) {
+                              const levi_tensor *x, const levi_tensor *mask, int B) {
     if (B > g->max_batch) return levi_error(LEVI_ERR_INVALID_ARG, "batch %d above max %d", B, g->max_batch);
     if (g->cfg.kind == LEVI_TASK_CNN) return levi_cnn_forward(g, p, acts, x, B);
+    if (g->cfg.kind == LEVI_TASK_NGRAM) {
+        if (!mask || !mask->buf)
+            return levi_error(LEVI_ERR_INVALID_ARG, "the ngram task model reads token ids with their attention mask");
+        return levi_ngram_forward(g, p, acts, x, mask, B);
+    }
     int in = g->fc1.in;
     int fs[2] = {B, in};
     levi_tensor xf = levi_tensor_reshape(x, 2, fs);
@@ -63,6 +98,7 @@ levi_status levi_task_forward(levi_task_model *g, const levi_params *p, const le
 levi_status levi_task_backward(levi_task_model *g, const levi_params *p, const levi_arena *acts,
                                const levi_tensor *x, const levi_tensor *dz, int B) {
     if (g->cfg.kind == LEVI_TASK_CNN) return levi_cnn_backward(g, p, acts, x, dz, B);
+    if (g->cfg.kind == LEVI_TASK_NGRAM) return levi_ngram_backward(g, p, acts, dz, B);
     levi_ctx *ctx = p->ctx;
     int in = g->fc1.in, h = g->cfg.hidden;
     size_t n = (size_t)B * h;

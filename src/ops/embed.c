@@ -131,3 +131,42 @@ levi_status levi_embedding_backward(levi_ctx *ctx, const levi_tensor *dtable, co
     ops_arg_int(&k, V);
     return ops_run_grid(&k, (size_t)D, 1, 1);
 }
+
+/* --- hashed n-grams (a text task model's bag) --------------------------------- */
+
+static unsigned ngram_mix(unsigned h) {
+    h ^= h >> 16;
+    h *= 0x7feb352dU;
+    h ^= h >> 15;
+    h *= 0x846ca68bU;
+    h ^= h >> 16;
+    return h;
+}
+
+int levi_ngram_hash_host(int a, int b, int N) {
+    unsigned ua = a > 0 ? (unsigned)a : 0u, h;
+    if (b < 0) h = ngram_mix(ua * 2u + 1u);
+    else h = ngram_mix(ngram_mix(ua * 2u) ^ ((unsigned)b * 0x9e3779b9U));
+    return (int)(h % (unsigned)N);
+}
+
+// hid, hmask (B,2T) = hashed unigrams and bigrams of ids, mask (B,T)
+levi_status levi_ngram_hash(levi_ctx *ctx, const levi_tensor *hid, const levi_tensor *hmask, const levi_tensor *ids,
+                            const levi_tensor *mask, int B, int T, int N) {
+    const char *op = "ngram_hash";
+    if (B <= 0 || T < 1 || N < 1 || N > (1 << 24))
+        return levi_error(LEVI_ERR_INVALID_ARG, "%s: B=%d T=%d N=%d: expected B, T >= 1 and N in 1..2^24", op, B, T, N);
+    const size_t bt = (size_t)B * T;
+    LEVI_TRY(ops_need(op, "hid", hid, 2 * bt));
+    LEVI_TRY(ops_need(op, "hmask", hmask, 2 * bt));
+    LEVI_TRY(ops_need(op, "ids", ids, bt));
+    LEVI_TRY(ops_need(op, "mask", mask, bt));
+    ops_kernel k = ops_kernel_get(ctx, "embed", "ngram_hash");
+    ops_arg_tensor(&k, hid);
+    ops_arg_tensor(&k, hmask);
+    ops_arg_tensor(&k, ids);
+    ops_arg_tensor(&k, mask);
+    ops_arg_int(&k, T);
+    ops_arg_int(&k, N);
+    return ops_run_grid(&k, 2 * (size_t)T, (size_t)B, 1);
+}

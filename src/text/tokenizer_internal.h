@@ -21,6 +21,8 @@ typedef struct tok_literal {
 struct levi_tokenizer {
     levi_tokenizer_options opt;
     char *names[5];       /* owned copies of the special tokens' strings */
+    char *vocab;          /* vocab.txt as given (levi_tokenizer_json stores it) */
+    size_t vocab_len;
     char *blob;           /* every token, NUL-terminated, one after the other */
     const char **tokens;  /* id -> token (NULL for a line that a later duplicate replaced) */
     unsigned *lens;       /* id -> length in bytes */

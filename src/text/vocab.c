@@ -164,7 +164,14 @@ levi_status levi_tokenizer_create(levi_tokenizer **out, const char *vocab, size_
         if (src[i] && !t->names[i]) st = levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
         *dst[i] = t->names[i];
     }
-    if (st == LEVI_OK) st = parse_lines(t, vocab, len, name);
+    if (st == LEVI_OK && !(t->vocab = malloc(len + 1)))
+        st = levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory for the vocabulary '%s'", name);
+    if (st == LEVI_OK) {
+        if (len) memcpy(t->vocab, vocab, len);
+        t->vocab[len] = '\0';
+        t->vocab_len = len;
+        st = parse_lines(t, vocab, len, name);
+    }
     if (st == LEVI_OK) st = special_id(t, t->opt.unk, "unknown", name, &t->unk_id);
     if (st == LEVI_OK) st = special_id(t, t->opt.sep, "separator", name, &t->sep_id);
     if (st == LEVI_OK) st = special_id(t, t->opt.pad, "padding", name, &t->pad_id);
@@ -190,6 +197,7 @@ void levi_tokenizer_free(levi_tokenizer *t) {
     if (!t) return;
     for (int i = 0; i < 5; i++) free(t->names[i]);
     for (int i = 0; i < t->nliterals; i++) free(t->literals[i].text);
+    free(t->vocab);
     free(t->blob);
     free(t->tokens);
     free(t->lens);

@@ -11,7 +11,15 @@ static levi_status check_dataset(const levi_model *m, const levi_dataset *ds, co
     if (ds->num_classes != c->num_classes)
         return levi_error(LEVI_ERR_SHAPE, "%s has %d classes but the model was trained on %d", what, ds->num_classes,
                           c->num_classes);
-    if (ds->channels != c->channels || ds->height != c->height || ds->width != c->width)
+    const levi_input_spec *in = levi_model_input_spec(m);
+    if (ds->kind != in->kind)
+        return levi_error(LEVI_ERR_SHAPE, "%s holds %s, the model reads %s", what,
+                          ds->kind == LEVI_INPUT_TOKENS ? "texts" : "images",
+                          in->kind == LEVI_INPUT_TOKENS ? "texts (token ids)" : "images");
+    if (ds->kind == LEVI_INPUT_TOKENS && ds->seq_len != in->seq_len)
+        return levi_error(LEVI_ERR_SHAPE, "%s holds texts of %d tokens, the model reads %d", what, ds->seq_len,
+                          in->seq_len);
+    if (ds->kind == LEVI_INPUT_PIXELS && (ds->channels != c->channels || ds->height != c->height || ds->width != c->width))
         return levi_error(LEVI_ERR_SHAPE, "%s images are (%d,%d,%d), the model expects (%d,%d,%d)", what,
                           ds->channels, ds->height, ds->width, c->channels, c->height, c->width);
     if (ds->n < 1) return levi_error(LEVI_ERR_INVALID_ARG, "%s is empty", what);
@@ -67,7 +75,8 @@ levi_status levi_evaluate_feed(levi_model *m, levi_feed *f, levi_eval_result *re
         st = levi_feed_next(f, &b);
         if (st != LEVI_OK || !b.n) break;
         batches++;
-        st = levi_model_forward(m, &b.x, b.feats.buf ? &b.feats : NULL, &b.labels, b.n, NULL, NULL);
+        levi_input in = {b.x, b.mask};
+        st = levi_model_forward_input(m, &in, b.feats.buf ? &b.feats : NULL, &b.labels, b.n, NULL, NULL);
         if (st == LEVI_OK) st = levi_model_metrics_accumulate(m, b.n, LEVI_METRICS_EVAL, 1);
         if (st == LEVI_OK) st = levi_model_confusion_accumulate(m, &b.labels, b.n);
     }

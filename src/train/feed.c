@@ -19,12 +19,13 @@ struct levi_feed {
     int have_loader;
     levi_feature_pipe *pipe; /* backbone apart, features not cached: batches and features from it */
     int batch, shuffle, need_x, F;
-    size_t xn; /* floats of x per sample */
-    float *hx[SLOTS], *hl[SLOTS];
+    size_t xn; /* floats of x per sample (and of the mask, for tokens) */
+    int text;  /* token input: x holds ids, a mask goes with them */
+    float *hx[SLOTS], *hm[SLOTS], *hl[SLOTS];
     cl_event ev[SLOTS];
     int next;
-    levi_arena dev; /* x (SLOTS, batch, xn), labels (SLOTS, batch) */
-    size_t dx, dl;
+    levi_arena dev; /* x (SLOTS, batch, xn), mask (SLOTS, batch, xn) of tokens, labels (SLOTS, batch) */
+    size_t dx, dm, dl;
     /* the cache: resident (cache_buf (n,F), order_buf int (n)) or chunked (host_cache (n,F)) */
     int cache, resident;
     cl_mem cache_buf, order_buf;
@@ -59,6 +60,7 @@ void levi_feed_free(levi_feed *f) {
     for (int i = 0; i < SLOTS; i++) {
         levi_event_release(&f->ev[i]);
         free(f->hx[i]);
+        free(f->hm[i]);
         free(f->hl[i]);
     }
     levi_event_release(&f->order_ev);
@@ -90,12 +92,14 @@ static levi_status staging(levi_feed *f, int need_x) {
     size_t B = (size_t)f->batch;
     for (int i = 0; i < SLOTS; i++) {
         f->hx[i] = malloc(B * f->xn * sizeof(float));
+        f->hm[i] = f->text ? malloc(B * f->xn * sizeof(float)) : NULL;
         f->hl[i] = malloc(B * sizeof(float));
-        if (!f->hx[i] || !f->hl[i])
+        if (!f->hx[i] || !f->hl[i] || (f->text && !f->hm[i]))
             return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory for input staging of %zu floats", B * f->xn);
     }
     levi_arena_init(&f->dev, f->ctx, "input staging");
     f->dx = need_x ? levi_arena_reserve(&f->dev, SLOTS * B * f->xn) : 0;
+    f->dm = need_x && f->text ? levi_arena_reserve(&f->dev, SLOTS * B * f->xn) : 0;
     f->dl = levi_arena_reserve(&f->dev, SLOTS * B);
     return levi_arena_commit(&f->dev);
 }
@@ -119,6 +123,10 @@ static levi_tensor slot_x(levi_feed *f, int s, int n) {
     return t;
 }
 
+static levi_tensor slot_mask(levi_feed *f, int s, int n) {
+    return levi_arena_tensor(&f->dev, f->dm + (size_t)s * f->batch * f->xn, 2, (int[]){n, (int)f->xn});
+}
+
 static levi_tensor slot_labels(levi_feed *f, int s, int n) {
     return levi_arena_tensor(&f->dev, f->dl + (size_t)s * f->batch, 1, &n);
 }
@@ -130,14 +138,18 @@ static levi_status upload_next(levi_feed *f, levi_loader *l, levi_batch *b) {
     LEVI_TRY(take_slot(f, &s));
     int n = 0;
     memset(b, 0, sizeof *b);
-    if (f->pipe && l == &f->loader) LEVI_TRY(levi_feature_pipe_next(f->pipe, f->hx[s], f->hl[s], &n));
-    else n = levi_loader_next(l, f->hx[s], f->hl[s]);
+    if (f->pipe && l == &f->loader) LEVI_TRY(levi_feature_pipe_next(f->pipe, f->hx[s], f->hm[s], f->hl[s], &n));
+    else n = levi_loader_next_input(l, f->hx[s], f->hm[s], f->hl[s]);
     b->n = n;
     if (n <= 0) return LEVI_OK;
     if (f->pipe) b->feats = levi_model_input_feats(f->m, n); /* handed over by the pipe */
     if (f->need_x) {
         b->x = slot_x(f, s, n);
         LEVI_TRY(levi_tensor_write_async(&b->x, f->hx[s], 0, NULL, NULL));
+        if (f->text) {
+            b->mask = slot_mask(f, s, n);
+            LEVI_TRY(levi_tensor_write_async(&b->mask, f->hm[s], 0, NULL, NULL));
+        }
     }
     b->labels = slot_labels(f, s, n);
     /* in order after the x write: its completion frees the whole slot */
@@ -159,7 +171,12 @@ static levi_status init(levi_feed **out, levi_model *m, const levi_dataset *ds, 
     f->shuffle = shuffle;
     f->F = levi_model_feature_dim(m);
     f->xn = levi_input_numel(levi_model_input_spec(m));
+    f->text = levi_model_input_spec(m)->kind == LEVI_INPUT_TOKENS;
     *fp = f;
+    if (ds->kind != levi_model_input_spec(m)->kind || levi_dataset_sample_floats(ds) != f->xn)
+        return levi_error(LEVI_ERR_SHAPE, "the data set's %s of %zu values do not fit the model's %s of %zu",
+                          ds->kind == LEVI_INPUT_TOKENS ? "texts" : "images", levi_dataset_sample_floats(ds),
+                          f->text ? "texts" : "images", f->xn);
     levi_status st = levi_loader_init(&f->loader, ds, batch, seed, shuffle);
     f->have_loader = st == LEVI_OK;
     return st;
@@ -193,7 +210,8 @@ static levi_status build_cache(levi_feed *f) {
         st = upload_next(f, &pass, &b);
         if (st != LEVI_OK || !b.n) break;
         levi_tensor tf = levi_model_input_feats(f->m, b.n);
-        st = levi_model_features(f->m, &b.x, &tf, b.n);
+        levi_input in = {b.x, b.mask};
+        st = levi_model_features_input(f->m, &in, &tf, b.n);
         if (st == LEVI_OK && f->resident) {
             levi_tensor rows = levi_tensor_rows(&all, (int)done, b.n);
             st = levi_tensor_copy(&rows, &tf);

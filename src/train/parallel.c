@@ -99,25 +99,31 @@ levi_status levi_parallel_sync(levi_parallel *p) {
 /* Forward and backward of rows [s, s+cnt) of the global batch on replica m;
  * t > 0: the shard's metrics stay on the device as step t (nothing is read),
  * else its loss and correct count come back. */
-static levi_status shard_step(levi_model *m, const float *x, const float *labels, const float *feats, int s, int cnt,
-                              int B, long t, double *loss_sum, long *correct) {
+static levi_status shard_step(levi_model *m, const float *x, const float *mask, const float *labels,
+                              const float *feats, int s, int cnt, int B, long t, double *loss_sum, long *correct) {
     LEVI_TRY(levi_model_zero_grad(m));
     if (cnt == 0) return LEVI_OK; /* more participants than samples: a zero gradient */
     const levi_input_spec *in = levi_model_input_spec(m);
     size_t xn = levi_input_numel(in);
     int F = levi_model_feature_dim(m);
     const levi_model_config *c = levi_model_get_config(m);
-    levi_tensor tx = levi_model_input_pixels(m, cnt), tl = levi_model_input_labels(m, cnt);
-    levi_tensor tf = levi_model_input_feats(m, cnt);
+    levi_input tin = {levi_model_input_pixels(m, cnt), levi_model_input_mask(m, cnt)};
+    levi_tensor tl = levi_model_input_labels(m, cnt), tf = levi_model_input_feats(m, cnt);
+    if (in->kind == LEVI_INPUT_TOKENS && !mask)
+        return levi_error(LEVI_ERR_INVALID_ARG, "a data-parallel step of token ids without their attention mask");
     /* Non-blocking uploads: the loss read below, or else the gradient sum's reads after the
      * backward (there are at least two participants), wait for them before x is refilled. */
-    if (!feats || c->task.kind != LEVI_TASK_NONE)
-        LEVI_TRY(levi_tensor_write_async(&tx, x + (size_t)s * xn, 0, NULL, NULL));
+    if (!feats || c->task.kind != LEVI_TASK_NONE) {
+        LEVI_TRY(levi_tensor_write_async(&tin.x, x + (size_t)s * xn, 0, NULL, NULL));
+        if (in->kind == LEVI_INPUT_TOKENS)
+            LEVI_TRY(levi_tensor_write_async(&tin.mask, mask + (size_t)s * xn, 0, NULL, NULL));
+    }
     LEVI_TRY(levi_tensor_write_async(&tl, labels + s, 0, NULL, NULL));
     if (feats) LEVI_TRY(levi_tensor_write_async(&tf, feats + (size_t)s * F, 0, NULL, NULL));
     float loss = 0;
     int corr = 0;
-    LEVI_TRY(levi_model_forward(m, &tx, feats ? &tf : NULL, &tl, cnt, t > 0 ? NULL : &loss, t > 0 ? NULL : &corr));
+    LEVI_TRY(levi_model_forward_input(m, &tin, feats ? &tf : NULL, &tl, cnt, t > 0 ? NULL : &loss,
+                                      t > 0 ? NULL : &corr));
     if (t > 0) LEVI_TRY(levi_model_metrics_accumulate(m, cnt, LEVI_METRICS_TRAIN, t));
     *loss_sum += (double)loss * cnt;
     *correct += corr;
@@ -128,9 +134,14 @@ static levi_status shard_step(levi_model *m, const float *x, const float *labels
  * never freed). */
 static levi_dataset rows_of(const levi_dataset *ds, int s, int cnt) {
     levi_dataset v = *ds;
-    size_t hwc = (size_t)ds->height * ds->width * ds->channels;
+    size_t per = ds->kind == LEVI_INPUT_TOKENS ? (size_t)ds->seq_len : (size_t)ds->height * ds->width * ds->channels;
     v.n = cnt;
-    v.pixels = ds->pixels + (size_t)s * hwc;
+    if (ds->kind == LEVI_INPUT_TOKENS) {
+        v.tokens = ds->tokens + (size_t)s * per;
+        v.mask = ds->mask + (size_t)s * per;
+    } else {
+        v.pixels = ds->pixels + (size_t)s * per;
+    }
     v.labels = ds->labels + s;
     v.map_ = NULL;
     v.map_len_ = 0;
@@ -157,7 +168,7 @@ typedef struct replica_job {
     int r, phase; /* 0: forward and backward of the shard; 1: the update; 2: features of a slice */
     const levi_dataset *ds;
     float *cache;
-    const float *x, *labels, *feats;
+    const float *x, *mask, *labels, *feats;
     int B, t, on_device;
     const levi_adamw_cfg *opt;
     float grad_clip, grad_norm;
@@ -173,8 +184,8 @@ static void *run_job(void *arg) {
     if (j->phase == 0) {
         int s, cnt, parts = levi_parallel_participants(p);
         levi_comm_shard(j->B, levi_comm_rank(p->comm) * p->n + j->r, parts, &s, &cnt);
-        j->st = shard_step(p->m[j->r], j->x, j->labels, j->feats, s, cnt, j->B, j->on_device ? j->t : 0, &j->loss_sum,
-                           &j->correct);
+        j->st = shard_step(p->m[j->r], j->x, j->mask, j->labels, j->feats, s, cnt, j->B, j->on_device ? j->t : 0,
+                           &j->loss_sum, &j->correct);
     } else if (j->phase == 1) {
         j->st = levi_model_step(p->m[j->r], j->opt, j->t, j->grad_clip, j->on_device ? NULL : &j->grad_norm);
     } else {
@@ -204,12 +215,18 @@ static levi_status run_all(levi_parallel *p, replica_job *jobs) {
 levi_status levi_parallel_step(levi_parallel *p, const float *x, const float *labels, const float *feats, int B,
                                const levi_adamw_cfg *opt, int t, float grad_clip, float *loss, int *correct,
                                float *grad_norm) {
+    return levi_parallel_step_input(p, x, NULL, labels, feats, B, opt, t, grad_clip, loss, correct, grad_norm);
+}
+
+levi_status levi_parallel_step_input(levi_parallel *p, const float *x, const float *mask, const float *labels,
+                                     const float *feats, int B, const levi_adamw_cfg *opt, int t, float grad_clip,
+                                     float *loss, int *correct, float *grad_norm) {
     if (!p->synced) LEVI_TRY(levi_parallel_sync(p));
     replica_job jobs[LEVI_PARALLEL_MAX];
     memset(jobs, 0, (size_t)p->n * sizeof *jobs);
     for (int r = 0; r < p->n; r++) {
         replica_job *j = &jobs[r];
-        j->p = p, j->r = r, j->x = x, j->labels = labels, j->feats = feats, j->B = B;
+        j->p = p, j->r = r, j->x = x, j->mask = mask, j->labels = labels, j->feats = feats, j->B = B;
         j->opt = opt, j->t = t, j->grad_clip = grad_clip, j->on_device = !loss;
     }
     LEVI_TRY(run_all(p, jobs));

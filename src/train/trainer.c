@@ -105,7 +105,8 @@ levi_status levi_train_step(levi_model *m, const levi_batch *b, const levi_adamw
                             float grad_clip) {
     if (step < 1 || step > 0x7fffffffL) return levi_error(LEVI_ERR_INVALID_ARG, "step %ld is out of range", step);
     LEVI_TRY(levi_model_zero_grad(m));
-    LEVI_TRY(levi_model_forward(m, &b->x, b->feats.buf ? &b->feats : NULL, &b->labels, b->n, NULL, NULL));
+    levi_input in = {b->x, b->mask};
+    LEVI_TRY(levi_model_forward_input(m, &in, b->feats.buf ? &b->feats : NULL, &b->labels, b->n, NULL, NULL));
     LEVI_TRY(levi_model_metrics_accumulate(m, b->n, LEVI_METRICS_TRAIN, step));
     LEVI_TRY(levi_model_backward(m, b->n));
     return levi_model_step(m, opt, (int)step, grad_clip, NULL);
@@ -116,13 +117,14 @@ levi_status levi_train_step(levi_model *m, const levi_batch *b, const levi_adamw
 typedef struct host_src {
     levi_loader l;
     int have_loader;
-    float *px, *lab, *fb, *cache; /* cache: (n, F) tap features in dataset order, or NULL */
+    float *px, *mk, *lab, *fb, *cache; /* mk: the mask of token ids; cache: (n, F) tap features in dataset order, or NULL */
     int F;
 } host_src;
 
 static void host_src_free(host_src *h) {
     if (h->have_loader) levi_loader_free(&h->l);
     free(h->px);
+    free(h->mk);
     free(h->lab);
     free(h->fb);
     free(h->cache);
@@ -136,10 +138,14 @@ static levi_status host_src_create(host_src **out, levi_model *m, const levi_dat
     if (!h) return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
     size_t xn = levi_input_numel(levi_model_input_spec(m));
     h->F = levi_model_feature_dim(m);
+    const int text = levi_model_input_spec(m)->kind == LEVI_INPUT_TOKENS;
     h->px = malloc((size_t)cfg->batch * xn * sizeof *h->px);
+    h->mk = text ? malloc((size_t)cfg->batch * xn * sizeof *h->mk) : NULL;
     h->lab = malloc((size_t)cfg->batch * sizeof *h->lab);
     h->fb = h->F ? malloc((size_t)cfg->batch * h->F * sizeof *h->fb) : NULL;
-    levi_status st = h->px && h->lab && (!h->F || h->fb) ? LEVI_OK : levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
+    levi_status st = h->px && h->lab && (!h->F || h->fb) && (!text || h->mk)
+                         ? LEVI_OK
+                         : levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
     if (st == LEVI_OK && use_cache) st = levi_parallel_compute_features(cfg->parallel, ds, &h->cache);
     if (st == LEVI_OK) st = levi_loader_init(&h->l, ds, cfg->batch, cfg->seed, 1);
     h->have_loader = st == LEVI_OK;
@@ -154,15 +160,15 @@ static levi_status host_src_create(host_src **out, levi_model *m, const levi_dat
 /* One data-parallel step of the next host batch (*nb = 0 at the epoch's
  * end); its metrics stay on the replicas' devices. */
 static levi_status host_step(host_src *h, const levi_train_config *cfg, const levi_adamw_cfg *opt, long t, int *nb) {
-    int b = levi_loader_next(&h->l, h->px, h->lab);
+    int b = levi_loader_next_input(&h->l, h->px, h->mk, h->lab);
     *nb = b;
     if (b <= 0) return LEVI_OK;
     if (h->cache)
         for (int i = 0; i < b; i++)
             memcpy(h->fb + (size_t)i * h->F, h->cache + (size_t)h->l.order[h->l.pos - b + i] * h->F,
                    (size_t)h->F * sizeof *h->fb);
-    return levi_parallel_step(cfg->parallel, h->px, h->lab, h->cache ? h->fb : NULL, b, opt, (int)t, cfg->grad_clip,
-                              NULL, NULL, NULL);
+    return levi_parallel_step_input(cfg->parallel, h->px, h->mk, h->lab, h->cache ? h->fb : NULL, b, opt, (int)t,
+                                    cfg->grad_clip, NULL, NULL, NULL);
 }
 
 /* The training loader's counters (waits inside levi_loader_next, worker time). */
