@@ -1,7 +1,8 @@
 /* Elementwise and token ops against host references in double; backwards
  * against the host analytic backward (which is itself checked against
  * central finite differences), accumulating onto non-zero gradients.
- * Sizes are awkward on purpose: 1, 7, 33, 197, 1000. */
+ * Sizes are awkward on purpose: 1, 7, 33, 197, 1000. The bag of hashed
+ * n-grams (hash, embedding lookup, scatter-add) of the ngram task model. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,6 +271,64 @@ START_TEST(token_ops) {
 }
 END_TEST
 
+/* A bag of hashed n-grams as the ngram task model builds it: levi_ngram_hash
+ * against the host's hash, then the embedding lookup and its scatter-add
+ * backward over those ids (-1 outside the mask: skipped). */
+START_TEST(ngram_bag_ops) {
+    const int shapes[][3] = {{1, 1, 3}, {3, 9, 5}, {4, 33, 11}};
+    int ns = ops_small() ? 2 : 3;
+    for (int s = 0; s < ns; s++) {
+        int B = shapes[s][0], T = shapes[s][1], D = shapes[s][2], N = 13, T2 = 2 * T;
+        size_t bt = (size_t)B * T;
+        float *ids = malloc(bt * sizeof *ids), *mask = malloc(bt * sizeof *mask);
+        for (int b = 0; b < B; b++)
+            for (int t = 0; t < T; t++) {
+                ids[b * T + t] = (float)((b * 31 + t * 7) % 50);
+                mask[b * T + t] = t < 1 + (b * 5) % T ? 1.0f : 0.0f;
+            }
+        float *table = ops_rand((size_t)N * D, 51, -1, 1), *dout = ops_rand((size_t)B * T2 * D, 52, -1, 1);
+        float *g0 = ops_rand((size_t)N * D, 53, -1, 1);
+        levi_tensor ti = ops_upload(ops_ctx, ids, bt), tm = ops_upload(ops_ctx, mask, bt);
+        levi_tensor th = ops_upload(ops_ctx, NULL, 2 * bt), thm = ops_upload(ops_ctx, NULL, 2 * bt);
+        levi_tensor ttab = ops_upload(ops_ctx, table, (size_t)N * D), trows = ops_upload(ops_ctx, NULL, (size_t)B * T2 * D);
+        levi_tensor tdo = ops_upload(ops_ctx, dout, (size_t)B * T2 * D), tg = ops_upload(ops_ctx, g0, (size_t)N * D);
+        ck_assert_levi_ok(levi_ngram_hash(ops_ctx, &th, &thm, &ti, &tm, B, T, N));
+        float *hid = ops_download(&th, 2 * bt), *hm = ops_download(&thm, 2 * bt);
+        size_t nref = (size_t)B * T2 * D > (size_t)N * D ? (size_t)B * T2 * D : (size_t)N * D;
+        double *ref = malloc(nref * sizeof *ref), *refm = malloc(2 * bt * sizeof *refm);
+        for (int b = 0; b < B; b++)
+            for (int j = 0; j < T2; j++) {
+                int t = j < T ? j : j - T, i = b * T2 + j;
+                int valid = mask[b * T + t] > 0 && (j < T || (t + 1 < T && mask[b * T + t + 1] > 0));
+                ref[i] = valid ? levi_ngram_hash_host((int)ids[b * T + t], j < T ? -1 : (int)ids[b * T + t + 1], N) : -1;
+                refm[i] = valid;
+            }
+        char what[80];
+        snprintf(what, sizeof what, "ngram_hash ids B=%d T=%d", B, T);
+        test_check_close(what, hid, ref, 2 * bt, 0, 0);
+        snprintf(what, sizeof what, "ngram_hash mask B=%d T=%d", B, T);
+        test_check_close(what, hm, refm, 2 * bt, 0, 0);
+        ck_assert_levi_ok(levi_embedding_forward(ops_ctx, &trows, &th, &ttab, NULL, NULL, B, T2, D, N));
+        float *rows = ops_download(&trows, (size_t)B * T2 * D);
+        for (size_t r = 0; r < (size_t)B * T2; r++)
+            for (int d = 0; d < D; d++) ref[r * D + d] = hid[r] < 0 ? 0 : table[(int)hid[r] * D + d];
+        snprintf(what, sizeof what, "embedding of hashed ids B=%d T=%d D=%d", B, T, D);
+        test_check_close(what, rows, ref, (size_t)B * T2 * D, 0, 0);
+        ck_assert_levi_ok(levi_embedding_backward(ops_ctx, &tg, NULL, NULL, &tdo, &th, B, T2, D, N));
+        float *g = ops_download(&tg, (size_t)N * D);
+        for (int i = 0; i < N * D; i++) ref[i] = g0[i];
+        for (size_t r = 0; r < (size_t)B * T2; r++)
+            for (int d = 0; d < D && hid[r] >= 0; d++) ref[(int)hid[r] * D + d] += dout[r * D + d];
+        snprintf(what, sizeof what, "embedding backward over hashed ids B=%d T=%d D=%d", B, T, D);
+        test_check_close(what, g, ref, (size_t)N * D, 1e-6, 1e-6);
+        levi_tensor *all[] = {&ti, &tm, &th, &thm, &ttab, &trows, &tdo, &tg};
+        for (int k = 0; k < 8; k++) levi_tensor_free(all[k]);
+        free(ids), free(mask), free(table), free(dout), free(g0), free(hid), free(hm), free(rows), free(g);
+        free(ref), free(refm);
+    }
+}
+END_TEST
+
 int main(void) {
     if (!test_have_device()) {
         fprintf(stderr, "no OpenCL device: op tests skipped\n");
@@ -286,6 +345,7 @@ int main(void) {
     tcase_add_test(tc, add_bias_op);
     tcase_add_test(tc, copy_cols_concat_split);
     tcase_add_test(tc, token_ops);
+    tcase_add_test(tc, ngram_bag_ops);
     suite_add_tcase(s, tc);
     return test_run(s);
 }
