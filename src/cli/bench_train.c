@@ -220,7 +220,7 @@ levi_status bench_train(levi_ctx *ctx, cJSON *doc, double budget_s, const bench_
     if (o->profile) LEVI_TRY(levi_ctx_set_profiling(ctx, 1));
     /* every row's memory, before anything is allocated */
     for (int i = 0; i < n; i++) {
-        cli_recipe r = {&vc, levi_method_backbone_mode(rows[i].method), 0, {0}};
+        cli_recipe r = {&vc, levi_method_backbone_mode(rows[i].method), 0, {0}, NULL};
         levi_model_config_default(&r.mc, rows[i].method);
         r.mc.channels = vc.num_channels;
         r.mc.height = r.mc.width = vc.image_size;

@@ -1,4 +1,5 @@
-/* levi-cl eval: accuracy of a trained model on one or more ImageFolders, with
+/* levi-cl eval: accuracy of a trained model on one or more ImageFolders (or
+ * text files, for a model trained on texts), with
  * per-class accuracy and the confusion matrix.
  *
  * Stable output of --json (one JSON object on stdout, nothing else there):
@@ -19,18 +20,21 @@
 #include "levi/data.h"
 #include "levi/train.h"
 #include "placement.h"
+#include "text_cli.h"
 
 static const char *k_usage =
-    "usage: levi-cl [--device SEL] eval --model MODEL.safetensors --data DIR [--data DIR ...]\n"
+    "usage: levi-cl [--device SEL] eval --model MODEL.safetensors --data DIR|FILE [--data DIR|FILE ...]\n"
     "                                   [--json] [--limit N] [--batch N] [--workers N] [--skip-bad]\n"
     "                                   [--confusion FILE.csv]\n"
     "\n"
     "Evaluate a model written by `levi-cl train` on ImageFolders (DIR/<class>/*.png|jpg,\n"
-    "the same classes as in training): accuracy per data set, per-class accuracy and\n"
-    "the confusion matrix (rows: true class, columns: predicted).\n"
+    "the same classes as in training), or, for a model trained on texts, on text files\n"
+    "(FILE.jsonl, .csv or .tsv, tokenised by the model file's own tokenizer): accuracy per\n"
+    "data set, per-class accuracy and the confusion matrix (rows: true class, columns: predicted).\n"
     "\n"
     "  --json      print one JSON object (format at the top of src/cli/cmd_eval.c)\n"
-    "  --limit N   at most N images per class\n"
+    "  --limit N   at most N images (texts) per class\n"
+    "  --text-column NAME (text)  --label-column NAME (label)   columns of text files\n"
     "  --batch N   images per forward pass (default 64)\n"
     "  --backbone-device SEL  the backbone stage on this device, the rest on --device\n"
     "              (the backbone's forward of the next batch overlaps the head's work)\n"
@@ -121,6 +125,7 @@ int cmd_eval(int argc, char **argv, const cli_env *env) {
         return 0;
     }
     const char *model = NULL, *data[MAX_DATA], *backbone_device = NULL, *confusion = NULL;
+    const char *text_column = NULL, *label_column = NULL;
     int ndata = 0, json = 0;
     long limit = 0, batch = 64, workers = 0;
     int skip_bad = 0;
@@ -133,7 +138,8 @@ int cmd_eval(int argc, char **argv, const cli_env *env) {
             continue;
         }
         if (strcmp(o, "--model") && strcmp(o, "--data") && strcmp(o, "--limit") && strcmp(o, "--batch") &&
-            strcmp(o, "--backbone-device") && strcmp(o, "--workers") && strcmp(o, "--confusion")) {
+            strcmp(o, "--backbone-device") && strcmp(o, "--workers") && strcmp(o, "--confusion") &&
+            strcmp(o, "--text-column") && strcmp(o, "--label-column")) {
             fprintf(stderr, "levi-cl eval: unknown option '%s'\n\n%s", o, k_usage);
             return 2;
         }
@@ -145,6 +151,8 @@ int cmd_eval(int argc, char **argv, const cli_env *env) {
         if (!strcmp(o, "--model")) model = v;
         else if (!strcmp(o, "--backbone-device")) backbone_device = v;
         else if (!strcmp(o, "--confusion")) confusion = v;
+        else if (!strcmp(o, "--text-column")) text_column = v;
+        else if (!strcmp(o, "--label-column")) label_column = v;
         else if (!strcmp(o, "--data")) {
             if (ndata == MAX_DATA) {
                 fprintf(stderr, "levi-cl eval: more than %d --data folders\n", MAX_DATA);
@@ -184,6 +192,14 @@ int cmd_eval(int argc, char **argv, const cli_env *env) {
     }
     st = levi_model_load_placed(&m, pl.ctx[0], pl.backbone_ctx ? pl.backbone_ctx : pl.ctx[0], model, (int)batch, 0);
     cJSON *out = NULL, *arr = NULL;
+    /* a model trained on texts reads text files with its own tokenizer */
+    cli_text tx;
+    memset(&tx, 0, sizeof tx);
+    int text = st == LEVI_OK && levi_model_input_spec(m)->kind == LEVI_INPUT_TOKENS;
+    if (text) st = cli_text_from_model(&tx, m, model, text_column, label_column);
+    else if (st == LEVI_OK && (text_column || label_column))
+        st = levi_error(LEVI_ERR_INVALID_ARG, "--text-column and --label-column apply to text models; %s reads images",
+                        model);
     if (st == LEVI_OK && json) {
         const levi_model_config *c = levi_model_get_config(m);
         out = cJSON_CreateObject();
@@ -199,13 +215,16 @@ int cmd_eval(int argc, char **argv, const cli_env *env) {
         levi_dataset ds;
         levi_preprocess pre;
         levi_load_options lo = {.limit_per_class = (int)limit, .skip_bad = skip_bad, .workers = (int)workers};
-        st = levi_preprocess_for_model(&pre, levi_model_preprocessor(m), model, c->channels, c->height, c->width,
-                                       c->image_mean, c->image_std);
-        if (st == LEVI_OK) st = levi_dataset_load(&ds, data[d], &pre, c->height, c->width, &lo);
+        if (text) st = cli_text_load(&tx, &ds, data[d], (int)limit);
+        else {
+            st = levi_preprocess_for_model(&pre, levi_model_preprocessor(m), model, c->channels, c->height, c->width,
+                                           c->image_mean, c->image_std);
+            if (st == LEVI_OK) st = levi_dataset_load(&ds, data[d], &pre, c->height, c->width, &lo);
+        }
         if (st != LEVI_OK) break;
         ds.workers = (int)workers;
         char what[4200];
-        snprintf(what, sizeof what, "data folder %s", data[d]);
+        snprintf(what, sizeof what, "%s %s", text ? "text file" : "data folder", data[d]);
         levi_eval_result r;
         st = levi_train_check_dataset(m, &ds, what);
         const char *const *mn = levi_model_class_names(m);
@@ -237,6 +256,7 @@ int cmd_eval(int argc, char **argv, const cli_env *env) {
         else levi_atomic_abort(&cf);
     }
     int rc = st == LEVI_OK ? 0 : cli_fail(st);
+    cli_text_close(&tx);
     levi_model_free(m);
     cli_placement_close(&pl, st == LEVI_OK);
     return rc;

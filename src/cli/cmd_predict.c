@@ -1,7 +1,8 @@
-/* levi-cl predict: the class and probability of each image under a trained
- * model. Output, one line per image: PATH<TAB>CLASS<TAB>PROBABILITY; with
- * --json one JSON array of {"image":PATH,"class":NAME,"index":K,"prob":P,
- * "top":[{"class":NAME,"prob":P},...]} (top --top K classes, default 3).
+/* levi-cl predict: the class and probability of each image (or text, for a
+ * model trained on texts) under a trained model. Output, one line per input:
+ * PATH<TAB>CLASS<TAB>PROBABILITY; with --json one JSON array of
+ * {"image":PATH,"class":NAME,"index":K,"prob":P,"top":[{"class":NAME,"prob":P},...]}
+ * (top --top K classes, default 3; "text":TEXT in place of "image" for texts).
  * Exit status: 0 done, 2 usage error, 1 failure (the message names the image). */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -11,14 +12,19 @@
 #include "cli.h"
 #include "levi/data.h"
 #include "levi/levi_model.h"
+#include "levi/text.h"
+#include "text_cli.h"
 
 static const char *k_usage =
     "usage: levi-cl [--device SEL] predict --model MODEL.safetensors [--json] [--top K] IMAGE...\n"
+    "       levi-cl [--device SEL] predict --model TEXT_MODEL.safetensors [--json] [--top K] TEXT...\n"
     "\n"
     "Classify PNG or JPEG images with a model written by `levi-cl train`. Each image is\n"
     "preprocessed as in training (converted to the model's channels, resized, cropped and\n"
     "normalised by the model file's preprocessor).\n"
-    "Prints PATH<TAB>CLASS<TAB>PROBABILITY per image, or a JSON array with --json.\n";
+    "A model trained on texts classifies its arguments as texts instead, tokenised by the\n"
+    "model file's own tokenizer (cut at its sequence length, as in training).\n"
+    "Prints INPUT<TAB>CLASS<TAB>PROBABILITY per input, or a JSON array with --json.\n";
 
 int cmd_predict(int argc, char **argv, const cli_env *env) {
     if (cli_wants_help(argc, argv)) {
@@ -28,7 +34,7 @@ int cmd_predict(int argc, char **argv, const cli_env *env) {
     const char *model = NULL;
     int json = 0;
     long top = 3;
-    const char **images = calloc((size_t)argc, sizeof *images);
+    const char **images = calloc((size_t)argc, sizeof *images); /* images or texts */
     int n = 0;
     if (!images) return cli_fail(levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory"));
     for (int i = 1; i < argc; i++) {
@@ -54,29 +60,39 @@ int cmd_predict(int argc, char **argv, const cli_env *env) {
         }
     }
     if (!model || !n) {
-        fprintf(stderr, "levi-cl predict: --model and at least one image are required\n\n%s", k_usage);
+        fprintf(stderr, "levi-cl predict: --model and at least one image (or text) are required\n\n%s", k_usage);
         free(images);
         return 2;
     }
     levi_ctx *ctx = NULL;
     levi_model *m = NULL;
-    float *px = NULL, *probs = NULL;
+    float *px = NULL, *probs = NULL, *mask = NULL;
+    cli_text tx;
+    memset(&tx, 0, sizeof tx);
     levi_status st = cli_open(env, &ctx);
     if (st == LEVI_OK) st = levi_model_load(&m, ctx, model, n < 64 ? n : 64, 0);
     const levi_model_config *c = st == LEVI_OK ? levi_model_get_config(m) : NULL;
-    size_t chw = c ? (size_t)c->channels * c->height * c->width : 0;
+    int text = c && levi_model_input_spec(m)->kind == LEVI_INPUT_TOKENS;
+    if (text) st = cli_text_from_model(&tx, m, model, NULL, NULL);
+    size_t chw = !c ? 0 : text ? (size_t)tx.seq_len : (size_t)c->channels * c->height * c->width;
     if (st == LEVI_OK) {
         px = malloc((size_t)n * chw * sizeof *px);
+        mask = text ? malloc((size_t)n * chw * sizeof *mask) : NULL;
         probs = malloc((size_t)n * c->num_classes * sizeof *probs);
-        if (!px || !probs) st = levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory for %d images", n);
+        if (!px || !probs || (text && !mask))
+            st = levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory for %d %s", n, text ? "texts" : "images");
     }
-    levi_preprocess pre;
-    if (st == LEVI_OK)
+    if (st == LEVI_OK && text) {
+        st = levi_text_tokenize(tx.tok, images, n, tx.seq_len, px, mask, NULL);
+        if (st == LEVI_OK) st = levi_model_predict_tokens(m, px, mask, n, probs);
+    } else if (st == LEVI_OK) {
+        levi_preprocess pre;
         st = levi_preprocess_for_model(&pre, levi_model_preprocessor(m), model, c->channels, c->height, c->width,
                                        c->image_mean, c->image_std);
-    for (int i = 0; st == LEVI_OK && i < n; i++)
-        st = levi_image_preprocess(images[i], &pre, c->height, c->width, px + (size_t)i * chw);
-    if (st == LEVI_OK) st = levi_model_predict_normalized(m, px, n, probs);
+        for (int i = 0; st == LEVI_OK && i < n; i++)
+            st = levi_image_preprocess(images[i], &pre, c->height, c->width, px + (size_t)i * chw);
+        if (st == LEVI_OK) st = levi_model_predict_normalized(m, px, n, probs);
+    }
     if (st == LEVI_OK) {
         int K = c->num_classes;
         const char *const *names = levi_model_class_names(m);
@@ -98,7 +114,7 @@ int cmd_predict(int argc, char **argv, const cli_env *env) {
                 continue;
             }
             cJSON *o = cJSON_CreateObject(), *ta = cJSON_CreateArray();
-            cJSON_AddStringToObject(o, "image", images[i]);
+            cJSON_AddStringToObject(o, text ? "text" : "image", images[i]);
             cJSON_AddStringToObject(o, "class", names[order[0]]);
             cJSON_AddNumberToObject(o, "index", order[0]);
             cJSON_AddNumberToObject(o, "prob", p[order[0]]);
@@ -120,7 +136,9 @@ int cmd_predict(int argc, char **argv, const cli_env *env) {
     }
     int rc = st == LEVI_OK ? 0 : cli_fail(st);
     free(px);
+    free(mask);
     free(probs);
+    cli_text_close(&tx);
     free(images);
     levi_model_free(m);
     if (ctx) levi_ctx_destroy(ctx);

@@ -230,7 +230,7 @@ static levi_status run(const pretrain_args *a, const cli_env *env, char *tmp, si
     }
     if (st == LEVI_OK) {
         /* the memory of the run, before anything is allocated */
-        cli_recipe r = {&c, LEVI_VIT_FULL, 0, {0}};
+        cli_recipe r = {&c, LEVI_VIT_FULL, 0, {0}, NULL};
         levi_model_config_default(&r.mc, LEVI_METHOD_FT);
         r.mc.num_classes = ds.num_classes;
         r.mc.channels = c.num_channels;

@@ -37,14 +37,16 @@
 #include "levi/train.h"
 #include "memory.h"
 #include "placement.h"
+#include "text_cli.h"
 #include "train_resume.h"
 
 static const char *k_usage =
-    "usage: levi-cl [--device SEL] train --method M --data DIR --out MODEL.safetensors\n"
+    "usage: levi-cl [--device SEL] train --method M --data DIR|FILE --out MODEL.safetensors\n"
     "                                    [--backbone BACKBONE_DIR] [OPTIONS]\n"
     "\n"
-    "Train a classifier on an ImageFolder (DIR/<class>/*.png|jpg) and write a\n"
-    "self-contained model file (backbone, task model, adapters, config, class names).\n"
+    "Train a classifier on an ImageFolder (DIR/<class>/*.png|jpg) or on texts (FILE.jsonl,\n"
+    ".csv or .tsv with a text and a label column) and write a self-contained model file\n"
+    "(backbone, task model, adapters, config, class names; for texts the tokenizer).\n"
     "\n"
     "methods: scratch    task model g + linear head (no backbone)\n"
     "         lp         linear probe on the backbone's last tap (frozen)\n"
@@ -54,15 +56,19 @@ static const char *k_usage =
     "         levi+lora  LEVI with LoRA on the backbone\n"
     "\n"
     "options:\n"
-    "  --backbone DIR         Hugging Face ViT folder (config.json + model.safetensors);\n"
+    "  --backbone DIR         Hugging Face folder (config.json + model.safetensors): a ViT for\n"
+    "                         images, a BERT (model_type bert, with vocab.txt) for texts;\n"
     "                         required except for scratch\n"
-    "  --val DIR              validation ImageFolder, evaluated after every epoch\n"
+    "  --val DIR|FILE         validation ImageFolder or texts, evaluated after every epoch\n"
     "  --epochs N (5)  --batch N|auto (64)  --lr X (1e-3)  --wd X (0.01)  --seed N (0)\n"
     "                         (the memory a run needs is checked before anything is allocated;\n"
     "                         auto: the largest batch that fits the device)\n"
     "  --grad-clip X (1.0, 0 = off)\n"
     "  --schedule constant|cosine (constant)  --warmup N (0 steps of linear warm-up)\n"
-    "  --task-model mlp|cnn (mlp)  --task-hidden N (128)  --cnn-channels C1,C2 (16,32)\n"
+    "  --task-model mlp|cnn|ngram (mlp; ngram for texts)  --task-hidden N (128)\n"
+    "  --cnn-channels C1,C2 (16,32)  --ngram-buckets N (32768)  --ngram-embed N (64)\n"
+    "                         ngram: a bag of hashed unigrams and bigrams of the token ids, its own\n"
+    "                         embeddings trained from scratch, then a ReLU layer of --task-hidden\n"
     "  --taps L1,L2,...       backbone taps, 0..depth (depth = after the final layernorm);\n"
     "                         default: depth/2-1,depth\n"
     "  --fusion late|concat|ensemble (late)  --adapter mlp|linear (mlp)  --adapter-hidden N (128)\n"
@@ -71,7 +77,14 @@ static const char *k_usage =
     "                         concat: the paper's, one adapter on the taps and z side by side\n"
     "  --lambda X (0.5)       ensemble: auxiliary loss weight; late: weight of the per-view losses\n"
     "  --lora-rank R (4)\n"
-    "  --limit N              at most N images per class\n"
+    "  --limit N              at most N images (texts) per class\n"
+    "texts:\n"
+    "  --seq-len N            tokens per text, [CLS] and [SEP] included (default: the tokenizer's\n"
+    "                         limit, at most 128); longer texts are cut (counted on stderr)\n"
+    "  --tokenizer DIR        scratch on texts: a model folder whose vocab.txt tokenises them\n"
+    "                         (the other methods use the --backbone's)\n"
+    "  --text-column NAME (text)  --label-column NAME (label)\n"
+    "images:\n"
     "  --workers N            threads decoding and preparing batches (default: one per core)\n"
     "  --augment flip,crop    random horizontal flip / random resized crop of training images\n"
     "                         (seeded; never applied to --val or evaluation; turns the feature cache off)\n"
@@ -93,8 +106,10 @@ static const char *k_usage =
 typedef struct train_args {
     const char *method, *backbone, *data, *out, *val, *log, *resume, *ckpt;
     const char *task, *taps, *fusion, *adapter, *cache, *cnn, *schedule, *devices, *backbone_device, *augment;
+    const char *tokenizer, *text_column, *label_column;
     int skip_bad;
     long workers, warmup, epochs, batch, seed, task_hidden, adapter_hidden, lora_rank, limit, image_size, channels, log_every;
+    long seq_len, ngram_buckets, ngram_embed;
     double lr, wd, lambda, clip;
     int argc; /* the command line, for the ranks' configuration check */
     char **argv;
@@ -132,6 +147,8 @@ static levi_status parse_args(int argc, char **argv, train_args *a) {
     a->image_size = 28;
     a->channels = 1;
     a->log_every = 1;
+    a->ngram_buckets = 32768;
+    a->ngram_embed = 64;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         const char **sp = NULL;
@@ -160,6 +177,12 @@ static levi_status parse_args(int argc, char **argv, train_args *a) {
         else if (!strcmp(o, "--schedule")) sp = &a->schedule;
         else if (!strcmp(o, "--devices")) sp = &a->devices;
         else if (!strcmp(o, "--backbone-device")) sp = &a->backbone_device;
+        else if (!strcmp(o, "--tokenizer")) sp = &a->tokenizer;
+        else if (!strcmp(o, "--text-column")) sp = &a->text_column;
+        else if (!strcmp(o, "--label-column")) sp = &a->label_column;
+        else if (!strcmp(o, "--seq-len")) ip = &a->seq_len, lo = 2, hi = 1 << 20;
+        else if (!strcmp(o, "--ngram-buckets")) ip = &a->ngram_buckets, lo = 1, hi = 1 << 24;
+        else if (!strcmp(o, "--ngram-embed")) ip = &a->ngram_embed, lo = 1, hi = 4096;
         else if (!strcmp(o, "--warmup")) ip = &a->warmup, lo = 0, hi = 100000000;
         else if (!strcmp(o, "--epochs")) ip = &a->epochs, lo = 1, hi = 100000;
         else if (!strcmp(o, "--batch") && v && !strcmp(v, "auto")) a->batch = 0; /* the largest that fits */
@@ -198,11 +221,11 @@ static levi_status build_config(const train_args *a, levi_model_config *c) {
     c->adapter_hidden = (int)a->adapter_hidden;
     c->lambda = (float)a->lambda;
     c->lora_rank = (int)a->lora_rank;
-    if (a->task) {
-        if (!strcmp(a->task, "mlp")) c->task.kind = LEVI_TASK_MLP;
-        else if (!strcmp(a->task, "cnn")) c->task.kind = LEVI_TASK_CNN;
-        else return levi_error(LEVI_ERR_INVALID_ARG, "--task-model: '%s' is not mlp or cnn", a->task);
-    }
+    c->task.buckets = (int)a->ngram_buckets;
+    c->task.embed = (int)a->ngram_embed;
+    if (a->task && levi_task_parse(a->task, &c->task.kind) != LEVI_OK)
+        return levi_error(LEVI_ERR_INVALID_ARG, "--task-model: '%s' is not mlp, cnn or ngram", a->task);
+    if (!a->task && levi_text_path_is_text(a->data)) c->task.kind = LEVI_TASK_NGRAM;
     if (a->cnn) {
         int ch[2], n;
         LEVI_TRY(parse_list("--cnn-channels", a->cnn, ch, 2, &n));
@@ -328,7 +351,16 @@ static void run_opts(const train_args *a, train_run_opts *o) {
     train_opt_double(o, "--grad-clip", a->clip);
     train_opt_str(o, "--schedule", a->schedule ? a->schedule : "constant");
     train_opt_long(o, "--warmup", a->warmup);
-    train_opt_str(o, "--task-model", a->task ? a->task : "mlp");
+    int text = levi_text_path_is_text(a->data);
+    train_opt_str(o, "--task-model", a->task ? a->task : text ? "ngram" : "mlp");
+    if (text) {
+        train_opt_path(o, "--tokenizer", a->tokenizer);
+        train_opt_long(o, "--seq-len", a->seq_len);
+        train_opt_long(o, "--ngram-buckets", a->ngram_buckets);
+        train_opt_long(o, "--ngram-embed", a->ngram_embed);
+        train_opt_str(o, "--text-column", a->text_column ? a->text_column : "text");
+        train_opt_str(o, "--label-column", a->label_column ? a->label_column : "label");
+    }
     train_opt_long(o, "--task-hidden", a->task_hidden);
     train_opt_str(o, "--cnn-channels", a->cnn ? a->cnn : "16,32");
     train_opt_str(o, "--taps", a->taps ? a->taps : "default");
@@ -372,6 +404,18 @@ static int run(const train_args *a, const cli_env *env) {
         fprintf(stderr, "levi-cl train: method scratch takes no %s\n", a->backbone ? "--backbone" : "--backbone-device");
         return 2;
     }
+    const int text = levi_text_path_is_text(a->data);
+    if (!text && (a->tokenizer || a->seq_len || a->text_column || a->label_column)) {
+        fprintf(stderr, "levi-cl train: --tokenizer, --seq-len and the column options apply to texts (--data "
+                        "FILE.jsonl|.csv|.tsv), not to the image folder %s\n", a->data);
+        return 2;
+    }
+    if (text && (a->tokenizer ? a->backbone != NULL : !a->backbone)) {
+        fprintf(stderr, "levi-cl train: texts need a tokenizer: %s\n",
+                a->backbone ? "the --backbone's vocab.txt tokenises them (no --tokenizer)"
+                            : "--tokenizer DIR, a model folder with a vocab.txt (e.g. the BERT of the other methods)");
+        return 2;
+    }
     int cosine = 0;
     if (a->schedule) {
         if (!strcmp(a->schedule, "cosine")) cosine = 1;
@@ -390,7 +434,6 @@ static int run(const train_args *a, const cli_env *env) {
         }
     }
     cli_placement pl;
-    levi_vit *vit = NULL;
     levi_model *m[CLI_MAX_DEVICES] = {NULL};
     levi_parallel *par = NULL;
     levi_dataset train, val;
@@ -406,15 +449,39 @@ static int run(const train_args *a, const cli_env *env) {
     if (root) st = levi_output_lock_take(&lock, a->out);
     levi_ctx *ctx = pl.ctx[0], *bctx = pl.backbone_ctx ? pl.backbone_ctx : ctx;
     levi_vit_config vcfg;
+    levi_bert_config bcfg;
     levi_preprocess pre;
     unsigned augment = 0;
-    if (st == LEVI_OK && a->backbone) st = cli_read_vit_config(a->backbone, &vcfg);
-    if (st == LEVI_OK && a->backbone) {
-        mc.channels = vcfg.num_channels;
-        mc.height = mc.width = vcfg.image_size;
-        st = levi_preprocess_load(&pre, a->backbone, mc.channels, mc.height, mc.width, vcfg.image_mean,
-                                  vcfg.image_std);
-    } else {
+    cli_text tx;
+    memset(&tx, 0, sizeof tx);
+    const char *kind = NULL;
+    if (st == LEVI_OK && a->backbone) st = cli_backbone_kind(a->backbone, &kind);
+    if (st == LEVI_OK && kind && (strcmp(kind, "bert") == 0) != text)
+        st = levi_error(LEVI_ERR_INVALID_ARG, "--backbone %s is a %s, which reads %s; --data %s holds %s", a->backbone,
+                        kind, text ? "images" : "texts", a->data, text ? "texts" : "images");
+    if (st == LEVI_OK && text) {
+        /* a BERT reads at most max_position_embeddings tokens */
+        int cap = 0;
+        if (a->backbone) st = cli_read_bert_config(a->backbone, &bcfg);
+        if (st == LEVI_OK && a->backbone) cap = bcfg.max_position_embeddings;
+        if (st == LEVI_OK && cap && a->seq_len > cap)
+            st = levi_error(LEVI_ERR_INVALID_ARG, "--seq-len %ld is above the %d positions of --backbone %s",
+                            a->seq_len, cap, a->backbone);
+        if (st == LEVI_OK)
+            st = cli_text_open(&tx, a->backbone ? a->backbone : a->tokenizer,
+                               a->backbone ? "--backbone" : "--tokenizer", (int)(a->seq_len ? a->seq_len : -cap),
+                               a->text_column, a->label_column);
+        mc.input = LEVI_INPUT_TOKENS;
+        mc.seq_len = tx.seq_len;
+    } else if (st == LEVI_OK && a->backbone) {
+        st = cli_read_vit_config(a->backbone, &vcfg);
+        if (st == LEVI_OK) {
+            mc.channels = vcfg.num_channels;
+            mc.height = mc.width = vcfg.image_size;
+            st = levi_preprocess_load(&pre, a->backbone, mc.channels, mc.height, mc.width, vcfg.image_mean,
+                                      vcfg.image_std);
+        }
+    } else if (st == LEVI_OK) {
         mc.channels = (int)a->channels;
         mc.height = mc.width = (int)a->image_size;
         levi_preprocess_default(&pre, mc.channels, mc.height, mc.width, mc.image_mean, mc.image_std);
@@ -422,13 +489,21 @@ static int run(const train_args *a, const cli_env *env) {
     levi_load_options lo = {.limit_per_class = (int)a->limit, .skip_bad = a->skip_bad, .workers = (int)a->workers,
                             .progress = 1};
     if (st == LEVI_OK) st = levi_augment_parse(a->augment, &augment);
-    if (st == LEVI_OK) st = levi_dataset_load(&train, a->data, &pre, mc.height, mc.width, &lo);
-    if (st == LEVI_OK && a->val) st = levi_dataset_load(&val, a->val, &pre, mc.height, mc.width, &lo);
+    if (st == LEVI_OK && text && augment)
+        st = levi_error(LEVI_ERR_INVALID_ARG, "--augment applies to images, not to the texts of %s", a->data);
+    if (st == LEVI_OK && text) st = cli_text_load(&tx, &train, a->data, (int)a->limit);
+    else if (st == LEVI_OK) st = levi_dataset_load(&train, a->data, &pre, mc.height, mc.width, &lo);
+    if (st == LEVI_OK && text && a->val) {
+        /* the validation labels must be the training classes, in their order */
+        tx.opt.classes = (const char *const *)train.class_names;
+        tx.opt.num_classes = train.num_classes;
+        st = cli_text_load(&tx, &val, a->val, (int)a->limit);
+    } else if (st == LEVI_OK && a->val) st = levi_dataset_load(&val, a->val, &pre, mc.height, mc.width, &lo);
     train.augment = augment;
     train.workers = val.workers = (int)a->workers;
     if (st == LEVI_OK && train.num_classes < 2)
-        st = levi_error(LEVI_ERR_INVALID_ARG, "--data %s holds %d class folder%s; training needs at least 2", a->data,
-                        train.num_classes, train.num_classes == 1 ? "" : "s");
+        st = levi_error(LEVI_ERR_INVALID_ARG, "--data %s holds %d class%s%s; training needs at least 2", a->data,
+                        train.num_classes, text ? "" : " folder", train.num_classes == 1 ? "" : text ? "es" : "s");
     if (st == LEVI_OK && a->val && val.num_classes != train.num_classes)
         st = levi_error(LEVI_ERR_SHAPE, "--val %s has %d classes, --data %s has %d", a->val, val.num_classes, a->data,
                         train.num_classes);
@@ -437,18 +512,21 @@ static int run(const train_args *a, const cli_env *env) {
         snprintf(n_img, sizeof n_img, "%d", train.n);
         snprintf(n_cls, sizeof n_cls, "%d", train.num_classes);
         snprintf(n_val, sizeof n_val, "%d", a->val ? val.n : 0);
-        const char *extra[] = {"training images", n_img, "classes", n_cls, "validation images", n_val};
+        const char *extra[] = {text ? "training texts" : "training images", n_img, "classes", n_cls,
+                               text ? "validation texts" : "validation images", n_val};
         st = cli_placement_check(&pl, a->argc, a->argv, extra, 3);
     }
     /* the memory of the run, before anything that depends on the batch is allocated */
     int batch = (int)a->batch;
     if (st == LEVI_OK) {
-        cli_recipe r = {a->backbone ? &vcfg : NULL, mode, mode == LEVI_VIT_LORA ? (int)a->lora_rank : 0, mc};
+        cli_recipe r = {a->backbone && !text ? &vcfg : NULL, mode, mode == LEVI_VIT_LORA ? (int)a->lora_rank : 0, mc,
+                        a->backbone && text ? &bcfg : NULL};
         r.mc.num_classes = train.num_classes;
+        int hidden = !a->backbone ? 0 : text ? bcfg.hidden_size : vcfg.hidden_size;
         int cacheable = mode == LEVI_VIT_FROZEN, taps = mc.ntaps ? mc.ntaps
                                                          : (mc.method == LEVI_METHOD_LEVI ? 2 : 1);
         double cache_floats = cacheable && cache != 0 && a->backbone
-                                  ? (double)taps * vcfg.hidden_size * (train.n + (a->val ? val.n : 0))
+                                  ? (double)taps * hidden * (train.n + (a->val ? val.n : 0))
                                   : 0;
         /* a cache above a quarter of the device stays on the host */
         if (cache_floats * sizeof(float) > ctx->info.global_mem / 4.0) cache_floats = 0;
@@ -457,33 +535,29 @@ static int run(const train_args *a, const cli_env *env) {
         int maxb = train.n < 65536 ? train.n : 65536;
         st = cli_memory_check(&r, ctx, bctx, pl.ctx + 1, pl.n - 1, &batch, maxb, cache_floats, what);
     }
-    if (st == LEVI_OK && a->backbone)
-        st = levi_vit_load(&vit, bctx, a->backbone, batch, mode, mode == LEVI_VIT_LORA ? (int)a->lora_rank : 0);
     /* One replica per device of this process; the first holds the placement. */
     for (int r = 0; st == LEVI_OK && r < pl.n; r++) {
         mc.num_classes = train.num_classes;
-        if (r > 0 && a->backbone)
-            st = levi_vit_load(&vit, pl.ctx[r], a->backbone, batch, mode,
-                               mode == LEVI_VIT_LORA ? (int)a->lora_rank : 0);
         levi_backbone *bb = NULL;
-        if (st == LEVI_OK && vit) st = levi_backbone_from_vit(&bb, r ? pl.ctx[r] : bctx, vit);
-        vit = NULL;
+        if (a->backbone)
+            st = cli_backbone_load(&bb, r ? pl.ctx[r] : bctx, a->backbone, kind, batch, tx.seq_len, mode,
+                                   (int)a->lora_rank);
         if (st == LEVI_OK) st = levi_model_create(&m[r], pl.ctx[r], &mc, bb, batch);
         if (st == LEVI_OK)
             st = levi_model_set_class_names(m[r], (const char *const *)train.class_names, train.num_classes);
-        char *pre_json = st == LEVI_OK ? levi_preprocess_json(&pre) : NULL;
-        if (st == LEVI_OK)
-            st = pre_json ? levi_model_set_preprocessor(m[r], pre_json)
-                          : levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
-        free(pre_json);
+        /* what turns a file into the model's input: the tokenizer, or the image preprocessing */
+        char *js = st != LEVI_OK ? NULL : text ? levi_tokenizer_json(tx.tok) : levi_preprocess_json(&pre);
+        if (st == LEVI_OK && !js) st = levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
+        if (st == LEVI_OK) st = text ? levi_model_set_tokenizer(m[r], js) : levi_model_set_preprocessor(m[r], js);
+        free(js);
     }
     if (st == LEVI_OK && (pl.n > 1 || levi_comm_size(pl.comm) > 1))
         st = levi_parallel_create(&par, pl.comm, m, pl.n);
     levi_train_result res;
     if (st == LEVI_OK) {
         if (root)
-            fprintf(stderr, "train: method %s, %d images in %d classes, %zu trainable parameters\n", a->method,
-                    train.n, train.num_classes, levi_model_num_trainable(m[0]));
+            fprintf(stderr, "train: method %s, %d %s in %d classes, %zu trainable parameters\n", a->method,
+                    train.n, text ? "texts" : "images", train.num_classes, levi_model_num_trainable(m[0]));
         if (root && par)
             fprintf(stderr, "train: data parallel over %d devices (%d ranks), %zu floats summed per step\n",
                     levi_parallel_participants(par), levi_comm_size(pl.comm), levi_parallel_grad_floats(par));
@@ -541,7 +615,7 @@ static int run(const train_args *a, const cli_env *env) {
     if (st == LEVI_ERR_INTERRUPTED) rc = 130;
     levi_parallel_free(par);
     for (int r = 0; r < pl.n; r++) levi_model_free(m[r]);
-    levi_vit_free(vit);
+    cli_text_close(&tx);
     levi_dataset_free(&train);
     if (a->val) levi_dataset_free(&val);
     cli_placement_close(&pl, st == LEVI_OK);

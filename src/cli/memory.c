@@ -12,13 +12,19 @@ levi_status cli_build_model(void *recipe, levi_ctx *head, levi_ctx *backbone, in
         levi_vit *v = NULL;
         LEVI_TRY(levi_vit_create(&v, backbone, r->vc, batch, r->mode, r->lora_rank));
         LEVI_TRY(levi_backbone_from_vit(&bb, backbone, v));
+    } else if (r->bc) {
+        levi_bert *b = NULL;
+        LEVI_TRY(levi_bert_create(&b, backbone, r->bc, batch, r->mc.seq_len, r->mode, r->lora_rank));
+        LEVI_TRY(levi_backbone_from_bert(&bb, backbone, b));
     }
     return levi_model_create(out, head, &r->mc, bb, batch);
 }
 
 levi_status cli_memory_check(const cli_recipe *r, levi_ctx *head, levi_ctx *backbone, levi_ctx *const *replicas,
                              int nreplicas, int *batch, int max_batch, double cache_floats, const char *what) {
-    size_t xn = (size_t)r->mc.channels * r->mc.height * r->mc.width;
+    /* token ids go up with their mask */
+    size_t xn = r->mc.input == LEVI_INPUT_TOKENS ? 2 * (size_t)r->mc.seq_len
+                                                 : (size_t)r->mc.channels * r->mc.height * r->mc.width;
     int auto_batch = *batch == 0;
     levi_mem_plan p;
     LEVI_TRY(levi_mem_plan_run(&p, head, backbone, cli_build_model, (void *)r, auto_batch ? 1 : *batch, xn,

@@ -6,11 +6,13 @@
 #include "cli.h"
 
 /* How a run builds its model: a ViT of config vc (NULL for scratch) in
- * train mode `mode` with LoRA rank `lora_rank`, under model config mc. */
+ * train mode `mode` with LoRA rank `lora_rank`, under model config mc; or,
+ * for texts, a BERT of config bc instead (sequences of mc.seq_len tokens). */
 typedef struct cli_recipe {
     const levi_vit_config *vc;
     int mode, lora_rank;
     levi_model_config mc;
+    const levi_bert_config *bc;
 } cli_recipe;
 
 /* levi_model_builder for a recipe (random weights). */
