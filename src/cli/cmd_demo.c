@@ -29,10 +29,11 @@
  * fashion-shift, all 70,000 PNGs: 14 s; vit-tiny pretrain: 5.4 ms per image
  * and epoch; a frozen-backbone forward (lp/levi features, eval): 1.9 ms per
  * image; ft: ~5 ms per image and epoch; scratch (MLP): 0.15 ms.
- * Measured wall time with a cold cache on 2 cores (PoCL 3.1, AMD EPYC, a
- * mostly idle machine): full 4:28 (data 0:17, pretrain 2:15, methods 1:57),
- * --quick 0:47; a second full demo into a new --out 1:58 (data and backbone
- * cached), into the same --out 0:01. tiny: seconds (smoke tests only). */
+ * Measured wall time with a cold cache on 2 cores (PoCL 3.1, AMD EPYC, shared
+ * with other jobs, load average 4.5-6.8): full 7:10 (data 1:44, pretrain on
+ * all 30,000 images for 10 epochs 4:38, methods 0:49), --quick 0:14; a second
+ * full demo into a new --out 0:52 (data and backbone cached), into the same
+ * --out 0:01. tiny: seconds (smoke tests only). */
 static const demo_size k_sizes[] = {
     /* name    data  pretrain:lim ep batch  train:lim ep batch  eval  est: data pretrain train */
     {"full", 0, 0, 10, 64, 500, 0, 64, 0, 30, 300, 25},
@@ -49,7 +50,7 @@ const demo_size *demo_size_named(const char *name) {
 /* Learning rate, weight decay, epochs (of the full size) and relative cost
  * (for the ETA) per method. scratch, lp, ft and levi: the settings that
  * `levi-cl study --subdomain invert` selected on its validation split (the
- * mean over seeds 0, 1, 2; README, "A fair comparison"); lora and levi+lora
+ * mean over seeds 0, 1, 2; README, "Does LEVI beat both of its views?"); lora and levi+lora
  * were not in that study. */
 static const demo_method k_methods[] = {
     {"scratch", "1e-3", "0.01", 5, 0.5}, {"lp", "3e-3", "0.01", 6, 1.0},   {"ft", "1e-3", "0.01", 5, 6.0},
@@ -74,7 +75,7 @@ static const char *k_usage =
     "the last finished stage.\n"
     "\n"
     "  --out DIR        output folder (default ./levi-demo)\n"
-    "  --quick          a smaller run (about 2 minutes on 2 CPU cores instead of 10)\n"
+    "  --quick          a smaller run (under a minute on 2 CPU cores instead of about 7)\n"
     "  --size S         full | quick | tiny (tiny: seconds, for smoke tests)\n"
     "  --seed S         training seed of the methods (default 0; data and backbone stay fixed)\n"
     "  --methods LIST   comma-separated, from scratch,lp,ft,lora,levi,levi+lora\n"
