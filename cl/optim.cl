@@ -35,3 +35,27 @@ __kernel void sumsq_partials(__global float *partials, const ulong partials_off,
     }
     if (lid == 0) partials[partials_off + get_group_id(0)] = s[0];
 }
+
+/* CPU devices: partials (chunks) = Σ x² over contiguous chunks of x (n), one
+ * work-item each, with 16-wide vector loads and accumulators (a CPU runs a
+ * work-group as a loop on one thread, so a tree over a large group costs
+ * more than the sum). Keep equal to cl/train.cl clip_sumsq2_chunks. */
+__kernel void sumsq_chunks(__global float *partials, const ulong partials_off, __global const float *x,
+                           const ulong x_off, const ulong n, const int chunks) {
+    const int g = get_global_id(0);
+    if (g >= chunks) return;
+    x += x_off;
+    const size_t len = ((n + chunks - 1) / chunks + 15) / 16 * 16;
+    const size_t start = (size_t)g * len, end = start + len < n ? start + len : n;
+    float16 acc16 = (float16)(0.0f);
+    size_t i = start;
+    for (; i + 16 <= end; i += 16) {
+        const float16 v = vload16(0, x + i);
+        acc16 += v * v;
+    }
+    const float8 a8 = acc16.lo + acc16.hi;
+    const float4 a4 = a8.lo + a8.hi;
+    float acc = (a4.x + a4.y) + (a4.z + a4.w);
+    for (; i < end; i++) acc += x[i] * x[i];
+    partials[partials_off + g] = acc;
+}

@@ -101,6 +101,33 @@ __kernel void clip_sumsq2(__global float *partials, const ulong partials_off, __
     if (lid == 0) partials[partials_off + g] = s[0];
 }
 
+/* CPU devices: as clip_sumsq2, one work-item per partial over a contiguous
+ * chunk of x1 (chunks1 of them) or x2 (the others), each partial as
+ * cl/optim.cl sumsq_chunks computes it (keep equal). */
+__kernel void clip_sumsq2_chunks(__global float *partials, const ulong partials_off, __global const float *x1,
+                                 const ulong x1_off, const ulong n1, const int chunks1, __global const float *x2,
+                                 const ulong x2_off, const ulong n2, const int chunks2) {
+    const int g = get_global_id(0);
+    if (g >= chunks1 + chunks2) return;
+    const int second = g >= chunks1;
+    const int chunks = second ? chunks2 : chunks1;
+    const size_t n = second ? n2 : n1;
+    __global const float *x = second ? x2 + x2_off : x1 + x1_off;
+    const size_t len = ((n + chunks - 1) / chunks + 15) / 16 * 16;
+    const size_t start = (size_t)(second ? g - chunks1 : g) * len, end = start + len < n ? start + len : n;
+    float16 acc16 = (float16)(0.0f);
+    size_t i = start;
+    for (; i + 16 <= end; i += 16) {
+        const float16 v = vload16(0, x + i);
+        acc16 += v * v;
+    }
+    const float8 a8 = acc16.lo + acc16.hi;
+    const float4 a4 = a8.lo + a8.hi;
+    float acc = (a4.x + a4.y) + (a4.z + a4.w);
+    for (; i < end; i++) acc += x[i] * x[i];
+    partials[partials_off + g] = acc;
+}
+
 /* One work-item: norm = sqrt(|g1|² + |g2|²) from the partials (each group's
  * norm rounded to float first, as the host did); the clip scale
  * min(1, max_norm / norm) (max_norm > 0), or NaN when the norm is not finite
@@ -131,39 +158,37 @@ __kernel void clip_finish(__global float *state, const ulong state_off, __global
     }
 }
 
-/* AdamW (as adamw_update) over two groups in one launch, items [0, n1) of
- * group 1 then [n1, n1 + n2) of group 2, with the gradients scaled by the
- * clip scale in state (written back, as clipping in place would); a NaN
- * scale skips the update. */
+/* AdamW (as adamw_update) over two groups in one launch: items [0, n1) of
+ * group 1, then group 2 from item start2 (n1 rounded up to a multiple of the
+ * work-group size, so that every work-group works on one group and the branch
+ * is uniform), with the gradients scaled by the clip scale in state (written
+ * back, as clipping in place would); a NaN scale skips the update. */
 __kernel void adamw_update2(__global float *p1, const ulong p1_off, __global float *g1, const ulong g1_off,
                             __global float *m1, const ulong m1_off, __global float *v1, const ulong v1_off,
                             const ulong n1, __global float *p2, const ulong p2_off, __global float *g2,
                             const ulong g2_off, __global float *m2, const ulong m2_off, __global float *v2,
-                            const ulong v2_off, const ulong n2, const float lr, const float beta1, const float beta2,
-                            const float eps, const float weight_decay, const float bc1, const float bc2,
-                            __global const float *state, const ulong state_off) {
-    size_t i = get_global_id(0);
-    if (i >= n1 + n2) return;
+                            const ulong v2_off, const ulong n2, const ulong start2, const float lr,
+                            const float beta1, const float beta2, const float eps, const float weight_decay,
+                            const float bc1, const float bc2, __global const float *state, const ulong state_off) {
     const float scale = state[state_off + S_CLIP_SCALE];
     if (isnan(scale)) return;
-    __global float *params = p1, *grads = g1, *m = m1, *v = v1;
-    ulong p_off = p1_off, g_off = g1_off, m_off = m1_off, v_off = v1_off;
-    if (i >= n1) {
-        i -= n1;
-        params = p2, grads = g2, m = m2, v = v2;
-        p_off = p2_off, g_off = g2_off, m_off = m2_off, v_off = v2_off;
-    }
-    float g = grads[g_off + i];
+    const size_t first2 = start2 / get_local_size(0);
+    const int second = get_group_id(0) >= first2; /* the same for the whole work-group */
+    const size_t i = second ? get_global_id(0) - start2 : get_global_id(0);
+    if (i >= (second ? n2 : n1)) return;
+    __global float *params = second ? p2 + p2_off : p1 + p1_off, *grads = second ? g2 + g2_off : g1 + g1_off;
+    __global float *m = second ? m2 + m2_off : m1 + m1_off, *v = second ? v2 + v2_off : v1 + v1_off;
+    float g = grads[i];
     if (scale != 1.0f) {
         g = scale * g;
-        grads[g_off + i] = g;
+        grads[i] = g;
     }
-    const float mi = beta1 * m[m_off + i] + (1.0f - beta1) * g;
-    const float vi = beta2 * v[v_off + i] + (1.0f - beta2) * g * g;
-    m[m_off + i] = mi;
-    v[v_off + i] = vi;
-    const float p = params[p_off + i];
-    params[p_off + i] = p - lr * ((mi / bc1) / (sqrt(vi / bc2) + eps) + weight_decay * p);
+    const float mi = beta1 * m[i] + (1.0f - beta1) * g;
+    const float vi = beta2 * v[i] + (1.0f - beta2) * g * g;
+    m[i] = mi;
+    v[i] = vi;
+    const float p = params[i];
+    params[i] = p - lr * ((mi / bc1) / (sqrt(vi / bc2) + eps) + weight_decay * p);
 }
 
 /* w (k) = softmax(alpha (k)); one work-item. */

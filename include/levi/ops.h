@@ -261,6 +261,11 @@ levi_status levi_adamw_update(levi_ctx *ctx, const levi_tensor *params, const le
 /* Global L2 norm of grads (n), returned on the host; if max_norm > 0 and the
  * norm exceeds it, grads are scaled by max_norm / norm. */
 levi_status levi_grad_clip(levi_ctx *ctx, const levi_tensor *grads, size_t n, float max_norm, float *norm_out);
+/* How many partial sums of squares the norm of n values takes on a CPU device
+ * (contiguous chunks, one work-item each; cl/optim.cl sumsq_chunks), so that
+ * a norm computed elsewhere (the training step's) adds the same partials in
+ * the same order. 0 on other devices (work-group partials). */
+size_t levi_sumsq_chunks(const levi_ctx *ctx, size_t n);
 
 /* --- self-check -------------------------------------------------------------------- */
 

@@ -218,6 +218,12 @@ const char *const *levi_cl_files(void);
  * of the work-group size (kernels guard with `if (i >= n) return;`). */
 levi_status levi_launch_1d(levi_ctx *ctx, cl_kernel k, size_t n);
 
+/* The work-group size levi_launch_1d takes for n items: the context's default
+ * on GPUs; on CPU devices, which run a work-group as one loop on one thread
+ * (vectorized across its work-items) and pay per group, groups as large as the
+ * device allows (at most 4096) while every compute unit still gets 4. */
+size_t levi_group_1d(const levi_ctx *ctx, size_t n);
+
 /* Launch with explicit global and local sizes (dims 1..3; local may be NULL). */
 levi_status levi_launch(levi_ctx *ctx, cl_kernel k, cl_uint dims, const size_t *global,
                         const size_t *local);

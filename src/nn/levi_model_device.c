@@ -58,11 +58,12 @@ static levi_status arg_local(cl_kernel k, cl_uint *a, size_t floats) {
     return LEVI_OK;
 }
 
-/* A power-of-two group size for a reduction kernel on ctx. */
-static levi_status reduce_wg(levi_ctx *ctx, cl_kernel k, size_t *wg) {
-    size_t kmax = 0;
+/* A power-of-two group size for a reduction kernel on ctx over n items
+ * (levi_group_1d's, within the kernel's limit). */
+static levi_status reduce_wg(levi_ctx *ctx, cl_kernel k, size_t n, size_t *wg) {
+    size_t kmax = 0, want = levi_group_1d(ctx, n);
     LEVI_CL_CHECK(clGetKernelWorkGroupInfo(k, ctx->info.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax, &kmax, NULL));
-    size_t lim = ctx->wg < kmax || kmax == 0 ? ctx->wg : kmax, p = 1;
+    size_t lim = want < kmax || kmax == 0 ? want : kmax, p = 1;
     while (p * 2 <= lim) p *= 2;
     *wg = p;
     return LEVI_OK;
@@ -120,7 +121,7 @@ levi_status levi_model_metrics_accumulate(levi_model *m, int B, int set, long st
     cl_kernel kr;
     size_t wg;
     LEVI_TRY(levi_kernel_get(m->ctx, CL_FILE, "metrics_accumulate", &kr));
-    LEVI_TRY(reduce_wg(m->ctx, kr, &wg));
+    LEVI_TRY(reduce_wg(m->ctx, kr, 0, &wg)); /* one work-group */
     levi_tensor st = state_view(m, set), lo = VIEW(m->losses, B), co = VIEW(m->correct, B);
     levi_tensor aux = ens ? VIEW(m->losses_l[0], B) : lo;
     cl_uint a = 0;
@@ -226,7 +227,7 @@ levi_status model_ensemble_backward(levi_model *m, int B, int split) {
     cl_kernel kr;
     LEVI_TRY(levi_kernel_get(m->ctx, CL_FILE, "ensemble_alpha_backward", &kr));
     size_t wg;
-    LEVI_TRY(reduce_wg(m->ctx, kr, &wg));
+    LEVI_TRY(reduce_wg(m->ctx, kr, 0, &wg)); /* one work-group */
     cl_uint a = 0;
     LEVI_TRY(arg_t(kr, &a, &da));
     LEVI_TRY(arg_t(kr, &a, &w));
@@ -259,24 +260,40 @@ levi_status model_step_device(levi_model *m, const levi_grad_group *g, int ng, c
     const levi_grad_group *g2 = ng > 1 ? &g[1] : &g[0];
     size_t n1 = g[0].grads.numel, n2 = ng > 1 ? g[1].grads.numel : 0;
     cl_kernel kr;
-    size_t wg;
-    LEVI_TRY(levi_kernel_get(ctx, CL_FILE, "clip_sumsq2", &kr));
-    LEVI_TRY(reduce_wg(ctx, kr, &wg));
-    size_t gr1 = (n1 + wg - 1) / wg, gr2 = (n2 + wg - 1) / wg;
-    if (gr1 > MAX_PARTIALS) gr1 = MAX_PARTIALS;
-    if (gr2 > MAX_PARTIALS) gr2 = MAX_PARTIALS;
-    if (!gr1) gr1 = 1;
+    size_t gr1, gr2;
     levi_tensor partials = levi_arena_tensor(&m->dev, m->dev_partials, 1, (int[]){2 * MAX_PARTIALS});
     levi_tensor st = state_view(m, 0);
     cl_uint a = 0;
-    LEVI_TRY(arg_t(kr, &a, &partials));
-    LEVI_TRY(arg_t(kr, &a, &g[0].grads));
-    LEVI_TRY(arg_ulong(kr, &a, n1));
-    LEVI_TRY(arg_int(kr, &a, (int)gr1));
-    LEVI_TRY(arg_t(kr, &a, &g2->grads));
-    LEVI_TRY(arg_ulong(kr, &a, n2));
-    LEVI_TRY(arg_local(kr, &a, wg));
-    LEVI_TRY(launch_groups(ctx, kr, gr1 + gr2, wg));
+    if (levi_sumsq_chunks(ctx, n1)) {
+        /* contiguous chunks, one work-item each, as levi_grad_clip takes them */
+        gr1 = levi_sumsq_chunks(ctx, n1);
+        gr2 = n2 ? levi_sumsq_chunks(ctx, n2) : 0;
+        LEVI_TRY(levi_kernel_get(ctx, CL_FILE, "clip_sumsq2_chunks", &kr));
+        LEVI_TRY(arg_t(kr, &a, &partials));
+        LEVI_TRY(arg_t(kr, &a, &g[0].grads));
+        LEVI_TRY(arg_ulong(kr, &a, n1));
+        LEVI_TRY(arg_int(kr, &a, (int)gr1));
+        LEVI_TRY(arg_t(kr, &a, &g2->grads));
+        LEVI_TRY(arg_ulong(kr, &a, n2));
+        LEVI_TRY(arg_int(kr, &a, (int)gr2));
+        LEVI_TRY(launch_groups(ctx, kr, gr1 + gr2, 1));
+    } else {
+        size_t wg;
+        LEVI_TRY(levi_kernel_get(ctx, CL_FILE, "clip_sumsq2", &kr));
+        LEVI_TRY(reduce_wg(ctx, kr, n1 > n2 ? n1 : n2, &wg));
+        gr1 = (n1 + wg - 1) / wg, gr2 = (n2 + wg - 1) / wg;
+        if (gr1 > MAX_PARTIALS) gr1 = MAX_PARTIALS;
+        if (gr2 > MAX_PARTIALS) gr2 = MAX_PARTIALS;
+        if (!gr1) gr1 = 1;
+        LEVI_TRY(arg_t(kr, &a, &partials));
+        LEVI_TRY(arg_t(kr, &a, &g[0].grads));
+        LEVI_TRY(arg_ulong(kr, &a, n1));
+        LEVI_TRY(arg_int(kr, &a, (int)gr1));
+        LEVI_TRY(arg_t(kr, &a, &g2->grads));
+        LEVI_TRY(arg_ulong(kr, &a, n2));
+        LEVI_TRY(arg_local(kr, &a, wg));
+        LEVI_TRY(launch_groups(ctx, kr, gr1 + gr2, wg));
+    }
     LEVI_TRY(levi_kernel_get(ctx, CL_FILE, "clip_finish", &kr));
     a = 0;
     LEVI_TRY(arg_t(kr, &a, &st));
@@ -299,6 +316,8 @@ levi_status model_step_device(levi_model *m, const levi_grad_group *g, int ng, c
         LEVI_TRY(arg_t(kr, &a, &q->adam_v));
         LEVI_TRY(arg_ulong(kr, &a, i ? n2 : n1));
     }
+    size_t local = levi_group_1d(ctx, n1 + n2), start2 = (n1 + local - 1) / local * local;
+    LEVI_TRY(arg_ulong(kr, &a, start2));
     LEVI_TRY(arg_float(kr, &a, cfg->lr));
     LEVI_TRY(arg_float(kr, &a, cfg->beta1));
     LEVI_TRY(arg_float(kr, &a, cfg->beta2));
@@ -307,7 +326,8 @@ levi_status model_step_device(levi_model *m, const levi_grad_group *g, int ng, c
     LEVI_TRY(arg_float(kr, &a, bc1));
     LEVI_TRY(arg_float(kr, &a, bc2));
     LEVI_TRY(arg_t(kr, &a, &st));
-    return levi_launch_1d(ctx, kr, n1 + n2);
+    size_t global = start2 + (n2 + local - 1) / local * local;
+    return levi_launch(ctx, kr, 1, &global, &local);
 }
 
 /* --- confusion matrix --------------------------------------------------------------- */

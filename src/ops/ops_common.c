@@ -56,18 +56,9 @@ levi_status ops_run(ops_kernel *k, cl_uint dims, const size_t *global, const siz
     return levi_launch(k->ctx, k->k, dims, global, local);
 }
 
-/* Items per work-group of an elementwise launch over n items. GPUs: the
- * default size. CPU devices (PoCL) run a work-group as a loop on one thread
- * and pay per group, so groups are as large as the device allows while
- * still giving every core 4 of them. */
-static size_t elementwise_group(const levi_ctx *ctx, size_t n) {
-    if (!ops_is_cpu(ctx)) return ctx->wg;
-    size_t cu = ctx->info.compute_units ? ctx->info.compute_units : 1;
-    size_t lim = ctx->info.max_work_group ? ctx->info.max_work_group : ctx->wg, g = ctx->wg;
-    if (lim > 4096) lim = 4096;
-    while (g * 2 <= lim && g * 2 * 4 * cu <= n) g *= 2;
-    return g;
-}
+/* Items per work-group of an elementwise launch over n items (GPUs: the
+ * default size; CPU devices: large groups, see levi_group_1d). */
+static size_t elementwise_group(const levi_ctx *ctx, size_t n) { return levi_group_1d(ctx, n); }
 
 levi_status ops_run_1d(ops_kernel *k, size_t n) {
     if (k->st != LEVI_OK || n == 0) return k->st;

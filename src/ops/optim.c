@@ -45,6 +45,15 @@ levi_status levi_adamw_update(levi_ctx *ctx, const levi_tensor *params, const le
 /* Most partial sums the first stage writes; enough groups to fill any device. */
 #define MAX_PARTIALS 256
 
+size_t levi_sumsq_chunks(const levi_ctx *ctx, size_t n) {
+    if (!ops_is_cpu(ctx)) return 0;
+    /* a few per compute unit, none under 4096 values */
+    size_t cu = ctx->info.compute_units ? ctx->info.compute_units : 1, want = 4 * cu;
+    if (want > MAX_PARTIALS) want = MAX_PARTIALS;
+    size_t c = n < 4096 * want ? (n + 4095) / 4096 : want;
+    return c ? c : 1;
+}
+
 /* grads (n): norm = sqrt(Σ g²) (per-group partials on the device, summed in
  * double on the host); scaled by max_norm / norm when that is below 1. */
 levi_status levi_grad_clip(levi_ctx *ctx, const levi_tensor *grads, size_t n, float max_norm, float *norm_out) {
@@ -54,17 +63,23 @@ levi_status levi_grad_clip(levi_ctx *ctx, const levi_tensor *grads, size_t n, fl
         return LEVI_OK;
     }
     LEVI_TRY(ops_need(op, "grads", grads, n));
-    ops_kernel k = ops_kernel_get(ctx, "optim", "sumsq_partials");
-    size_t wg = ops_kernel_wg(&k, ctx->wg);
-    size_t groups = (n + wg - 1) / wg;
-    if (groups > MAX_PARTIALS) groups = MAX_PARTIALS;
+    size_t groups = levi_sumsq_chunks(ctx, n);
+    ops_kernel k = ops_kernel_get(ctx, "optim", groups ? "sumsq_chunks" : "sumsq_partials");
+    size_t wg = groups ? 1 : ops_kernel_wg(&k, ctx->wg);
+    if (!groups) {
+        groups = (n + wg - 1) / wg;
+        if (groups > MAX_PARTIALS) groups = MAX_PARTIALS;
+    }
     cl_mem scratch;
     LEVI_TRY(levi_ctx_scratch(ctx, groups * sizeof(float), &scratch));
     levi_tensor partials = levi_tensor_view(ctx, scratch, 0, 1, (int[]){(int)groups});
     ops_arg_tensor(&k, &partials);
     ops_arg_tensor(&k, grads);
     ops_arg_ulong(&k, n);
-    ops_arg_local(&k, wg * sizeof(float));
+    if (wg == 1)
+        ops_arg_int(&k, (int)groups);
+    else
+        ops_arg_local(&k, wg * sizeof(float));
     LEVI_TRY(ops_run_groups(&k, groups, wg));
     float host[MAX_PARTIALS];
     LEVI_TRY(levi_tensor_read(&partials, host));

@@ -139,9 +139,18 @@ levi_status levi_launch(levi_ctx *ctx, cl_kernel k, cl_uint dims, const size_t *
     return LEVI_OK;
 }
 
+size_t levi_group_1d(const levi_ctx *ctx, size_t n) {
+    if (!(ctx->info.type & CL_DEVICE_TYPE_CPU)) return ctx->wg;
+    size_t cu = ctx->info.compute_units ? ctx->info.compute_units : 1;
+    size_t lim = ctx->info.max_work_group ? ctx->info.max_work_group : ctx->wg, g = ctx->wg;
+    if (lim > 4096) lim = 4096;
+    while (g * 2 <= lim && g * 2 * 4 * cu <= n) g *= 2;
+    return g;
+}
+
 levi_status levi_launch_1d(levi_ctx *ctx, cl_kernel k, size_t n) {
     if (n == 0) return LEVI_OK;
-    size_t local = ctx->wg;
+    size_t local = levi_group_1d(ctx, n);
     size_t global = (n + local - 1) / local * local;
     return levi_launch(ctx, k, 1, &global, &local);
 }
