@@ -238,3 +238,203 @@ ATT_KERNELS(_hs16, 16, 16)
 ATT_KERNELS(_hs32, 32, 32)
 ATT_KERNELS(_hs64, 64, 64)
 ATT_KERNELS(, ATT_HS_MAX, hs)
+
+/* --- CPU devices: a work-item per row, 16-wide vectors ------------------------------ */
+
+/* A CPU runs a work-group as a loop over its items on one thread, so the
+ * tiled kernels above (local tiles, barriers between them, scalar loops over
+ * the head) run far below its speed. These give each work-item one query row
+ * (one key row for dkv) and walk the other side's rows straight from global
+ * memory (the caches hold them) in blocks of 16: the head as HS/16 float16
+ * vectors, 16 scores at a time through one vector exp. Same math as the tiled
+ * kernels (online softmax per block, lse saved, no T×T matrix); head sizes 16,
+ * 32 and 64. Range: B*NH*T items, any work-group size. */
+
+ATT_INLINE float hsum16(const float16 a) {
+    const float8 b = a.lo + a.hi;
+    const float4 c = b.lo + b.hi;
+    return (c.x + c.y) + (c.z + c.w);
+}
+
+ATT_INLINE float hmax16(const float16 a) {
+    const float8 b = fmax(a.lo, a.hi);
+    const float4 c = fmax(b.lo, b.hi);
+    return fmax(fmax(c.x, c.y), fmax(c.z, c.w));
+}
+
+/* a (nv float16) · x (nv*16 floats) */
+ATT_INLINE float dot_rv(const float16 *a, __global const float *x, const int nv) {
+    float16 s = a[0] * vload16(0, x);
+    for (int u = 1; u < nv; u++) s += a[u] * vload16(u, x);
+    return hsum16(s);
+}
+
+ATT_INLINE void att_forward_rows(__global float *out, const ulong out_off, __global float *lse, const ulong lse_off,
+                                 __global const float *q, const ulong q_off, __global const float *k,
+                                 const ulong k_off, __global const float *v, const ulong v_off,
+                                 __global const float *mask, const ulong mask_off, const int has_mask, const int T,
+                                 const int C, const int NH, const int BNH, const float scale, const int nv,
+                                 float16 *qv, float16 *acc) {
+    const size_t gid = get_global_id(0);
+    if (gid >= (size_t)BNH * T) return;
+    const int i = gid % T, hs = nv * 16;
+    const size_t bh = gid / T, b = bh / NH;
+    const size_t base = b * T * C + (bh % NH) * hs, row = base + (size_t)i * C;
+    for (int u = 0; u < nv; u++) {
+        qv[u] = vload16(u, q + q_off + row) * scale;
+        acc[u] = (float16)(0.0f);
+    }
+    __global const float *kb = k + k_off + base, *vb = v + v_off + base;
+    float m = -INFINITY, l = 0.0f, sc[16];
+    for (int kt = 0; kt < T; kt += 16) {
+        const int n = min(16, T - kt);
+        for (int jj = 0; jj < 16; jj++)
+            sc[jj] = jj < n && key_valid(mask, mask_off, has_mask, b, T, kt + jj)
+                         ? dot_rv(qv, kb + (size_t)(kt + jj) * C, nv)
+                         : -INFINITY;
+        const float16 s = vload16(0, sc);
+        const float mnew = fmax(m, hmax16(s));
+        if (mnew == -INFINITY) continue; /* every key so far is masked */
+        const float corr = exp(m - mnew);
+        l *= corr;
+        for (int u = 0; u < nv; u++) acc[u] *= corr;
+        const float16 p = exp(s - mnew);
+        l += hsum16(p);
+        vstore16(p, 0, sc);
+        for (int jj = 0; jj < n; jj++)
+            for (int u = 0; u < nv; u++) acc[u] += sc[jj] * vload16(u, vb + (size_t)(kt + jj) * C);
+        m = mnew;
+    }
+    const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+    for (int u = 0; u < nv; u++) vstore16(acc[u] * inv, u, out + out_off + row);
+    lse[lse_off + gid] = l > 0.0f ? m + log(l) : INFINITY;
+}
+
+ATT_INLINE void att_backward_dq_rows(__global float *dq, const ulong dq_off, const int has_dq, __global float *dsum,
+                                     const ulong dsum_off, __global const float *dout, const ulong dout_off,
+                                     __global const float *out, const ulong out_off, __global const float *q,
+                                     const ulong q_off, __global const float *k, const ulong k_off,
+                                     __global const float *v, const ulong v_off, __global const float *lse,
+                                     const ulong lse_off, __global const float *mask, const ulong mask_off,
+                                     const int has_mask, const int T, const int C, const int NH, const int BNH,
+                                     const float scale, const int nv, float16 *qv, float16 *dov, float16 *acc) {
+    const size_t gid = get_global_id(0);
+    if (gid >= (size_t)BNH * T) return;
+    const int i = gid % T, hs = nv * 16;
+    const size_t bh = gid / T, b = bh / NH;
+    const size_t base = b * T * C + (bh % NH) * hs, row = base + (size_t)i * C;
+    float16 d16 = (float16)(0.0f);
+    for (int u = 0; u < nv; u++) {
+        qv[u] = vload16(u, q + q_off + row) * scale;
+        dov[u] = vload16(u, dout + dout_off + row);
+        d16 += dov[u] * vload16(u, out + out_off + row);
+        acc[u] = (float16)(0.0f);
+    }
+    const float D = hsum16(d16), L = lse[lse_off + gid];
+    dsum[dsum_off + gid] = D;
+    if (!has_dq) return;
+    __global const float *kb = k + k_off + base, *vb = v + v_off + base;
+    float sc[16], dp[16];
+    for (int kt = 0; kt < T; kt += 16) {
+        const int n = min(16, T - kt);
+        for (int jj = 0; jj < 16; jj++) {
+            const int ok = jj < n && key_valid(mask, mask_off, has_mask, b, T, kt + jj);
+            sc[jj] = ok ? dot_rv(qv, kb + (size_t)(kt + jj) * C, nv) : -INFINITY;
+            dp[jj] = ok ? dot_rv(dov, vb + (size_t)(kt + jj) * C, nv) : 0.0f;
+        }
+        const float16 p = exp(vload16(0, sc) - L);
+        vstore16(p * (vload16(0, dp) - D), 0, sc);
+        for (int jj = 0; jj < n; jj++)
+            for (int u = 0; u < nv; u++) acc[u] += sc[jj] * vload16(u, kb + (size_t)(kt + jj) * C);
+    }
+    for (int u = 0; u < nv; u++) {
+        __global float *o = dq + dq_off + row;
+        vstore16(vload16(u, o) + scale * acc[u], u, o);
+    }
+}
+
+ATT_INLINE void att_backward_dkv_rows(__global float *dk, const ulong dk_off, const int has_dk, __global float *dv,
+                                      const ulong dv_off, const int has_dv, __global const float *dout,
+                                      const ulong dout_off, __global const float *q, const ulong q_off,
+                                      __global const float *k, const ulong k_off, __global const float *v,
+                                      const ulong v_off, __global const float *lse, const ulong lse_off,
+                                      __global const float *dsum, const ulong dsum_off, __global const float *mask,
+                                      const ulong mask_off, const int has_mask, const int T, const int C,
+                                      const int NH, const int BNH, const float scale, const int nv, float16 *kv,
+                                      float16 *vv, float16 *ka, float16 *va) {
+    const size_t gid = get_global_id(0);
+    if (gid >= (size_t)BNH * T) return;
+    const int j = gid % T, hs = nv * 16;
+    const size_t bh = gid / T, b = bh / NH;
+    const size_t base = b * T * C + (bh % NH) * hs, row = base + (size_t)j * C;
+    if (!key_valid(mask, mask_off, has_mask, b, T, j)) return; /* no gradient */
+    for (int u = 0; u < nv; u++) {
+        kv[u] = vload16(u, k + k_off + row) * scale;
+        vv[u] = vload16(u, v + v_off + row);
+        ka[u] = va[u] = (float16)(0.0f);
+    }
+    __global const float *qb = q + q_off + base, *ob = dout + dout_off + base;
+    __global const float *lb = lse + lse_off + bh * T, *db = dsum + dsum_off + bh * T;
+    float sc[16], dp[16], ls[16], dl[16];
+    for (int qt = 0; qt < T; qt += 16) {
+        const int n = min(16, T - qt);
+        for (int ii = 0; ii < 16; ii++) {
+            const int ok = ii < n;
+            sc[ii] = ok ? dot_rv(kv, qb + (size_t)(qt + ii) * C, nv) : -INFINITY;
+            dp[ii] = ok ? dot_rv(vv, ob + (size_t)(qt + ii) * C, nv) : 0.0f;
+            ls[ii] = ok ? lb[qt + ii] : 0.0f;
+            dl[ii] = ok ? db[qt + ii] : 0.0f;
+        }
+        const float16 p = exp(vload16(0, sc) - vload16(0, ls));
+        vstore16(p, 0, sc);
+        vstore16(p * (vload16(0, dp) - vload16(0, dl)), 0, dp);
+        for (int ii = 0; ii < n; ii++)
+            for (int u = 0; u < nv; u++) {
+                va[u] += sc[ii] * vload16(u, ob + (size_t)(qt + ii) * C);
+                ka[u] += dp[ii] * vload16(u, qb + (size_t)(qt + ii) * C);
+            }
+    }
+    for (int u = 0; u < nv; u++) {
+        if (has_dk) vstore16(vload16(u, dk + dk_off + row) + scale * ka[u], u, dk + dk_off + row);
+        if (has_dv) vstore16(vload16(u, dv + dv_off + row) + va[u], u, dv + dv_off + row);
+    }
+}
+
+#define ATT_ROW_KERNELS(SUFFIX, NV)                                                                                \
+    __kernel void attention_forward_rows##SUFFIX(                                                                  \
+        __global float *out, const ulong out_off, __global float *lse, const ulong lse_off,                        \
+        __global const float *q, const ulong q_off, __global const float *k, const ulong k_off,                    \
+        __global const float *v, const ulong v_off, __global const float *mask, const ulong mask_off,              \
+        const int has_mask, const int T, const int C, const int NH, const int BNH, const float scale) {            \
+        float16 qv[NV], acc[NV];                                                                                   \
+        att_forward_rows(out, out_off, lse, lse_off, q, q_off, k, k_off, v, v_off, mask, mask_off, has_mask, T, C, \
+                         NH, BNH, scale, NV, qv, acc);                                                             \
+    }                                                                                                              \
+    __kernel void attention_backward_dq_rows##SUFFIX(                                                              \
+        __global float *dq, const ulong dq_off, const int has_dq, __global float *dsum, const ulong dsum_off,      \
+        __global const float *dout, const ulong dout_off, __global const float *out, const ulong out_off,          \
+        __global const float *q, const ulong q_off, __global const float *k, const ulong k_off,                    \
+        __global const float *v, const ulong v_off, __global const float *lse, const ulong lse_off,                \
+        __global const float *mask, const ulong mask_off, const int has_mask, const int T, const int C,            \
+        const int NH, const int BNH, const float scale) {                                                          \
+        float16 qv[NV], dov[NV], acc[NV];                                                                          \
+        att_backward_dq_rows(dq, dq_off, has_dq, dsum, dsum_off, dout, dout_off, out, out_off, q, q_off, k, k_off, \
+                             v, v_off, lse, lse_off, mask, mask_off, has_mask, T, C, NH, BNH, scale, NV, qv, dov,  \
+                             acc);                                                                                 \
+    }                                                                                                              \
+    __kernel void attention_backward_dkv_rows##SUFFIX(                                                             \
+        __global float *dk, const ulong dk_off, const int has_dk, __global float *dv, const ulong dv_off,         \
+        const int has_dv, __global const float *dout, const ulong dout_off, __global const float *q,              \
+        const ulong q_off, __global const float *k, const ulong k_off, __global const float *v, const ulong v_off, \
+        __global const float *lse, const ulong lse_off, __global const float *dsum, const ulong dsum_off,          \
+        __global const float *mask, const ulong mask_off, const int has_mask, const int T, const int C,            \
+        const int NH, const int BNH, const float scale) {                                                          \
+        float16 kv[NV], vv[NV], ka[NV], va[NV];                                                                    \
+        att_backward_dkv_rows(dk, dk_off, has_dk, dv, dv_off, has_dv, dout, dout_off, q, q_off, k, k_off, v,      \
+                              v_off, lse, lse_off, dsum, dsum_off, mask, mask_off, has_mask, T, C, NH, BNH, scale, \
+                              NV, kv, vv, ka, va);                                                                 \
+    }
+
+ATT_ROW_KERNELS(_hs16, 1)
+ATT_ROW_KERNELS(_hs32, 2)
+ATT_ROW_KERNELS(_hs64, 4)

@@ -5,7 +5,9 @@
  * Sizes come from the device: query/key rows per work-group = the smallest
  * power of two covering T, at most 64 and the kernel's limit; rows per
  * __local tile = as many as fit in half the device's local memory, at most
- * ATT_BK (32, cl/attention.cl). */
+ * ATT_BK (32, cl/attention.cl). CPU devices take the row kernels (a
+ * work-item per row, 16-wide vectors, no local tiles) for head sizes 16, 32
+ * and 64. */
 #include <math.h>
 #include <stdio.h>
 
@@ -30,6 +32,27 @@ static ops_kernel att_kernel(levi_ctx *ctx, const char *base, int hs) {
     else
         snprintf(name, sizeof name, "%s", base);
     return ops_kernel_get(ctx, "attention", name);
+}
+
+/* The row kernel `base`_rows_hs<hs> on CPU devices where one exists
+ * (k->k NULL otherwise). */
+static ops_kernel att_rows_kernel(levi_ctx *ctx, const char *base, int hs) {
+    ops_kernel k = {ctx, NULL, 0, LEVI_OK};
+    if (!ops_is_cpu(ctx) || (hs != 16 && hs != 32 && hs != 64)) return k;
+    char name[64];
+    snprintf(name, sizeof name, "%s_rows_hs%d", base, hs);
+    return ops_kernel_get(ctx, "attention", name);
+}
+
+static void arg_rows_tail(ops_kernel *k, const levi_tensor *mask, const levi_tensor *any, int B, int T, int C,
+                          int NH) {
+    ops_arg_tensor(k, mask ? mask : any);
+    ops_arg_int(k, mask != NULL);
+    ops_arg_int(k, T);
+    ops_arg_int(k, C);
+    ops_arg_int(k, NH);
+    ops_arg_int(k, B * NH);
+    ops_arg_float(k, (float)(1.0 / sqrt((double)(C / NH))));
 }
 
 /* Rows per work-group (covering T, at most 64) and rows per tile. */
@@ -71,6 +94,16 @@ levi_status levi_attention_forward(levi_ctx *ctx, const levi_tensor *out, const 
     LEVI_TRY(ops_need(op, "v", v, btc));
     if (mask) LEVI_TRY(ops_need(op, "mask", mask, (size_t)B * T));
     const int hs = C / NH;
+    ops_kernel kr = att_rows_kernel(ctx, "attention_forward", hs);
+    if (kr.k || kr.st != LEVI_OK) {
+        ops_arg_tensor(&kr, out);
+        ops_arg_tensor(&kr, lse);
+        ops_arg_tensor(&kr, q);
+        ops_arg_tensor(&kr, k);
+        ops_arg_tensor(&kr, v);
+        arg_rows_tail(&kr, mask, q, B, T, C, NH);
+        return ops_run_items(&kr, (size_t)B * NH * T);
+    }
     ops_kernel kn = att_kernel(ctx, "attention_forward", hs);
     size_t wg;
     int bk;
@@ -106,6 +139,36 @@ levi_status levi_attention_backward(levi_ctx *ctx, const levi_tensor *dq, const 
     const int hs = C / NH;
     levi_tensor dsum;
     LEVI_TRY(ops_scratch(ctx, bht, &dsum));
+
+    ops_kernel rq = att_rows_kernel(ctx, "attention_backward_dq", hs);
+    if (rq.k || rq.st != LEVI_OK) {
+        const size_t rows = (size_t)B * NH * T;
+        ops_arg_tensor(&rq, dq ? dq : q);
+        ops_arg_int(&rq, dq != NULL);
+        ops_arg_tensor(&rq, &dsum);
+        ops_arg_tensor(&rq, dout);
+        ops_arg_tensor(&rq, out);
+        ops_arg_tensor(&rq, q);
+        ops_arg_tensor(&rq, k);
+        ops_arg_tensor(&rq, v);
+        ops_arg_tensor(&rq, lse);
+        arg_rows_tail(&rq, mask, q, B, T, C, NH);
+        LEVI_TRY(ops_run_items(&rq, rows));
+        if (!dk && !dv) return LEVI_OK;
+        ops_kernel rk = att_rows_kernel(ctx, "attention_backward_dkv", hs);
+        ops_arg_tensor(&rk, dk ? dk : q);
+        ops_arg_int(&rk, dk != NULL);
+        ops_arg_tensor(&rk, dv ? dv : q);
+        ops_arg_int(&rk, dv != NULL);
+        ops_arg_tensor(&rk, dout);
+        ops_arg_tensor(&rk, q);
+        ops_arg_tensor(&rk, k);
+        ops_arg_tensor(&rk, v);
+        ops_arg_tensor(&rk, lse);
+        ops_arg_tensor(&rk, &dsum);
+        arg_rows_tail(&rk, mask, q, B, T, C, NH);
+        return ops_run_items(&rk, rows);
+    }
 
     /* rows: D = Σ dout·out, and dq */
     ops_kernel kq = att_kernel(ctx, "attention_backward_dq", hs);
