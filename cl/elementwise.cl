@@ -135,26 +135,32 @@ __kernel void take_token_rows(__global float *x, const ulong x_off, __global flo
 }
 
 /* Linear epilogue, range (cols, rows): y = src + bias (cols) [+ res (rows, cols)];
- * pre = y when has_pre (the activation's input, for backward); out = act(y),
- * act 0 identity, 1 ReLU, 2 GELU. src is pre when has_pre, else out (the
- * GEMM wrote there). */
-__kernel void linear_epilogue(__global float *out, const ulong out_off, __global float *pre, const ulong pre_off,
-                              const int has_pre, __global const float *bias, const ulong bias_off,
-                              const int has_bias, __global const float *res, const ulong res_off, const int has_res,
-                              const int act, const int cols) {
-    const int c = get_global_id(0);
-    if (c >= cols) return;
-    const size_t i = get_global_id(1) * (size_t)cols + c;
-    float y = has_pre ? pre[pre_off + i] : out[out_off + i];
-    if (has_bias) y += bias[bias_off + c];
-    if (has_res) y += res[res_off + i];
-    if (has_pre) pre[pre_off + i] = y;
-    if (act == 1)
-        y = y > 0.0f ? y : 0.0f;
-    else if (act == 2)
-        y = 0.5f * y * (1.0f + levi_erf(y * 0.70710678118654752f));
-    out[out_off + i] = y;
-}
+ * pre = y when has_pre (the activation's input, for backward); out = act(y):
+ * linear_epilogue identity, _relu ReLU, _gelu GELU. src is pre when has_pre,
+ * else out (the GEMM wrote there). The body has no branch per item (absent
+ * operands are valid buffers the host passes in their place, read and not
+ * used), so a CPU compiler vectorizes the loop over a work-group's items. */
+#define LINEAR_EPILOGUE(NAME, ACT)                                                                                  \
+    __kernel void NAME(__global float *out, const ulong out_off, __global float *pre, const ulong pre_off,          \
+                       const int has_pre, __global const float *bias, const ulong bias_off, const int has_bias,     \
+                       __global const float *res, const ulong res_off, const int has_res, const int cols) {         \
+        const int c = get_global_id(0);                                                                            \
+        if (c >= cols) return;                                                                                     \
+        const size_t i = get_global_id(1) * (size_t)cols + c;                                                      \
+        __global float *src = has_pre ? pre + pre_off : out + out_off;                                             \
+        float y = src[i];                                                                                          \
+        const float bv = bias[bias_off + c], rv = res[res_off + i];                                                \
+        y = has_bias ? y + bv : y;                                                                                 \
+        y = has_res ? y + rv : y;                                                                                  \
+        src[i] = y;                                                                                                \
+        out[out_off + i] = ACT(y);                                                                                 \
+    }
+#define ACT_NONE(y) (y)
+#define ACT_RELU(y) ((y) > 0.0f ? (y) : 0.0f)
+#define ACT_GELU(y) (0.5f * (y) * (1.0f + levi_erf((y) * 0.70710678118654752f)))
+LINEAR_EPILOGUE(linear_epilogue, ACT_NONE)
+LINEAR_EPILOGUE(linear_epilogue_relu, ACT_RELU)
+LINEAR_EPILOGUE(linear_epilogue_gelu, ACT_GELU)
 
 /* Masked mean over tokens, range (C, B): forward (backward = 0) y (B,C) =
  * Σ_t m[b,t] x[b,t] / Σ_t m[b,t], 0 when the mask is empty; backward x (B,T,C)

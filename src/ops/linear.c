@@ -36,7 +36,10 @@ levi_status levi_linear_act_forward(levi_ctx *ctx, const levi_tensor *out, const
     LEVI_TRY(ops_need(op, "w", w, (size_t)OC * C));
     LEVI_TRY(levi_gemm(ctx, 0, 1, N, OC, C, 1.0f, inp, w, 0.0f, pre ? pre : out));
     if (!pre && !b && !res && act == LEVI_ACTIVATION_NONE) return LEVI_OK;
-    ops_kernel k = ops_kernel_get(ctx, "elementwise", "linear_epilogue");
+    ops_kernel k = ops_kernel_get(ctx, "elementwise",
+                                  act == LEVI_ACTIVATION_RELU   ? "linear_epilogue_relu"
+                                  : act == LEVI_ACTIVATION_GELU ? "linear_epilogue_gelu"
+                                                                : "linear_epilogue");
     ops_arg_tensor(&k, out);
     ops_arg_tensor(&k, pre ? pre : out);
     ops_arg_int(&k, pre != NULL);
@@ -44,7 +47,6 @@ levi_status levi_linear_act_forward(levi_ctx *ctx, const levi_tensor *out, const
     ops_arg_int(&k, b != NULL);
     ops_arg_tensor(&k, res ? res : out);
     ops_arg_int(&k, res != NULL);
-    ops_arg_int(&k, (int)act);
     ops_arg_int(&k, OC);
     return ops_run_grid(&k, (size_t)OC, (size_t)N, 1);
 }
