@@ -4,19 +4,19 @@
  * the same (c, ky, kx) order) and CLS + position embeddings. */
 
 /* pixels (B,C,H,W) → patches (B*NP, C*P*P), NP = (H/P)*(W/P) in row-major
- * (py, px) order (Hugging Face's flatten(2).transpose(1,2)).
- * Range (C*P*P, B*NP). */
+ * (py, px) order (Hugging Face's flatten(2).transpose(1,2)). An item copies
+ * one row of P pixels of one patch (channel c, row ky). Range (C*P, NP, B). */
 __kernel void patchify(__global float *patches, const ulong patches_off, __global const float *pixels,
                        const ulong pixels_off, const int C, const int H, const int W, const int P) {
-    const int col = get_global_id(0), CPP = C * P * P;
-    if (col >= CPP) return;
-    const size_t row = get_global_id(1);
-    const int GW = W / P, NP = (H / P) * GW;
-    const size_t b = row / NP;
-    const int p = (int)(row % NP);
-    const int c = col / (P * P), ky = (col / P) % P, kx = col % P;
-    const int y = (p / GW) * P + ky, x = (p % GW) * P + kx;
-    patches[patches_off + row * CPP + col] = pixels[pixels_off + ((b * C + c) * H + y) * W + x];
+    const int cy = get_global_id(0);
+    if (cy >= C * P) return;
+    const int p = get_global_id(1), GW = W / P, NP = (H / P) * GW;
+    const size_t b = get_global_id(2);
+    const int c = cy / P, ky = cy - c * P;
+    const int y = (p / GW) * P + ky, x = (p % GW) * P;
+    __global float *dst = patches + patches_off + (b * NP + p) * (size_t)(C * P * P) + (size_t)cy * P;
+    __global const float *src = pixels + pixels_off + ((b * C + c) * H + y) * (size_t)W + x;
+    for (int kx = 0; kx < P; kx++) dst[kx] = src[kx];
 }
 
 /* h (B,T,D) = [cls (D); tokens (B,T-1,D) of image b] + pos (T,D). Range (D, T, B). */

@@ -19,7 +19,7 @@ levi_status levi_patchify(levi_ctx *ctx, const levi_tensor *patches, const levi_
     ops_arg_int(&k, H);
     ops_arg_int(&k, W);
     ops_arg_int(&k, P);
-    return ops_run_grid(&k, cpp, rows, 1);
+    return ops_run_grid(&k, (size_t)C * P, rows / B, (size_t)B);
 }
 
 static levi_status check_btd(const char *op, int B, int T, int D) {
