@@ -329,6 +329,29 @@ START_TEST(ngram_bag_ops) {
 }
 END_TEST
 
+/* patchify against the host: 3 channels, a non-square image, P = 4 */
+START_TEST(patchify_op) {
+    const int B = 2, C = 3, H = 8, W = 12, P = 4, GW = W / P, NP = (H / P) * GW, CPP = C * P * P;
+    const size_t n = (size_t)B * C * H * W, m = (size_t)B * NP * CPP;
+    float *x = ops_rand(n, 41, -1, 1);
+    levi_tensor tx = ops_upload(ops_ctx, x, n), tp = ops_upload(ops_ctx, NULL, m);
+    ck_assert_levi_ok(levi_patchify(ops_ctx, &tp, &tx, B, C, H, W, P));
+    float *got = ops_download(&tp, m);
+    double *ref = ops_dalloc(m);
+    for (int b = 0; b < B; b++)
+        for (int p = 0; p < NP; p++)
+            for (int c = 0; c < C; c++)
+                for (int ky = 0; ky < P; ky++)
+                    for (int kx = 0; kx < P; kx++)
+                        ref[((size_t)b * NP + p) * CPP + (c * P + ky) * P + kx] =
+                            x[(((size_t)b * C + c) * H + (p / GW) * P + ky) * W + (p % GW) * P + kx];
+    test_check_close("patchify", got, ref, m, 0, 0);
+    levi_tensor_free(&tx);
+    levi_tensor_free(&tp);
+    free(x), free(got), free(ref);
+}
+END_TEST
+
 int main(void) {
     if (!test_have_device()) {
         fprintf(stderr, "no OpenCL device: op tests skipped\n");
@@ -345,6 +368,7 @@ int main(void) {
     tcase_add_test(tc, add_bias_op);
     tcase_add_test(tc, copy_cols_concat_split);
     tcase_add_test(tc, token_ops);
+    tcase_add_test(tc, patchify_op);
     tcase_add_test(tc, ngram_bag_ops);
     suite_add_tcase(s, tc);
     return test_run(s);
