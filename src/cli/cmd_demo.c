@@ -6,6 +6,9 @@
  *                                      DIR/runs/<method>/
  *   then print the table and write DIR/report.html and DIR/results.json.
  *
+ * With --text (demo_text.c): text-shift (Debian package descriptions) in
+ * place of fashion-shift, and all-MiniLM-L6-v2, found rather than pretrained.
+ *
  * Every stage runs an ordinary levi-cl command in this process (through the
  * command table), with its output in DIR/logs/<stage>.log. A stage is done
  * when its completion marker (complete.json, written atomically after its
@@ -85,12 +88,21 @@ static const char *k_usage =
     "  --arch A         the backbone: vit-tiny (default) or vit-small (a larger one, for GPUs)\n"
     "  --device SEL     the OpenCL device (see levi-cl --device list)\n"
     "\n"
+    "  --text           the comparison on texts instead: text-shift (Debian package\n"
+    "                   descriptions labelled by section, the package name a shortcut\n"
+    "                   shuffled in test-ood; levi-cl data text-shift --help) with the\n"
+    "                   pre-trained all-MiniLM-L6-v2 as the backbone (no pretraining stage);\n"
+    "                   all six methods by default, the report titled text-shift.\n"
+    "                   --source FILE is then a Packages file (default: apt-cache dumpavail)\n"
+    "  --backbone DIR   with --text: the BERT folder (default: $LEVI_MINILM, else\n"
+    "                   <cache>/models/all-MiniLM-L6-v2, where the quick start installs it)\n"
+    "\n"
     "The cache folder is $LEVI_CACHE_DIR, else ~/.cache/levi-cl (DIR/cache when\n"
     "LEVI_CACHE_DIR=off). Logs of every stage are in DIR/logs/.\n";
 
 /* --- the command ----------------------------------------------------------------- */
 
-static levi_status parse_methods(demo_run_state *s, const char *list) {
+static levi_status parse_methods(demo_run_state *s, const char *list, const demo_method *table, int n_table) {
     char buf[256];
     snprintf(buf, sizeof buf, "%s", list);
     s->n_methods = 0;
@@ -102,15 +114,15 @@ static levi_status parse_methods(demo_run_state *s, const char *list) {
             return levi_error(LEVI_ERR_INVALID_ARG, "--methods '%s': an empty name (expected comma-separated methods "
                               "from scratch, lp, ft, lora, levi, levi+lora)", list);
         int found = -1;
-        for (int i = 0; i < N_METHODS; i++)
-            if (!strcmp(k_methods[i].name, t)) found = i;
+        for (int i = 0; i < n_table; i++)
+            if (!strcmp(table[i].name, t)) found = i;
         if (found < 0)
             return levi_error(LEVI_ERR_INVALID_ARG,
                               "--methods: unknown method '%s' (expected scratch, lp, ft, lora, levi, levi+lora)", t);
         for (int i = 0; i < s->n_methods; i++)
-            if (s->methods[i] == &k_methods[found])
+            if (s->methods[i] == &table[found])
                 return levi_error(LEVI_ERR_INVALID_ARG, "--methods: '%s' is listed twice", t);
-        s->methods[s->n_methods++] = &k_methods[found];
+        s->methods[s->n_methods++] = &table[found];
     }
     if (s->n_methods == 0) return levi_error(LEVI_ERR_INVALID_ARG, "--methods: the list is empty");
     return LEVI_OK;
@@ -139,11 +151,13 @@ int cmd_demo(int argc, char **argv, const cli_env *env_in) {
     s->data_seed = k_data_seed;
     s->pretrain_seed = k_pretrain_seed;
     s->size = &k_sizes[0];
-    const char *methods = k_default_methods;
+    const char *methods = NULL, *size_name = "full", *text_backbone = NULL;
     levi_status st = LEVI_OK;
     for (int i = 1; i < argc && st == LEVI_OK; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--quick")) s->size = &k_sizes[1];
+        if (!strcmp(a, "--quick")) size_name = "quick";
+        else if (!strcmp(a, "--text")) s->text = 1;
+        else if (!strcmp(a, "--backbone") && v && *v) text_backbone = argv[++i];
         else if (!strcmp(a, "--out") && v && *v) s->out = argv[++i];
         else if (!strcmp(a, "--device") && v && *v) env.device = argv[++i];
         else if (!strcmp(a, "--methods") && v) methods = argv[++i];
@@ -157,18 +171,27 @@ int cmd_demo(int argc, char **argv, const cli_env *env_in) {
             st = cli_parse_int("--seed", argv[++i], 0, 2147483647L, &seed);
             s->seed = (unsigned long long)seed;
         } else if (!strcmp(a, "--size") && v) {
-            s->size = NULL;
-            for (size_t k = 0; k < sizeof k_sizes / sizeof k_sizes[0]; k++)
-                if (!strcmp(k_sizes[k].name, v)) s->size = &k_sizes[k];
-            if (!s->size) st = levi_error(LEVI_ERR_INVALID_ARG, "--size: '%s' is not full, quick or tiny", v);
+            size_name = v;
+            if (!demo_size_named(v)) st = levi_error(LEVI_ERR_INVALID_ARG, "--size: '%s' is not full, quick or tiny", v);
             i++;
         } else if (!strncmp(a, "--", 2) && !v && (!strcmp(a, "--out") || !strcmp(a, "--methods") ||
                                                   !strcmp(a, "--seed") || !strcmp(a, "--size") || !strcmp(a, "--device") ||
-                                                  !strcmp(a, "--source") || !strcmp(a, "--arch")))
+                                                  !strcmp(a, "--source") || !strcmp(a, "--arch") ||
+                                                  !strcmp(a, "--backbone")))
             st = levi_error(LEVI_ERR_INVALID_ARG, "%s needs a value", a);
         else st = levi_error(LEVI_ERR_INVALID_ARG, "unexpected argument '%s' (see levi-cl demo --help)", a);
     }
-    if (st == LEVI_OK) st = parse_methods(s, methods);
+    if (st == LEVI_OK && !s->text && text_backbone)
+        st = levi_error(LEVI_ERR_INVALID_ARG, "--backbone applies to --text (the image demo pretrains its own ViT)");
+    if (st == LEVI_OK && s->text && s->arch)
+        st = levi_error(LEVI_ERR_INVALID_ARG, "--arch applies to the image demo (--text uses a pre-trained BERT)");
+    if (st == LEVI_OK) {
+        int n_text;
+        const demo_method *text_methods = demo_text_methods(&n_text);
+        s->size = s->text ? demo_text_size(size_name) : demo_size_named(size_name);
+        if (s->text) st = parse_methods(s, methods ? methods : "scratch,lp,ft,lora,levi,levi+lora", text_methods, n_text);
+        else st = parse_methods(s, methods ? methods : k_default_methods, k_methods, N_METHODS);
+    }
     if (st != LEVI_OK) {
         free(s);
         fprintf(stderr, "levi-cl demo: %s\n", levi_last_error());
@@ -187,6 +210,7 @@ int cmd_demo(int argc, char **argv, const cli_env *env_in) {
 
     /* folders and keys */
     st = demo_set_paths(s);
+    if (st == LEVI_OK && s->text) st = demo_text_find_backbone(s, text_backbone);
     char logs[1200], demo_cache[1100];
     snprintf(logs, sizeof logs, "%s/logs", s->out);
     snprintf(demo_cache, sizeof demo_cache, "%s/demo", s->cache);
@@ -198,26 +222,31 @@ int cmd_demo(int argc, char **argv, const cli_env *env_in) {
         return cli_fail(st);
     }
 
-    int n = 2 + s->n_methods;
+    /* the text demo has no pretraining stage */
+    int first = s->text ? 1 : 2, n = first + s->n_methods;
     demo_progress_init(&s->prog, n);
-    snprintf(s->stage_names[0], sizeof s->stage_names[0], "generate fashion-shift");
-    snprintf(s->stage_names[1], sizeof s->stage_names[1], "pretrain %s backbone", s->arch ? s->arch : "vit-tiny");
+    snprintf(s->stage_names[0], sizeof s->stage_names[0], "generate %s", s->text ? "text-shift" : "fashion-shift");
+    if (!s->text)
+        snprintf(s->stage_names[1], sizeof s->stage_names[1], "pretrain %s backbone", s->arch ? s->arch : "vit-tiny");
     s->prog.est[0] = s->size->est_data_s;
-    s->prog.est[1] = s->size->est_pretrain_s;
+    if (!s->text) s->prog.est[1] = s->size->est_pretrain_s;
     for (int i = 0; i < s->n_methods; i++) {
-        snprintf(s->stage_names[2 + i], sizeof s->stage_names[0], "train + evaluate %s", s->methods[i]->name);
-        s->prog.est[2 + i] = s->size->est_train_s * s->methods[i]->cost;
+        snprintf(s->stage_names[first + i], sizeof s->stage_names[0], "train + evaluate %s", s->methods[i]->name);
+        s->prog.est[first + i] = s->size->est_train_s * s->methods[i]->cost;
     }
-    fprintf(stderr, "levi-cl demo: %s run on %s; output in %s, cache in %s\n", s->size->name, dev.name, s->out,
-            demo_cache);
+    fprintf(stderr, "levi-cl demo: %s%s run on %s; output in %s, cache in %s\n", s->text ? "text " : "",
+            s->size->name, dev.name, s->out, demo_cache);
+    if (s->text) fprintf(stderr, "levi-cl demo: backbone %s\n", s->backbone);
 
     demo_sigint_install();
     demo_result *res = calloc((size_t)s->n_methods, sizeof *res);
     int rc = res ? 0 : cli_fail(levi_error(LEVI_ERR_HOST_MEMORY, "out of memory"));
     double t0 = demo_now();
     if (!rc) rc = demo_stage_data(s, &env, 0);
-    if (!rc) rc = demo_stage_pretrain(s, &env, 1);
-    for (int i = 0; i < s->n_methods && !rc; i++) rc = demo_stage_method(s, &env, 2 + i, i, &res[i]);
+    if (!rc && !s->text) rc = demo_stage_pretrain(s, &env, 1);
+    if (!rc && s->text) snprintf(s->setup_cmds + strlen(s->setup_cmds), sizeof s->setup_cmds - strlen(s->setup_cmds),
+                                 "# the backbone: %s (all-MiniLM-L6-v2 unless --backbone)\n", s->backbone);
+    for (int i = 0; i < s->n_methods && !rc; i++) rc = demo_stage_method(s, &env, first + i, i, &res[i]);
     demo_sigint_restore();
     if (!rc) {
         double total = demo_now() - t0;
@@ -227,7 +256,8 @@ int cmd_demo(int argc, char **argv, const cli_env *env_in) {
                             .out = s->out,
                             .data = s->data,
                             .backbone = s->backbone,
-                            .sheet = s->sheet,
+                            .sheet = s->sheet[0] ? s->sheet : NULL,
+                            .text = s->text,
                             .setup_cmds = s->setup_cmds,
                             .total_s = total,
                             .stages = s->stages,

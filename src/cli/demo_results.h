@@ -52,7 +52,8 @@ typedef struct demo_summary {
     unsigned long long seed;
     const levi_device_info *dev;
     const char *out;           /* output folder */
-    const char *data, *backbone, *sheet;
+    const char *data, *backbone, *sheet; /* sheet NULL: no picture */
+    int text;                            /* the text demo (text-shift, a BERT backbone) */
     const char *setup_cmds;
     double total_s;
     const levi_report_stage *stages;

@@ -88,6 +88,10 @@ levi_status demo_set_paths(demo_run_state *s) {
     int cache_on;
     levi_status st = levi_cache_dir(s->cache, sizeof s->cache, &cache_on);
     if (st == LEVI_OK && !cache_on) snprintf(s->cache, sizeof s->cache, "%s/cache", s->out);
+    if (s->text) {
+        demo_text_set_paths(s);
+        return st;
+    }
     int other_sub = s->subdomain && strcmp(s->subdomain, "invert");
     char base_key[17];
     demo_key(base_key, "fashion-shift v1 %s limit=%d seed=%llu%s%s", LEVI_VERSION, s->size->data_limit,
@@ -117,9 +121,17 @@ int demo_stage_data(demo_run_state *s, const cli_env *env, int k) {
     argv_buf *gen = calloc(1, sizeof *gen), *show = calloc(1, sizeof *show);
     if (!gen || !show) return cli_fail(levi_error(LEVI_ERR_HOST_MEMORY, "out of memory"));
     argv_add(gen, "data");
-    argv_add(gen, "fashion-shift");
+    argv_add(gen, s->text ? "text-shift" : "fashion-shift");
     argv_add(gen, "--out");
     argv_add(gen, "%s", s->data);
+    if (s->text) {
+        int train, test, seq_len;
+        demo_text_data_size(s, &train, &test, &seq_len);
+        argv_add(gen, "--train-per-class");
+        argv_add(gen, "%d", train);
+        argv_add(gen, "--test-per-class");
+        argv_add(gen, "%d", test);
+    }
     if (s->size->data_limit > 0) {
         argv_add(gen, "--limit");
         argv_add(gen, "%d", s->size->data_limit);
@@ -140,7 +152,7 @@ int demo_stage_data(demo_run_state *s, const cli_env *env, int k) {
     argv_add(show, "--out");
     argv_add(show, "%s", s->sheet);
     argv_command(gen, s->setup_cmds, sizeof s->setup_cmds);
-    argv_command(show, s->setup_cmds, sizeof s->setup_cmds);
+    if (!s->text) argv_command(show, s->setup_cmds, sizeof s->setup_cmds); /* a contact sheet of images */
 
     int rc = 0;
     int lk = demo_lock(lock);
@@ -155,12 +167,12 @@ int demo_stage_data(demo_run_state *s, const cli_env *env, int k) {
         if (st != LEVI_OK) rc = cli_fail(st);
         if (!rc) {
             rc = demo_run(&s->prog, k, s->stage_names[k], log, NULL, NULL, gen->n, gen->v, env);
-            if (!rc) rc = demo_run(&s->prog, k, s->stage_names[k], log, NULL, NULL, show->n, show->v, env);
+            if (!rc && !s->text) rc = demo_run(&s->prog, k, s->stage_names[k], log, NULL, NULL, show->n, show->v, env);
             if (rc) rc = stage_failed(s, k, log, rc);
         }
         if (!rc) {
             m = cJSON_CreateObject();
-            cJSON_AddStringToObject(m, "stage", "fashion-shift");
+            cJSON_AddStringToObject(m, "stage", s->text ? "text-shift" : "fashion-shift");
             cJSON_AddNumberToObject(m, "limit", s->size->data_limit);
             cJSON_AddNumberToObject(m, "seed", (double)s->data_seed);
             cJSON_AddNumberToObject(m, "seconds", demo_now() - t0);
@@ -327,10 +339,14 @@ int demo_stage_method(demo_run_state *s, const cli_env *env, int k, int mi, demo
     log_path(s, stage, log, sizeof log);
     char key[17];
     int epochs = s->size->train_epochs > 0 ? s->size->train_epochs : me->epochs;
+    int seq_len = 0, n_train, n_test;
+    if (s->text) demo_text_data_size(s, &n_train, &n_test, &seq_len);
     /* v2: levi's default fusion became late */
-    demo_key(key, "method v2 %s data=%s backbone=%s lr=%s wd=%s epochs=%d batch=%d limit=%d eval_limit=%d seed=%llu",
+    demo_key(key, "method v2 %s data=%s backbone=%s lr=%s wd=%s epochs=%d batch=%d limit=%d eval_limit=%d seed=%llu%s%d",
              me->name, s->data_key, s->backbone_key, me->lr, me->wd, epochs, s->size->train_batch,
-             s->size->train_limit, s->size->eval_limit, s->seed);
+             s->size->train_limit, s->size->eval_limit, s->seed, s->text ? " seq_len=" : "", seq_len);
+    /* the splits: ImageFolders, or text-shift's JSON lines */
+    const char *ext = s->text ? ".jsonl" : "";
 
     argv_buf *tr = calloc(1, sizeof *tr), *ev = calloc(1, sizeof *ev);
     if (!tr || !ev) return cli_fail(levi_error(LEVI_ERR_HOST_MEMORY, "out of memory"));
@@ -341,8 +357,16 @@ int demo_stage_method(demo_run_state *s, const cli_env *env, int k, int mi, demo
         argv_add(tr, "--backbone");
         argv_add(tr, "%s", s->backbone);
     }
+    if (s->text && !strcmp(me->name, "scratch")) {
+        argv_add(tr, "--tokenizer"); /* the n-gram model reads the backbone's word pieces */
+        argv_add(tr, "%s", s->backbone);
+    }
     argv_add(tr, "--data");
-    argv_add(tr, "%s/train", s->data);
+    argv_add(tr, "%s/train%s", s->data, ext);
+    if (s->text) {
+        argv_add(tr, "--seq-len");
+        argv_add(tr, "%d", seq_len);
+    }
     argv_add(tr, "--epochs");
     argv_add(tr, "%d", epochs);
     argv_add(tr, "--batch");
@@ -365,9 +389,9 @@ int demo_stage_method(demo_run_state *s, const cli_env *env, int k, int mi, demo
     argv_add(ev, "--model");
     argv_add(ev, "%s", model);
     argv_add(ev, "--data");
-    argv_add(ev, "%s/test-id", s->data);
+    argv_add(ev, "%s/test-id%s", s->data, ext);
     argv_add(ev, "--data");
-    argv_add(ev, "%s/test-ood", s->data);
+    argv_add(ev, "%s/test-ood%s", s->data, ext);
     if (s->size->eval_limit > 0) {
         argv_add(ev, "--limit");
         argv_add(ev, "%d", s->size->eval_limit);

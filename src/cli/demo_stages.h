@@ -49,6 +49,7 @@ typedef struct demo_run_state {
     const char *source; /* Fashion-MNIST folder, NULL: the data command's default */
     const char *subdomain; /* fashion-shift --subdomain, NULL: the default (invert) */
     const char *arch;      /* pretrain --arch, NULL: vit-tiny */
+    int text;              /* demo --text: text-shift with a BERT backbone (demo_text.c) */
     const demo_method *methods[DEMO_MAX_METHODS];
     int n_methods;
     demo_progress prog;
@@ -64,6 +65,18 @@ typedef struct demo_run_state {
  * the pretrain split is the same in every subdomain, so one backbone serves
  * them all. */
 levi_status demo_set_paths(demo_run_state *s);
+
+/* demo --text (demo_text.c): its sizes by name (full, quick, tiny) and
+ * methods; the BERT backbone from --backbone DIR (NULL: none), else
+ * $LEVI_MINILM, else <cache>/models/all-MiniLM-L6-v2 (an error naming where
+ * it looked and how to install it); folders and keys (after s->cache is
+ * set); the rows per class of train and of each test split, and tokens per
+ * text, of s->size. */
+const demo_size *demo_text_size(const char *name);
+const demo_method *demo_text_methods(int *n);
+levi_status demo_text_find_backbone(demo_run_state *s, const char *given);
+void demo_text_set_paths(demo_run_state *s);
+void demo_text_data_size(const demo_run_state *s, int *train, int *test, int *seq_len);
 
 int demo_stage_data(demo_run_state *s, const cli_env *env, int k);
 int demo_stage_pretrain(demo_run_state *s, const cli_env *env, int k);
