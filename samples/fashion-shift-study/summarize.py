@@ -45,7 +45,8 @@ def main(paths):
     seeds = sorted({r.get("seed") for r in runs})
     sizes = sorted({r.get("size", "?") for r in runs})
     devices = sorted({r.get("device", "?") for r in runs})
-    print(f"fashion-shift study: {len(runs)} runs (seeds {', '.join(map(str, seeds))}), "
+    bench = sorted({r.get("benchmark", "fashion-shift") for r in runs})
+    print(f"{', '.join(bench)} study: {len(runs)} runs (seeds {', '.join(map(str, seeds))}), "
           f"size {', '.join(sizes)}, device {', '.join(devices)}")
     print()
     print("| method | ID accuracy % | OOD accuracy % | OOD − ID | train time s | seeds |")
@@ -59,6 +60,17 @@ def main(paths):
         print(f"| {name} | {fmt(a['id'])} | {fmt(a['ood'])} | {gap} | {t} | {len(a['id'])} |")
     print()
     print("mean ± sample standard deviation over seeds (min–max in parentheses)")
+    # LEVI minus each baseline, paired by seed (the runs are in seed order)
+    if "levi" in acc and len(acc["levi"]["ood"]) > 1:
+        print()
+        for name in order:
+            a, b = acc["levi"], acc[name]
+            if name == "levi" or len(b["ood"]) != len(a["ood"]) or len(b["id"]) != len(a["id"]):
+                continue
+            d_id = [(x - y) * 100 for x, y in zip(a["id"], b["id"])]
+            d_ood = [(x - y) * 100 for x, y in zip(a["ood"], b["ood"])]
+            print(f"levi − {name} (paired by seed): ID {statistics.mean(d_id):+.1f} ± {statistics.stdev(d_id):.1f}, "
+                  f"OOD {statistics.mean(d_ood):+.1f} ± {statistics.stdev(d_ood):.1f}  ")
     return 0
 
 
