@@ -48,7 +48,7 @@ static void long_sequence_case(int img) {
     c.layer_norm_eps = 1e-6f;
     levi_vit *v;
     ck_assert_levi_ok(levi_vit_create(&v, CTX, &c, B, LEVI_VIT_FULL, 0));
-    const int T = v->T;
+    const int T = v->enc.T;
     ck_assert_levi_ok(levi_vit_init_random(v, 3));
     const size_t npx = (size_t)B * img * img;
     float *h = malloc(npx * sizeof(float)), d[B * D];
@@ -111,12 +111,12 @@ START_TEST(plan_linear_in_t) {
         c.patch_size = 4;
         levi_vit *v;
         ck_assert_levi_ok(levi_vit_create(&v, CTX, &c, 8, LEVI_VIT_FULL, 0));
-        numel[i] = v->acts.numel, T[i] = v->T;
+        numel[i] = v->enc.acts.numel, T[i] = v->enc.T;
         levi_vit_memory m; /* the plan without a device agrees with what was allocated */
         ck_assert_levi_ok(levi_vit_memory_plan(&c, 8, LEVI_VIT_FULL, 0, &m));
-        ck_assert_uint_eq(m.acts, v->acts.numel * sizeof(float));
-        ck_assert_uint_eq(m.params, v->params.numel * sizeof(float));
-        ck_assert_uint_eq(m.adam_v, v->adam_v.numel * sizeof(float));
+        ck_assert_uint_eq(m.acts, v->enc.acts.numel * sizeof(float));
+        ck_assert_uint_eq(m.params, v->enc.params.numel * sizeof(float));
+        ck_assert_uint_eq(m.adam_v, v->enc.adam_v.numel * sizeof(float));
         ck_assert_uint_eq(m.largest, m.acts);
         levi_vit_free(v);
     }

@@ -36,6 +36,14 @@ levi_status levi_json_get_string(const cJSON *obj, const char *where, const char
 levi_status levi_json_get_bool(const cJSON *obj, const char *where, const char *key, int *out,
                                int required);
 
+/* Parse `text` whose top level must be a JSON object (`name` names it in the
+ * error); the caller frees *out with cJSON_Delete. */
+levi_status levi_json_parse_object(const char *text, const char *name, cJSON **out);
+
+/* Serialize `json` (formatted) into a string the caller frees with free(),
+ * and delete `json`; NULL when json is NULL or memory runs out. */
+char *levi_json_take_text(cJSON *json);
+
 /* Serialize (formatted) and write atomically: temp file, fsync, rename. */
 levi_status levi_json_write_atomic(const char *path, const cJSON *json);
 

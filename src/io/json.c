@@ -144,3 +144,18 @@ levi_status levi_json_write_atomic(const char *path, const cJSON *json) {
     cJSON_free(text);
     return st;
 }
+
+levi_status levi_json_parse_object(const char *text, const char *name, cJSON **out) {
+    *out = cJSON_Parse(text);
+    if (*out && cJSON_IsObject(*out)) return LEVI_OK;
+    cJSON_Delete(*out);
+    *out = NULL;
+    return levi_error(LEVI_ERR_FORMAT, "%s: not a JSON object", name);
+}
+
+char *levi_json_take_text(cJSON *json) {
+    char *s = json ? cJSON_Print(json) : NULL, *out = s ? strdup(s) : NULL;
+    cJSON_free(s);
+    cJSON_Delete(json);
+    return out;
+}

@@ -31,10 +31,7 @@ static char *bert_config_text(const void *self) {
     free(text);
     if (!o) return NULL;
     cJSON_AddNumberToObject(o, "seq_len", levi_bert_seq_len(self));
-    char *s = cJSON_Print(o), *out = s ? strdup(s) : NULL;
-    cJSON_free(s);
-    cJSON_Delete(o);
-    return out;
+    return levi_json_take_text(o);
 }
 static size_t bert_num_params(const void *self, size_t *lora) { return levi_bert_num_params(self, lora); }
 static void bert_free(void *self) { levi_bert_free(self); }
@@ -64,8 +61,8 @@ levi_status levi_backbone_from_bert(levi_backbone **out, levi_ctx *ctx, levi_ber
     levi_backbone_desc d = {0};
     d.hidden = c->hidden_size;
     d.depth = c->num_hidden_layers;
-    d.mode = bert->train_mode;
-    d.max_batch = bert->max_batch;
+    d.mode = bert->enc.train_mode;
+    d.max_batch = bert->enc.max_batch;
     d.input.kind = LEVI_INPUT_TOKENS;
     d.input.seq_len = levi_bert_seq_len(bert);
     return levi_backbone_create(out, ctx, &k_bert_ops, bert, &d);

@@ -13,7 +13,7 @@ static levi_status parse_obj(levi_bert_config *c, const cJSON *o, const char *wh
     memset(c, 0, sizeof *c);
     c->type_vocab_size = 2;
     c->max_position_embeddings = 512;
-    const char *type = "bert", *act = "gelu", *pet = "absolute", *pool = "cls";
+    const char *type = "bert", *pet = "absolute", *pool = "cls";
     LEVI_TRY(levi_json_get_string(o, where, "model_type", &type, 0));
     if (strcmp(type, "bert"))
         return levi_error(LEVI_ERR_UNSUPPORTED,
@@ -34,13 +34,7 @@ static levi_status parse_obj(levi_bert_config *c, const cJSON *o, const char *wh
     };
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
         LEVI_TRY(levi_json_get_int(o, where, ints[i].key, ints[i].lo, ints[i].hi, ints[i].dst, ints[i].required));
-    double eps = 1e-12;
-    LEVI_TRY(levi_json_get_float(o, where, "layer_norm_eps", 1e-30, 1.0, &eps, 0));
-    c->layer_norm_eps = (float)eps;
-    LEVI_TRY(levi_json_get_string(o, where, "hidden_act", &act, 0));
-    if (strcmp(act, "gelu"))
-        return levi_error(LEVI_ERR_UNSUPPORTED, "%s: field 'hidden_act' is '%s'; only \"gelu\" (exact erf) is supported",
-                          where, act);
+    LEVI_TRY(enc_config_common(o, where, &c->layer_norm_eps));
     LEVI_TRY(levi_json_get_string(o, where, "position_embedding_type", &pet, 0));
     if (strcmp(pet, "absolute"))
         return levi_error(LEVI_ERR_UNSUPPORTED, "%s: field 'position_embedding_type' is '%s'; only \"absolute\"", where,
@@ -55,11 +49,8 @@ static levi_status parse_obj(levi_bert_config *c, const cJSON *o, const char *wh
 }
 
 levi_status levi_bert_config_parse(levi_bert_config *c, const char *json_text, const char *name) {
-    cJSON *o = cJSON_Parse(json_text);
-    if (!o || !cJSON_IsObject(o)) {
-        cJSON_Delete(o);
-        return levi_error(LEVI_ERR_FORMAT, "%s: not a JSON object", name);
-    }
+    cJSON *o;
+    LEVI_TRY(levi_json_parse_object(json_text, name, &o));
     levi_status st = parse_obj(c, o, name);
     cJSON_Delete(o);
     return st;
@@ -81,66 +72,15 @@ char *levi_bert_config_json(const levi_bert_config *c) {
     snprintf(eps, sizeof eps, "%.7g", (double)c->layer_norm_eps);
     cJSON_AddNumberToObject(o, "layer_norm_eps", strtod(eps, NULL));
     cJSON_AddStringToObject(o, "pooling", c->pooling == LEVI_POOL_MEAN ? "mean" : "cls");
-    char *s = cJSON_Print(o);
-    cJSON_Delete(o);
-    char *out = s ? strdup(s) : NULL;
-    cJSON_free(s);
-    return out;
+    return levi_json_take_text(o);
 }
 
 levi_status levi_bert_read_weights(levi_bert *b, const levi_safetensors *st, const char *prefix) {
-    if (!prefix) prefix = "";
-    float *hp = calloc(b->params.numel + 1, sizeof(float)), *hl = calloc(b->lora.numel + 1, sizeof(float));
-    levi_status rc = hp && hl ? LEVI_OK : levi_error(LEVI_ERR_HOST_MEMORY, "BERT: out of host memory");
-    int nlora = 0, found = 0;
-    for (int i = 0; i < b->n_table && rc == LEVI_OK; i++) {
-        const bert_param *p = &b->table[i];
-        char name[192];
-        snprintf(name, sizeof name, "%s%s", prefix, p->name);
-        const levi_st_tensor *t = levi_safetensors_find(st, name);
-        if (p->arena == BERT_ARENA_LORA) nlora++;
-        if (!t && p->arena == BERT_ARENA_LORA) continue; /* adapters not in the file keep their init */
-        if (!t) {
-            rc = levi_error(LEVI_ERR_NOT_FOUND, "missing tensor '%s' (%lld x %lld)", name, p->shape[0],
-                            p->ndim == 2 ? p->shape[1] : 1LL);
-            break;
-        }
-        int same = t->ndim == p->ndim;
-        for (int d = 0; same && d < p->ndim; d++) same = t->shape[d] == p->shape[d];
-        if (!same) {
-            rc = levi_error(LEVI_ERR_SHAPE, "tensor '%s' has %d dimensions (first %lld), expected (%lld%s)", name,
-                            t->ndim, t->ndim ? t->shape[0] : 0LL, p->shape[0], p->ndim == 2 ? ", ..." : "");
-            break;
-        }
-        memcpy((p->arena == BERT_ARENA_LORA ? hl : hp) + p->off, t->data, p->numel * sizeof(float));
-        found += p->arena == BERT_ARENA_LORA;
-    }
-    if (rc == LEVI_OK && found > 0 && found < nlora)
-        rc = levi_error(LEVI_ERR_NOT_FOUND, "only %d of the %d LoRA tensors are present", found, nlora);
-    levi_tensor all;
-    if (rc == LEVI_OK && b->params.numel) all = levi_arena_all(&b->params), rc = levi_tensor_write(&all, hp);
-    if (rc == LEVI_OK && found) all = levi_arena_all(&b->lora), rc = levi_tensor_write(&all, hl);
-    free(hp);
-    free(hl);
-    return rc;
+    return enc_read_table(&b->enc, st, prefix ? prefix : "", 2, NULL); /* adapters not in the file keep their init */
 }
 
 levi_status levi_bert_write_weights(const levi_bert *b, levi_st_writer *w, const char *prefix) {
-    if (!prefix) prefix = "";
-    float *hp = calloc(b->params.numel + 1, sizeof(float)), *hl = calloc(b->lora.numel + 1, sizeof(float));
-    levi_status rc = hp && hl ? LEVI_OK : levi_error(LEVI_ERR_HOST_MEMORY, "BERT: out of host memory");
-    levi_tensor all;
-    if (rc == LEVI_OK && b->params.numel) all = levi_arena_all(&b->params), rc = levi_tensor_read(&all, hp);
-    if (rc == LEVI_OK && b->lora.numel) all = levi_arena_all(&b->lora), rc = levi_tensor_read(&all, hl);
-    for (int i = 0; i < b->n_table && rc == LEVI_OK; i++) {
-        const bert_param *p = &b->table[i];
-        char name[192];
-        snprintf(name, sizeof name, "%s%s", prefix, p->name);
-        rc = levi_st_writer_add(w, name, p->ndim, p->shape, (p->arena == BERT_ARENA_LORA ? hl : hp) + p->off);
-    }
-    free(hp);
-    free(hl);
-    return rc;
+    return enc_write_table(&b->enc, w, prefix ? prefix : "", 1);
 }
 
 /* sentence-transformers' pooling: mean or CLS (others are refused) */
@@ -186,21 +126,11 @@ levi_status levi_bert_load(levi_bert **out, levi_ctx *ctx, const char *folder, i
     snprintf(path, sizeof path, "%s/model.safetensors", folder);
     levi_safetensors sf;
     LEVI_TRY(levi_safetensors_read(path, &sf));
-    const char *prefix = !levi_safetensors_find(&sf, "embeddings.word_embeddings.weight") &&
-                                 levi_safetensors_find(&sf, "bert.embeddings.word_embeddings.weight")
-                             ? "bert."
-                             : "";
+    const char *prefix = enc_name_prefix(&sf, "embeddings.word_embeddings.weight", "bert.");
     levi_bert *b = NULL;
     st = levi_bert_create(&b, ctx, &c, max_batch, seq_len, train_mode, lora_rank);
     if (st == LEVI_OK) st = levi_bert_init_random(b, 0); /* LoRA A/B when the file has none */
-    if (st == LEVI_OK) {
-        st = levi_bert_read_weights(b, &sf, prefix);
-        if (st != LEVI_OK) {
-            char msg[1024];
-            snprintf(msg, sizeof msg, "%s", levi_last_error());
-            st = levi_error(st, "%s: %s", path, msg);
-        }
-    }
+    if (st == LEVI_OK) st = enc_read_file(&b->enc, &sf, prefix, 2, path);
     levi_safetensors_free(&sf);
     if (st != LEVI_OK) {
         levi_bert_free(b);

@@ -56,156 +56,57 @@ levi_status levi_vit_config_validate(const levi_vit_config *c) {
     return LEVI_OK;
 }
 
-/* --- views and host transfers ------------------------------------------------- */
-
-levi_tensor vit_view1(const levi_arena *a, size_t off, int n0) { return levi_arena_tensor(a, off, 1, &n0); }
-levi_tensor vit_view2(const levi_arena *a, size_t off, int n0, int n1) {
-    int s[2] = {n0, n1};
-    return levi_arena_tensor(a, off, 2, s);
-}
-levi_tensor vit_view3(const levi_arena *a, size_t off, int n0, int n1, int n2) {
-    int s[3] = {n0, n1, n2};
-    return levi_arena_tensor(a, off, 3, s);
-}
-
-levi_status vit_read_arena(const levi_arena *a, float **host) {
-    *host = malloc((a->numel ? a->numel : 1) * sizeof(float));
-    if (!*host) return levi_error(LEVI_ERR_HOST_MEMORY, "ViT: cannot allocate %zu floats for the %s", a->numel,
-                                  a->role);
-    if (!a->numel) return LEVI_OK;
-    levi_tensor all = levi_arena_all(a);
-    levi_status st = levi_tensor_read(&all, *host);
-    if (st != LEVI_OK) {
-        free(*host);
-        *host = NULL;
-    }
-    return st;
-}
-
-levi_status vit_write_arena(const levi_arena *a, const float *host) {
-    if (!a->numel) return LEVI_OK;
-    levi_tensor all = levi_arena_all(a);
-    return levi_tensor_write(&all, host);
-}
-
-/* --- the tensor table ------------------------------------------------------------- */
-
-static size_t add_param(levi_vit *v, int arena, int init, int ndim, const long long *shape, const char *fmt,
-                        ...) __attribute__((format(printf, 6, 7)));
-static size_t add_param(levi_vit *v, int arena, int init, int ndim, const long long *shape, const char *fmt,
-                        ...) {
-    vit_param *p = &v->table[v->n_table++];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(p->name, sizeof p->name, fmt, ap);
-    va_end(ap);
-    p->arena = arena;
-    p->init = init;
-    p->ndim = ndim;
-    p->numel = 1;
-    for (int i = 0; i < ndim; i++) {
-        p->shape[i] = shape[i];
-        p->numel *= (size_t)shape[i];
-    }
-    p->off = levi_arena_reserve(arena == VIT_ARENA_LORA ? &v->lora : &v->params, p->numel);
-    return p->off;
-}
-
 #define SHAPE(...) ((const long long[]){__VA_ARGS__})
 
 static void plan_params(levi_vit *v) {
+    enc_stack *s = &v->enc;
     const levi_vit_config *c = &v->cfg;
     const long long D = c->hidden_size, M = c->intermediate_size, C = c->num_channels, P = c->patch_size;
-    const long long r = v->lora_rank;
-    const int P_ = VIT_ARENA_PARAMS, N = VIT_INIT_NORMAL, Z = VIT_INIT_ZERO, O = VIT_INIT_ONE;
-    v->cls = add_param(v, P_, N, 3, SHAPE(1, 1, D), "embeddings.cls_token");
-    v->pos = add_param(v, P_, N, 3, SHAPE(1, v->T, D), "embeddings.position_embeddings");
-    v->patch_w = add_param(v, P_, N, 4, SHAPE(D, C, P, P), "embeddings.patch_embeddings.projection.weight");
-    v->patch_b = add_param(v, P_, Z, 1, SHAPE(D), "embeddings.patch_embeddings.projection.bias");
+    const int P_ = ENC_ARENA_PARAMS, N = ENC_INIT_NORMAL, Z = ENC_INIT_ZERO, O = ENC_INIT_ONE;
+    v->cls = enc_add_param(s, P_, N, 3, SHAPE(1, 1, D), "embeddings.cls_token");
+    v->pos = enc_add_param(s, P_, N, 3, SHAPE(1, s->T, D), "embeddings.position_embeddings");
+    v->patch_w = enc_add_param(s, P_, N, 4, SHAPE(D, C, P, P), "embeddings.patch_embeddings.projection.weight");
+    v->patch_b = enc_add_param(s, P_, Z, 1, SHAPE(D), "embeddings.patch_embeddings.projection.bias");
     for (int l = 0; l < c->num_hidden_layers; l++) {
-        vit_block_w *w = &v->blk[l];
+        enc_layer_w *w = &s->lw[l];
         char pre[64];
         snprintf(pre, sizeof pre, "encoder.layer.%d.", l);
-        w->ln1_w = add_param(v, P_, O, 1, SHAPE(D), "%slayernorm_before.weight", pre);
-        w->ln1_b = add_param(v, P_, Z, 1, SHAPE(D), "%slayernorm_before.bias", pre);
+        w->ln1_w = enc_add_param(s, P_, O, 1, SHAPE(D), "%slayernorm_before.weight", pre);
+        w->ln1_b = enc_add_param(s, P_, Z, 1, SHAPE(D), "%slayernorm_before.bias", pre);
         const char *qkv[3] = {"query", "key", "value"};
         size_t *qkv_w[3] = {&w->q_w, &w->k_w, &w->v_w}, *qkv_b[3] = {&w->q_b, &w->k_b, &w->v_b};
         for (int j = 0; j < 3; j++) {
-            *qkv_w[j] = add_param(v, P_, N, 2, SHAPE(D, D), "%sattention.attention.%s.weight", pre, qkv[j]);
+            *qkv_w[j] = enc_add_param(s, P_, N, 2, SHAPE(D, D), "%sattention.attention.%s.weight", pre, qkv[j]);
             if (c->qkv_bias)
-                *qkv_b[j] = add_param(v, P_, Z, 1, SHAPE(D), "%sattention.attention.%s.bias", pre, qkv[j]);
+                *qkv_b[j] = enc_add_param(s, P_, Z, 1, SHAPE(D), "%sattention.attention.%s.bias", pre, qkv[j]);
         }
-        w->o_w = add_param(v, P_, N, 2, SHAPE(D, D), "%sattention.output.dense.weight", pre);
-        w->o_b = add_param(v, P_, Z, 1, SHAPE(D), "%sattention.output.dense.bias", pre);
-        w->ln2_w = add_param(v, P_, O, 1, SHAPE(D), "%slayernorm_after.weight", pre);
-        w->ln2_b = add_param(v, P_, Z, 1, SHAPE(D), "%slayernorm_after.bias", pre);
-        w->fc1_w = add_param(v, P_, N, 2, SHAPE(M, D), "%sintermediate.dense.weight", pre);
-        w->fc1_b = add_param(v, P_, Z, 1, SHAPE(M), "%sintermediate.dense.bias", pre);
-        w->fc2_w = add_param(v, P_, N, 2, SHAPE(D, M), "%soutput.dense.weight", pre);
-        w->fc2_b = add_param(v, P_, Z, 1, SHAPE(D), "%soutput.dense.bias", pre);
+        w->o_w = enc_add_param(s, P_, N, 2, SHAPE(D, D), "%sattention.output.dense.weight", pre);
+        w->o_b = enc_add_param(s, P_, Z, 1, SHAPE(D), "%sattention.output.dense.bias", pre);
+        w->ln2_w = enc_add_param(s, P_, O, 1, SHAPE(D), "%slayernorm_after.weight", pre);
+        w->ln2_b = enc_add_param(s, P_, Z, 1, SHAPE(D), "%slayernorm_after.bias", pre);
+        w->fc1_w = enc_add_param(s, P_, N, 2, SHAPE(M, D), "%sintermediate.dense.weight", pre);
+        w->fc1_b = enc_add_param(s, P_, Z, 1, SHAPE(M), "%sintermediate.dense.bias", pre);
+        w->fc2_w = enc_add_param(s, P_, N, 2, SHAPE(D, M), "%soutput.dense.weight", pre);
+        w->fc2_b = enc_add_param(s, P_, Z, 1, SHAPE(D), "%soutput.dense.bias", pre);
     }
-    v->lnf_w = add_param(v, P_, O, 1, SHAPE(D), "layernorm.weight");
-    v->lnf_b = add_param(v, P_, Z, 1, SHAPE(D), "layernorm.bias");
-    if (r > 0)
-        for (int l = 0; l < c->num_hidden_layers; l++) {
-            vit_block_lora *lw = &v->lblk[l];
-            const char *fmt = "encoder.layer.%d.attention.attention.%s.lora_%s";
-            lw->qa = add_param(v, VIT_ARENA_LORA, VIT_INIT_LORA_A, 2, SHAPE(r, D), fmt, l, "query", "A");
-            lw->qb = add_param(v, VIT_ARENA_LORA, Z, 2, SHAPE(D, r), fmt, l, "query", "B");
-            lw->va = add_param(v, VIT_ARENA_LORA, VIT_INIT_LORA_A, 2, SHAPE(r, D), fmt, l, "value", "A");
-            lw->vb = add_param(v, VIT_ARENA_LORA, Z, 2, SHAPE(D, r), fmt, l, "value", "B");
-        }
+    v->lnf_w = enc_add_param(s, P_, O, 1, SHAPE(D), "layernorm.weight");
+    v->lnf_b = enc_add_param(s, P_, Z, 1, SHAPE(D), "layernorm.bias");
+    enc_plan_lora(s, "encoder.layer.%d.attention.attention.%s.lora_%s");
 }
 
 static void plan_acts(levi_vit *v) {
-    const levi_vit_config *c = &v->cfg;
-    const size_t B = (size_t)v->max_batch, BT = B * (size_t)v->T, D = (size_t)c->hidden_size;
-    const size_t M = (size_t)c->intermediate_size, NH = (size_t)c->num_attention_heads, r = (size_t)v->lora_rank;
-    const int L = c->num_hidden_layers, train = v->train_mode != LEVI_VIT_FROZEN;
-    levi_arena *a = &v->acts;
+    enc_stack *s = &v->enc;
+    const size_t B = (size_t)s->max_batch, BT = B * (size_t)s->T, D = (size_t)s->D;
+    levi_arena *a = &s->acts;
     v->patches = levi_arena_reserve(a, B * (size_t)v->NP * (size_t)v->CPP);
     v->pemb = levi_arena_reserve(a, B * (size_t)v->NP * D);
-    for (int l = 0; l <= L + 1; l++) v->hidden[l] = levi_arena_reserve(a, BT * D);
-    for (int l = 0; l < L; l++) {
-        if (!train && l > 0) { /* frozen: block intermediates are not kept, one set serves all */
-            v->act[l] = v->act[0];
-            continue;
-        }
-        vit_block_act *x = &v->act[l];
-        x->ln1 = levi_arena_reserve(a, BT * D);
-        x->ln1_mean = levi_arena_reserve(a, BT);
-        x->ln1_rstd = levi_arena_reserve(a, BT);
-        x->q = levi_arena_reserve(a, BT * D);
-        x->k = levi_arena_reserve(a, BT * D);
-        x->v = levi_arena_reserve(a, BT * D);
-        x->lse = levi_arena_reserve(a, B * NH * (size_t)v->T);
-        x->ctx = levi_arena_reserve(a, BT * D);
-        x->hmid = levi_arena_reserve(a, BT * D);
-        x->ln2 = levi_arena_reserve(a, BT * D);
-        x->ln2_mean = levi_arena_reserve(a, BT);
-        x->ln2_rstd = levi_arena_reserve(a, BT);
-        x->fc1 = levi_arena_reserve(a, BT * M);
-        x->gel = levi_arena_reserve(a, BT * M);
-        if (r) {
-            x->qa = levi_arena_reserve(a, BT * r);
-            x->va = levi_arena_reserve(a, BT * r);
-        }
-    }
+    enc_plan_hidden(s, s->L + 2);
+    enc_plan_blocks(s);
     v->lnf_mean = levi_arena_reserve(a, BT);
     v->lnf_rstd = levi_arena_reserve(a, BT);
-    v->cls_out = levi_arena_reserve(a, (size_t)(L + 1) * B * D);
-    if (train) {
-        v->dh = levi_arena_reserve(a, BT * D);
-        v->dtmp = levi_arena_reserve(a, BT * D);
-        v->dq = levi_arena_reserve(a, BT * D);
-        v->dk = levi_arena_reserve(a, BT * D);
-        v->dv = levi_arena_reserve(a, BT * D);
-        v->dctx = levi_arena_reserve(a, BT * D);
-        v->dfc1 = levi_arena_reserve(a, BT * M);
-        v->dgel = levi_arena_reserve(a, BT * M);
-        if (r) v->dqa = levi_arena_reserve(a, BT * r);
-        v->dpemb = levi_arena_reserve(a, B * (size_t)v->NP * D);
-    }
+    enc_plan_taps(s);
+    enc_plan_scratch(s);
+    if (s->train_mode != LEVI_VIT_FROZEN) v->dpemb = levi_arena_reserve(a, B * (size_t)v->NP * D);
 }
 
 /* A ViT with every arena planned (offsets, sizes) and nothing allocated. */
@@ -238,32 +139,24 @@ static levi_status vit_plan(levi_vit **out, levi_ctx *ctx, const levi_vit_config
                           "batch is %zu",
                           max_batch, (size_t)max_batch * per_image, (size_t)INT_MAX / per_image);
     levi_vit *v = calloc(1, sizeof *v);
-    if (v) v->table = calloc((size_t)(20 * cfg->num_hidden_layers + 8), sizeof *v->table);
-    if (!v || !v->table) {
-        free(v);
-        return levi_error(LEVI_ERR_HOST_MEMORY, "ViT: out of host memory");
-    }
-    v->ctx = ctx;
+    if (!v) return levi_error(LEVI_ERR_HOST_MEMORY, "ViT: out of host memory");
     v->cfg = *cfg;
-    v->train_mode = train_mode;
-    v->lora_rank = lora_rank;
-    v->max_batch = max_batch;
     v->NP = g * g;
-    v->T = T;
     v->CPP = CPP;
-    levi_arena_init(&v->params, ctx, "ViT parameters");
-    levi_arena_init(&v->lora, ctx, "ViT LoRA parameters");
-    levi_arena_init(&v->grads, ctx, "ViT gradients");
-    levi_arena_init(&v->adam_m, ctx, "ViT AdamW first moments");
-    levi_arena_init(&v->adam_v, ctx, "ViT AdamW second moments");
-    levi_arena_init(&v->acts, ctx, "ViT activations");
+    v->enc = (enc_stack){.name = "ViT", .D = cfg->hidden_size, .M = cfg->intermediate_size,
+                         .NH = cfg->num_attention_heads, .L = cfg->num_hidden_layers, .T = T,
+                         .lora_rank = lora_rank, .max_batch = max_batch, .train_mode = train_mode, .post_ln = 0,
+                         .qkv_bias = cfg->qkv_bias, .eps = cfg->layer_norm_eps};
+    static const char *const roles[6] = {"ViT parameters", "ViT LoRA parameters", "ViT gradients",
+                                         "ViT AdamW first moments", "ViT AdamW second moments", "ViT activations"};
+    levi_status st = enc_stack_init(&v->enc, ctx, roles);
+    if (st != LEVI_OK) {
+        levi_vit_free(v);
+        return st;
+    }
     plan_params(v);
     plan_acts(v);
-    const levi_arena *trainable = train_mode == LEVI_VIT_FULL ? &v->params : &v->lora;
-    if (train_mode != LEVI_VIT_FROZEN) {
-        levi_arena *opt[3] = {&v->grads, &v->adam_m, &v->adam_v};
-        for (int i = 0; i < 3; i++) levi_arena_reserve(opt[i], trainable->numel);
-    }
+    enc_plan_optimizer(&v->enc);
     *out = v;
     return LEVI_OK;
 }
@@ -273,7 +166,8 @@ levi_status levi_vit_memory_plan(const levi_vit_config *cfg, int max_batch, int 
     memset(out, 0, sizeof *out);
     levi_vit *v;
     LEVI_TRY(vit_plan(&v, NULL, cfg, max_batch, train_mode, lora_rank));
-    const levi_arena *all[6] = {&v->params, &v->lora, &v->grads, &v->adam_m, &v->adam_v, &v->acts};
+    const enc_stack *s = &v->enc;
+    const levi_arena *all[6] = {&s->params, &s->lora, &s->grads, &s->adam_m, &s->adam_v, &s->acts};
     size_t *bytes[6] = {&out->params, &out->lora, &out->grads, &out->adam_m, &out->adam_v, &out->acts};
     for (int i = 0; i < 6; i++) {
         *bytes[i] = all[i]->numel * sizeof(float);
@@ -288,10 +182,7 @@ levi_status levi_vit_create(levi_vit **out, levi_ctx *ctx, const levi_vit_config
                             int train_mode, int lora_rank) {
     levi_vit *v;
     LEVI_TRY(vit_plan(&v, ctx, cfg, max_batch, train_mode, lora_rank));
-    levi_status st = LEVI_OK;
-    levi_arena *all[6] = {&v->params, &v->lora, &v->grads, &v->adam_m, &v->adam_v, &v->acts};
-    for (int i = 0; i < 6 && st == LEVI_OK; i++)
-        if (all[i]->numel) st = levi_arena_commit(all[i]);
+    levi_status st = enc_stack_commit(&v->enc);
     if (st != LEVI_OK) {
         levi_vit_free(v);
         return st;
@@ -302,213 +193,86 @@ levi_status levi_vit_create(levi_vit **out, levi_ctx *ctx, const levi_vit_config
 
 void levi_vit_free(levi_vit *v) {
     if (!v) return;
-    levi_arena *all[6] = {&v->params, &v->lora, &v->grads, &v->adam_m, &v->adam_v, &v->acts};
-    for (int i = 0; i < 6; i++) levi_arena_free(all[i]);
-    free(v->table);
+    enc_stack_free(&v->enc);
     free(v);
 }
 
 const levi_vit_config *levi_vit_get_config(const levi_vit *v) { return &v->cfg; }
-int levi_vit_train_mode(const levi_vit *v) { return v->train_mode; }
-int levi_vit_max_batch(const levi_vit *v) { return v->max_batch; }
+int levi_vit_train_mode(const levi_vit *v) { return v->enc.train_mode; }
+int levi_vit_max_batch(const levi_vit *v) { return v->enc.max_batch; }
 
-size_t levi_vit_num_params(const levi_vit *v, size_t *lora_params) {
-    size_t n = 0, nl = 0;
-    for (int i = 0; i < v->n_table; i++) {
-        if (v->table[i].arena == VIT_ARENA_LORA)
-            nl += v->table[i].numel;
-        else
-            n += v->table[i].numel;
-    }
-    if (lora_params) *lora_params = nl;
-    return n;
-}
+size_t levi_vit_num_params(const levi_vit *v, size_t *lora_params) { return enc_num_params(&v->enc, lora_params); }
 
 /* --- init ---------------------------------------------------------------------------- */
-
-static double uniform01(unsigned long long *s) { return ((double)(levi_splitmix64(s) >> 11) + 0.5) / 9007199254740992.0; }
 
 /* standard normal truncated to [-2, 2] (HF's trunc_normal_ with std 0.02 keeps ±2σ here) */
 static double trunc_normal(unsigned long long *s) {
     for (;;) {
-        double z = sqrt(-2.0 * log(uniform01(s))) * cos(6.283185307179586 * uniform01(s));
+        double z = sqrt(-2.0 * log(enc_uniform01(s))) * cos(6.283185307179586 * enc_uniform01(s));
         if (fabs(z) <= 2.0) return z;
     }
 }
 
-/* lora_only: 1 initializes the LoRA weights only (the parameter arena is not written) */
+static float vit_sample(int init, double bound, unsigned long long *s) {
+    switch (init) {
+    case ENC_INIT_NORMAL: return (float)(0.02 * trunc_normal(s));
+    case ENC_INIT_ONE: return 1.0f;
+    case ENC_INIT_LORA_A: return (float)((2.0 * enc_uniform01(s) - 1.0) * bound);
+    default: return 0.0f;
+    }
+}
+
 static levi_status init_weights(levi_vit *v, unsigned long long seed, int lora_only) {
-    float *hp = calloc(v->params.numel + 1, sizeof(float)), *hl = calloc(v->lora.numel + 1, sizeof(float));
-    if (!hp || !hl) {
-        free(hp);
-        free(hl);
-        return levi_error(LEVI_ERR_HOST_MEMORY, "ViT init: out of host memory");
-    }
-    unsigned long long s = seed * 0x2545F4914F6CDD1Dull + 0x1234567ull;
-    for (int i = 0; i < v->n_table; i++) {
-        const vit_param *p = &v->table[i];
-        if (lora_only && p->arena != VIT_ARENA_LORA) continue;
-        float *dst = (p->arena == VIT_ARENA_LORA ? hl : hp) + p->off;
-        /* LoRA A as peft: kaiming_uniform(a=√5) = U(-1/√in, 1/√in), in = D */
-        const double bound = 1.0 / sqrt((double)v->cfg.hidden_size);
-        for (size_t j = 0; j < p->numel; j++) {
-            switch (p->init) {
-            case VIT_INIT_NORMAL: dst[j] = (float)(0.02 * trunc_normal(&s)); break;
-            case VIT_INIT_ONE: dst[j] = 1.0f; break;
-            case VIT_INIT_LORA_A: dst[j] = (float)((2.0 * uniform01(&s) - 1.0) * bound); break;
-            default: dst[j] = 0.0f; break;
-            }
-        }
-    }
-    levi_status st = lora_only ? LEVI_OK : vit_write_arena(&v->params, hp);
-    if (st == LEVI_OK) st = vit_write_arena(&v->lora, hl);
-    free(hp);
-    free(hl);
-    return st;
+    return enc_init_weights(&v->enc, seed * 0x2545F4914F6CDD1Dull + 0x1234567ull, vit_sample, lora_only);
 }
 
 levi_status levi_vit_init_random(levi_vit *v, unsigned long long seed) { return init_weights(v, seed, 0); }
 
 levi_status levi_vit_init_lora(levi_vit *v, unsigned long long seed) {
-    return v->lora_rank > 0 ? init_weights(v, seed, 1) : LEVI_OK;
+    return v->enc.lora_rank > 0 ? init_weights(v, seed, 1) : LEVI_OK;
 }
 
 /* --- forward --------------------------------------------------------------------------- */
 
-void vit_block_views(const levi_vit *v, int l, int B, enc_block_dims *d, enc_block_weights *w, enc_block_weights *gw,
-                     enc_block_acts *a, enc_block_grads *g) {
-    const levi_vit_config *c = &v->cfg;
-    const int D = c->hidden_size, M = c->intermediate_size, BT = B * v->T, r = v->lora_rank;
-    const int full = v->train_mode == LEVI_VIT_FULL, lora = v->train_mode == LEVI_VIT_LORA;
-    *d = (enc_block_dims){B, v->T, D, M, c->num_attention_heads, r, c->layer_norm_eps, 0}; /* pre-LN */
-    const vit_block_w *o = &v->blk[l];
-    const size_t offs[16] = {o->ln1_w, o->ln1_b, o->q_w,   o->q_b,   o->k_w,   o->k_b,   o->v_w,   o->v_b,
-                             o->o_w,   o->o_b,   o->ln2_w, o->ln2_b, o->fc1_w, o->fc1_b, o->fc2_w, o->fc2_b};
-    const int rows[16] = {D, D, D, D, D, D, D, D, D, D, D, D, M, M, D, D};
-    const int cols[16] = {0, 0, D, 0, D, 0, D, 0, D, 0, 0, 0, D, 0, M, 0};
-    levi_tensor *wt = &w->ln1_w, *gt = &gw->ln1_w; /* the 16 fields in this order */
-    for (int i = 0; i < 16; i++) {
-        const int absent = (i == 3 || i == 5 || i == 7) && !c->qkv_bias;
-        wt[i] = cols[i] ? vit_view2(&v->params, offs[i], rows[i], cols[i]) : vit_view1(&v->params, offs[i], rows[i]);
-        gt[i] = cols[i] ? vit_view2(&v->grads, offs[i], rows[i], cols[i]) : vit_view1(&v->grads, offs[i], rows[i]);
-        if (absent) memset(&wt[i], 0, sizeof wt[i]);
-        if (absent || !full) memset(&gt[i], 0, sizeof gt[i]);
-    }
-    memset(&w->qa, 0, 4 * sizeof w->qa);
-    memset(&gw->qa, 0, 4 * sizeof gw->qa);
-    if (r > 0) {
-        const vit_block_lora *lw = &v->lblk[l];
-        w->qa = vit_view2(&v->lora, lw->qa, r, D), w->qb = vit_view2(&v->lora, lw->qb, D, r);
-        w->va = vit_view2(&v->lora, lw->va, r, D), w->vb = vit_view2(&v->lora, lw->vb, D, r);
-        if (lora) {
-            gw->qa = vit_view2(&v->grads, lw->qa, r, D), gw->qb = vit_view2(&v->grads, lw->qb, D, r);
-            gw->va = vit_view2(&v->grads, lw->va, r, D), gw->vb = vit_view2(&v->grads, lw->vb, D, r);
-        }
-    }
-    const vit_block_act *x = &v->act[l];
-    const levi_arena *A = &v->acts;
-#define AT(off, n1) vit_view2(A, (off), BT, (n1))
-    memset(a, 0, sizeof *a);
-    a->hin = AT(v->hidden[l], D), a->hout = AT(v->hidden[l + 1], D);
-    a->ln1 = AT(x->ln1, D), a->ln1_mean = vit_view1(A, x->ln1_mean, BT), a->ln1_rstd = vit_view1(A, x->ln1_rstd, BT);
-    a->q = AT(x->q, D), a->k = AT(x->k, D), a->v = AT(x->v, D), a->ctx = AT(x->ctx, D);
-    a->lse = vit_view2(A, x->lse, B * c->num_attention_heads, v->T);
-    a->hmid = AT(x->hmid, D), a->ln2 = AT(x->ln2, D);
-    a->ln2_mean = vit_view1(A, x->ln2_mean, BT), a->ln2_rstd = vit_view1(A, x->ln2_rstd, BT);
-    a->fc1 = AT(x->fc1, M), a->gel = AT(x->gel, M);
-    if (r > 0) a->qa = AT(x->qa, r), a->va = AT(x->va, r);
-    memset(g, 0, sizeof *g);
-    if (v->train_mode != LEVI_VIT_FROZEN) {
-        g->dh = AT(v->dh, D), g->dtmp = AT(v->dtmp, D), g->dq = AT(v->dq, D), g->dk = AT(v->dk, D);
-        g->dv = AT(v->dv, D), g->dctx = AT(v->dctx, D), g->dfc1 = AT(v->dfc1, M), g->dgel = AT(v->dgel, M);
-        if (r > 0) g->dqa = AT(v->dqa, r);
-    }
-#undef AT
-}
-
 levi_status levi_vit_forward(levi_vit *v, const levi_tensor *pixels, int B) {
+    enc_stack *s = &v->enc;
     const levi_vit_config *c = &v->cfg;
-    if (B < 1 || B > v->max_batch)
-        return levi_error(LEVI_ERR_INVALID_ARG, "ViT forward: batch %d outside [1, max_batch %d]", B, v->max_batch);
+    if (B < 1 || B > s->max_batch)
+        return levi_error(LEVI_ERR_INVALID_ARG, "ViT forward: batch %d outside [1, max_batch %d]", B, s->max_batch);
     const size_t need = (size_t)B * c->num_channels * c->image_size * c->image_size;
     if (pixels->numel < need)
         return levi_error(LEVI_ERR_SHAPE, "ViT forward: pixels hold %zu floats, (%d,%d,%d,%d) needs %zu",
                           pixels->numel, B, c->num_channels, c->image_size, c->image_size, need);
-    levi_ctx *ctx = v->ctx;
-    const int D = c->hidden_size, L = c->num_hidden_layers, BT = B * v->T, NPB = B * v->NP;
-    levi_tensor patches = vit_view2(&v->acts, v->patches, NPB, v->CPP), pemb = vit_view2(&v->acts, v->pemb, NPB, D);
-    levi_tensor pw = vit_view2(&v->params, v->patch_w, D, v->CPP), pb = vit_view1(&v->params, v->patch_b, D);
+    levi_ctx *ctx = s->ctx;
+    const int D = c->hidden_size, L = c->num_hidden_layers, T = s->T, BT = B * T, NPB = B * v->NP;
+    const levi_arena *A = &s->acts, *P = &s->params;
+    levi_tensor patches = enc_view(A, v->patches, NPB, v->CPP), pemb = enc_view(A, v->pemb, NPB, D);
+    levi_tensor pw = enc_view(P, v->patch_w, D, v->CPP), pb = enc_view(P, v->patch_b, D, 0);
     LEVI_TRY(levi_patchify(ctx, &patches, pixels, B, c->num_channels, c->image_size, c->image_size, c->patch_size));
     LEVI_TRY(levi_linear_forward(ctx, &pemb, &patches, &pw, &pb, NPB, v->CPP, D));
-    levi_tensor h0 = vit_view3(&v->acts, v->hidden[0], B, v->T, D), cls = vit_view1(&v->params, v->cls, D);
-    levi_tensor pos = vit_view2(&v->params, v->pos, v->T, D);
-    LEVI_TRY(levi_embed_tokens_forward(ctx, &h0, &cls, &pos, &pemb, B, v->T, D));
-    for (int l = 0; l < L; l++) {
-        enc_block_dims d;
-        enc_block_weights w, gw;
-        enc_block_acts a;
-        enc_block_grads g;
-        vit_block_views(v, l, B, &d, &w, &gw, &a, &g);
-        LEVI_TRY(enc_block_forward(ctx, &d, &w, &a));
-    }
-    levi_tensor hl = vit_view2(&v->acts, v->hidden[L], BT, D), hf = vit_view2(&v->acts, v->hidden[L + 1], BT, D);
-    levi_tensor mf = vit_view1(&v->acts, v->lnf_mean, BT), rf = vit_view1(&v->acts, v->lnf_rstd, BT);
-    levi_tensor fw = vit_view1(&v->params, v->lnf_w, D), fb = vit_view1(&v->params, v->lnf_b, D);
+    levi_tensor h0 = enc_hidden(s, 0, B), cls = enc_view(P, v->cls, D, 0), pos = enc_view(P, v->pos, T, D);
+    LEVI_TRY(levi_embed_tokens_forward(ctx, &h0, &cls, &pos, &pemb, B, T, D));
+    LEVI_TRY(enc_forward_blocks(s, B));
+    levi_tensor hl = enc_view(A, s->hidden[L], BT, D), hf = enc_view(A, s->hidden[L + 1], BT, D);
+    levi_tensor mf = enc_view(A, v->lnf_mean, BT, 0), rf = enc_view(A, v->lnf_rstd, BT, 0);
+    levi_tensor fw = enc_view(P, v->lnf_w, D, 0), fb = enc_view(P, v->lnf_b, D, 0);
     LEVI_TRY(levi_layernorm_forward(ctx, &hf, &mf, &rf, &hl, &fw, &fb, BT, D, c->layer_norm_eps));
     for (int l = 0; l <= L; l++) {
-        levi_tensor cls = levi_vit_cls(v, l, B), h = vit_view3(&v->acts, v->hidden[l + 1], B, v->T, D);
-        LEVI_TRY(levi_take_token_forward(ctx, &cls, &h, 0, B, v->T, D));
+        levi_tensor tap = enc_tap(s, l, B), h = enc_hidden(s, l + 1, B);
+        LEVI_TRY(levi_take_token_forward(ctx, &tap, &h, 0, B, T, D));
     }
     return LEVI_OK;
 }
 
-levi_tensor levi_vit_cls(levi_vit *v, int l, int B) {
-    const int D = v->cfg.hidden_size, L = v->cfg.num_hidden_layers;
-    if (l < 0) l = 0;
-    if (l > L) l = L;
-    return vit_view2(&v->acts, v->cls_out + (size_t)l * (size_t)v->max_batch * (size_t)D, B, D);
-}
-
-levi_tensor levi_vit_hidden(levi_vit *v, int l, int B) {
-    const int L = v->cfg.num_hidden_layers;
-    if (l < 0) l = 0;
-    if (l > L + 1) l = L + 1;
-    return vit_view3(&v->acts, v->hidden[l], B, v->T, v->cfg.hidden_size);
-}
-
-levi_status levi_vit_zero_grad(levi_vit *v) {
-    if (!v->grads.numel) return LEVI_OK;
-    levi_tensor g = levi_arena_all(&v->grads);
-    return levi_tensor_zero(&g);
-}
+levi_tensor levi_vit_cls(levi_vit *v, int l, int B) { return enc_tap(&v->enc, l, B); }
+levi_tensor levi_vit_hidden(levi_vit *v, int l, int B) { return enc_hidden(&v->enc, l, B); }
+levi_status levi_vit_zero_grad(levi_vit *v) { return enc_zero_grad(&v->enc); }
 
 int levi_vit_trainable(levi_vit *v, levi_tensor *params, levi_tensor *grads, levi_tensor *adam_m,
                        levi_tensor *adam_v) {
-    if (v->train_mode == LEVI_VIT_FROZEN) return 0;
-    const levi_arena *p = v->train_mode == LEVI_VIT_FULL ? &v->params : &v->lora;
-    if (params) *params = levi_arena_all(p);
-    if (grads) *grads = levi_arena_all(&v->grads);
-    if (adam_m) *adam_m = levi_arena_all(&v->adam_m);
-    if (adam_v) *adam_v = levi_arena_all(&v->adam_v);
-    return 1;
+    return enc_trainable(&v->enc, params, grads, adam_m, adam_v);
 }
 
 levi_status levi_vit_find(levi_vit *v, const char *name, levi_tensor *param, levi_tensor *grad) {
-    for (int i = 0; i < v->n_table; i++) {
-        const vit_param *p = &v->table[i];
-        if (strcmp(p->name, name)) continue;
-        int shape[4];
-        for (int d = 0; d < p->ndim; d++) shape[d] = (int)p->shape[d];
-        const int lora = p->arena == VIT_ARENA_LORA;
-        if (param) *param = levi_arena_tensor(lora ? &v->lora : &v->params, p->off, p->ndim, shape);
-        if (grad) {
-            const int trainable = (lora && v->train_mode == LEVI_VIT_LORA) || (!lora && v->train_mode == LEVI_VIT_FULL);
-            if (trainable)
-                *grad = levi_arena_tensor(&v->grads, p->off, p->ndim, shape);
-            else
-                memset(grad, 0, sizeof *grad);
-        }
-        return LEVI_OK;
-    }
-    return levi_error(LEVI_ERR_NOT_FOUND, "ViT: no weight named '%s'", name);
+    return enc_find(&v->enc, name, param, grad);
 }

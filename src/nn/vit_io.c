@@ -58,15 +58,9 @@ static levi_status parse_obj(levi_vit_config *c, const cJSON *o, const char *whe
     };
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
         LEVI_TRY(levi_json_get_int(o, where, ints[i].key, ints[i].lo, ints[i].hi, ints[i].dst, 1));
-    double eps = 1e-12;
-    LEVI_TRY(levi_json_get_float(o, where, "layer_norm_eps", 1e-30, 1.0, &eps, 0));
-    c->layer_norm_eps = (float)eps;
+    LEVI_TRY(enc_config_common(o, where, &c->layer_norm_eps));
     LEVI_TRY(levi_json_get_bool(o, where, "qkv_bias", &c->qkv_bias, 0));
-    const char *act = "gelu", *type = "vit";
-    LEVI_TRY(levi_json_get_string(o, where, "hidden_act", &act, 0));
-    if (strcmp(act, "gelu"))
-        return levi_error(LEVI_ERR_UNSUPPORTED, "%s: field 'hidden_act' is '%s'; only \"gelu\" (exact erf) is supported",
-                          where, act);
+    const char *type = "vit";
     LEVI_TRY(levi_json_get_string(o, where, "model_type", &type, 0));
     if (strcmp(type, "vit"))
         return levi_error(LEVI_ERR_UNSUPPORTED, "%s: field 'model_type' is '%s'; expected \"vit\"", where, type);
@@ -78,11 +72,8 @@ static levi_status parse_obj(levi_vit_config *c, const cJSON *o, const char *whe
 }
 
 levi_status levi_vit_config_parse(levi_vit_config *c, const char *json_text, const char *name) {
-    cJSON *o = cJSON_Parse(json_text);
-    if (!o || !cJSON_IsObject(o)) {
-        cJSON_Delete(o);
-        return levi_error(LEVI_ERR_FORMAT, "%s: not a JSON object", name);
-    }
+    cJSON *o;
+    LEVI_TRY(levi_json_parse_object(json_text, name, &o));
     levi_status st = parse_obj(c, o, name);
     cJSON_Delete(o);
     return st;
@@ -120,15 +111,7 @@ static cJSON *config_obj(const levi_vit_config *c) {
     return o;
 }
 
-char *levi_vit_config_json(const levi_vit_config *c) {
-    cJSON *o = config_obj(c);
-    char *s = o ? cJSON_Print(o) : NULL;
-    cJSON_Delete(o);
-    if (!s) return NULL;
-    char *out = strdup(s); /* caller frees with free(), not cJSON_free */
-    cJSON_free(s);
-    return out;
-}
+char *levi_vit_config_json(const levi_vit_config *c) { return levi_json_take_text(config_obj(c)); }
 
 /* HF's ViTImageProcessor settings, so transformers users get the same inputs. */
 static cJSON *preprocessor_obj(const levi_vit_config *c) {
@@ -152,81 +135,12 @@ static cJSON *preprocessor_obj(const levi_vit_config *c) {
 
 /* --- weights ------------------------------------------------------------------------ */
 
-static const char *shape_str(char *buf, size_t len, int ndim, const long long *shape) {
-    size_t n = (size_t)snprintf(buf, len, "(");
-    for (int i = 0; i < ndim && n < len; i++) n += (size_t)snprintf(buf + n, len - n, i ? ",%lld" : "%lld", shape[i]);
-    if (n < len) snprintf(buf + n, len - n, ")");
-    return buf;
-}
-
-/* lora: 0 skip LoRA tensors, 1 required, 2 optional (*found says whether all were there). */
-static levi_status read_table(levi_vit *v, const levi_safetensors *st, const char *prefix, int lora, int *found) {
-    float *hp = NULL, *hl = NULL;
-    LEVI_TRY(vit_read_arena(&v->params, &hp));
-    levi_status rc = vit_read_arena(&v->lora, &hl);
-    if (rc != LEVI_OK) {
-        free(hp);
-        return rc;
-    }
-    int nfound = 0, nlora = 0;
-    for (int i = 0; i < v->n_table && rc == LEVI_OK; i++) {
-        const vit_param *p = &v->table[i];
-        if (p->arena == VIT_ARENA_LORA) {
-            nlora++;
-            if (!lora) continue;
-        }
-        char name[192], a[96], b[96];
-        snprintf(name, sizeof name, "%s%s", prefix, p->name);
-        const levi_st_tensor *t = levi_safetensors_find(st, name);
-        if (!t) {
-            if (p->arena == VIT_ARENA_LORA && lora == 2) continue;
-            rc = levi_error(LEVI_ERR_NOT_FOUND, "missing tensor '%s' (expected shape %s)", name,
-                            shape_str(a, sizeof a, p->ndim, p->shape));
-            break;
-        }
-        int same = t->ndim == p->ndim;
-        for (int d = 0; same && d < p->ndim; d++) same = t->shape[d] == p->shape[d];
-        if (!same) {
-            rc = levi_error(LEVI_ERR_SHAPE, "tensor '%s' has shape %s, expected %s", name,
-                            shape_str(a, sizeof a, t->ndim, t->shape), shape_str(b, sizeof b, p->ndim, p->shape));
-            break;
-        }
-        memcpy((p->arena == VIT_ARENA_LORA ? hl : hp) + p->off, t->data, p->numel * sizeof(float));
-        if (p->arena == VIT_ARENA_LORA) nfound++;
-    }
-    if (found) *found = nlora > 0 && nfound == nlora;
-    if (rc == LEVI_OK && lora == 2 && nfound > 0 && nfound < nlora)
-        rc = levi_error(LEVI_ERR_NOT_FOUND, "only %d of the %d LoRA tensors (rank %d) are present", nfound, nlora,
-                        v->lora_rank);
-    if (rc == LEVI_OK) rc = vit_write_arena(&v->params, hp);
-    if (rc == LEVI_OK && (lora == 1 || (found && *found))) rc = vit_write_arena(&v->lora, hl);
-    free(hp);
-    free(hl);
-    return rc;
-}
-
 levi_status levi_vit_read_weights(levi_vit *v, const levi_safetensors *st, const char *prefix) {
-    return read_table(v, st, prefix ? prefix : "", v->lora_rank > 0 ? 1 : 0, NULL);
-}
-
-static levi_status write_table(const levi_vit *v, levi_st_writer *w, const char *prefix, int with_lora) {
-    float *hp = NULL, *hl = NULL;
-    LEVI_TRY(vit_read_arena(&v->params, &hp));
-    levi_status rc = vit_read_arena(&v->lora, &hl);
-    for (int i = 0; i < v->n_table && rc == LEVI_OK; i++) {
-        const vit_param *p = &v->table[i];
-        if (p->arena == VIT_ARENA_LORA && !with_lora) continue;
-        char name[192];
-        snprintf(name, sizeof name, "%s%s", prefix, p->name);
-        rc = levi_st_writer_add(w, name, p->ndim, p->shape, (p->arena == VIT_ARENA_LORA ? hl : hp) + p->off);
-    }
-    free(hp);
-    free(hl);
-    return rc;
+    return enc_read_table(&v->enc, st, prefix ? prefix : "", v->enc.lora_rank > 0 ? 1 : 0, NULL);
 }
 
 levi_status levi_vit_write_weights(const levi_vit *v, levi_st_writer *w, const char *prefix) {
-    return write_table(v, w, prefix ? prefix : "", 1);
+    return enc_write_table(&v->enc, w, prefix ? prefix : "", 1);
 }
 
 /* --- folders --------------------------------------------------------------------------- */
@@ -236,7 +150,7 @@ levi_status levi_vit_save(const levi_vit *v, const char *folder, int save_lora) 
     char path[4096];
     levi_st_writer *w = NULL;
     LEVI_TRY(levi_st_writer_create(&w));
-    levi_status st = write_table(v, w, "", save_lora && v->lora_rank > 0);
+    levi_status st = enc_write_table(&v->enc, w, "", save_lora && v->enc.lora_rank > 0);
     if (st == LEVI_OK) st = levi_st_writer_meta(w, "format", "pt"); /* transformers requires it */
     snprintf(path, sizeof path, "%s/model.safetensors", folder);
     if (st == LEVI_OK) st = levi_st_writer_write(w, path);
@@ -283,21 +197,11 @@ levi_status levi_vit_load(levi_vit **out, levi_ctx *ctx, const char *folder, int
     snprintf(path, sizeof path, "%s/model.safetensors", folder);
     levi_safetensors sf;
     LEVI_TRY(levi_safetensors_read(path, &sf));
-    const char *prefix = "";
-    if (!levi_safetensors_find(&sf, "embeddings.cls_token") && levi_safetensors_find(&sf, "vit.embeddings.cls_token"))
-        prefix = "vit.";
+    const char *prefix = enc_name_prefix(&sf, "embeddings.cls_token", "vit.");
     levi_vit *v = NULL;
     st = levi_vit_create(&v, ctx, &c, max_batch, train_mode, lora_rank);
     if (st == LEVI_OK) st = levi_vit_init_lora(v, 0); /* LoRA A/B when the file has none */
-    int found = 0;
-    if (st == LEVI_OK) {
-        st = read_table(v, &sf, prefix, lora_rank > 0 ? 2 : 0, &found);
-        if (st != LEVI_OK) {
-            char msg[1024];
-            snprintf(msg, sizeof msg, "%s", levi_last_error());
-            st = levi_error(st, "%s: %s", path, msg);
-        }
-    }
+    if (st == LEVI_OK) st = enc_read_file(&v->enc, &sf, prefix, lora_rank > 0 ? 2 : 0, path);
     levi_safetensors_free(&sf);
     if (st != LEVI_OK) {
         levi_vit_free(v);
