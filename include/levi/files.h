@@ -30,6 +30,10 @@ levi_status levi_check_regular(const char *path);
  * a blocking, close-on-exec descriptor; the caller closes it. */
 levi_status levi_open_regular(const char *path, int *fd);
 
+/* Read exactly n bytes of fd into a new NUL-terminated buffer (the caller
+ * frees it) and close fd, on success and on error; errors name `path`. */
+levi_status levi_read_fd(int fd, const char *path, size_t n, char **data);
+
 /* --- output checks (before any work) ---------------------------------------- */
 
 /* `path` can become an output file: not empty, no trailing '/', not an

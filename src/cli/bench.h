@@ -28,6 +28,16 @@ double bench_now(void);
  * budget_s. */
 levi_status bench_time(levi_ctx *ctx, bench_fn fn, void *arg, double budget_s, bench_stats *out);
 
+/* The same for runs that span several queues: run enqueues one, finish
+ * waits for all of it. With comm, rank 0's run and sample counts are every
+ * rank's, so that all take the same steps (NULL: this process alone). */
+typedef struct bench_timer {
+    levi_status (*run)(void *arg);
+    levi_status (*finish)(void *arg);
+    void *arg;
+} bench_timer;
+levi_status bench_time_runs(const bench_timer *tm, levi_comm *comm, double budget_s, bench_stats *out);
+
 /* One result row. value is the headline metric at the median time. */
 typedef struct bench_row {
     const char *group; /* "gemm", "bandwidth", "ops", "train", "startup" */

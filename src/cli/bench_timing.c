@@ -17,28 +17,30 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-levi_status bench_time(levi_ctx *ctx, bench_fn fn, void *arg, double budget_s, bench_stats *out) {
+levi_status bench_time_runs(const bench_timer *tm, levi_comm *comm, double budget_s, bench_stats *out) {
     memset(out, 0, sizeof *out);
     /* warm-up: compilation, allocation of CLBlast's temporaries, caches */
-    LEVI_TRY(fn(ctx, arg));
-    LEVI_TRY(levi_finish(ctx));
+    LEVI_TRY(tm->run(tm->arg));
+    LEVI_TRY(tm->finish(tm->arg));
     double t0 = bench_now();
-    LEVI_TRY(fn(ctx, arg));
-    LEVI_TRY(levi_finish(ctx));
+    LEVI_TRY(tm->run(tm->arg));
+    LEVI_TRY(tm->finish(tm->arg));
     double one = bench_now() - t0;
     if (one < 1e-7) one = 1e-7;
-    int reps = (int)(2e-3 / one) + 1;
-    if (reps > 1000) reps = 1000;
-    int samples = (int)(budget_s / (one * reps));
-    if (samples < 3) samples = 3;
-    if (samples > 200) samples = 200;
+    int counts[2]; /* runs per sample, samples */
+    counts[0] = (int)(2e-3 / one) + 1;
+    if (counts[0] > 1000) counts[0] = 1000;
+    counts[1] = (int)(budget_s / (one * counts[0]));
+    counts[1] = counts[1] < 3 ? 3 : counts[1] > 200 ? 200 : counts[1];
+    LEVI_TRY(levi_comm_bcast(comm, counts, sizeof counts, 0, "the benchmark's step count"));
+    const int reps = counts[0], samples = counts[1];
     double *t = malloc(sizeof(double) * (size_t)samples);
     if (!t) return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
     for (int s = 0; s < samples; s++) {
         double a = bench_now();
         levi_status st = LEVI_OK;
-        for (int r = 0; r < reps && st == LEVI_OK; r++) st = fn(ctx, arg);
-        if (st == LEVI_OK) st = levi_finish(ctx);
+        for (int r = 0; r < reps && st == LEVI_OK; r++) st = tm->run(tm->arg);
+        if (st == LEVI_OK) st = tm->finish(tm->arg);
         if (st != LEVI_OK) {
             free(t);
             return st;
@@ -53,6 +55,24 @@ levi_status bench_time(levi_ctx *ctx, bench_fn fn, void *arg, double budget_s, b
     out->reps = reps;
     free(t);
     return LEVI_OK;
+}
+
+typedef struct ctx_run {
+    levi_ctx *ctx;
+    bench_fn fn;
+    void *arg;
+} ctx_run;
+
+static levi_status ctx_run_one(void *p) {
+    ctx_run *c = p;
+    return c->fn(c->ctx, c->arg);
+}
+static levi_status ctx_finish(void *p) { return levi_finish(((ctx_run *)p)->ctx); }
+
+levi_status bench_time(levi_ctx *ctx, bench_fn fn, void *arg, double budget_s, bench_stats *out) {
+    ctx_run c = {ctx, fn, arg};
+    const bench_timer tm = {ctx_run_one, ctx_finish, &c};
+    return bench_time_runs(&tm, NULL, budget_s, out);
 }
 
 cJSON *bench_device_json(const levi_device_info *d) {

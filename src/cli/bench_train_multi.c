@@ -28,60 +28,27 @@ typedef struct step_job {
     const float *x, *y, *feats;
     int G, t;
     levi_adamw_cfg opt;
+    int n_local; /* the devices a timing waits for (finish_all) */
 } step_job;
 
-static levi_status finish_all(cli_placement *pl, int n) {
-    for (int r = 0; r < n; r++) LEVI_TRY(levi_finish(pl->ctx[r]));
+static levi_status finish_all(void *p) {
+    const step_job *j = p;
+    for (int r = 0; r < j->n_local; r++) LEVI_TRY(levi_finish(j->pl->ctx[r]));
     return LEVI_OK;
 }
 
-static levi_status one_step(step_job *j) {
+static levi_status one_step(void *p) {
+    step_job *j = p;
     float loss, norm;
     int correct;
     return levi_parallel_step(j->par, j->x, j->y, j->feats, j->G, &j->opt, ++j->t, 1.0f, &loss, &correct, &norm);
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* As bench_time, with the counts chosen on rank 0 and shared, so that every
- * rank takes the same steps (comm NULL: this process alone). */
+/* bench_time_runs of one levi_parallel_step on n_local devices (their finish) */
 static levi_status time_steps(step_job *j, levi_comm *comm, int n_local, double budget, bench_stats *out) {
-    memset(out, 0, sizeof *out);
-    LEVI_TRY(one_step(j)); /* warm-up: compilation, the replicas' first sync */
-    LEVI_TRY(finish_all(j->pl, n_local));
-    double t0 = bench_now();
-    LEVI_TRY(one_step(j));
-    LEVI_TRY(finish_all(j->pl, n_local));
-    double one = bench_now() - t0;
-    int counts[2];
-    counts[0] = (int)(2e-3 / (one > 1e-7 ? one : 1e-7)) + 1;
-    if (counts[0] > 1000) counts[0] = 1000;
-    counts[1] = (int)(budget / (one * counts[0]));
-    counts[1] = counts[1] < 3 ? 3 : counts[1] > 200 ? 200 : counts[1];
-    LEVI_TRY(levi_comm_bcast(comm, counts, sizeof counts, 0, "the benchmark's step count"));
-    int reps = counts[0], samples = counts[1];
-    double *t = malloc(sizeof(double) * (size_t)samples);
-    if (!t) return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
-    levi_status st = LEVI_OK;
-    for (int s = 0; s < samples && st == LEVI_OK; s++) {
-        double a = bench_now();
-        for (int r = 0; r < reps && st == LEVI_OK; r++) st = one_step(j);
-        if (st == LEVI_OK) st = finish_all(j->pl, n_local);
-        t[s] = (bench_now() - a) / reps;
-    }
-    if (st == LEVI_OK) {
-        qsort(t, (size_t)samples, sizeof *t, cmp_double);
-        out->min_s = t[0];
-        out->max_s = t[samples - 1];
-        out->median_s = samples % 2 ? t[samples / 2] : 0.5 * (t[samples / 2 - 1] + t[samples / 2]);
-        out->samples = samples;
-        out->reps = reps;
-    }
-    free(t);
-    return st;
+    j->n_local = n_local;
+    const bench_timer tm = {one_step, finish_all, j};
+    return bench_time_runs(&tm, comm, budget, out);
 }
 
 static void add_row(cJSON *doc, bench_row *row, int devices, int world, int G, double efficiency) {
@@ -132,7 +99,7 @@ static levi_status bench_row_pair(cli_placement *pl, cJSON *doc, const levi_vit_
     double sps1 = 0;
     if (st == LEVI_OK && root) {
         st = levi_parallel_create(&one, NULL, m, 1);
-        step_job j = {one, pl, px, lab, feats, B, 0, {1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f}};
+        step_job j = {one, pl, px, lab, feats, B, 0, {1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f}, 0};
         if (st == LEVI_OK) st = time_steps(&j, NULL, 1, budget / 2, &row.st);
         if (st == LEVI_OK) {
             snprintf(row.name, sizeof row.name, "%s x1 device", base);
@@ -145,7 +112,7 @@ static levi_status bench_row_pair(cli_placement *pl, cJSON *doc, const levi_vit_
     if (st == LEVI_OK) st = levi_comm_barrier(comm, "the one-device benchmark");
     if (st == LEVI_OK) st = levi_parallel_create(&all, comm, m, n);
     if (st == LEVI_OK) {
-        step_job j = {all, pl, px, lab, feats, G, 0, {1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f}};
+        step_job j = {all, pl, px, lab, feats, G, 0, {1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f}, 0};
         st = time_steps(&j, comm, n, budget / 2, &row.st);
     }
     if (st == LEVI_OK && root) {

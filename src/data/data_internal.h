@@ -21,6 +21,11 @@ LEVI_DATA_HIDDEN void data_convert_pixels(const unsigned char *src, int sc, unsi
  * non-regular files without blocking and files over the size limit; `kind`
  * ("PNG", "image") names the file in errors. */
 LEVI_DATA_HIDDEN levi_status data_read_image_file(const char *path, const char *kind, char **data, size_t *len);
+/* An image decoder (levi_image_decode, levi_png_decode) and a whole file through it. */
+typedef levi_status (*data_image_decoder)(const unsigned char *data, size_t len, const char *name, int channels,
+                                          int *width, int *height, unsigned char **pixels);
+LEVI_DATA_HIDDEN levi_status data_decode_file(const char *path, const char *kind, data_image_decoder decode,
+                                              int channels, int *width, int *height, unsigned char **pixels);
 
 /* Threads to use for `workers` (0: one per online core), at least 1. */
 LEVI_DATA_HIDDEN int data_workers(int workers);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "data_internal.h"
+#include "levi/files.h"
 
 /* Images decoded by this process: tests prove with it that a later epoch
  * decodes nothing. A statistic, not state anything depends on. */
@@ -59,27 +60,8 @@ levi_status data_read_image_file(const char *path, const char *kind, char **data
         return levi_error(LEVI_ERR_FORMAT, "%s '%s' is %lld bytes, more than the %u this reader accepts", kind, path,
                           (long long)sb.st_size, LEVI_IMAGE_MAX_FILE_BYTES);
     }
-    size_t n = (size_t)sb.st_size;
-    char *buf = malloc(n + 1);
-    if (!buf) {
-        close(fd);
-        return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory reading '%s' (%zu bytes)", path, n);
-    }
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = read(fd, buf + got, n - got);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) break;
-        got += (size_t)r;
-    }
-    close(fd);
-    if (got != n) {
-        free(buf);
-        return levi_error(LEVI_ERR_IO, "short read from %s '%s' (%zu of %zu bytes)", kind, path, got, n);
-    }
-    buf[n] = '\0';
-    *data = buf;
-    *len = n;
+    LEVI_TRY(levi_read_fd(fd, path, (size_t)sb.st_size, data));
+    *len = (size_t)sb.st_size;
     return LEVI_OK;
 }
 
@@ -104,12 +86,17 @@ levi_status levi_image_decode(const unsigned char *data, size_t len, const char 
     return st;
 }
 
-levi_status levi_image_read(const char *path, int channels, int *width, int *height, unsigned char **pixels) {
+levi_status data_decode_file(const char *path, const char *kind, data_image_decoder decode, int channels, int *width,
+                             int *height, unsigned char **pixels) {
     *pixels = NULL;
     char *d;
     size_t len;
-    LEVI_TRY(data_read_image_file(path, "image", &d, &len));
-    levi_status st = levi_image_decode((const unsigned char *)d, len, path, channels, width, height, pixels);
+    LEVI_TRY(data_read_image_file(path, kind, &d, &len));
+    levi_status st = decode((const unsigned char *)d, len, path, channels, width, height, pixels);
     free(d);
     return st;
+}
+
+levi_status levi_image_read(const char *path, int channels, int *width, int *height, unsigned char **pixels) {
+    return data_decode_file(path, "image", levi_image_decode, channels, width, height, pixels);
 }

@@ -133,13 +133,7 @@ levi_status levi_png_decode(const unsigned char *data, size_t len, const char *n
 }
 
 levi_status levi_png_read(const char *path, int channels, int *width, int *height, unsigned char **pixels) {
-    *pixels = NULL;
-    char *d;
-    size_t len;
-    LEVI_TRY(data_read_image_file(path, "PNG", &d, &len));
-    levi_status st = levi_png_decode((const unsigned char *)d, len, path, channels, width, height, pixels);
-    free(d);
-    return st;
+    return data_decode_file(path, "PNG", levi_png_decode, channels, width, height, pixels);
 }
 
 typedef struct mem_writer {

@@ -56,17 +56,8 @@ levi_status levi_write_file_atomic(const char *path, const void *data, size_t le
     return levi_atomic_commit(&f);
 }
 
-levi_status levi_read_file(const char *path, char **data, size_t *len) {
+levi_status levi_read_fd(int fd, const char *path, size_t n, char **data) {
     *data = NULL;
-    *len = 0;
-    int fd;
-    LEVI_TRY(levi_open_regular(path, &fd)); /* never blocks on a FIFO or device */
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        close(fd);
-        return levi_error(LEVI_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
-    }
-    size_t n = (size_t)st.st_size;
     char *buf = malloc(n + 1);
     if (!buf) {
         close(fd);
@@ -88,7 +79,21 @@ levi_status levi_read_file(const char *path, char **data, size_t *len) {
     close(fd);
     buf[n] = '\0';
     *data = buf;
-    *len = n;
+    return LEVI_OK;
+}
+
+levi_status levi_read_file(const char *path, char **data, size_t *len) {
+    *data = NULL;
+    *len = 0;
+    int fd;
+    LEVI_TRY(levi_open_regular(path, &fd)); /* never blocks on a FIFO or device */
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return levi_error(LEVI_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
+    }
+    LEVI_TRY(levi_read_fd(fd, path, (size_t)st.st_size, data));
+    *len = (size_t)st.st_size;
     return LEVI_OK;
 }
 

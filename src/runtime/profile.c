@@ -188,15 +188,9 @@ levi_status levi_ctx_set_profiling(levi_ctx *ctx, int on) {
     return LEVI_OK;
 }
 
-static int by_time(const void *a, const void *b) {
-    double x = ((const levi_kernel_time *)a)->device_s, y = ((const levi_kernel_time *)b)->device_s;
-    return x < y ? 1 : x > y ? -1 : 0;
-}
-
-int levi_profile_top(levi_ctx *ctx, levi_kernel_time *out, int n) {
-    struct levi_profile *p = ctx->prof;
-    if (!p || n <= 0) return 0;
-    /* callbacks of commands that completed may still be on their way */
+/* Callbacks of commands that completed may still be on their way: wait for
+ * them (up to about a second). */
+static void wait_callbacks(struct levi_profile *p) {
     for (int tries = 0; tries < 1000; tries++) {
         pthread_mutex_lock(&p->lock);
         long pending = p->pending;
@@ -205,6 +199,17 @@ int levi_profile_top(levi_ctx *ctx, levi_kernel_time *out, int n) {
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
     }
+}
+
+static int by_time(const void *a, const void *b) {
+    double x = ((const levi_kernel_time *)a)->device_s, y = ((const levi_kernel_time *)b)->device_s;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+int levi_profile_top(levi_ctx *ctx, levi_kernel_time *out, int n) {
+    struct levi_profile *p = ctx->prof;
+    if (!p || n <= 0) return 0;
+    wait_callbacks(p);
     pthread_mutex_lock(&p->lock);
     levi_kernel_time all[PROF_MAX_NAMES];
     int m = 0;
@@ -242,14 +247,7 @@ void levi_profile_print(levi_ctx *ctx, FILE *f, const char *title, const levi_co
 void runtime_profile_free(levi_ctx *ctx) {
     struct levi_profile *p = ctx->prof;
     if (!p) return;
-    for (int tries = 0; tries < 1000; tries++) {
-        pthread_mutex_lock(&p->lock);
-        long pending = p->pending;
-        pthread_mutex_unlock(&p->lock);
-        if (pending <= 0) break;
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
-    }
+    wait_callbacks(p);
     pthread_mutex_destroy(&p->lock);
     free(p);
     ctx->prof = NULL;

@@ -107,39 +107,40 @@ void levi_tensor_free(levi_tensor *t) {
     memset(t, 0, sizeof *t);
 }
 
-levi_status levi_buffer_write(levi_ctx *ctx, cl_mem buf, size_t offset_bytes, size_t bytes, const void *host,
-                              int blocking, cl_uint n_wait, const cl_event *wait, cl_event *done) {
+/* levi_buffer_write (to_device 1) and levi_buffer_read (0): a plan moves
+ * nothing (reads give zeros), an empty transfer with an event is a marker. */
+static levi_status buffer_copy(levi_ctx *ctx, int to_device, cl_mem buf, size_t offset_bytes, size_t bytes,
+                               void *host, int blocking, cl_uint n_wait, const cl_event *wait, cl_event *done) {
     if (done) *done = NULL;
-    if (ctx->plan) return LEVI_OK;
-    if (!bytes && !done) return LEVI_OK;
-    if (blocking) levi_count_sync(ctx);
-    levi_count_h2d(ctx, bytes);
-    if (!bytes) {
-        LEVI_CL_CHECK(clEnqueueMarkerWithWaitList(ctx->queue, n_wait, n_wait ? wait : NULL, done));
+    if (ctx->plan) {
+        if (!to_device) memset(host, 0, bytes);
         return LEVI_OK;
     }
-    LEVI_CL_CHECK(clEnqueueWriteBuffer(ctx->queue, buf, blocking ? CL_TRUE : CL_FALSE, offset_bytes, bytes, host,
-                                       n_wait, n_wait ? wait : NULL, done));
+    if (!bytes && !done) return LEVI_OK;
+    if (blocking) levi_count_sync(ctx);
+    if (to_device)
+        levi_count_h2d(ctx, bytes);
+    else
+        levi_count_d2h(ctx, bytes);
+    const cl_event *w = n_wait ? wait : NULL;
+    const cl_bool b = blocking ? CL_TRUE : CL_FALSE;
+    if (!bytes)
+        LEVI_CL_CHECK(clEnqueueMarkerWithWaitList(ctx->queue, n_wait, w, done));
+    else if (to_device)
+        LEVI_CL_CHECK(clEnqueueWriteBuffer(ctx->queue, buf, b, offset_bytes, bytes, host, n_wait, w, done));
+    else
+        LEVI_CL_CHECK(clEnqueueReadBuffer(ctx->queue, buf, b, offset_bytes, bytes, host, n_wait, w, done));
     return LEVI_OK;
+}
+
+levi_status levi_buffer_write(levi_ctx *ctx, cl_mem buf, size_t offset_bytes, size_t bytes, const void *host,
+                              int blocking, cl_uint n_wait, const cl_event *wait, cl_event *done) {
+    return buffer_copy(ctx, 1, buf, offset_bytes, bytes, (void *)host, blocking, n_wait, wait, done);
 }
 
 levi_status levi_buffer_read(levi_ctx *ctx, cl_mem buf, size_t offset_bytes, size_t bytes, void *host,
                              int blocking, cl_uint n_wait, const cl_event *wait, cl_event *done) {
-    if (done) *done = NULL;
-    if (ctx->plan) {
-        memset(host, 0, bytes);
-        return LEVI_OK;
-    }
-    if (!bytes && !done) return LEVI_OK;
-    if (blocking) levi_count_sync(ctx);
-    levi_count_d2h(ctx, bytes);
-    if (!bytes) {
-        LEVI_CL_CHECK(clEnqueueMarkerWithWaitList(ctx->queue, n_wait, n_wait ? wait : NULL, done));
-        return LEVI_OK;
-    }
-    LEVI_CL_CHECK(clEnqueueReadBuffer(ctx->queue, buf, blocking ? CL_TRUE : CL_FALSE, offset_bytes, bytes, host,
-                                      n_wait, n_wait ? wait : NULL, done));
-    return LEVI_OK;
+    return buffer_copy(ctx, 0, buf, offset_bytes, bytes, host, blocking, n_wait, wait, done);
 }
 
 levi_status levi_tensor_write(const levi_tensor *t, const float *host) {
