@@ -28,6 +28,15 @@ static levi_status check_btd(const char *op, int B, int T, int D) {
     return LEVI_OK;
 }
 
+// dpos (T,D) += Σ_b dh[b] (dpos NULL: nothing)
+static levi_status pos_backward(levi_ctx *ctx, const char *op, const levi_tensor *dpos, const levi_tensor *dh, int B,
+                                int T, int D) {
+    if (!dpos) return LEVI_OK;
+    const int td = T * D;
+    LEVI_TRY(ops_need(op, "dpos", dpos, (size_t)td));
+    return ops_sum_cols(ctx, dpos, 0, dh, 0, 1, B, td, td, 1.0f, 1);
+}
+
 // h (B,T,D) = [cls (D); tokens (B,T-1,D)] + pos (T,D)
 levi_status levi_embed_tokens_forward(levi_ctx *ctx, const levi_tensor *h, const levi_tensor *cls,
                                       const levi_tensor *pos, const levi_tensor *tokens, int B, int T, int D) {
@@ -53,14 +62,10 @@ levi_status levi_embed_tokens_backward(levi_ctx *ctx, const levi_tensor *dcls, c
     const char *op = "embed_tokens_backward";
     LEVI_TRY(check_btd(op, B, T, D));
     LEVI_TRY(ops_need(op, "dh", dh, (size_t)B * T * D));
-    const size_t td = (size_t)T * D;
-    if (dpos) {
-        LEVI_TRY(ops_need(op, "dpos", dpos, td));
-        LEVI_TRY(ops_sum_cols(ctx, dpos, 0, dh, 0, 1, B, (int)td, (int)td, 1.0f, 1));
-    }
+    LEVI_TRY(pos_backward(ctx, op, dpos, dh, B, T, D));
     if (dcls) {
         LEVI_TRY(ops_need(op, "dcls", dcls, (size_t)D));
-        LEVI_TRY(ops_sum_cols(ctx, dcls, 0, dh, 0, 1, B, D, (int)td, 1.0f, 1));
+        LEVI_TRY(ops_sum_cols(ctx, dcls, 0, dh, 0, 1, B, D, T * D, 1.0f, 1));
     }
     if (!dtokens || T < 2) return LEVI_OK;
     LEVI_TRY(ops_need(op, "dtokens", dtokens, (size_t)B * (T - 1) * D));
@@ -107,11 +112,7 @@ levi_status levi_embedding_backward(levi_ctx *ctx, const levi_tensor *dtable, co
     const char *op = "embedding_backward";
     LEVI_TRY(check_btd(op, B, T, D));
     LEVI_TRY(ops_need(op, "dout", dout, (size_t)B * T * D));
-    const size_t td = (size_t)T * D;
-    if (dpos) {
-        LEVI_TRY(ops_need(op, "dpos", dpos, td));
-        LEVI_TRY(ops_sum_cols(ctx, dpos, 0, dout, 0, 1, B, (int)td, (int)td, 1.0f, 1));
-    }
+    LEVI_TRY(pos_backward(ctx, op, dpos, dout, B, T, D));
     if (dadd) {
         LEVI_TRY(ops_need(op, "dadd", dadd, (size_t)D));
         LEVI_TRY(ops_sum_cols(ctx, dadd, 0, dout, 0, 1, B * T, D, D, 1.0f, 1));

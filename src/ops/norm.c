@@ -2,6 +2,8 @@
  * work-group or a work-item per row (ops_use_rowwise); the weight and bias
  * gradients are column sums cut as ops_cols_plan says, with a second pass
  * (cl/reduce.cl) when the rows are split into chunks. */
+#include <stdio.h>
+
 #include "ops_internal.h"
 
 static levi_status check_sizes(const char *op, int N, int C) {
@@ -22,6 +24,17 @@ static levi_status run_rows(ops_kernel *k, int rowwise, size_t wg, int N, int C,
     return ops_run_groups(k, (size_t)N, wg);
 }
 
+/* The row kernel `name` of norm.cl, or its `name`_rowwise variant (an item
+ * per row) where ops_use_rowwise says; *wg: the group size per row (1: rowwise). */
+static ops_kernel row_kernel(levi_ctx *ctx, const char *name, int N, int C, int *rowwise, size_t *wg) {
+    char full[96];
+    *rowwise = ops_use_rowwise(ctx, N, C);
+    snprintf(full, sizeof full, "%s%s", name, *rowwise ? "_rowwise" : "");
+    ops_kernel k = ops_kernel_get(ctx, "norm", full);
+    *wg = *rowwise ? 1 : ops_row_wg(&k, C);
+    return k;
+}
+
 /* inp, out (N,C); w, b (C); mean, rstd (N) */
 levi_status levi_layernorm_forward(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *mean,
                                    const levi_tensor *rstd, const levi_tensor *inp, const levi_tensor *w,
@@ -35,9 +48,9 @@ levi_status levi_layernorm_forward(levi_ctx *ctx, const levi_tensor *out, const 
     LEVI_TRY(ops_need(op, "inp", inp, (size_t)N * C));
     LEVI_TRY(ops_need(op, "w", w, (size_t)C));
     LEVI_TRY(ops_need(op, "b", b, (size_t)C));
-    const int rowwise = ops_use_rowwise(ctx, N, C);
-    ops_kernel k = ops_kernel_get(ctx, "norm", rowwise ? "layernorm_forward_rowwise" : "layernorm_forward");
-    size_t wg = rowwise ? 1 : ops_row_wg(&k, C);
+    int rowwise;
+    size_t wg;
+    ops_kernel k = row_kernel(ctx, "layernorm_forward", N, C, &rowwise, &wg);
     ops_arg_tensor(&k, out);
     ops_arg_tensor(&k, mean);
     ops_arg_tensor(&k, rstd);
@@ -65,10 +78,9 @@ levi_status levi_residual_layernorm_forward(levi_ctx *ctx, const levi_tensor *su
     if (bias) LEVI_TRY(ops_need(op, "bias", bias, (size_t)C));
     LEVI_TRY(ops_need(op, "w", w, (size_t)C));
     LEVI_TRY(ops_need(op, "lb", lb, (size_t)C));
-    const int rowwise = ops_use_rowwise(ctx, N, C);
-    ops_kernel k = ops_kernel_get(ctx, "norm",
-                                  rowwise ? "residual_layernorm_forward_rowwise" : "residual_layernorm_forward");
-    size_t wg = rowwise ? 1 : ops_row_wg(&k, C);
+    int rowwise;
+    size_t wg;
+    ops_kernel k = row_kernel(ctx, "residual_layernorm_forward", N, C, &rowwise, &wg);
     ops_arg_tensor(&k, sum);
     ops_arg_tensor(&k, out);
     ops_arg_tensor(&k, mean);
@@ -141,10 +153,9 @@ levi_status levi_layernorm_backward(levi_ctx *ctx, const levi_tensor *dinp, cons
     if (dinp) {
         LEVI_TRY(ops_need(op, "dinp", dinp, (size_t)N * C));
         LEVI_TRY(ops_need(op, "w", w, (size_t)C));
-        const int rowwise = ops_use_rowwise(ctx, N, C);
-        ops_kernel k = ops_kernel_get(ctx, "norm",
-                                      rowwise ? "layernorm_backward_input_rowwise" : "layernorm_backward_input");
-        size_t wg = rowwise ? 1 : ops_row_wg(&k, C);
+        int rowwise;
+        size_t wg;
+        ops_kernel k = row_kernel(ctx, "layernorm_backward_input", N, C, &rowwise, &wg);
         ops_arg_tensor(&k, dinp);
         ops_arg_tensor(&k, dout);
         ops_arg_tensor(&k, inp);
