@@ -20,30 +20,12 @@
 
 #define FASHION "/usr/share/datasets/fashion-mnist"
 
-static char *tmp;
-
-static void setup(void) { tmp = test_tmpdir(); }
-
-static void teardown(void) {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp);
-    free(tmp);
-}
-
 static char *pathf(const char *fmt, const char *name) {
     static char buf[4][1024];
     static int k;
     k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], fmt, tmp, name);
+    snprintf(buf[k], sizeof buf[k], fmt, test_tmp, name);
     return buf[k];
-}
-
-static void write_raw(const char *path, const void *d, size_t n) {
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(d, 1, n, f), n);
-    fclose(f);
 }
 
 static void write_gz(const char *path, const void *d, size_t n) {
@@ -84,7 +66,7 @@ static void assert_error_has(levi_status st, levi_status want, const char *a, co
 START_TEST(idx_roundtrip_raw_and_gz) {
     unsigned char buf[16 + 5 * 4 * 3];
     size_t n = make_idx_images(buf, 0x803, 5, 4, 3);
-    write_raw(pathf("%s/%s", "a.idx"), buf, n);
+    test_write_bytes(pathf("%s/%s", "a.idx"), buf, n);
     write_gz(pathf("%s/%s", "a.idx.gz"), buf, n);
     const char *files[2] = {"a.idx", "a.idx.gz"};
     for (int f = 0; f < 2; f++) {
@@ -120,25 +102,25 @@ START_TEST(idx_bad_files) {
     ck_assert_ptr_null(px);
     /* count that does not match the file size: claims 2, holds 1.5 */
     len = make_idx_images(buf, 0x803, 2, 4, 4);
-    write_raw(pathf("%s/%s", "short.idx"), buf, len - 8);
+    test_write_bytes(pathf("%s/%s", "short.idx"), buf, len - 8);
     assert_error_has(levi_idx_read_images(pathf("%s/%s", "short.idx"), &n, &r, &c, &px), LEVI_ERR_FORMAT,
                      "short.idx", "header claims 2 images");
     /* and one byte too many */
     unsigned char big[sizeof buf + 1];
     memcpy(big, buf, len);
     big[len] = 0;
-    write_raw(pathf("%s/%s", "long.idx"), big, len + 1);
+    test_write_bytes(pathf("%s/%s", "long.idx"), big, len + 1);
     assert_error_has(levi_idx_read_images(pathf("%s/%s", "long.idx"), &n, &r, &c, &px), LEVI_ERR_FORMAT,
                      "long.idx", "file holds 33 data bytes");
     /* labels >= 10 */
     unsigned char lab[8 + 4] = {0, 0, 8, 1, 0, 0, 0, 4, 1, 2, 10, 3};
     unsigned char *l;
-    write_raw(pathf("%s/%s", "lab.idx"), lab, sizeof lab);
+    test_write_bytes(pathf("%s/%s", "lab.idx"), lab, sizeof lab);
     assert_error_has(levi_idx_read_labels(pathf("%s/%s", "lab.idx"), &n, &l), LEVI_ERR_FORMAT, "lab.idx",
                      "label 2 is 10");
     ck_assert_ptr_null(l);
     /* 0-byte file */
-    write_raw(pathf("%s/%s", "empty.gz"), "", 0);
+    test_write_bytes(pathf("%s/%s", "empty.gz"), "", 0);
     assert_error_has(levi_idx_read_labels(pathf("%s/%s", "empty.gz"), &n, &l), LEVI_ERR_FORMAT, "empty.gz",
                      "too short");
     /* truncated gzip stream */
@@ -147,13 +129,13 @@ START_TEST(idx_bad_files) {
     char *gz;
     size_t gzlen;
     ck_assert_levi_ok(levi_read_file(pathf("%s/%s", "full.gz"), &gz, &gzlen));
-    write_raw(pathf("%s/%s", "cut.gz"), gz, gzlen / 2);
+    test_write_bytes(pathf("%s/%s", "cut.gz"), gz, gzlen / 2);
     free(gz);
     levi_status st = levi_idx_read_images(pathf("%s/%s", "cut.gz"), &n, &r, &c, &px);
     assert_error_has(st, LEVI_ERR_FORMAT, "cut.gz", NULL);
     /* missing file, and a folder in its place */
     assert_error_has(levi_idx_read_labels(pathf("%s/%s", "nope.gz"), &n, &l), LEVI_ERR_IO, "nope.gz", NULL);
-    assert_error_has(levi_idx_read_labels(tmp, &n, &l), LEVI_ERR_IO, tmp, "not a regular file");
+    assert_error_has(levi_idx_read_labels(test_tmp, &n, &l), LEVI_ERR_IO, test_tmp, "not a regular file");
 }
 END_TEST
 
@@ -280,12 +262,12 @@ START_TEST(png_bad_files) {
     int w, h;
     unsigned char *px = (unsigned char *)1;
     /* 0-byte file */
-    write_raw(pathf("%s/%s", "zero.png"), "", 0);
+    test_write_bytes(pathf("%s/%s", "zero.png"), "", 0);
     assert_error_has(levi_png_read(pathf("%s/%s", "zero.png"), 1, &w, &h, &px), LEVI_ERR_FORMAT, "zero.png",
                      "empty file");
     ck_assert_ptr_null(px);
     /* non-PNG named .png */
-    write_raw(pathf("%s/%s", "text.png"), "hello, I am a text file\n", 24);
+    test_write_bytes(pathf("%s/%s", "text.png"), "hello, I am a text file\n", 24);
     assert_error_has(levi_png_read(pathf("%s/%s", "text.png"), 1, &w, &h, &px), LEVI_ERR_FORMAT, "text.png",
                      "not a PNG");
     /* truncated PNG: a valid file cut in half */
@@ -294,15 +276,15 @@ START_TEST(png_bad_files) {
     unsigned char *d;
     size_t len;
     ck_assert_levi_ok(levi_png_encode(img, 16, 16, 1, &d, &len));
-    write_raw(pathf("%s/%s", "cut.png"), d, len / 2);
+    test_write_bytes(pathf("%s/%s", "cut.png"), d, len / 2);
     assert_error_has(levi_png_read(pathf("%s/%s", "cut.png"), 1, &w, &h, &px), LEVI_ERR_FORMAT, "cut.png", NULL);
     ck_assert_ptr_null(px);
     /* cut right after the signature */
-    write_raw(pathf("%s/%s", "sig.png"), d, 8);
+    test_write_bytes(pathf("%s/%s", "sig.png"), d, 8);
     assert_error_has(levi_png_read(pathf("%s/%s", "sig.png"), 1, &w, &h, &px), LEVI_ERR_FORMAT, "sig.png", NULL);
     /* a corrupted byte inside IDAT (CRC mismatch) */
     d[len - 20] ^= 0x5a;
-    write_raw(pathf("%s/%s", "crc.png"), d, len);
+    test_write_bytes(pathf("%s/%s", "crc.png"), d, len);
     assert_error_has(levi_png_read(pathf("%s/%s", "crc.png"), 1, &w, &h, &px), LEVI_ERR_FORMAT, "crc.png", NULL);
     free(d);
     /* header claiming 100000 x 100000: refused from the header (there is no
@@ -317,7 +299,7 @@ START_TEST(png_bad_files) {
     hdr[25] = 0;
     hdr[26] = hdr[27] = hdr[28] = 0;
     crc_chunk(hdr + 8, 13);
-    write_raw(pathf("%s/%s", "huge.png"), hdr, sizeof hdr);
+    test_write_bytes(pathf("%s/%s", "huge.png"), hdr, sizeof hdr);
     assert_error_has(levi_png_read(pathf("%s/%s", "huge.png"), 1, &w, &h, &px), LEVI_ERR_FORMAT, "huge.png",
                      "100000x100000");
     /* missing file; a folder named .png */
@@ -376,13 +358,13 @@ static void make_folder(const char *root, int nc, int per, int side) {
             ck_assert_levi_ok(levi_png_write(p, img, side, side, 1));
         }
         snprintf(p, sizeof p, "%s/%s/notes.txt", root, names[c]);
-        write_raw(p, "x", 1);
+        test_write_bytes(p, "x", 1);
     }
 }
 
 START_TEST(folder_load) {
     char root[1024];
-    snprintf(root, sizeof root, "%s/ds", tmp);
+    snprintf(root, sizeof root, "%s/ds", test_tmp);
     make_folder(root, 3, 4, 8);
     levi_dataset ds;
     ck_assert_levi_ok(levi_dataset_load_folder(&ds, root, 1, 8, 8, 0));
@@ -420,7 +402,7 @@ END_TEST
 START_TEST(folder_bad) {
     char root[1024], p[1100];
     levi_dataset ds;
-    snprintf(root, sizeof root, "%s/ds", tmp);
+    snprintf(root, sizeof root, "%s/ds", test_tmp);
     make_folder(root, 2, 2, 4);
     /* an empty class folder */
     snprintf(p, sizeof p, "%s/zz-empty", root);
@@ -431,14 +413,14 @@ START_TEST(folder_bad) {
     rmdir(p);
     /* a bad PNG inside a class */
     snprintf(p, sizeof p, "%s/apple/broken.png", root);
-    write_raw(p, "GIF89a", 6);
+    test_write_bytes(p, "GIF89a", 6);
     assert_error_has(levi_dataset_load_folder(&ds, root, 1, 4, 4, 0), LEVI_ERR_FORMAT, "broken.png", "neither a PNG nor a JPEG");
     unlink(p);
     /* unreadable root: a path that is a file (root ignores chmod 000) */
     snprintf(p, sizeof p, "%s/apple/img0.png", root);
     assert_error_has(levi_dataset_load_folder(&ds, p, 1, 4, 4, 0), LEVI_ERR_IO, "img0.png", "not a folder");
     /* missing root; a root without class folders */
-    snprintf(p, sizeof p, "%s/missing", tmp);
+    snprintf(p, sizeof p, "%s/missing", test_tmp);
     assert_error_has(levi_dataset_load_folder(&ds, p, 1, 4, 4, 0), LEVI_ERR_IO, "missing", NULL);
     snprintf(p, sizeof p, "%s/apple", root);
     assert_error_has(levi_dataset_load_folder(&ds, p, 1, 4, 4, 0), LEVI_ERR_FORMAT, "apple", "no class folders");
@@ -521,7 +503,7 @@ void register_shift_tests(Suite *s);
 int main(void) {
     Suite *s = suite_create("data");
     TCase *io = tcase_create("readers");
-    tcase_add_checked_fixture(io, setup, teardown);
+    tcase_add_checked_fixture(io, test_tmp_setup, test_tmp_teardown);
     tcase_add_test(io, idx_roundtrip_raw_and_gz);
     tcase_add_test(io, idx_bad_files);
     tcase_add_test(io, png_roundtrip_gray_rgb);

@@ -14,18 +14,9 @@
 #define FASHION "/usr/share/datasets/fashion-mnist"
 #define LIMIT 30
 
-static char *tmp;
-static void setup(void) { tmp = test_tmpdir(); }
-static void teardown(void) {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp);
-    free(tmp);
-}
-
 static levi_status gen(const char *name, unsigned long long seed, double rho_a, double rho_b, int force) {
     char out[1024];
-    snprintf(out, sizeof out, "%s/%s", tmp, name);
+    snprintf(out, sizeof out, "%s/%s", test_tmp, name);
     levi_shift_params p;
     levi_shift_defaults(&p);
     p.source = FASHION;
@@ -65,8 +56,8 @@ static int cmp_one(const char *path, const struct stat *sb, int flag, struct FTW
 
 static void compare_trees(const char *a, const char *b, int *files, int *diff) {
     char pa[1024], pb[1024];
-    snprintf(pa, sizeof pa, "%s/%s", tmp, a);
-    snprintf(pb, sizeof pb, "%s/%s", tmp, b);
+    snprintf(pa, sizeof pa, "%s/%s", test_tmp, a);
+    snprintf(pb, sizeof pb, "%s/%s", test_tmp, b);
     cmp_other = pb;
     cmp_root_len = strlen(pa);
     cmp_files = cmp_diff = 0;
@@ -77,7 +68,7 @@ static void compare_trees(const char *a, const char *b, int *files, int *diff) {
 
 static cJSON *read_manifest(const char *name) {
     char p[1024];
-    snprintf(p, sizeof p, "%s/%s/manifest.json", tmp, name);
+    snprintf(p, sizeof p, "%s/%s/manifest.json", test_tmp, name);
     char *text;
     size_t len;
     ck_assert_levi_ok(levi_read_file(p, &text, &len));
@@ -109,7 +100,7 @@ START_TEST(shift_deterministic_and_counted) {
         ck_assert_str_eq(cJSON_GetObjectItem(js, "source")->valuestring, ranges[s]);
         ck_assert_int_eq(cJSON_GetObjectItem(js, "images")->valueint, LIMIT);
         char root[1024];
-        snprintf(root, sizeof root, "%s/a/%s", tmp, splits[s]);
+        snprintf(root, sizeof root, "%s/a/%s", test_tmp, splits[s]);
         char **names;
         int nc, *counts;
         ck_assert_levi_ok(levi_folder_counts(root, &names, &nc, &counts));
@@ -160,7 +151,7 @@ START_TEST(shift_features_follow_rho) {
     char p[1024];
     int w, h;
     unsigned char *px;
-    snprintf(p, sizeof p, "%s/one/pretrain/%s/00000.png", tmp, levi_fashion_classes[lab[0]]);
+    snprintf(p, sizeof p, "%s/one/pretrain/%s/00000.png", test_tmp, levi_fashion_classes[lab[0]]);
     ck_assert_levi_ok(levi_png_read(p, 1, &w, &h, &px));
     int changed_obj = 0, textured = 0;
     for (int i = 0; i < 784; i++) {
@@ -170,7 +161,7 @@ START_TEST(shift_features_follow_rho) {
     free(px);
     ck_assert_msg(changed_obj == 0, "pretrain image 0: %d object pixels changed", changed_obj);
     ck_assert_msg(textured >= 20, "pretrain image 0: only %d background pixels carry the texture", textured);
-    snprintf(p, sizeof p, "%s/one/train/%s/30000.png", tmp, levi_fashion_classes[lab[30000]]);
+    snprintf(p, sizeof p, "%s/one/train/%s/30000.png", test_tmp, levi_fashion_classes[lab[30000]]);
     ck_assert_levi_ok(levi_png_read(p, 1, &w, &h, &px));
     int off = 0;
     for (int i = 0; i < 784; i++) off += px[i] != 255 - src[30000 * 784 + i];
@@ -194,18 +185,18 @@ START_TEST(shift_output_rules) {
     cJSON_Delete(m);
     /* an empty folder is fine without --force */
     char p[1024];
-    snprintf(p, sizeof p, "%s/empty", tmp);
+    snprintf(p, sizeof p, "%s/empty", test_tmp);
     mkdir(p, 0755);
     ck_assert_levi_ok(gen("empty", 1, 0.9, 0.9, 0));
     /* a file in the way */
-    snprintf(p, sizeof p, "%s/file", tmp);
+    snprintf(p, sizeof p, "%s/file", test_tmp);
     FILE *f = fopen(p, "w");
     fclose(f);
     ck_assert_int_eq(gen("file", 1, 0.9, 0.9, 1), LEVI_ERR_IO);
     ck_assert_ptr_nonnull(strstr(levi_last_error(), "not a folder"));
     /* no temporary folders left behind */
     char cmd[1200];
-    snprintf(cmd, sizeof cmd, "ls '%s' | grep -c -e '\\.tmp\\.' -e '\\.old\\.'", tmp);
+    snprintf(cmd, sizeof cmd, "ls '%s' | grep -c -e '\\.tmp\\.' -e '\\.old\\.'", test_tmp);
     FILE *ls = popen(cmd, "r");
     int leftovers = -1;
     ck_assert_int_eq(fscanf(ls, "%d", &leftovers), 1);
@@ -218,13 +209,13 @@ START_TEST(shift_bad_source) {
     levi_shift_params p;
     levi_shift_defaults(&p);
     char out[1024];
-    snprintf(out, sizeof out, "%s/o", tmp);
+    snprintf(out, sizeof out, "%s/o", test_tmp);
     p.out = out;
     p.limit = 5;
     p.source = "/nonexistent/fashion";
     ck_assert_int_eq(levi_fashion_shift(&p), LEVI_ERR_IO);
     ck_assert_ptr_nonnull(strstr(levi_last_error(), "/nonexistent/fashion"));
-    p.source = tmp; /* a folder without the IDX files */
+    p.source = test_tmp; /* a folder without the IDX files */
     ck_assert_int_eq(levi_fashion_shift(&p), LEVI_ERR_IO);
     ck_assert_ptr_nonnull(strstr(levi_last_error(), "train-images-idx3-ubyte.gz"));
     p.source = FASHION;
@@ -242,8 +233,8 @@ END_TEST
 START_TEST(contact_sheet) {
     ck_assert_levi_ok(gen("fs", 5, 0.9, 0.9, 0));
     char dir[1024], out[1024];
-    snprintf(dir, sizeof dir, "%s/fs", tmp);
-    snprintf(out, sizeof out, "%s/sheet.png", tmp);
+    snprintf(dir, sizeof dir, "%s/fs", test_tmp);
+    snprintf(out, sizeof out, "%s/sheet.png", test_tmp);
     ck_assert_levi_ok(levi_contact_sheet(dir, out, 2, 3));
     int w, h;
     unsigned char *px;
@@ -258,11 +249,11 @@ START_TEST(contact_sheet) {
     free(px);
     ck_assert_msg(distinct > 50, "the sheet holds only %d gray levels", distinct);
     /* bad inputs: a folder that is not a benchmark, an unwritable output */
-    snprintf(out, sizeof out, "%s/no/such/folder/sheet.png", tmp);
+    snprintf(out, sizeof out, "%s/no/such/folder/sheet.png", test_tmp);
     ck_assert_int_ne(levi_contact_sheet(dir, out, 2, 3), LEVI_OK);
     ck_assert_ptr_nonnull(strstr(levi_last_error(), "sheet.png"));
-    snprintf(dir, sizeof dir, "%s/missing", tmp);
-    snprintf(out, sizeof out, "%s/sheet2.png", tmp);
+    snprintf(dir, sizeof dir, "%s/missing", test_tmp);
+    snprintf(out, sizeof out, "%s/sheet2.png", test_tmp);
     ck_assert_int_ne(levi_contact_sheet(dir, out, 2, 3), LEVI_OK);
     ck_assert_ptr_nonnull(strstr(levi_last_error(), "missing"));
     ck_assert_int_eq(access(out, F_OK), -1);
@@ -277,7 +268,7 @@ void register_shift_tests(Suite *s) {
     }
     TCase *tc = tcase_create("fashion-shift");
     tcase_set_timeout(tc, 120);
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, test_tmp_setup, test_tmp_teardown);
     tcase_add_test(tc, shift_deterministic_and_counted);
     tcase_add_test(tc, shift_features_follow_rho);
     tcase_add_test(tc, shift_output_rules);

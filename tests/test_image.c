@@ -23,17 +23,6 @@
 #include "testutil.h"
 
 static golden_file g_gold;
-static char *tmp;
-
-static void setup(void) { tmp = test_tmpdir(); }
-
-static void teardown(void) {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp);
-    free(tmp);
-}
-
 static const golden_array *gold(const char *name) {
     const golden_array *a = golden_get(&g_gold, name);
     ck_assert_msg(a != NULL, "golden array %s is missing from preprocess.bin", name);
@@ -263,7 +252,7 @@ END_TEST
 /* An ImageFolder of JPEGs and PNGs of mixed sizes and modes, plus bad files. */
 START_TEST(folder_with_bad_images) {
     char root[1024], p[2048], src[1024];
-    snprintf(root, sizeof root, "%s/ds", tmp);
+    snprintf(root, sizeof root, "%s/ds", test_tmp);
     mkdir(root, 0755);
     const char *cls[2] = {"cat", "dog"};
     const char *files[2][3] = {{"photo_rgb.jpg", "photo_rgba.png", "small_444.jpg"},
@@ -325,7 +314,7 @@ int main(void) {
     }
     Suite *s = suite_create("image");
     TCase *t = tcase_create("image");
-    tcase_add_checked_fixture(t, setup, teardown);
+    tcase_add_checked_fixture(t, test_tmp_setup, test_tmp_teardown);
     tcase_add_test(t, jpeg_decodes_as_pillow);
     tcase_add_test(t, resample_matches_pil);
     tcase_add_test(t, preprocess_matches_transformers);

@@ -19,17 +19,6 @@ int cmd_train(int argc, char **argv, const cli_env *env);
 int cmd_eval(int argc, char **argv, const cli_env *env);
 int cmd_predict(int argc, char **argv, const cli_env *env);
 
-static char *tmp;
-
-static void setup(void) { tmp = test_tmpdir(); }
-
-static void teardown(void) {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp);
-    free(tmp);
-}
-
 /* root/<class>/<i>.png, 3 classes of 5 images of 9x7 gray */
 static void make_folder(const char *root) {
     mkdir(root, 0755);
@@ -59,7 +48,7 @@ static void on_epoch(void *user, int epoch, const levi_train_result *r) {
 
 START_TEST(second_epoch_decodes_nothing) {
     char root[1024];
-    snprintf(root, sizeof root, "%s/ds", tmp);
+    snprintf(root, sizeof root, "%s/ds", test_tmp);
     make_folder(root);
     levi_ctx *ctx = test_ctx();
     const levi_method methods[3] = {LEVI_METHOD_SCRATCH, LEVI_METHOD_LP, LEVI_METHOD_LEVI};
@@ -129,7 +118,7 @@ START_TEST(jpeg_folder_trains_evaluates_predicts) {
     const char *files[2][3] = {{"photo_rgb.jpg", "photo_rgba.png", "small_444.jpg"},
                                {"photo_gray.jpg", "photo_prog.jpg", "small_pal.png"}};
     char root[1024], p[1400], src[1200], rel[256], out[1100], log[1100], res[1100];
-    snprintf(root, sizeof root, "%s/photos", tmp);
+    snprintf(root, sizeof root, "%s/photos", test_tmp);
     mkdir(root, 0755);
     const char *fx = getenv("LEVI_FIXTURES");
     for (int c = 0; c < 2; c++) {
@@ -145,9 +134,9 @@ START_TEST(jpeg_folder_trains_evaluates_predicts) {
             free(real);
         }
     }
-    snprintf(out, sizeof out, "%s/m.safetensors", tmp);
-    snprintf(log, sizeof log, "%s/log.jsonl", tmp);
-    snprintf(res, sizeof res, "%s/stdout.txt", tmp);
+    snprintf(out, sizeof out, "%s/m.safetensors", test_tmp);
+    snprintf(log, sizeof log, "%s/log.jsonl", test_tmp);
+    snprintf(res, sizeof res, "%s/stdout.txt", test_tmp);
     ck_assert_int_eq(test_run_cmd(cmd_train, res, "train", "--method", "scratch", "--channels", "3", "--image-size",
                                   "24", "--data", root, "--out", out, "--epochs", "2", "--batch", "4", "--workers", "2",
                                   "--augment", "flip,crop", "--log", log, NULL),
@@ -186,7 +175,7 @@ int main(void) {
     int device = test_have_device();
     if (device) {
         TCase *d = tcase_create("device");
-        tcase_add_checked_fixture(d, setup, teardown);
+        tcase_add_checked_fixture(d, test_tmp_setup, test_tmp_teardown);
         tcase_set_timeout(d, 300);
         tcase_add_test(d, second_epoch_decodes_nothing);
         tcase_add_test(d, jpeg_folder_trains_evaluates_predicts);

@@ -13,17 +13,6 @@
 
 #include "testutil.h"
 
-static char *tmp;
-
-static void setup(void) { tmp = test_tmpdir(); }
-
-static void teardown(void) {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp);
-    free(tmp);
-}
-
 enum { N = 37, C = 3, H = 5, W = 4 };
 
 static levi_dataset fake_ds(unsigned char *px, int *lab) {
@@ -190,8 +179,8 @@ static void make_folder(const char *root) {
 
 START_TEST(cache_file_when_too_large) {
     char root[1024], cache[1024], p[1200];
-    snprintf(root, sizeof root, "%s/ds", tmp);
-    snprintf(cache, sizeof cache, "%s/cache", tmp);
+    snprintf(root, sizeof root, "%s/ds", test_tmp);
+    snprintf(cache, sizeof cache, "%s/cache", test_tmp);
     make_folder(root);
     const char *was = getenv("LEVI_CACHE_DIR");
     char *old = was ? strdup(was) : NULL;
@@ -274,7 +263,7 @@ void register_loader_tests(Suite *s);
 
 void register_loader_tests(Suite *s) {
     TCase *t = tcase_create("loader");
-    tcase_add_checked_fixture(t, setup, teardown);
+    tcase_add_checked_fixture(t, test_tmp_setup, test_tmp_teardown);
     tcase_add_test(t, prefetch_same_for_any_thread_count);
     tcase_add_test(t, epoch_jump_cancels_prefetch);
     tcase_add_test(t, augmentation_seeded);

@@ -15,32 +15,6 @@
 
 #include "testutil.h"
 
-static char *dir;
-
-static void setup(void) { dir = test_tmpdir(); }
-
-static void teardown(void) {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-    free(dir);
-}
-
-static char *tpath(const char *name) {
-    static char buf[2][600];
-    static int k;
-    k ^= 1;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
-
-static void write_raw(const char *path, const void *data, size_t len) {
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(data, 1, len, f), len);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
 /* 8-byte little-endian length `hlen` (the real header length when hlen is
  * (unsigned long long)-1), the header text, then `dlen` data bytes. */
 static const char *craft_n(const char *header, unsigned long long hlen, const void *data, size_t dlen) {
@@ -50,8 +24,8 @@ static const char *craft_n(const char *header, unsigned long long hlen, const vo
     for (int i = 0; i < 8; i++) buf[i] = (unsigned char)(hlen >> (8 * i));
     memcpy(buf + 8, header, n);
     if (dlen) memcpy(buf + 8 + n, data, dlen);
-    const char *p = tpath("crafted.safetensors");
-    write_raw(p, buf, 8 + n + dlen);
+    const char *p = test_tmp_path("crafted.safetensors");
+    test_write_bytes(p, buf, 8 + n + dlen);
     free(buf);
     return p;
 }
@@ -79,10 +53,10 @@ static void expect_fail(const char *path, levi_status status, const char *needle
 /* --- reader validation ------------------------------------------------------ */
 
 START_TEST(rejects_short_file) {
-    const char *p = tpath("short.safetensors");
-    write_raw(p, "\x02\0\0\0\0", 5);
+    const char *p = test_tmp_path("short.safetensors");
+    test_write_bytes(p, "\x02\0\0\0\0", 5);
     expect_fail(p, LEVI_ERR_FORMAT, "shorter than the 8-byte header length");
-    write_raw(p, "", 0);
+    test_write_bytes(p, "", 0);
     expect_fail(p, LEVI_ERR_FORMAT, "shorter than the 8-byte header length");
 }
 END_TEST
@@ -184,8 +158,8 @@ START_TEST(rejects_duplicates_and_unsupported) {
     expect_fail(p, LEVI_ERR_UNSUPPORTED, "unsupported dtype I32 for tensor x in ");
     expect_fail(craft(T1("F32", "[1,1,1,1,1,1,1,1,1]", "[0,4]"), 4), LEVI_ERR_UNSUPPORTED,
                 "9 dimensions; at most 8");
-    ck_assert_int_eq(levi_safetensors_read(tpath("missing.safetensors"), &(levi_safetensors){0}), LEVI_ERR_IO);
-    ck_assert_int_eq(levi_safetensors_read(dir, &(levi_safetensors){0}), LEVI_ERR_IO);
+    ck_assert_int_eq(levi_safetensors_read(test_tmp_path("missing.safetensors"), &(levi_safetensors){0}), LEVI_ERR_IO);
+    ck_assert_int_eq(levi_safetensors_read(test_tmp, &(levi_safetensors){0}), LEVI_ERR_IO);
 }
 END_TEST
 
@@ -243,7 +217,7 @@ START_TEST(survives_corruption) {
     ck_assert_levi_ok(levi_st_writer_add(w, "b", 1, (long long[]){2}, v));
     ck_assert_levi_ok(levi_st_writer_meta(w, "k", "v"));
     char good[600];
-    snprintf(good, sizeof good, "%s", tpath("good.safetensors"));
+    snprintf(good, sizeof good, "%s", test_tmp_path("good.safetensors"));
     ck_assert_levi_ok(levi_st_writer_write(w, good));
     levi_st_writer_free(w);
     char *buf;
@@ -384,7 +358,7 @@ START_TEST(writer_round_trip) {
     ck_assert_levi_ok(levi_st_writer_meta(w, "classes", "old"));
     ck_assert_levi_ok(levi_st_writer_meta(w, "classes", "t-shirt,trouser,\"quoted\"\n"));
     big[0] = 1000.0f; /* data was copied at add */
-    const char *p = tpath("model.safetensors");
+    const char *p = test_tmp_path("model.safetensors");
     ck_assert_levi_ok(levi_st_writer_write(w, p));
     levi_st_writer_free(w);
     big[0] = 0;
@@ -423,7 +397,7 @@ START_TEST(writer_round_trip) {
 END_TEST
 
 static int count_tmp_files(void) {
-    DIR *d = opendir(dir);
+    DIR *d = opendir(test_tmp);
     ck_assert_ptr_nonnull(d);
     int n = 0;
     struct dirent *e;
@@ -438,7 +412,7 @@ static int count_tmp_files(void) {
  * temporary file behind. */
 START_TEST(writer_interrupted_keeps_old_file) {
     char p[600];
-    snprintf(p, sizeof p, "%s", tpath("ckpt.safetensors"));
+    snprintf(p, sizeof p, "%s", test_tmp_path("ckpt.safetensors"));
     levi_st_writer *w;
     float small[4] = {1, 2, 3, 4};
     ck_assert_levi_ok(levi_st_writer_create(&w));
@@ -463,9 +437,9 @@ START_TEST(writer_interrupted_keeps_old_file) {
     ck_assert_ptr_nonnull(strstr(levi_last_error(), p));
 
     /* into a missing folder, and onto a folder */
-    ck_assert_int_eq(levi_st_writer_write(w, tpath("no/such/dir/x.safetensors")), LEVI_ERR_IO);
-    ck_assert_int_eq(mkdir(tpath("adir"), 0755), 0);
-    ck_assert_int_eq(levi_st_writer_write(w, tpath("adir")), LEVI_ERR_IO);
+    ck_assert_int_eq(levi_st_writer_write(w, test_tmp_path("no/such/dir/x.safetensors")), LEVI_ERR_IO);
+    ck_assert_int_eq(mkdir(test_tmp_path("adir"), 0755), 0);
+    ck_assert_int_eq(levi_st_writer_write(w, test_tmp_path("adir")), LEVI_ERR_IO);
     levi_st_writer_free(w);
     free(big);
     ck_assert_int_eq(count_tmp_files(), 0);
@@ -481,10 +455,10 @@ END_TEST
 /* --- JSON helpers ------------------------------------------------------------------ */
 
 START_TEST(json_getters) {
-    const char *p = tpath("config.json");
+    const char *p = test_tmp_path("config.json");
     const char *txt = "{\"hidden_size\": 192, \"neg\": -3, \"frac\": 2.5, \"eps\": 1e-12, \"act\": \"gelu\",\n"
                       " \"qkv_bias\": true, \"s\": \"7\"}\n";
-    write_raw(p, txt, strlen(txt));
+    test_write_bytes(p, txt, strlen(txt));
     cJSON *c;
     ck_assert_levi_ok(levi_json_load(p, &c));
     int i = -1, b = -1;
@@ -520,40 +494,40 @@ START_TEST(json_getters) {
     ck_assert_int_eq(b, 0);
 
     /* atomic write, then read back */
-    const char *q = tpath("out.json");
+    const char *q = test_tmp_path("out.json");
     ck_assert_levi_ok(levi_json_write_atomic(q, c));
     cJSON *d;
     ck_assert_levi_ok(levi_json_load(q, &d));
     ck_assert(cJSON_Compare(c, d, 1));
     cJSON_Delete(d);
-    ck_assert_int_eq(levi_json_write_atomic(tpath("no/dir/out.json"), c), LEVI_ERR_IO);
+    ck_assert_int_eq(levi_json_write_atomic(test_tmp_path("no/dir/out.json"), c), LEVI_ERR_IO);
     ck_assert_int_eq(count_tmp_files(), 0);
     cJSON_Delete(c);
 }
 END_TEST
 
 START_TEST(json_load_errors) {
-    const char *p = tpath("bad.json");
-    write_raw(p, "{\"a\": 1,\n \"b\": }\n", 17);
+    const char *p = test_tmp_path("bad.json");
+    test_write_bytes(p, "{\"a\": 1,\n \"b\": }\n", 17);
     cJSON *c = (cJSON *)1;
     ck_assert_int_eq(levi_json_load(p, &c), LEVI_ERR_FORMAT);
     ck_assert_ptr_null(c);
     ck_assert_msg(strstr(levi_last_error(), "line 2"), "%s", levi_last_error());
-    write_raw(p, "[1, 2]", 6);
+    test_write_bytes(p, "[1, 2]", 6);
     ck_assert_int_eq(levi_json_load(p, &c), LEVI_ERR_FORMAT);
     ck_assert_ptr_nonnull(strstr(levi_last_error(), "must be a JSON object"));
-    write_raw(p, "{} {}", 5);
+    test_write_bytes(p, "{} {}", 5);
     ck_assert_int_eq(levi_json_load(p, &c), LEVI_ERR_FORMAT);
-    write_raw(p, "", 0);
+    test_write_bytes(p, "", 0);
     ck_assert_int_eq(levi_json_load(p, &c), LEVI_ERR_FORMAT);
-    ck_assert_int_eq(levi_json_load(tpath("absent.json"), &c), LEVI_ERR_IO);
+    ck_assert_int_eq(levi_json_load(test_tmp_path("absent.json"), &c), LEVI_ERR_IO);
 }
 END_TEST
 
 int main(void) {
     Suite *s = suite_create("safetensors");
     TCase *r = tcase_create("reader");
-    tcase_add_checked_fixture(r, setup, teardown);
+    tcase_add_checked_fixture(r, test_tmp_setup, test_tmp_teardown);
     tcase_add_test(r, rejects_short_file);
     tcase_add_test(r, rejects_header_length);
     tcase_add_test(r, rejects_bad_header_text);
@@ -568,12 +542,12 @@ int main(void) {
     tcase_add_test(r, reads_reference_fixture);
     suite_add_tcase(s, r);
     TCase *w = tcase_create("writer");
-    tcase_add_checked_fixture(w, setup, teardown);
+    tcase_add_checked_fixture(w, test_tmp_setup, test_tmp_teardown);
     tcase_add_test(w, writer_round_trip);
     tcase_add_test(w, writer_interrupted_keeps_old_file);
     suite_add_tcase(s, w);
     TCase *j = tcase_create("json");
-    tcase_add_checked_fixture(j, setup, teardown);
+    tcase_add_checked_fixture(j, test_tmp_setup, test_tmp_teardown);
     tcase_add_test(j, json_getters);
     tcase_add_test(j, json_load_errors);
     suite_add_tcase(s, j);

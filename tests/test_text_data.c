@@ -7,29 +7,11 @@
 
 #include "testutil.h"
 
-static char *dir;
-
-static void setup(void) { dir = test_tmpdir(); }
-
-static void teardown(void) {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-    free(dir);
-}
-
 /* Write `len` bytes (or strlen) to dir/name and return the path. */
 static const char *put(const char *name, const char *data, size_t len) {
-    static char path[2][600];
-    static int k;
-    k ^= 1;
-    snprintf(path[k], sizeof path[k], "%s/%s", dir, name);
-    FILE *f = fopen(path[k], "wb");
-    ck_assert_ptr_nonnull(f);
-    if (!len) len = strlen(data);
-    ck_assert_uint_eq(fwrite(data, 1, len, f), len);
-    ck_assert_int_eq(fclose(f), 0);
-    return path[k];
+    const char *path = test_tmp_path(name);
+    test_write_bytes(path, data, len ? len : strlen(data));
+    return path;
 }
 
 static void expect_error(const char *path, const levi_text_options *o, levi_status want, const char *msg) {
@@ -153,7 +135,7 @@ START_TEST(rejects_bad_jsonl) {
                  &o, LEVI_ERR_FORMAT, "k.jsonl:2: field 'label': label 'meh' is not one of the 2 classes ('pos', 'neg')");
     expect_error(put("x.txt", "{}", 0), NULL, LEVI_ERR_INVALID_ARG, "cannot tell the format");
     char missing[700];
-    snprintf(missing, sizeof missing, "%s/none.jsonl", dir);
+    snprintf(missing, sizeof missing, "%s/none.jsonl", test_tmp);
     expect_error(missing, NULL, LEVI_ERR_IO, "none.jsonl");
 }
 END_TEST
@@ -276,7 +258,7 @@ END_TEST
 int main(void) {
     Suite *s = suite_create("text_data");
     TCase *t = tcase_create("text_data");
-    tcase_add_checked_fixture(t, setup, teardown);
+    tcase_add_checked_fixture(t, test_tmp_setup, test_tmp_teardown);
     tcase_add_test(t, reads_jsonl);
     tcase_add_test(t, reads_csv_rfc4180);
     tcase_add_test(t, rejects_bad_jsonl);

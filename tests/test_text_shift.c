@@ -10,17 +10,6 @@
 #include "../src/text/text_shift_internal.h"
 #include "testutil.h"
 
-static char *dir;
-
-static void setup(void) { dir = test_tmpdir(); }
-
-static void teardown(void) {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-    free(dir);
-}
-
 static const char *k_words[] = {"audio", "player", "library", "documentation", "font", "game", "puzzle",
                                 "physics", "module", "parser", "network", "viewer", "editor", "tool"};
 
@@ -134,9 +123,9 @@ START_TEST(writes_same_bytes_and_keeps_sources_apart) {
     size_t len;
     char *data = packages(&len);
     char a[600], b[600], c[600], path[700];
-    snprintf(a, sizeof a, "%s/a", dir);
-    snprintf(b, sizeof b, "%s/b", dir);
-    snprintf(c, sizeof c, "%s/c", dir);
+    snprintf(a, sizeof a, "%s/a", test_tmp);
+    snprintf(b, sizeof b, "%s/b", test_tmp);
+    snprintf(c, sizeof c, "%s/c", test_tmp);
     gen(a, 3, 0.9, data, len);
     gen(b, 3, 0.9, data, len);
     gen(c, 4, 0.9, data, len);
@@ -221,7 +210,7 @@ START_TEST(rejects_bad_input) {
     size_t len;
     char *data = packages(&len);
     char out[600];
-    snprintf(out, sizeof out, "%s/o", dir);
+    snprintf(out, sizeof out, "%s/o", test_tmp);
     levi_text_shift_params p;
     levi_text_shift_defaults(&p);
     p.data = data;
@@ -260,7 +249,7 @@ END_TEST
 int main(void) {
     Suite *s = suite_create("text_shift");
     TCase *t = tcase_create("text_shift");
-    tcase_add_checked_fixture(t, setup, teardown);
+    tcase_add_checked_fixture(t, test_tmp_setup, test_tmp_teardown);
     tcase_add_test(t, sha256_vectors);
     tcase_add_test(t, parses_packages);
     tcase_add_test(t, writes_same_bytes_and_keeps_sources_apart);

@@ -11,32 +11,6 @@
 #include "golden.h"
 #include "testutil.h"
 
-static char *dir;
-
-static void setup(void) { dir = test_tmpdir(); }
-
-static void teardown(void) {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-    free(dir);
-}
-
-static char *tpath(const char *name) {
-    static char buf[2][600];
-    static int k;
-    k ^= 1;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
-
-static void write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(text, 1, strlen(text), f), strlen(text));
-    ck_assert_int_eq(fclose(f), 0);
-}
-
 /* A gzip fixture, whole, in memory. */
 static unsigned char *read_gz(const char *name, size_t *len) {
     char path[600];
@@ -287,13 +261,13 @@ START_TEST(vocab_lines_like_transformers) {
 END_TEST
 
 START_TEST(loads_folder_config) {
-    write_text(tpath("vocab.txt"), k_small);
-    write_text(tpath("tokenizer_config.json"),
+    test_write_text(test_tmp_path("vocab.txt"), k_small);
+    test_write_text(test_tmp_path("tokenizer_config.json"),
                "{\"do_lower_case\": false, \"strip_accents\": null, \"tokenizer_class\": \"BertTokenizerFast\","
                " \"model_max_length\": 1000000000000000019884624838656, \"unk_token\": \"[UNK]\","
                " \"added_tokens_decoder\": {\"5\": {\"content\": \"hello\", \"special\": true}}}");
     levi_tokenizer *t;
-    ck_assert_levi_ok(levi_tokenizer_load(&t, dir));
+    ck_assert_levi_ok(levi_tokenizer_load(&t, test_tmp));
     const levi_tokenizer_options *o = levi_tokenizer_get_options(t);
     ck_assert_int_eq(o->lowercase, 0);
     ck_assert_int_eq(o->strip_accents, -1);
@@ -302,33 +276,33 @@ START_TEST(loads_folder_config) {
     expect_tokens(t, "worldhellos Hello", 0, "[CLS] world hello [UNK] [UNK] [SEP]");
     levi_tokenizer_free(t);
 
-    write_text(tpath("sentence_bert_config.json"), "{\"max_seq_length\": 3, \"do_lower_case\": false}");
-    ck_assert_levi_ok(levi_tokenizer_load(&t, dir));
+    test_write_text(test_tmp_path("sentence_bert_config.json"), "{\"max_seq_length\": 3, \"do_lower_case\": false}");
+    ck_assert_levi_ok(levi_tokenizer_load(&t, test_tmp));
     ck_assert_int_eq(levi_tokenizer_max_length(t), 3);
     expect_tokens(t, "world world", 0, "[CLS] world [SEP]");
     levi_tokenizer_free(t);
 
-    write_text(tpath("tokenizer_config.json"), "{\"tokenizer_class\": \"RobertaTokenizer\"}");
-    ck_assert_int_eq(levi_tokenizer_load(&t, dir), LEVI_ERR_UNSUPPORTED);
+    test_write_text(test_tmp_path("tokenizer_config.json"), "{\"tokenizer_class\": \"RobertaTokenizer\"}");
+    ck_assert_int_eq(levi_tokenizer_load(&t, test_tmp), LEVI_ERR_UNSUPPORTED);
     ck_assert_ptr_nonnull(strstr(levi_last_error(), "tokenizer_config.json: tokenizer_class 'RobertaTokenizer'"));
-    write_text(tpath("tokenizer_config.json"), "{\"do_lower_case\": \"yes\"}");
-    ck_assert_int_eq(levi_tokenizer_load(&t, dir), LEVI_ERR_FORMAT);
+    test_write_text(test_tmp_path("tokenizer_config.json"), "{\"do_lower_case\": \"yes\"}");
+    ck_assert_int_eq(levi_tokenizer_load(&t, test_tmp), LEVI_ERR_FORMAT);
     ck_assert_ptr_nonnull(strstr(levi_last_error(), "do_lower_case"));
-    write_text(tpath("tokenizer_config.json"), "{\"strip_accents\": 1}");
-    ck_assert_int_eq(levi_tokenizer_load(&t, dir), LEVI_ERR_FORMAT);
+    test_write_text(test_tmp_path("tokenizer_config.json"), "{\"strip_accents\": 1}");
+    ck_assert_int_eq(levi_tokenizer_load(&t, test_tmp), LEVI_ERR_FORMAT);
     ck_assert_ptr_nonnull(strstr(levi_last_error(), "strip_accents"));
-    write_text(tpath("tokenizer_config.json"),
+    test_write_text(test_tmp_path("tokenizer_config.json"),
                "{\"added_tokens_decoder\": {\"5\": {\"content\": \"hello\", \"lstrip\": true}}}");
-    ck_assert_int_eq(levi_tokenizer_load(&t, dir), LEVI_ERR_UNSUPPORTED);
+    ck_assert_int_eq(levi_tokenizer_load(&t, test_tmp), LEVI_ERR_UNSUPPORTED);
     ck_assert_ptr_nonnull(strstr(levi_last_error(), "lstrip"));
-    write_text(tpath("tokenizer_config.json"), "{\"cls_token\": \"<s>\"}");
-    ck_assert_int_eq(levi_tokenizer_load(&t, dir), LEVI_ERR_FORMAT);
+    test_write_text(test_tmp_path("tokenizer_config.json"), "{\"cls_token\": \"<s>\"}");
+    ck_assert_int_eq(levi_tokenizer_load(&t, test_tmp), LEVI_ERR_FORMAT);
     ck_assert_ptr_nonnull(strstr(levi_last_error(), "'<s>' is not in the vocabulary"));
-    write_text(tpath("tokenizer_config.json"), "{not json");
-    ck_assert_int_eq(levi_tokenizer_load(&t, dir), LEVI_ERR_FORMAT);
+    test_write_text(test_tmp_path("tokenizer_config.json"), "{not json");
+    ck_assert_int_eq(levi_tokenizer_load(&t, test_tmp), LEVI_ERR_FORMAT);
     ck_assert_ptr_nonnull(strstr(levi_last_error(), "tokenizer_config.json: not valid JSON"));
-    ck_assert_int_eq(remove(tpath("vocab.txt")), 0);
-    ck_assert_int_eq(levi_tokenizer_load(&t, dir), LEVI_ERR_NOT_FOUND);
+    ck_assert_int_eq(remove(test_tmp_path("vocab.txt")), 0);
+    ck_assert_int_eq(levi_tokenizer_load(&t, test_tmp), LEVI_ERR_NOT_FOUND);
     ck_assert_ptr_nonnull(strstr(levi_last_error(), "has no vocab.txt"));
 }
 END_TEST
@@ -361,7 +335,7 @@ int main(void) {
     tcase_add_test(g, real_minilm_folder);
     suite_add_tcase(s, g);
     TCase *v = tcase_create("vocab");
-    tcase_add_checked_fixture(v, setup, teardown);
+    tcase_add_checked_fixture(v, test_tmp_setup, test_tmp_teardown);
     tcase_add_test(v, vocab_lines_like_transformers);
     tcase_add_test(v, loads_folder_config);
     suite_add_tcase(s, v);

@@ -71,6 +71,35 @@ char *test_tmpdir(void) {
     return strdup(d);
 }
 
+char *test_tmp;
+
+void test_tmp_setup(void) { test_tmp = test_tmpdir(); }
+
+void test_tmp_teardown(void) {
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", test_tmp);
+    ck_assert_msg(system(cmd) == 0, "could not remove %s", test_tmp);
+    free(test_tmp);
+    test_tmp = NULL;
+}
+
+const char *test_tmp_path(const char *name) {
+    static char buf[2][1024];
+    static int k;
+    k ^= 1;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", test_tmp, name);
+    return buf[k];
+}
+
+void test_write_bytes(const char *path, const void *data, size_t len) {
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot create %s", path);
+    ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+void test_write_text(const char *path, const char *text) { test_write_bytes(path, text, strlen(text)); }
+
 /* --- comparison ------------------------------------------------------------------- */
 
 static double at_f(const void *p, size_t i) { return (double)((const float *)p)[i]; }

@@ -32,6 +32,18 @@ int test_finish(Suite *s, int device);
 /* A fresh temporary folder (mkdtemp); the caller owns the string. */
 char *test_tmpdir(void);
 
+/* One temporary folder per test: tcase_add_checked_fixture(tc, test_tmp_setup,
+ * test_tmp_teardown) makes test_tmp and removes it with its contents. */
+extern char *test_tmp;
+void test_tmp_setup(void);
+void test_tmp_teardown(void);
+/* test_tmp/name (the last two results stay valid). */
+const char *test_tmp_path(const char *name);
+
+/* Write a whole file (fails the test on any error). */
+void test_write_bytes(const char *path, const void *data, size_t len);
+void test_write_text(const char *path, const char *text);
+
 /* --- the one comparison of every suite -------------------------------------------
  * Every element must satisfy |got - ref| <= atol + rtol * max|ref|, and both
  * got and ref must be finite: a NaN or an infinity anywhere fails (a plain
