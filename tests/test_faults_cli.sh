@@ -9,23 +9,10 @@ L=$1
 SHIM=$2
 ROOT=$3
 SRC=/usr/share/datasets/fashion-mnist
-T=$(mktemp -d "${TMPDIR:-/tmp}/levi-faults-cli-XXXXXX")
-trap 'rm -rf "$T"' EXIT
-export LEVI_CACHE_DIR="$T/cache"
+. "$(dirname "$0")/cli_common.sh"
+cli_begin faults-cli
 # the shim is preloaded after ASan's runtime when levi-cl is built with it
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
-pass=0 fails=0
-check() { # name, status (0 = ok)
-    if [ "$2" -eq 0 ]; then pass=$((pass + 1)); else fails=$((fails + 1)); echo "FAIL: $1" >&2; fi
-}
-# with_fault SPEC CMD...: run levi-cl under the shim with LEVI_FAULT=SPEC
-with_fault() {
-    spec=$1
-    shift
-    LD_PRELOAD="$SHIM" LEVI_FAULT="$spec" "$L" "$@"
-}
-# names next to $1 that look like temporaries or moved-aside copies
-leftovers() { ls -d "$1".tmp* "$1".old* 2>/dev/null; }
 seed_is() { grep -Eq '"seed":[[:space:]]*"'"$2"'"' "$1/manifest.json"; } # DIR N
 DEAD=2147483646 # above pid_max: never a live process
 
@@ -163,5 +150,4 @@ check "fashion-shift --out FILE is refused (rc $rc)" $?
 rc=$?; [ $rc -eq 1 ] && grep -q "standard output" "$T/e"
 check "data stats --json >/dev/full exits 1 (rc $rc)" $?
 
-echo "faults CLI: $pass passed, $fails failed"
-[ "$fails" -eq 0 ]
+cli_end "faults CLI"

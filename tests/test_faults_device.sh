@@ -10,22 +10,11 @@ set -u
 L=$1
 SHIM=$2
 SRC=/usr/share/datasets/fashion-mnist
-"$L" --device list >/dev/null 2>&1 || { echo "no OpenCL device: skipped"; exit 77; }
+. "$(dirname "$0")/cli_common.sh"
+need_device "$L"
 [ -r "$SRC/train-images-idx3-ubyte.gz" ] || { echo "$SRC not installed: skipped"; exit 77; }
-T=$(mktemp -d "${TMPDIR:-/tmp}/levi-faults-dev-XXXXXX")
-trap 'rm -rf "$T"' EXIT
-export LEVI_CACHE_DIR="$T/cache"
+cli_begin faults-dev
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
-pass=0 fails=0
-check() { # name, status (0 = ok)
-    if [ "$2" -eq 0 ]; then pass=$((pass + 1)); else fails=$((fails + 1)); echo "FAIL: $1" >&2; fi
-}
-with_fault() {
-    spec=$1
-    shift
-    LD_PRELOAD="$SHIM" LEVI_FAULT="$spec" "$L" "$@"
-}
-leftovers() { ls -d "$1".tmp* "$1".old* 2>/dev/null; }
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; } # seconds since $1
 lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; } # $1 < $2
@@ -289,5 +278,4 @@ rc=$?; [ $rc -eq 0 ] && grep -q "damaged" "$T/e" && [ -d "$(dirname "$(dirname "
     [ "$(stat -c %s "$bbf")" -gt 100 ] && ls -d "$LEVI_CACHE_DIR"/demo/fashion-shift-*/data/test-ood >/dev/null
 r=$?; check "demo rebuilds a truncated backbone and a deleted split (rc $rc: $(grep -m2 damaged "$T/e"))" $r
 
-echo "faults device: $pass passed, $fails failed"
-[ "$fails" -eq 0 ]
+cli_end "faults device"
