@@ -19,22 +19,6 @@ int cmd_train(int argc, char **argv, const cli_env *env);
 int cmd_eval(int argc, char **argv, const cli_env *env);
 int cmd_predict(int argc, char **argv, const cli_env *env);
 
-/* root/<class>/<i>.png, 3 classes of 5 images of 9x7 gray */
-static void make_folder(const char *root) {
-    mkdir(root, 0755);
-    char p[1200];
-    unsigned char img[9 * 7];
-    for (int c = 0; c < 3; c++) {
-        snprintf(p, sizeof p, "%s/c%d", root, c);
-        mkdir(p, 0755);
-        for (int i = 0; i < 5; i++) {
-            for (int k = 0; k < 63; k++) img[k] = (unsigned char)(c * 50 + i * 7 + k);
-            snprintf(p, sizeof p, "%s/c%d/%d.png", root, c, i);
-            ck_assert_levi_ok(levi_png_write(p, img, 9, 7, 1));
-        }
-    }
-}
-
 /* --- with a device ----------------------------------------------------------------- */
 
 typedef struct epoch_counts {
@@ -49,7 +33,7 @@ static void on_epoch(void *user, int epoch, const levi_train_result *r) {
 START_TEST(second_epoch_decodes_nothing) {
     char root[1024];
     snprintf(root, sizeof root, "%s/ds", test_tmp);
-    make_folder(root);
+    test_make_png_folder(root);
     levi_ctx *ctx = test_ctx();
     const levi_method methods[3] = {LEVI_METHOD_SCRATCH, LEVI_METHOD_LP, LEVI_METHOD_LEVI};
     for (int k = 0; k < 3; k++) {

@@ -161,27 +161,11 @@ START_TEST(augmentation_seeded) {
 }
 END_TEST
 
-/* root/<class>/<i>.png, 3 classes of 5 images of 9x7 gray */
-static void make_folder(const char *root) {
-    mkdir(root, 0755);
-    char p[1200];
-    unsigned char img[9 * 7];
-    for (int c = 0; c < 3; c++) {
-        snprintf(p, sizeof p, "%s/c%d", root, c);
-        mkdir(p, 0755);
-        for (int i = 0; i < 5; i++) {
-            for (int k = 0; k < 63; k++) img[k] = (unsigned char)(c * 50 + i * 7 + k);
-            snprintf(p, sizeof p, "%s/c%d/%d.png", root, c, i);
-            ck_assert_levi_ok(levi_png_write(p, img, 9, 7, 1));
-        }
-    }
-}
-
 START_TEST(cache_file_when_too_large) {
     char root[1024], cache[1024], p[1200];
     snprintf(root, sizeof root, "%s/ds", test_tmp);
     snprintf(cache, sizeof cache, "%s/cache", test_tmp);
-    make_folder(root);
+    test_make_png_folder(root);
     const char *was = getenv("LEVI_CACHE_DIR");
     char *old = was ? strdup(was) : NULL;
     setenv("LEVI_CACHE_DIR", cache, 1);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int test_have_device(void) {
     levi_device_list list;
@@ -99,6 +100,22 @@ void test_write_bytes(const char *path, const void *data, size_t len) {
 }
 
 void test_write_text(const char *path, const char *text) { test_write_bytes(path, text, strlen(text)); }
+
+/* root/<class>/<i>.png, 3 classes of 5 images of 9x7 gray */
+void test_make_png_folder(const char *root) {
+    mkdir(root, 0755);
+    char p[1200];
+    unsigned char img[9 * 7];
+    for (int c = 0; c < 3; c++) {
+        snprintf(p, sizeof p, "%s/c%d", root, c);
+        mkdir(p, 0755);
+        for (int i = 0; i < 5; i++) {
+            for (int k = 0; k < 63; k++) img[k] = (unsigned char)(c * 50 + i * 7 + k);
+            snprintf(p, sizeof p, "%s/c%d/%d.png", root, c, i);
+            ck_assert_levi_ok(levi_png_write(p, img, 9, 7, 1));
+        }
+    }
+}
 
 /* --- comparison ------------------------------------------------------------------- */
 

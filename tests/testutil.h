@@ -40,6 +40,9 @@ void test_tmp_teardown(void);
 /* test_tmp/name (the last two results stay valid). */
 const char *test_tmp_path(const char *name);
 
+/* root/c<class>/<i>.png: 3 classes of 5 gray 9x7 images (pixels from class and index). */
+void test_make_png_folder(const char *root);
+
 /* Write a whole file (fails the test on any error). */
 void test_write_bytes(const char *path, const void *data, size_t len);
 void test_write_text(const char *path, const char *text);
