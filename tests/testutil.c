@@ -26,6 +26,9 @@ levi_ctx *test_ctx(void) {
          * shapes (work-group trees, several chunks per reduction) here too */
         ctx->info.type = CL_DEVICE_TYPE_GPU;
         ctx->info.compute_units = 64;
+    } else if ((gpu = getenv("LEVI_TEST_CPU_SHAPES")) && *gpu && strcmp(gpu, "0")) {
+        ctx->info.type = CL_DEVICE_TYPE_CPU;
+        ctx->info.compute_units = 2;
     }
     return ctx;
 }

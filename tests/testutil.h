@@ -16,7 +16,8 @@ int test_have_device(void);
 /* A context on the default device (or $LEVI_DEVICE); fails the test on error.
  * LEVI_TEST_GPU_SHAPES=1 makes it report a GPU with 64 compute units, so that
  * ops take their GPU-shaped kernels on any device (tests/meson.build runs the
- * op suites both ways). */
+ * op suites both ways); otherwise LEVI_TEST_CPU_SHAPES=1 makes it report a CPU
+ * with 2 compute units (the CPU kernels under Oclgrind, which reports a GPU). */
 levi_ctx *test_ctx(void);
 
 /* Deterministic uniform floats in [lo, hi). */
