@@ -248,13 +248,12 @@ __kernel void ensemble_alpha_backward(__global float *dalpha, const ulong dalpha
     for (int l = 0; l < k; l++) dalpha[dalpha_off + l] += w[w_off + l] * (g[l] - mean);
 }
 
-/* dst (B, row) = src[idx[b], :] for b < B; n = B·row. */
+/* dst (B, row) = src[idx[b], :] for b < B. Range (row, B) (rounded up). */
 __kernel void gather_rows(__global float *dst, const ulong dst_off, __global const float *src, const ulong src_off,
-                          __global const int *idx, const ulong idx_off, const ulong row, const ulong n) {
-    const size_t i = get_global_id(0);
-    if (i >= n) return;
-    const size_t b = i / row, j = i % row;
-    dst[dst_off + i] = src[src_off + (ulong)idx[idx_off + b] * row + j];
+                          __global const int *idx, const ulong idx_off, const ulong row, const int B) {
+    const size_t j = get_global_id(0), b = get_global_id(1);
+    if (j >= row || b >= (size_t)B) return;
+    dst[dst_off + b * row + j] = src[src_off + (ulong)idx[idx_off + b] * row + j];
 }
 
 /* conf (K,K) int: += 1 at (label, argmax of the row's logits, first maximum)

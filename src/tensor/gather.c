@@ -1,5 +1,6 @@
 /* Row gathers on the device (cl/train.cl): a batch's rows out of a table
  * that stays on the device, by indices that went up once. */
+#include "levi/runtime.h"
 #include "levi/tensor.h"
 
 levi_status levi_gather_rows(const levi_tensor *dst, const levi_tensor *src, cl_mem idx, size_t idx_off, int rows,
@@ -11,7 +12,8 @@ levi_status levi_gather_rows(const levi_tensor *dst, const levi_tensor *src, cl_
     if (!n) return LEVI_OK;
     cl_kernel k;
     LEVI_TRY(levi_kernel_get(dst->ctx, "train", "gather_rows", &k));
-    cl_ulong dof = dst->offset, sof = src->offset, iof = idx_off, row = row_len, nn = n;
+    cl_ulong dof = dst->offset, sof = src->offset, iof = idx_off, row = row_len;
+    cl_int nrows = rows;
     LEVI_CL_CHECK(clSetKernelArg(k, 0, sizeof(cl_mem), &dst->buf));
     LEVI_CL_CHECK(clSetKernelArg(k, 1, sizeof dof, &dof));
     LEVI_CL_CHECK(clSetKernelArg(k, 2, sizeof(cl_mem), &src->buf));
@@ -19,6 +21,11 @@ levi_status levi_gather_rows(const levi_tensor *dst, const levi_tensor *src, cl_
     LEVI_CL_CHECK(clSetKernelArg(k, 4, sizeof(cl_mem), &idx));
     LEVI_CL_CHECK(clSetKernelArg(k, 5, sizeof iof, &iof));
     LEVI_CL_CHECK(clSetKernelArg(k, 6, sizeof row, &row));
-    LEVI_CL_CHECK(clSetKernelArg(k, 7, sizeof nn, &nn));
-    return levi_launch_1d(dst->ctx, k, n);
+    LEVI_CL_CHECK(clSetKernelArg(k, 7, sizeof nrows, &nrows));
+    /* a row's columns in a group (the device's 1-D size), on CPUs several rows too */
+    size_t want = levi_group_1d(dst->ctx, n), lx = 1, ly = 1;
+    while (lx < row_len && lx < want) lx *= 2;
+    while ((dst->ctx->info.type & CL_DEVICE_TYPE_CPU) && lx * ly * 2 <= want && ly < (size_t)rows) ly *= 2;
+    size_t local[2] = {lx, ly}, global[2] = {(row_len + lx - 1) / lx * lx, ((size_t)rows + ly - 1) / ly * ly};
+    return levi_launch(dst->ctx, k, 2, global, local);
 }
