@@ -32,8 +32,10 @@ void ops_cols_plan(levi_ctx *ctx, size_t max_wg, int batch, int nrows, int ncols
         size_t want = GPU_GROUPS_PER_CU * cu;
         p->chunks = across >= want ? 1 : (int)((want + across - 1) / across);
     }
-    /* every chunk keeps at least 8 rows per lane: fewer makes the second pass the larger */
+    /* every chunk keeps at least 8 rows per lane: fewer makes the second pass the larger;
+     * on CPUs at least 16384 values (less costs less than the second launch) */
     int min_rows = 8 * (int)p->ly;
+    if (p->cpu && ncols > 0 && min_rows < 16384 / ncols) min_rows = 16384 / ncols;
     int most = (nrows + min_rows - 1) / min_rows;
     if (p->chunks > most) p->chunks = most;
     if (p->chunks < 1) p->chunks = 1;
