@@ -34,18 +34,18 @@ grep -Eq "^geometric mean over 16 shapes: [0-9.]+ GFLOP/s; vs reference over 16 
 check "bench gemm --reference prints the geometric means" $?
 
 # --compare of committed results: a ratio column
-"$levi" bench --compare "$root/results/pocl-epyc-2c-gemm-default.json" \
-  "$root/results/pocl-epyc-2c-gemm-tuned.json" >"$T/cmp.txt" 2>&1
+"$levi" bench --compare "$root/results/v1-clblast/pocl-epyc-2c-gemm-default.json" \
+  "$root/results/v1-clblast/pocl-epyc-2c-gemm-tuned.json" >"$T/cmp.txt" 2>&1
 check "bench --compare exits 0" $?
 grep -q "B/A" "$T/cmp.txt" && grep -Eq "[0-9]+\.[0-9]+x" "$T/cmp.txt"
 check "bench --compare prints ratios" $?
 
 # bad input: exit codes and messages that name the input; no output file left
-"$levi" bench --compare "$T/missing.json" "$root/results/pocl-epyc-2c-gemm-tuned.json" >/dev/null 2>"$T/e1"
+"$levi" bench --compare "$T/missing.json" "$root/results/v1-clblast/pocl-epyc-2c-gemm-tuned.json" >/dev/null 2>"$T/e1"
 rc=$?; [ $rc -ne 0 ] && grep -q "missing.json" "$T/e1"
 check "compare of a missing file fails naming it (rc $rc)" $?
 echo '{"format": "levi-cl bench", "results": [' >"$T/broken.json"
-"$levi" bench --compare "$T/broken.json" "$root/results/pocl-epyc-2c-gemm-tuned.json" >/dev/null 2>"$T/e2"
+"$levi" bench --compare "$T/broken.json" "$root/results/v1-clblast/pocl-epyc-2c-gemm-tuned.json" >/dev/null 2>"$T/e2"
 rc=$?; [ $rc -ne 0 ] && grep -q "broken.json" "$T/e2"
 check "compare of a broken file fails naming it (rc $rc)" $?
 "$levi" bench nonsense >/dev/null 2>"$T/e3"

@@ -20,7 +20,7 @@ DEAD=2147483646 # above pid_max: never a live process
 "$L" --help >/dev/full 2>"$T/e"
 rc=$?; [ $rc -eq 1 ] && grep -q "standard output" "$T/e"
 check "--help >/dev/full exits 1 (rc $rc)" $?
-cp "$ROOT/results/pocl-epyc-2c-gemm-default.json" "$T/a.json"
+cp "$ROOT/results/v1-clblast/pocl-epyc-2c-gemm-default.json" "$T/a.json"
 "$L" bench --compare "$T/a.json" "$T/a.json" >"$T/cmp.txt" 2>"$T/e"
 rc=$?
 if [ $rc -eq 0 ]; then
