@@ -73,7 +73,7 @@ expect 0 "levi+lora" demo --text --size tiny --backbone "$B" --source "$T/pk.txt
 [ "$(grep -c -- '— cached' "$T/err")" -eq 7 ] || fail "a rerun did not serve all 7 stages from their markers"
 # the real model, found through $LEVI_MINILM
 if [ -n "$REAL" ] && [ -f "$REAL/model.safetensors" ]; then
-    LEVI_MINILM=$REAL expect 0 "backbone $REAL" demo --text --size tiny --methods scratch,lp,levi \
+    LEVI_MINILM=$REAL expect 0 "backbone $REAL" demo --text --size tiny --methods lp,levi \
         --source "$T/pk.txt" --out "$T/d2"
     echo "all-MiniLM-L6-v2: tiny text demo ran"
 else
