@@ -43,16 +43,17 @@ __kernel void gelu_forward(__global float *out, const ulong out_off, __global co
     out[out_off + i] = 0.5f * x * (1.0f + levi_erf(x * 0.70710678118654752f));
 }
 
-/* dinp (n) += dout * (Phi(x) + x phi(x)) */
+/* dinp (n) += dout * (Phi(x) + x phi(x)); accumulate = 0: dinp = 0 + that (as
+ * += into a zeroed dinp gives, without the zeroing command) */
 __kernel void gelu_backward(__global float *dinp, const ulong dinp_off, __global const float *inp,
                             const ulong inp_off, __global const float *dout, const ulong dout_off,
-                            const ulong n) {
+                            const ulong n, const int accumulate) {
     const size_t i = get_global_id(0);
     if (i >= n) return;
     const float x = inp[inp_off + i];
     const float cdf = 0.5f * (1.0f + levi_erf(x * 0.70710678118654752f));
     const float pdf = 0.39894228040143268f * exp(-0.5f * x * x);
-    dinp[dinp_off + i] += dout[dout_off + i] * (cdf + x * pdf);
+    dinp[dinp_off + i] = (accumulate ? dinp[dinp_off + i] : 0.0f) + dout[dout_off + i] * (cdf + x * pdf);
 }
 
 /* out (n) = max(x, 0) */
@@ -64,13 +65,16 @@ __kernel void relu_forward(__global float *out, const ulong out_off, __global co
     out[out_off + i] = x > 0.0f ? x : 0.0f;
 }
 
-/* dinp (n) += x > 0 ? dout : 0 */
+/* dinp (n) += x > 0 ? dout : 0; accumulate = 0: dinp = 0 + that */
 __kernel void relu_backward(__global float *dinp, const ulong dinp_off, __global const float *inp,
                             const ulong inp_off, __global const float *dout, const ulong dout_off,
-                            const ulong n) {
+                            const ulong n, const int accumulate) {
     const size_t i = get_global_id(0);
     if (i >= n) return;
-    if (inp[inp_off + i] > 0.0f) dinp[dinp_off + i] += dout[dout_off + i];
+    if (!accumulate)
+        dinp[dinp_off + i] = 0.0f + (inp[inp_off + i] > 0.0f ? dout[dout_off + i] : 0.0f);
+    else if (inp[inp_off + i] > 0.0f)
+        dinp[dinp_off + i] += dout[dout_off + i];
 }
 
 /* out (n) = a (n) + b (n) */

@@ -96,13 +96,13 @@ __kernel void crossentropy_forward_rowwise(__global float *probs, const ulong pr
     correct[correct_off + row] = ok && amax == label ? 1.0f : 0.0f;
 }
 
-/* dlogits (B,K) += scale * (probs - onehot(label)); range (K, B) */
+/* dlogits (B,K) += scale * (probs - onehot(label)); accumulate = 0: = 0 + that; range (K, B) */
 __kernel void crossentropy_backward(__global float *dlogits, const ulong dlogits_off, __global const float *probs,
                                     const ulong probs_off, __global const float *labels, const ulong labels_off,
-                                    const int K, const float scale) {
+                                    const int K, const float scale, const int accumulate) {
     const int j = get_global_id(0);
     if (j >= K) return;
     const size_t row = get_global_id(1), i = row * K + j;
     const float y = labels[labels_off + row] == (float)j ? 1.0f : 0.0f;
-    dlogits[dlogits_off + i] += scale * (probs[probs_off + i] - y);
+    dlogits[dlogits_off + i] = (accumulate ? dlogits[dlogits_off + i] : 0.0f) + scale * (probs[probs_off + i] - y);
 }

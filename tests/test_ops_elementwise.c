@@ -111,6 +111,64 @@ START_TEST(gelu_accuracy_sweep) {
 }
 END_TEST
 
+/* The backward ops' accumulate = 0 forms (no zeroing command first) write
+ * into a NaN-filled buffer exactly what the accumulating forms add into a
+ * zeroed one: element-wise equality, and no NaN of the old contents left. */
+static void expect_same_write(const char *what, const levi_tensor *acc, const levi_tensor *set, size_t n) {
+    float *a = ops_download(acc, n), *s = ops_download(set, n);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(a[i] == s[i], "%s: element %zu: written %.9g, accumulated onto zero %.9g", what, i,
+                      (double)s[i], (double)a[i]);
+    free(a), free(s);
+}
+
+static levi_tensor upload_fill(size_t n, float v) {
+    float *h = malloc(n * sizeof *h);
+    ck_assert_ptr_nonnull(h);
+    for (size_t i = 0; i < n; i++) h[i] = v;
+    levi_tensor t = ops_upload(ops_ctx, h, n);
+    free(h);
+    return t;
+}
+
+START_TEST(backward_write_vs_accumulate) {
+    const int N = 13, C = 37, OC = 19, K = 10;
+    const size_t n = (size_t)N * C;
+    float *x = ops_rand(n, 5, -3, 3), *d = ops_rand(n, 6, -1, 1);
+    x[0] = 0.0f, x[1] = -0.0f; /* ReLU's kink: written 0 */
+    levi_tensor tx = ops_upload(ops_ctx, x, n), td = ops_upload(ops_ctx, d, n);
+    static levi_status (*const acc_fn[2])(levi_ctx *, const levi_tensor *, const levi_tensor *, const levi_tensor *,
+                                          size_t, int) = {levi_gelu_backward_acc, levi_relu_backward_acc};
+    for (int u = 0; u < 2; u++) {
+        levi_tensor ta = upload_fill(n, 0.0f), ts = upload_fill(n, NAN);
+        ck_assert_levi_ok(k_unary[u].bwd(ops_ctx, &ta, &tx, &td, n));
+        ck_assert_levi_ok(acc_fn[u](ops_ctx, &ts, &tx, &td, n, 0));
+        expect_same_write(k_unary[u].name, &ta, &ts, n);
+        levi_tensor_free(&ta), levi_tensor_free(&ts);
+    }
+    /* cross-entropy backward on (N, K) probabilities and labels */
+    float *lab = malloc((size_t)N * sizeof *lab);
+    ck_assert_ptr_nonnull(lab);
+    for (int r = 0; r < N; r++) lab[r] = (float)((r * 7) % K);
+    levi_tensor tl = ops_upload(ops_ctx, lab, (size_t)N), ta = upload_fill((size_t)N * K, 0.0f),
+                ts = upload_fill((size_t)N * K, NAN);
+    ck_assert_levi_ok(levi_crossentropy_backward(ops_ctx, &ta, &tx, &tl, N, K, 1.0f / N));
+    ck_assert_levi_ok(levi_crossentropy_backward_acc(ops_ctx, &ts, &tx, &tl, N, K, 1.0f / N, 0));
+    expect_same_write("crossentropy_backward", &ta, &ts, (size_t)N * K);
+    levi_tensor_free(&ta), levi_tensor_free(&ts), levi_tensor_free(&tl);
+    /* linear backward's dinp: dout (N,OC) · w (OC,C), a GEMM with beta 0 */
+    float *w = ops_rand((size_t)OC * C, 7, -1, 1);
+    levi_tensor tw = ops_upload(ops_ctx, w, (size_t)OC * C);
+    ta = upload_fill(n, 0.0f), ts = upload_fill(n, NAN);
+    ck_assert_levi_ok(levi_linear_backward(ops_ctx, &ta, NULL, NULL, &td, NULL, &tw, N, C, OC));
+    ck_assert_levi_ok(levi_linear_backward_acc(ops_ctx, &ts, NULL, NULL, &td, NULL, &tw, N, C, OC, 0));
+    expect_same_write("linear_backward dinp", &ta, &ts, n);
+    levi_tensor_free(&ta), levi_tensor_free(&ts), levi_tensor_free(&tw);
+    levi_tensor_free(&tx), levi_tensor_free(&td);
+    free(x), free(d), free(lab), free(w);
+}
+END_TEST
+
 /* --- add, scale, axpy, accumulate ------------------------------------------------ */
 
 START_TEST(binary_ops) {
@@ -363,6 +421,7 @@ int main(void) {
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, unary_ops, 0, (int)(sizeof k_unary / sizeof k_unary[0]));
     tcase_add_test(tc, gelu_accuracy_sweep);
+    tcase_add_test(tc, backward_write_vs_accumulate);
     tcase_add_test(tc, binary_ops);
     tcase_add_test(tc, size_errors);
     tcase_add_test(tc, add_bias_op);

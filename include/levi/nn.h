@@ -81,6 +81,10 @@ levi_status levi_linear_apply_act(const levi_linear *l, const levi_params *p, co
 /* dinp may be NULL (data); accumulates into the parameter grads. */
 levi_status levi_linear_apply_backward(const levi_linear *l, const levi_params *p, const levi_tensor *dinp,
                                        const levi_tensor *dout, const levi_tensor *inp, int B);
+/* dinp_accumulate = 0: dinp = dout · w instead of += (no zeroed dinp needed) */
+levi_status levi_linear_apply_backward_acc(const levi_linear *l, const levi_params *p, const levi_tensor *dinp,
+                                           const levi_tensor *dout, const levi_tensor *inp, int B,
+                                           int dinp_accumulate);
 
 /* --- activations arena helper ---------------------------------------------- */
 
@@ -160,6 +164,10 @@ levi_status levi_adapter_forward(levi_adapter *a, const levi_params *p, const le
 /* dlogits (B,out) → dx (B,in) accumulated (may be NULL) and parameter grads. */
 levi_status levi_adapter_backward(levi_adapter *a, const levi_params *p, const levi_arena *acts,
                                   const levi_tensor *dx, const levi_tensor *dlogits, const levi_tensor *x, int B);
+/* dx_accumulate = 0: dx is written, not accumulated (no zeroed dx needed) */
+levi_status levi_adapter_backward_acc(levi_adapter *a, const levi_params *p, const levi_arena *acts,
+                                      const levi_tensor *dx, const levi_tensor *dlogits, const levi_tensor *x, int B,
+                                      int dx_accumulate);
 
 #ifdef __cplusplus
 }

@@ -39,6 +39,11 @@ levi_status levi_linear_forward(levi_ctx *ctx, const levi_tensor *out, const lev
 levi_status levi_linear_backward(levi_ctx *ctx, const levi_tensor *dinp, const levi_tensor *dw,
                                  const levi_tensor *db, const levi_tensor *dout, const levi_tensor *inp,
                                  const levi_tensor *w, int N, int C, int OC);
+/* The same with dinp_accumulate = 0: dinp = dout · w, no zeroed dinp needed
+ * (dw and db still accumulate). */
+levi_status levi_linear_backward_acc(levi_ctx *ctx, const levi_tensor *dinp, const levi_tensor *dw,
+                                     const levi_tensor *db, const levi_tensor *dout, const levi_tensor *inp,
+                                     const levi_tensor *w, int N, int C, int OC, int dinp_accumulate);
 
 /* Activations of the fused linear epilogue. */
 typedef enum levi_activation { LEVI_ACTIVATION_NONE = 0, LEVI_ACTIVATION_RELU = 1, LEVI_ACTIVATION_GELU = 2 } levi_activation;
@@ -61,6 +66,12 @@ levi_status levi_gelu_backward(levi_ctx *ctx, const levi_tensor *dinp, const lev
 levi_status levi_relu_forward(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *inp, size_t n);
 levi_status levi_relu_backward(levi_ctx *ctx, const levi_tensor *dinp, const levi_tensor *inp,
                                const levi_tensor *dout, size_t n);
+/* The backward ops above with accumulate = 0: dinp = 0 + f'(inp)·dout, bit for
+ * bit what += into a zeroed dinp gives, without a zeroing command first. */
+levi_status levi_gelu_backward_acc(levi_ctx *ctx, const levi_tensor *dinp, const levi_tensor *inp,
+                                   const levi_tensor *dout, size_t n, int accumulate);
+levi_status levi_relu_backward_acc(levi_ctx *ctx, const levi_tensor *dinp, const levi_tensor *inp,
+                                   const levi_tensor *dout, size_t n, int accumulate);
 /* out = a + b (residual). Its backward is two levi_accumulate calls. */
 levi_status levi_add_forward(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *a, const levi_tensor *b,
                              size_t n);
@@ -246,6 +257,9 @@ levi_status levi_crossentropy_forward(levi_ctx *ctx, const levi_tensor *probs, c
 /* dlogits (B,K) += scale * (probs − onehot(labels)); scale is 1/B for a mean. */
 levi_status levi_crossentropy_backward(levi_ctx *ctx, const levi_tensor *dlogits, const levi_tensor *probs,
                                        const levi_tensor *labels, int B, int K, float scale);
+/* accumulate = 0: dlogits = 0 + scale * (probs − onehot), no zeroed dlogits needed */
+levi_status levi_crossentropy_backward_acc(levi_ctx *ctx, const levi_tensor *dlogits, const levi_tensor *probs,
+                                           const levi_tensor *labels, int B, int K, float scale, int accumulate);
 
 /* --- optimizer --------------------------------------------------------------------- */
 

@@ -39,12 +39,17 @@ levi_status levi_adapter_forward(levi_adapter *a, const levi_params *p, const le
 // dlogits (B,out) → dx (B,in) += (may be NULL), parameter grads +=
 levi_status levi_adapter_backward(levi_adapter *a, const levi_params *p, const levi_arena *acts,
                                   const levi_tensor *dx, const levi_tensor *dlogits, const levi_tensor *x, int B) {
-    if (a->linear) return levi_linear_apply_backward(&a->fc1, p, dx, dlogits, x, B);
+    return levi_adapter_backward_acc(a, p, acts, dx, dlogits, x, B, 1);
+}
+
+// dg and dh written, not accumulated: no zeroing commands
+levi_status levi_adapter_backward_acc(levi_adapter *a, const levi_params *p, const levi_arena *acts,
+                                      const levi_tensor *dx, const levi_tensor *dlogits, const levi_tensor *x, int B,
+                                      int dx_accumulate) {
+    if (a->linear) return levi_linear_apply_backward_acc(&a->fc1, p, dx, dlogits, x, B, dx_accumulate);
     levi_tensor h = levi_act_view(acts, a->h, B), g = levi_act_view(acts, a->g, B);
     levi_tensor dh = levi_act_view(acts, a->dh, B), dg = levi_act_view(acts, a->dg, B);
-    LEVI_TRY(levi_tensor_zero(&dg));
-    LEVI_TRY(levi_tensor_zero(&dh));
-    LEVI_TRY(levi_linear_apply_backward(&a->fc2, p, &dg, dlogits, &g, B));
-    LEVI_TRY(levi_gelu_backward(p->ctx, &dh, &h, &dg, (size_t)B * a->hidden));
-    return levi_linear_apply_backward(&a->fc1, p, dx, &dh, x, B);
+    LEVI_TRY(levi_linear_apply_backward_acc(&a->fc2, p, &dg, dlogits, &g, B, 0));
+    LEVI_TRY(levi_gelu_backward_acc(p->ctx, &dh, &h, &dg, (size_t)B * a->hidden, 0));
+    return levi_linear_apply_backward_acc(&a->fc1, p, dx, &dh, x, B, dx_accumulate);
 }

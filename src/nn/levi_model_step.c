@@ -172,30 +172,31 @@ levi_status levi_model_backward_shard(levi_model *m, int Bcall, int global_batch
     levi_tensor dz, dfe;
     memset(&dz, 0, sizeof dz);
     memset(&dfe, 0, sizeof dfe);
+    if (global_batch < B)
+        return levi_error(LEVI_ERR_INVALID_ARG, "a shard of %d samples of a global batch of %d", B, global_batch);
+    /* concat: dlogits, dx, dz and dfe each have one writer, which writes
+     * (accumulate 0) instead of adding to a zeroed buffer: no zeroing commands */
+    const int concat = c->fusion == LEVI_FUSION_CONCAT;
     if (hz) {
         dz = VIEW(m->dz, B);
-        LEVI_TRY(levi_tensor_zero(&dz));
+        if (!concat) LEVI_TRY(levi_tensor_zero(&dz));
     }
     int need_dfe = F && m->bb_trainable;
     if (need_dfe) {
         dfe = VIEW(m->dfeats, B);
-        LEVI_TRY(levi_tensor_zero(&dfe));
+        if (!concat || (m->x_alias[0] && hz)) LEVI_TRY(levi_tensor_zero(&dfe)); /* the latter: no writer */
     }
-    LEVI_TRY(levi_tensor_zero(&dlogits));
-    if (global_batch < B)
-        return levi_error(LEVI_ERR_INVALID_ARG, "a shard of %d samples of a global batch of %d", B, global_batch);
     const float G = (float)global_batch;
-    LEVI_TRY(levi_crossentropy_backward(ctx, &dlogits, &probs, &m->last_labels, B, K, 1.0f / G));
-    if (c->fusion == LEVI_FUSION_CONCAT) {
+    LEVI_TRY(levi_crossentropy_backward_acc(ctx, &dlogits, &probs, &m->last_labels, B, K, 1.0f / G, 0));
+    if (concat) {
         if (m->x_alias[0]) {
             const levi_tensor *dx = hz ? &dz : (need_dfe ? &dfe : NULL);
-            LEVI_TRY(levi_adapter_backward(&m->ad[0], &m->P, &m->acts, dx, &dlogits, &m->xv[0], B));
+            LEVI_TRY(levi_adapter_backward_acc(&m->ad[0], &m->P, &m->acts, dx, &dlogits, &m->xv[0], B, 0));
         } else {
             levi_tensor dx = VIEW(m->dx[0], B);
-            LEVI_TRY(levi_tensor_zero(&dx));
-            LEVI_TRY(levi_adapter_backward(&m->ad[0], &m->P, &m->acts, &dx, &dlogits, &m->xv[0], B));
-            if (need_dfe) LEVI_TRY(levi_copy_cols(ctx, &dfe, F, 0, &dx, F + hz, 0, B, F, 1));
-            LEVI_TRY(levi_copy_cols(ctx, &dz, hz, 0, &dx, F + hz, F, B, hz, 1));
+            LEVI_TRY(levi_adapter_backward_acc(&m->ad[0], &m->P, &m->acts, &dx, &dlogits, &m->xv[0], B, 0));
+            if (need_dfe) LEVI_TRY(levi_copy_cols(ctx, &dfe, F, 0, &dx, F + hz, 0, B, F, 0));
+            LEVI_TRY(levi_copy_cols(ctx, &dz, hz, 0, &dx, F + hz, F, B, hz, 0));
         }
     } else if (c->fusion == LEVI_FUSION_LATE) {
         LEVI_TRY(model_ensemble_backward(m, B, 0)); /* dalpha only: no gradient of the mixture into the views */

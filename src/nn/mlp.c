@@ -108,11 +108,9 @@ levi_status levi_task_backward(levi_task_model *g, const levi_params *p, const l
     levi_tensor a2 = levi_act_view(acts, g->act[A2], B);
     levi_tensor d2 = levi_act_view(acts, g->act[D2], B), d1 = levi_act_view(acts, g->act[D1], B);
     levi_tensor d0 = levi_act_view(acts, g->act[D0], B);
-    LEVI_TRY(levi_tensor_zero(&d2));
-    LEVI_TRY(levi_tensor_zero(&d1));
-    LEVI_TRY(levi_tensor_zero(&d0));
-    LEVI_TRY(levi_relu_backward(ctx, &d2, &a2, dz, n));
-    LEVI_TRY(levi_linear_apply_backward(&g->fc2, p, &d1, &d2, &r1, B));
-    LEVI_TRY(levi_relu_backward(ctx, &d0, &a1, &d1, n));
+    /* d2, d1, d0 written, not accumulated: no zeroing commands */
+    LEVI_TRY(levi_relu_backward_acc(ctx, &d2, &a2, dz, n, 0));
+    LEVI_TRY(levi_linear_apply_backward_acc(&g->fc2, p, &d1, &d2, &r1, B, 0));
+    LEVI_TRY(levi_relu_backward_acc(ctx, &d0, &a1, &d1, n, 0));
     return levi_linear_apply_backward(&g->fc1, p, NULL, &d0, &xf, B);
 }

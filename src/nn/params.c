@@ -232,10 +232,16 @@ levi_status levi_linear_apply_act(const levi_linear *l, const levi_params *p, co
 // dinp (B,in) +=, dw (out,in) +=, db (out) += from dout (B,out)
 levi_status levi_linear_apply_backward(const levi_linear *l, const levi_params *p, const levi_tensor *dinp,
                                        const levi_tensor *dout, const levi_tensor *inp, int B) {
+    return levi_linear_apply_backward_acc(l, p, dinp, dout, inp, B, 1);
+}
+
+levi_status levi_linear_apply_backward_acc(const levi_linear *l, const levi_params *p, const levi_tensor *dinp,
+                                           const levi_tensor *dout, const levi_tensor *inp, int B,
+                                           int dinp_accumulate) {
     levi_tensor w = levi_params_value(p, l->w);
     levi_tensor dw = levi_params_grad(p, l->w), db = levi_params_grad(p, l->b);
-    return levi_linear_backward(p->ctx, dinp, dw.buf ? &dw : NULL, db.buf ? &db : NULL, dout, inp, &w, B, l->in,
-                                l->out);
+    return levi_linear_backward_acc(p->ctx, dinp, dw.buf ? &dw : NULL, db.buf ? &db : NULL, dout, inp, &w, B,
+                                    l->in, l->out, dinp_accumulate);
 }
 
 /* --- activation slices ---------------------------------------------------------- */

@@ -28,9 +28,10 @@ static levi_status unary_forward(levi_ctx *ctx, const char *name, const levi_ten
     return ops_run_1d(&k, n);
 }
 
-/* dinp (n) += f'(inp) * dout for a unary kernel `name`; dinp NULL: nothing to do */
+/* dinp (n) += f'(inp) * dout for a unary kernel `name` (accumulate = 0: dinp =
+ * 0 + that, bit for bit what += into a zeroed dinp gives); dinp NULL: nothing to do */
 static levi_status unary_backward(levi_ctx *ctx, const char *name, const levi_tensor *dinp,
-                                  const levi_tensor *inp, const levi_tensor *dout, size_t n) {
+                                  const levi_tensor *inp, const levi_tensor *dout, size_t n, int accumulate) {
     if (!dinp) return LEVI_OK;
     LEVI_TRY(ops_need(name, "dinp", dinp, n));
     LEVI_TRY(ops_need(name, "inp", inp, n));
@@ -40,6 +41,7 @@ static levi_status unary_backward(levi_ctx *ctx, const char *name, const levi_te
     ops_arg_tensor(&k, inp);
     ops_arg_tensor(&k, dout);
     ops_arg_ulong(&k, n);
+    ops_arg_int(&k, accumulate != 0);
     return ops_run_1d(&k, n);
 }
 
@@ -49,7 +51,12 @@ levi_status levi_gelu_forward(levi_ctx *ctx, const levi_tensor *out, const levi_
 
 levi_status levi_gelu_backward(levi_ctx *ctx, const levi_tensor *dinp, const levi_tensor *inp,
                                const levi_tensor *dout, size_t n) {
-    return unary_backward(ctx, "gelu_backward", dinp, inp, dout, n);
+    return unary_backward(ctx, "gelu_backward", dinp, inp, dout, n, 1);
+}
+
+levi_status levi_gelu_backward_acc(levi_ctx *ctx, const levi_tensor *dinp, const levi_tensor *inp,
+                                   const levi_tensor *dout, size_t n, int accumulate) {
+    return unary_backward(ctx, "gelu_backward", dinp, inp, dout, n, accumulate);
 }
 
 levi_status levi_relu_forward(levi_ctx *ctx, const levi_tensor *out, const levi_tensor *inp, size_t n) {
@@ -58,7 +65,12 @@ levi_status levi_relu_forward(levi_ctx *ctx, const levi_tensor *out, const levi_
 
 levi_status levi_relu_backward(levi_ctx *ctx, const levi_tensor *dinp, const levi_tensor *inp,
                                const levi_tensor *dout, size_t n) {
-    return unary_backward(ctx, "relu_backward", dinp, inp, dout, n);
+    return unary_backward(ctx, "relu_backward", dinp, inp, dout, n, 1);
+}
+
+levi_status levi_relu_backward_acc(levi_ctx *ctx, const levi_tensor *dinp, const levi_tensor *inp,
+                                   const levi_tensor *dout, size_t n, int accumulate) {
+    return unary_backward(ctx, "relu_backward", dinp, inp, dout, n, accumulate);
 }
 
 /* out (n) = a (n) + b (n) */

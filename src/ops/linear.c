@@ -55,13 +55,20 @@ levi_status levi_linear_act_forward(levi_ctx *ctx, const levi_tensor *out, const
 levi_status levi_linear_backward(levi_ctx *ctx, const levi_tensor *dinp, const levi_tensor *dw,
                                  const levi_tensor *db, const levi_tensor *dout, const levi_tensor *inp,
                                  const levi_tensor *w, int N, int C, int OC) {
+    return levi_linear_backward_acc(ctx, dinp, dw, db, dout, inp, w, N, C, OC, 1);
+}
+
+/* The same; dinp_accumulate = 0: dinp = dout · w (a GEMM with beta 0) */
+levi_status levi_linear_backward_acc(levi_ctx *ctx, const levi_tensor *dinp, const levi_tensor *dw,
+                                     const levi_tensor *db, const levi_tensor *dout, const levi_tensor *inp,
+                                     const levi_tensor *w, int N, int C, int OC, int dinp_accumulate) {
     if (N <= 0 || C <= 0 || OC <= 0)
         return levi_error(LEVI_ERR_INVALID_ARG, "linear_backward: N=%d C=%d OC=%d must be positive", N, C, OC);
     LEVI_TRY(ops_need("linear_backward", "dout", dout, (size_t)N * OC));
     if (dinp) {
         LEVI_TRY(ops_need("linear_backward", "dinp", dinp, (size_t)N * C));
         LEVI_TRY(ops_need("linear_backward", "w", w, (size_t)OC * C));
-        LEVI_TRY(levi_gemm(ctx, 0, 0, N, C, OC, 1.0f, dout, w, 1.0f, dinp));
+        LEVI_TRY(levi_gemm(ctx, 0, 0, N, C, OC, 1.0f, dout, w, dinp_accumulate ? 1.0f : 0.0f, dinp));
     }
     if (dw) {
         LEVI_TRY(ops_need("linear_backward", "dw", dw, (size_t)OC * C));

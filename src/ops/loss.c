@@ -75,6 +75,11 @@ levi_status levi_crossentropy_forward(levi_ctx *ctx, const levi_tensor *probs, c
 /* dlogits (B,K) += scale * (probs − onehot(labels)) */
 levi_status levi_crossentropy_backward(levi_ctx *ctx, const levi_tensor *dlogits, const levi_tensor *probs,
                                        const levi_tensor *labels, int B, int K, float scale) {
+    return levi_crossentropy_backward_acc(ctx, dlogits, probs, labels, B, K, scale, 1);
+}
+
+levi_status levi_crossentropy_backward_acc(levi_ctx *ctx, const levi_tensor *dlogits, const levi_tensor *probs,
+                                           const levi_tensor *labels, int B, int K, float scale, int accumulate) {
     const char *op = "crossentropy_backward";
     if (!dlogits) return LEVI_OK;
     if (B <= 0 || K <= 0) return levi_error(LEVI_ERR_INVALID_ARG, "%s: B=%d K=%d must be positive", op, B, K);
@@ -87,5 +92,6 @@ levi_status levi_crossentropy_backward(levi_ctx *ctx, const levi_tensor *dlogits
     ops_arg_tensor(&k, labels);
     ops_arg_int(&k, K);
     ops_arg_float(&k, scale);
+    ops_arg_int(&k, accumulate != 0);
     return ops_run_grid(&k, (size_t)K, (size_t)B, 1);
 }
