@@ -23,7 +23,10 @@
  * Threads: while the native kernel runs, the device's other worker threads
  * have nothing of this queue to run, so OpenBLAS may use as many threads as
  * the device has compute units (set once, unless OPENBLAS_NUM_THREADS or
- * OMP_NUM_THREADS says otherwise). */
+ * OMP_NUM_THREADS says otherwise). A GEMM of fewer than SMALL_MNK
+ * multiply-adds runs on one thread: handing half of it to a second thread
+ * costs more than it saves (the LEVI head's 64x128x128 products: 1 thread as
+ * fast as 2; its 64x128x256 ones gain from 2). */
 #include <cblas.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -111,6 +114,12 @@ static levi_status host_addr_of(levi_ctx *ctx, cl_mem mem, host_addr **out) {
 
 /* --- the GEMM ------------------------------------------------------------------------ */
 
+#define SMALL_MNK (1 << 21)
+
+/* OpenBLAS's thread count for the other GEMMs; 0: leave it alone (set by the
+ * environment, or no context on this path yet) */
+static atomic_int g_threads;
+
 typedef struct blas_job {
     void *mem[3];       /* the distinct buffers' addresses, in the runtime's order */
     int n_mem;
@@ -137,6 +146,11 @@ static void CL_CALLBACK run_job(void *arg) {
     }
     const float *A = base[0] + j->off_a, *B = base[1] + j->off_b;
     float *C = base[2] + j->off_c;
+    const int many = atomic_load_explicit(&g_threads, memory_order_relaxed);
+    if (many > 1) {
+        const int want = (double)j->M * j->N * j->K < SMALL_MNK ? 1 : many;
+        if (openblas_get_num_threads() != want) openblas_set_num_threads(want);
+    }
     enum CBLAS_TRANSPOSE ta = j->trans_a ? CblasTrans : CblasNoTrans, tb = j->trans_b ? CblasTrans : CblasNoTrans;
     for (int b = 0; b < j->batch; b++)
         cblas_sgemm(CblasRowMajor, ta, tb, j->M, j->N, j->K, j->alpha, A + (size_t)b * j->stride_a, j->lda,
@@ -173,6 +187,7 @@ void gemm_openblas_ctx_init(levi_ctx *ctx) {
             LEVI_DEBUG("OpenBLAS threads: %d (the compute units of '%s'; OpenBLAS had %d)", units, ctx->info.name,
                        have);
         }
+        atomic_store(&g_threads, openblas_get_num_threads());
     }
     done = 1;
     pthread_mutex_unlock(&lock);
