@@ -169,6 +169,34 @@ START_TEST(backward_write_vs_accumulate) {
 }
 END_TEST
 
+/* levi_tensor_fill (on CPU devices with OpenBLAS a native kernel): zero,
+ * -0, a value, on an offset view with its neighbours untouched; a view past
+ * its buffer is an error, not a write. */
+START_TEST(tensor_fill_exact) {
+    const size_t n = 1000, off = 37, len = 611;
+    levi_tensor all = upload_fill(n, 7.0f);
+    const float values[] = {0.0f, -0.0f, 3.25f, NAN};
+    for (size_t v = 0; v < sizeof values / sizeof values[0]; v++) {
+        int shape[1] = {(int)len};
+        levi_tensor part = levi_tensor_view(ops_ctx, all.buf, off, 1, shape);
+        ck_assert_levi_ok(levi_tensor_fill(&part, values[v]));
+        float *h = ops_download(&all, n);
+        for (size_t i = 0; i < n; i++) {
+            const int inside = i >= off && i < off + len;
+            const float want = inside ? values[v] : 7.0f;
+            ck_assert_msg(memcmp(&h[i], &want, sizeof want) == 0, "fill %g: float %zu is %g, expected %g",
+                          (double)values[v], i, (double)h[i], (double)want);
+        }
+        free(h);
+        ck_assert_levi_ok(levi_tensor_fill(&part, 7.0f));
+    }
+    int big[1] = {(int)n};
+    levi_tensor past = levi_tensor_view(ops_ctx, all.buf, 1, 1, big);
+    ck_assert_int_ne(levi_tensor_fill(&past, 0.0f), LEVI_OK);
+    levi_tensor_free(&all);
+}
+END_TEST
+
 /* --- add, scale, axpy, accumulate ------------------------------------------------ */
 
 START_TEST(binary_ops) {
@@ -422,6 +450,7 @@ int main(void) {
     tcase_add_loop_test(tc, unary_ops, 0, (int)(sizeof k_unary / sizeof k_unary[0]));
     tcase_add_test(tc, gelu_accuracy_sweep);
     tcase_add_test(tc, backward_write_vs_accumulate);
+    tcase_add_test(tc, tensor_fill_exact);
     tcase_add_test(tc, binary_ops);
     tcase_add_test(tc, size_errors);
     tcase_add_test(tc, add_bias_op);

@@ -1,9 +1,12 @@
 /* Device tensors and arenas. */
 #include "levi/tensor.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "levi/gemm.h"
 
 /* A planning ctx (levi_ctx_plan_begin) counts what it would allocate. */
 static int role_of(const char *role) {
@@ -176,8 +179,51 @@ levi_status levi_tensor_copy(const levi_tensor *dst, const levi_tensor *src) {
     return LEVI_OK;
 }
 
+/* A fill as a native kernel (one buffer: its host address in the one slot). */
+typedef struct fill_job {
+    void *mem; /* cl_mem on enqueue, its host address when run */
+    size_t offset, numel;
+    float value;
+} fill_job;
+
+static void CL_CALLBACK fill_native(void *arg) {
+    const fill_job *j = arg;
+    float *p = (float *)j->mem + j->offset;
+    uint32_t bits;
+    memcpy(&bits, &j->value, sizeof bits);
+    if (!bits) {
+        memset(p, 0, j->numel * sizeof(float));
+        return;
+    }
+    for (size_t i = 0; i < j->numel; i++) p[i] = j->value;
+}
+
+/* On the OpenBLAS GEMM path (a CPU device that runs native kernels on host
+ * memory) a fill is a memset in a native kernel: PoCL's clEnqueueFillBuffer
+ * stores the pattern float by float (605 KB: 37 us against 4.5 us). A
+ * sub-buffer's host address is not portable (PoCL passes its parent's): such
+ * fills stay clEnqueueFillBuffer. */
 levi_status levi_tensor_fill(const levi_tensor *t, float value) {
     if (!t->numel || t->ctx->plan) return LEVI_OK;
+    cl_mem parent = NULL;
+    size_t bytes = 0;
+    /* a native kernel writes host memory directly: the range is checked here, on every path */
+    LEVI_CL_CHECK(clGetMemObjectInfo(t->buf, CL_MEM_SIZE, sizeof bytes, &bytes, NULL));
+    if (t->offset + t->numel > bytes / sizeof(float))
+        return levi_error(LEVI_ERR_SHAPE, "fill: floats [%zu, %zu) of a buffer of %zu floats", t->offset,
+                          t->offset + t->numel, bytes / sizeof(float));
+    if (levi_gemm_get_path(t->ctx) == LEVI_GEMM_OPENBLAS &&
+        clGetMemObjectInfo(t->buf, CL_MEM_ASSOCIATED_MEMOBJECT, sizeof parent, &parent, NULL) == CL_SUCCESS &&
+        !parent) {
+        fill_job j = {(void *)t->buf, t->offset, t->numel, value};
+        const void *loc = &j.mem;
+        cl_event ev; /* profiling only */
+        cl_int rc = clEnqueueNativeKernel(t->ctx->queue, fill_native, &j, sizeof j, 1, &t->buf, &loc, 0, NULL,
+                                          levi_profile_event(t->ctx, &ev));
+        levi_profile_track(t->ctx, "fill (native)", &ev);
+        LEVI_CL_CHECK(rc);
+        return LEVI_OK;
+    }
     LEVI_CL_CHECK(clEnqueueFillBuffer(t->ctx->queue, t->buf, &value, sizeof value, t->offset * sizeof(float),
                                       t->numel * sizeof(float), 0, NULL, NULL));
     return LEVI_OK;
