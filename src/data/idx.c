@@ -113,8 +113,8 @@ static levi_status parse_header(const unsigned char *d, size_t len, const char *
 levi_status levi_idx_parse_images(const unsigned char *data, size_t len, const char *name, int *n, int *rows,
                                   int *cols, unsigned char **pixels) {
     *pixels = NULL;
-    unsigned dims[3];
-    size_t count;
+    unsigned dims[3] = {0, 0, 0};
+    size_t count = 0;
     LEVI_TRY(parse_header(data, len, name, 3, dims, &count));
     if (dims[1] > LEVI_PNG_MAX_SIDE || dims[2] > LEVI_PNG_MAX_SIDE)
         return levi_error(LEVI_ERR_FORMAT, "IDX file '%s': images of %ux%u, expected sides up to %d", name, dims[1],
@@ -132,8 +132,8 @@ levi_status levi_idx_parse_images(const unsigned char *data, size_t len, const c
 levi_status levi_idx_parse_labels(const unsigned char *data, size_t len, const char *name, int *n,
                                   unsigned char **labels) {
     *labels = NULL;
-    unsigned dims[1];
-    size_t count;
+    unsigned dims[1] = {0};
+    size_t count = 0;
     LEVI_TRY(parse_header(data, len, name, 1, dims, &count));
     for (size_t i = 0; i < count; i++)
         if (data[8 + i] >= 10)

@@ -83,7 +83,7 @@ static levi_status get_stats(const cJSON *o, const char *where, const char *key,
                              float *out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!v || cJSON_IsNull(v)) return LEVI_OK;
-    double vals[LEVI_PRE_MAX_CHANNELS];
+    double vals[LEVI_PRE_MAX_CHANNELS] = {0};
     int n = 0;
     if (cJSON_IsNumber(v)) {
         vals[n++] = v->valuedouble;

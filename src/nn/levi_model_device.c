@@ -119,7 +119,7 @@ levi_status levi_model_metrics_accumulate(levi_model *m, int B, int set, long st
     if (step < 0 || step > 0x7fffffffL) return levi_error(LEVI_ERR_INVALID_ARG, "step %ld is out of range", step);
     int ens = m->cfg.fusion != LEVI_FUSION_CONCAT, k = m->nadapt;
     cl_kernel kr;
-    size_t wg;
+    size_t wg = 0;
     LEVI_TRY(levi_kernel_get(m->ctx, CL_FILE, "metrics_accumulate", &kr));
     LEVI_TRY(reduce_wg(m->ctx, kr, 0, &wg)); /* one work-group */
     levi_tensor st = state_view(m, set), lo = VIEW(m->losses, B), co = VIEW(m->correct, B);
@@ -226,7 +226,7 @@ levi_status model_ensemble_backward(levi_model *m, int B, int split) {
     levi_tensor ll = VIEW(m->logits_l[0], B), da = levi_params_grad(&m->P, m->alpha);
     cl_kernel kr;
     LEVI_TRY(levi_kernel_get(m->ctx, CL_FILE, "ensemble_alpha_backward", &kr));
-    size_t wg;
+    size_t wg = 0;
     LEVI_TRY(reduce_wg(m->ctx, kr, 0, &wg)); /* one work-group */
     cl_uint a = 0;
     LEVI_TRY(arg_t(kr, &a, &da));
@@ -278,7 +278,7 @@ levi_status model_step_device(levi_model *m, const levi_grad_group *g, int ng, c
         LEVI_TRY(arg_int(kr, &a, (int)gr2));
         LEVI_TRY(launch_groups(ctx, kr, gr1 + gr2, 1));
     } else {
-        size_t wg;
+        size_t wg = 0;
         LEVI_TRY(levi_kernel_get(ctx, CL_FILE, "clip_sumsq2", &kr));
         LEVI_TRY(reduce_wg(ctx, kr, n1 > n2 ? n1 : n2, &wg));
         gr1 = (n1 + wg - 1) / wg, gr2 = (n2 + wg - 1) / wg;

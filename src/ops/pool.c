@@ -25,7 +25,7 @@ static void arg_window(ops_kernel *kn, int H, int W, int k, int st, int OH, int 
 /* out (B,C,OH,OW) = pool(inp (B,C,H,W)); kernel maxpool_forward or avgpool_forward */
 static levi_status pool_forward(levi_ctx *ctx, const char *name, const levi_tensor *out, const levi_tensor *inp,
                                 int B, int C, int H, int W, int k, int st) {
-    int OH, OW;
+    int OH = 0, OW = 0;
     LEVI_TRY(pool_shape(name, B, C, H, W, k, st, &OH, &OW));
     LEVI_TRY(ops_need(name, "input", inp, (size_t)B * C * H * W));
     LEVI_TRY(ops_need(name, "output", out, (size_t)B * C * OH * OW));
@@ -54,7 +54,7 @@ levi_status levi_avgpool_forward(levi_ctx *ctx, const levi_tensor *out, const le
 static levi_status pool_backward(levi_ctx *ctx, const char *name, const levi_tensor *dinp, const levi_tensor *dout,
                                  const levi_tensor *inp, int B, int C, int H, int W, int k, int st) {
     if (!dinp) return LEVI_OK;
-    int OH, OW;
+    int OH = 0, OW = 0;
     LEVI_TRY(pool_shape(name, B, C, H, W, k, st, &OH, &OW));
     size_t nin = (size_t)B * C * H * W;
     LEVI_TRY(ops_need(name, "dinp", dinp, nin));
