@@ -15,7 +15,7 @@
  * outputs) holds the key of its parameters; an interrupted stage has no
  * marker and is redone from a clean folder, so Ctrl-C and a rerun never see
  * half-written files. The sizes below were measured on 2 CPU cores through
- * PoCL (see the README): the full demo fits 10 minutes, --quick 2 minutes. */
+ * PoCL (see the README): the full demo takes about 2 minutes, --quick seconds. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,7 +78,7 @@ static const char *k_usage =
     "the last finished stage.\n"
     "\n"
     "  --out DIR        output folder (default ./levi-demo)\n"
-    "  --quick          a smaller run (under a minute on 2 CPU cores instead of about 7)\n"
+    "  --quick          a smaller run (seconds on 2 CPU cores instead of about 2 minutes)\n"
     "  --size S         full | quick | tiny (tiny: seconds, for smoke tests)\n"
     "  --seed S         training seed of the methods (default 0; data and backbone stay fixed)\n"
     "  --methods LIST   comma-separated, from scratch,lp,ft,lora,levi,levi+lora\n"
