@@ -32,3 +32,23 @@ with_fault() {
 
 # names next to $1 that look like temporaries or moved-aside copies
 leftovers() { ls -d "$1".tmp* "$1".old* 2>/dev/null; }
+
+# fail MESSAGE: count a failure ($fails) and say why
+fail() {
+    echo "FAIL: $*" >&2
+    fails=$((fails + 1))
+}
+
+# expect STATUS PATTERN ARGS...: levi-cl ($L) with ARGS must exit with STATUS and
+# print PATTERN (stdout or stderr, kept in $T/out and $T/err); a failure otherwise
+expect() {
+    want=$1 pat=$2
+    shift 2
+    "$L" "$@" >"$T/out" 2>"$T/err"
+    rc=$?
+    if [ "$rc" -ne "$want" ] || ! grep -q -- "$pat" "$T/err" "$T/out"; then
+        echo "FAIL: levi-cl $* -> exit $rc (want $want, '$pat'), output:" >&2
+        cat "$T/out" "$T/err" >&2
+        fails=$((fails + 1))
+    fi
+}

@@ -13,21 +13,7 @@ F=$2
 T=$(mktemp -d "${TMPDIR:-/tmp}/levi-text-demo-XXXXXX")
 trap 'rm -rf "$T"' EXIT
 fails=0
-fail() {
-    echo "FAIL: $*" >&2
-    fails=$((fails + 1))
-}
-expect() {
-    want=$1 pat=$2
-    shift 2
-    "$L" "$@" >"$T/out" 2>"$T/err"
-    rc=$?
-    if [ "$rc" -ne "$want" ] || ! grep -q -- "$pat" "$T/err" "$T/out"; then
-        echo "FAIL: levi-cl $* -> exit $rc (want $want, '$pat'), output:" >&2
-        cat "$T/out" "$T/err" >&2
-        fails=$((fails + 1))
-    fi
-}
+. "$(dirname "$0")/cli_common.sh"
 # the tiny BERT (50 ids, 16 positions) with a vocabulary of 50 tokens
 B=$T/bert
 mkdir -p "$B" && cp -r "$F/bert_tiny/." "$B/"
