@@ -79,25 +79,31 @@ static levi_status checkpoint(levi_model *m, const levi_train_config *cfg, int e
     return st;
 }
 
+/* What the progress lines count: "texts" or "images". */
+static const char *sample_word(const levi_dataset *ds) {
+    return ds->kind == LEVI_INPUT_TOKENS ? "texts" : "images";
+}
+
 /* A bar redrawn in place (progress 1) or about four plain lines per epoch
- * (progress 2); *mark counts the plain lines printed in this epoch. */
-static void progress(const levi_train_config *cfg, int *mark, int epoch, int done, int total, double loss,
-                     double acc, double sps, double wait_pct, int last) {
+ * (progress 2) counting `what` (texts or images); *mark counts the plain
+ * lines printed in this epoch. */
+static void progress(const levi_train_config *cfg, const char *what, int *mark, int epoch, int done, int total,
+                     double loss, double acc, double sps, double wait_pct, int last) {
     if (cfg->progress == 1) {
         int w = 24, f = total ? (int)((double)done / total * w) : w;
         char bar[32];
         for (int i = 0; i < w; i++) bar[i] = i < f ? '#' : '.';
         bar[w] = '\0';
-        fprintf(stderr, "\repoch %d/%d [%s] %d/%d loss %.4f acc %.3f %.0f img/s, data wait %.0f%%%s", epoch,
-                cfg->epochs, bar, done, total, loss, acc, sps, wait_pct, last ? "\n" : "");
+        fprintf(stderr, "\repoch %d/%d [%s] %d/%d loss %.4f acc %.3f %.0f %s/s, data wait %.0f%%%s", epoch,
+                cfg->epochs, bar, done, total, loss, acc, sps, what, wait_pct, last ? "\n" : "");
         fflush(stderr);
     } else if (cfg->progress == 2 && !last) {
-        fprintf(stderr, "epoch %d/%d: %d/%d images, loss %.4f, acc %.3f, %.0f img/s\n", epoch, cfg->epochs, done,
-                total, loss, acc, sps);
+        fprintf(stderr, "epoch %d/%d: %d/%d %s, loss %.4f, acc %.3f, %.0f %s/s\n", epoch, cfg->epochs, done,
+                total, what, loss, acc, sps, what);
         (*mark)++;
     } else if (cfg->progress == 2 && last) {
-        fprintf(stderr, "epoch %d/%d: %d images, loss %.4f, acc %.3f, %.0f img/s\n", epoch, cfg->epochs, total, loss,
-                acc, sps);
+        fprintf(stderr, "epoch %d/%d: %d %s, loss %.4f, acc %.3f, %.0f %s/s\n", epoch, cfg->epochs, total, what,
+                loss, acc, sps, what);
     }
 }
 
@@ -292,9 +298,10 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
                           cfg->resume_path, start_epoch, cfg->epochs);
     const long spe = (train->n + cfg->batch - 1) / cfg->batch;
     double t0 = now_s();
+    const char *what = sample_word(train);
     if (use_cache && cfg->progress)
-        fprintf(stderr, "feature cache: computing the backbone's tap features of %d images once\n",
-                train->n + (cfg->val ? cfg->val->n : 0));
+        fprintf(stderr, "feature cache: computing the backbone's tap features of %d %s once\n",
+                train->n + (cfg->val ? cfg->val->n : 0), what);
     /* one device (the backbone stage maybe on another): the feed; data parallel: batches from the host */
     levi_feed *feed = NULL, *vfeed = NULL;
     host_src *hs = NULL;
@@ -369,7 +376,7 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
             levi_loader_stats ls;
             loader_stats(feed, hs, &ls);
             double ee = now - te, el = now - t0;
-            progress(cfg, &mark, epoch + 1, (int)mt->n, train->n, mt->loss_sum / mt->n, (double)mt->correct / mt->n,
+            progress(cfg, what, &mark, epoch + 1, (int)mt->n, train->n, mt->loss_sum / mt->n, (double)mt->correct / mt->n,
                      samples / (el > 0 ? el : 1e-9), ee > 0 ? 100 * (ls.wait_s - ls0.wait_s) / ee : 0, 0);
         }
         if (st != LEVI_OK) break;
@@ -392,14 +399,14 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
         loader_stats(feed, hs, &ls);
         double wait_s = ls.wait_s - ls0.wait_s, prep_s = ls.prepare_s - ls0.prepare_s;
         res->last_epoch_data_wait_s = wait_s;
-        progress(cfg, &mark, epoch + 1, (int)seen, train->n, res->loss, res->acc, sps,
+        progress(cfg, what, &mark, epoch + 1, (int)seen, train->n, res->loss, res->acc, sps,
                  epoch_s > 0 ? 100 * wait_s / epoch_s : 0, 1);
         double loader_ips = prep_s > 0 ? seen / prep_s * (ls.workers > 0 ? ls.workers : 1) : 0;
         double device_ips = epoch_s - wait_s > 0 ? seen / (epoch_s - wait_s) : 0;
         if (cfg->progress)
             fprintf(stderr,
-                    "epoch %d/%d: loader %.0f img/s (%d threads), device %.0f img/s, waited for data %.2f s (%.1f%%)\n",
-                    epoch + 1, cfg->epochs, loader_ips, ls.workers, device_ips, wait_s,
+                    "epoch %d/%d: loader %.0f %s/s (%d threads), device %.0f %s/s, waited for data %.2f s (%.1f%%)\n",
+                    epoch + 1, cfg->epochs, loader_ips, what, ls.workers, device_ips, what, wait_s,
                     epoch_s > 0 ? 100 * wait_s / epoch_s : 0);
         if (cfg->val) {
             levi_eval_result ev;
