@@ -17,6 +17,23 @@ void tiny_vit(levi_vit_config *c) {
     c->intermediate_size = 32;
 }
 
+/* the settings both tiny models share (adapters, LoRA, seed, two taps for LEVI), then the model */
+static levi_model *create_small(levi_ctx *hc, levi_model_config *mc, levi_method method, levi_fusion fusion,
+                                levi_backbone *bb) {
+    mc->adapter_hidden = 8;
+    mc->lora_rank = 2;
+    mc->seed = 5;
+    if (method == LEVI_METHOD_LEVI || method == LEVI_METHOD_LEVI_LORA) {
+        mc->fusion = fusion;
+        mc->ntaps = 2;
+        mc->taps[0] = 0;
+        mc->taps[1] = 2;
+    }
+    levi_model *m;
+    ck_assert_levi_ok(levi_model_create(&m, hc, mc, bb, B));
+    return m;
+}
+
 /* A model of `method` on head ctx `hc` with its ViT backbone on `bc`. */
 levi_model *tiny_model(levi_ctx *hc, levi_ctx *bc, levi_method method, levi_fusion fusion) {
     levi_vit_config vc;
@@ -34,18 +51,7 @@ levi_model *tiny_model(levi_ctx *hc, levi_ctx *bc, levi_method method, levi_fusi
     mc.num_classes = K;
     mc.height = mc.width = IMG;
     mc.task.hidden = 8;
-    mc.adapter_hidden = 8;
-    mc.lora_rank = 2;
-    mc.seed = 5;
-    if (method == LEVI_METHOD_LEVI || method == LEVI_METHOD_LEVI_LORA) {
-        mc.fusion = fusion;
-        mc.ntaps = 2;
-        mc.taps[0] = 0;
-        mc.taps[1] = 2;
-    }
-    levi_model *m;
-    ck_assert_levi_ok(levi_model_create(&m, hc, &mc, bb, B));
-    return m;
+    return create_small(hc, &mc, method, fusion, bb);
 }
 
 void batch(float *x, float *y, unsigned seed) {
@@ -109,18 +115,7 @@ levi_model *tiny_text_model(levi_ctx *hc, levi_ctx *bc, levi_method method, levi
     mc.task.hidden = 8;
     mc.task.buckets = 97;
     mc.task.embed = 8;
-    mc.adapter_hidden = 8;
-    mc.lora_rank = 2;
-    mc.seed = 5;
-    if (method == LEVI_METHOD_LEVI || method == LEVI_METHOD_LEVI_LORA) {
-        mc.fusion = fusion;
-        mc.ntaps = 2;
-        mc.taps[0] = 0;
-        mc.taps[1] = 2;
-    }
-    levi_model *m;
-    ck_assert_levi_ok(levi_model_create(&m, hc, &mc, bb, B));
-    return m;
+    return create_small(hc, &mc, method, fusion, bb);
 }
 
 levi_dataset synthetic_text(int n) {
