@@ -19,7 +19,7 @@ levi_model *tiny_model(levi_ctx *hc, levi_ctx *bc, levi_method method, levi_fusi
 void batch(float *x, float *y, unsigned seed);
 /* Every trainable value (parameters of every group) on the host (malloc'ed). */
 float *params_of(levi_model *m, size_t *n);
-/* A synthetic data set of n images of the tiny model's size (owned by the caller). */
+/* A synthetic data set of n images of the tiny model's size (free with synthetic_free). */
 levi_dataset synthetic(int n);
 /* The text model of `method` (tiny BERT on `bc`, ngram task model) and n
  * texts of SEQ token ids (free with synthetic_free). */

@@ -414,8 +414,7 @@ START_TEST(feature_cache_modes_agree) {
     test_check_close_f("host-chunk vs device feature cache: weights", w[2], w[1], n, 0, 0);
     test_check_rel_f("cached vs uncached features: weights", w[1], w[0], n, 1e-5, 0);
     for (int mode = 0; mode < 3; mode++) free(w[mode]);
-    free(ds.pixels);
-    free(ds.labels);
+    synthetic_free(&ds);
 }
 END_TEST
 

@@ -46,8 +46,7 @@ START_TEST(steps_never_wait) {
     levi_dataset ds = synthetic(4 * B);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         steady_steps(&cases[i], tiny_model(g_ctx, g_ctx, cases[i].method, cases[i].fusion), &ds);
-    free(ds.pixels);
-    free(ds.labels);
+    synthetic_free(&ds);
 }
 END_TEST
 
@@ -209,8 +208,7 @@ START_TEST(train_log_never_waits) {
     levi_model_free(m);
     remove(log);
     free(dir);
-    free(ds.pixels);
-    free(ds.labels);
+    synthetic_free(&ds);
 }
 END_TEST
 
@@ -248,8 +246,7 @@ START_TEST(train_log_stops_at_the_first_bad_step) {
     levi_model_free(m);
     remove(log);
     free(dir);
-    free(ds.pixels);
-    free(ds.labels);
+    synthetic_free(&ds);
 }
 END_TEST
 
@@ -305,8 +302,7 @@ START_TEST(host_modes_count_their_syncs) {
     levi_ctx_destroy(c2);
     remove(log);
     free(dir);
-    free(ds.pixels);
-    free(ds.labels);
+    synthetic_free(&ds);
 }
 END_TEST
 
