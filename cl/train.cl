@@ -1,4 +1,5 @@
-/* The training engine's own kernels: metrics that stay on the device, the
+/* The training engine's own kernels: AdamW and the gradient norm over one
+ * flat buffer (src/ops/optim.c), metrics that stay on the device, the
  * global-norm clip and AdamW over the trainable groups in one launch each,
  * LEVI's ensemble weights and their gradient, and row gathers for inputs and
  * features that live on the device.
@@ -75,6 +76,77 @@ __kernel void metrics_accumulate(__global float *state, const ulong state_off, _
     r[1] = sc[0];
 }
 
+/* AdamW, decoupled weight decay, on item i of params, m, v with gradient g;
+ * bc1 = 1 - beta1^t, bc2 = 1 - beta2^t (computed on the host in double). */
+static void adamw_item(__global float *params, __global float *m, __global float *v, const size_t i, const float g,
+                       const float lr, const float beta1, const float beta2, const float eps,
+                       const float weight_decay, const float bc1, const float bc2) {
+    const float mi = beta1 * m[i] + (1.0f - beta1) * g;
+    const float vi = beta2 * v[i] + (1.0f - beta2) * g * g;
+    m[i] = mi;
+    v[i] = vi;
+    const float p = params[i];
+    params[i] = p - lr * ((mi / bc1) / (sqrt(vi / bc2) + eps) + weight_decay * p);
+}
+
+/* Σ x² over chunk g of chunks contiguous chunks of x (n), with 16-wide vector
+ * loads and accumulators (a CPU runs a work-group as a loop on one thread, so
+ * a tree over a large group costs more than the sum). */
+static float sumsq_chunk(__global const float *x, const size_t n, const int chunks, const int g) {
+    const size_t len = ((n + chunks - 1) / chunks + 15) / 16 * 16;
+    const size_t start = (size_t)g * len, end = start + len < n ? start + len : n;
+    float16 acc16 = (float16)(0.0f);
+    size_t i = start;
+    for (; i + 16 <= end; i += 16) {
+        const float16 v = vload16(0, x + i);
+        acc16 += v * v;
+    }
+    const float8 a8 = acc16.lo + acc16.hi;
+    const float4 a4 = a8.lo + a8.hi;
+    float acc = (a4.x + a4.y) + (a4.z + a4.w);
+    for (; i < end; i++) acc += x[i] * x[i];
+    return acc;
+}
+
+/* AdamW over params, grads, m, v (n). */
+__kernel void adamw_update(__global float *params, const ulong p_off, __global const float *grads,
+                           const ulong g_off, __global float *m, const ulong m_off, __global float *v,
+                           const ulong v_off, const ulong n, const float lr, const float beta1, const float beta2,
+                           const float eps, const float weight_decay, const float bc1, const float bc2) {
+    const size_t i = get_global_id(0);
+    if (i >= n) return;
+    adamw_item(params + p_off, m + m_off, v + v_off, i, grads[g_off + i], lr, beta1, beta2, eps, weight_decay, bc1,
+               bc2);
+}
+
+/* partials (num_groups) = per-group sums of x^2 over x (n), grid-stride loop;
+ * the host adds the partials in double. Group size: a power of two. */
+__kernel void sumsq_partials(__global float *partials, const ulong partials_off, __global const float *x,
+                             const ulong x_off, const ulong n, __local float *s) {
+    const int lid = get_local_id(0);
+    float acc = 0.0f;
+    for (size_t i = get_global_id(0); i < n; i += get_global_size(0)) {
+        const float g = x[x_off + i];
+        acc += g * g;
+    }
+    s[lid] = acc;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int off = get_local_size(0) / 2; off > 0; off >>= 1) {
+        if (lid < off) s[lid] += s[lid + off];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (lid == 0) partials[partials_off + get_group_id(0)] = s[0];
+}
+
+/* CPU devices: partials (chunks) = Σ x² over contiguous chunks of x (n), one
+ * work-item each (sumsq_chunk). */
+__kernel void sumsq_chunks(__global float *partials, const ulong partials_off, __global const float *x,
+                           const ulong x_off, const ulong n, const int chunks) {
+    const int g = get_global_id(0);
+    if (g >= chunks) return;
+    partials[partials_off + g] = sumsq_chunk(x + x_off, n, chunks, g);
+}
+
 /* partials (groups1 + groups2) = per-group Σ x² over x1 (n1), then x2 (n2):
  * group g < groups1 strides over x1 as sumsq_partials would with groups1
  * groups, the others over x2. Group size: a power of two. */
@@ -103,29 +175,15 @@ __kernel void clip_sumsq2(__global float *partials, const ulong partials_off, __
 
 /* CPU devices: as clip_sumsq2, one work-item per partial over a contiguous
  * chunk of x1 (chunks1 of them) or x2 (the others), each partial as
- * cl/optim.cl sumsq_chunks computes it (keep equal). */
+ * sumsq_chunks computes it. */
 __kernel void clip_sumsq2_chunks(__global float *partials, const ulong partials_off, __global const float *x1,
                                  const ulong x1_off, const ulong n1, const int chunks1, __global const float *x2,
                                  const ulong x2_off, const ulong n2, const int chunks2) {
     const int g = get_global_id(0);
     if (g >= chunks1 + chunks2) return;
     const int second = g >= chunks1;
-    const int chunks = second ? chunks2 : chunks1;
-    const size_t n = second ? n2 : n1;
-    __global const float *x = second ? x2 + x2_off : x1 + x1_off;
-    const size_t len = ((n + chunks - 1) / chunks + 15) / 16 * 16;
-    const size_t start = (size_t)(second ? g - chunks1 : g) * len, end = start + len < n ? start + len : n;
-    float16 acc16 = (float16)(0.0f);
-    size_t i = start;
-    for (; i + 16 <= end; i += 16) {
-        const float16 v = vload16(0, x + i);
-        acc16 += v * v;
-    }
-    const float8 a8 = acc16.lo + acc16.hi;
-    const float4 a4 = a8.lo + a8.hi;
-    float acc = (a4.x + a4.y) + (a4.z + a4.w);
-    for (; i < end; i++) acc += x[i] * x[i];
-    partials[partials_off + g] = acc;
+    partials[partials_off + g] = second ? sumsq_chunk(x2 + x2_off, n2, chunks2, g - chunks1)
+                                        : sumsq_chunk(x1 + x1_off, n1, chunks1, g);
 }
 
 /* One work-item: norm = sqrt(|g1|² + |g2|²) from the partials (each group's
@@ -183,12 +241,7 @@ __kernel void adamw_update2(__global float *p1, const ulong p1_off, __global flo
         g = scale * g;
         grads[i] = g;
     }
-    const float mi = beta1 * m[i] + (1.0f - beta1) * g;
-    const float vi = beta2 * v[i] + (1.0f - beta2) * g * g;
-    m[i] = mi;
-    v[i] = vi;
-    const float p = params[i];
-    params[i] = p - lr * ((mi / bc1) / (sqrt(vi / bc2) + eps) + weight_decay * p);
+    adamw_item(params, m, v, i, g, lr, beta1, beta2, eps, weight_decay, bc1, bc2);
 }
 
 /* w (k) = softmax(alpha (k)); one work-item. */

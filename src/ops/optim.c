@@ -1,5 +1,5 @@
 /* AdamW and global gradient-norm clipping over flat buffers: launches of
- * cl/optim.cl. */
+ * cl/train.cl. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -26,7 +26,7 @@ levi_status levi_adamw_update(levi_ctx *ctx, const levi_tensor *params, const le
     LEVI_TRY(ops_need(op, "v", v, n));
     float bc1 = (float)(1.0 - pow((double)cfg->beta1, t));
     float bc2 = (float)(1.0 - pow((double)cfg->beta2, t));
-    ops_kernel k = ops_kernel_get(ctx, "optim", "adamw_update");
+    ops_kernel k = ops_kernel_get(ctx, "train", "adamw_update");
     ops_arg_tensor(&k, params);
     ops_arg_tensor(&k, grads);
     ops_arg_tensor(&k, m);
@@ -64,7 +64,7 @@ levi_status levi_grad_clip(levi_ctx *ctx, const levi_tensor *grads, size_t n, fl
     }
     LEVI_TRY(ops_need(op, "grads", grads, n));
     size_t groups = levi_sumsq_chunks(ctx, n);
-    ops_kernel k = ops_kernel_get(ctx, "optim", groups ? "sumsq_chunks" : "sumsq_partials");
+    ops_kernel k = ops_kernel_get(ctx, "train", groups ? "sumsq_chunks" : "sumsq_partials");
     size_t wg = groups ? 1 : ops_kernel_wg(&k, ctx->wg);
     if (!groups) {
         groups = (n + wg - 1) / wg;
