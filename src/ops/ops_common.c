@@ -56,13 +56,9 @@ levi_status ops_run(ops_kernel *k, cl_uint dims, const size_t *global, const siz
     return levi_launch(k->ctx, k->k, dims, global, local);
 }
 
-/* Items per work-group of an elementwise launch over n items (GPUs: the
- * default size; CPU devices: large groups, see levi_group_1d). */
-static size_t elementwise_group(const levi_ctx *ctx, size_t n) { return levi_group_1d(ctx, n); }
-
 levi_status ops_run_1d(ops_kernel *k, size_t n) {
     if (k->st != LEVI_OK || n == 0) return k->st;
-    size_t local = elementwise_group(k->ctx, n), global = (n + local - 1) / local * local;
+    size_t local = levi_group_1d(k->ctx, n), global = (n + local - 1) / local * local;
     return levi_launch(k->ctx, k->k, 1, &global, &local);
 }
 
@@ -87,7 +83,7 @@ levi_status ops_run_grid(ops_kernel *k, size_t cols, size_t rows, size_t depth) 
     if (k->st != LEVI_OK || !cols || !rows || !depth) return k->st;
     /* columns in groups of up to the elementwise size; on CPUs several rows
      * too (a power of two dividing rows: kernels guard only the column) */
-    const size_t want = elementwise_group(k->ctx, cols * rows * depth);
+    const size_t want = levi_group_1d(k->ctx, cols * rows * depth);
     size_t lx = 1, ly = 1;
     while (lx < cols && lx < want) lx *= 2;
     while (ops_is_cpu(k->ctx) && lx * ly * 2 <= want && rows % (ly * 2) == 0) ly *= 2;
