@@ -40,6 +40,11 @@ levi_status levi_json_get_bool(const cJSON *obj, const char *where, const char *
  * error); the caller frees *out with cJSON_Delete. */
 levi_status levi_json_parse_object(const char *text, const char *name, cJSON **out);
 
+/* The float's shortest decimal form that reads back as the same float, as a
+ * double (0.485f -> 0.485, not 0.485000014; 1e-12f -> 1e-12), so a value
+ * written to JSON parses back to the same float and reads naturally. */
+double levi_json_short_float(float f);
+
 /* Serialize `json` (formatted) into a string the caller frees with free(),
  * and delete `json`; NULL when json is NULL or memory runs out. */
 char *levi_json_take_text(cJSON *json);

@@ -178,18 +178,6 @@ levi_status levi_preprocess_for_model(levi_preprocess *p, const char *json, cons
     return levi_preprocess_parse(p, json, name, channels, height, width);
 }
 
-/* The float's shortest decimal form that reads back as the same float
- * (0.485f → 0.485, not 0.485000014), so parse(json(p)) gives p back. */
-static double short_float(float f) {
-    char buf[32];
-    for (int digits = 6; digits < 9; digits++) {
-        snprintf(buf, sizeof buf, "%.*g", digits, (double)f);
-        if ((float)strtod(buf, NULL) == f) return strtod(buf, NULL);
-    }
-    snprintf(buf, sizeof buf, "%.9g", (double)f);
-    return strtod(buf, NULL);
-}
-
 char *levi_preprocess_json(const levi_preprocess *p) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
@@ -212,8 +200,8 @@ char *levi_preprocess_json(const levi_preprocess *p) {
     cJSON_AddBoolToObject(o, "do_normalize", p->do_normalize);
     cJSON *m = cJSON_AddArrayToObject(o, "image_mean"), *sd = cJSON_AddArrayToObject(o, "image_std");
     for (int c = 0; c < p->channels; c++) {
-        cJSON_AddItemToArray(m, cJSON_CreateNumber(short_float(p->image_mean[c])));
-        cJSON_AddItemToArray(sd, cJSON_CreateNumber(short_float(p->image_std[c])));
+        cJSON_AddItemToArray(m, cJSON_CreateNumber(levi_json_short_float(p->image_mean[c])));
+        cJSON_AddItemToArray(sd, cJSON_CreateNumber(levi_json_short_float(p->image_std[c])));
     }
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);

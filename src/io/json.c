@@ -2,6 +2,7 @@
  * file and the field, and atomic writes. */
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -151,6 +152,16 @@ levi_status levi_json_parse_object(const char *text, const char *name, cJSON **o
     cJSON_Delete(*out);
     *out = NULL;
     return levi_error(LEVI_ERR_FORMAT, "%s: not a JSON object", name);
+}
+
+double levi_json_short_float(float f) {
+    char buf[32];
+    for (int digits = 6; digits < 9; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, (double)f);
+        if ((float)strtod(buf, NULL) == f) return strtod(buf, NULL);
+    }
+    snprintf(buf, sizeof buf, "%.9g", (double)f);
+    return strtod(buf, NULL);
 }
 
 char *levi_json_take_text(cJSON *json) {

@@ -68,9 +68,7 @@ char *levi_bert_config_json(const levi_bert_config *c) {
     cJSON_AddNumberToObject(o, "intermediate_size", c->intermediate_size);
     cJSON_AddNumberToObject(o, "max_position_embeddings", c->max_position_embeddings);
     cJSON_AddNumberToObject(o, "type_vocab_size", c->type_vocab_size);
-    char eps[32];
-    snprintf(eps, sizeof eps, "%.7g", (double)c->layer_norm_eps);
-    cJSON_AddNumberToObject(o, "layer_norm_eps", strtod(eps, NULL));
+    cJSON_AddNumberToObject(o, "layer_norm_eps", levi_json_short_float(c->layer_norm_eps));
     cJSON_AddStringToObject(o, "pooling", c->pooling == LEVI_POOL_MEAN ? "mean" : "cls");
     return levi_json_take_text(o);
 }

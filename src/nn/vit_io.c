@@ -79,13 +79,6 @@ levi_status levi_vit_config_parse(levi_vit_config *c, const char *json_text, con
     return st;
 }
 
-/* A float as the double of its shortest decimal form (0.1f → 0.1, not 0.100000001). */
-static double short_float(float f) {
-    char buf[32];
-    snprintf(buf, sizeof buf, "%.7g", (double)f);
-    return strtod(buf, NULL);
-}
-
 static cJSON *config_obj(const levi_vit_config *c) {
     cJSON *o = cJSON_CreateObject();
     cJSON *arch = cJSON_AddArrayToObject(o, "architectures");
@@ -95,12 +88,12 @@ static cJSON *config_obj(const levi_vit_config *c) {
     cJSON_AddStringToObject(o, "hidden_act", "gelu");
     cJSON_AddNumberToObject(o, "hidden_dropout_prob", 0.0);
     cJSON_AddNumberToObject(o, "hidden_size", c->hidden_size);
-    cJSON_AddNumberToObject(o, "image_mean", short_float(c->image_mean));
+    cJSON_AddNumberToObject(o, "image_mean", levi_json_short_float(c->image_mean));
     cJSON_AddNumberToObject(o, "image_size", c->image_size);
-    cJSON_AddNumberToObject(o, "image_std", short_float(c->image_std));
+    cJSON_AddNumberToObject(o, "image_std", levi_json_short_float(c->image_std));
     cJSON_AddNumberToObject(o, "initializer_range", 0.02);
     cJSON_AddNumberToObject(o, "intermediate_size", c->intermediate_size);
-    cJSON_AddNumberToObject(o, "layer_norm_eps", short_float(c->layer_norm_eps)); /* 1e-12, not 9.99999996e-13 */
+    cJSON_AddNumberToObject(o, "layer_norm_eps", levi_json_short_float(c->layer_norm_eps)); /* 1e-12, not 9.99999996e-13 */
     cJSON_AddStringToObject(o, "model_type", "vit");
     cJSON_AddNumberToObject(o, "num_attention_heads", c->num_attention_heads);
     cJSON_AddNumberToObject(o, "num_channels", c->num_channels);
@@ -122,8 +115,8 @@ static cJSON *preprocessor_obj(const levi_vit_config *c) {
     cJSON_AddStringToObject(o, "image_processor_type", "ViTImageProcessor");
     cJSON *m = cJSON_AddArrayToObject(o, "image_mean"), *s = cJSON_AddArrayToObject(o, "image_std");
     for (int i = 0; i < c->num_channels; i++) {
-        cJSON_AddItemToArray(m, cJSON_CreateNumber(short_float(c->image_mean)));
-        cJSON_AddItemToArray(s, cJSON_CreateNumber(short_float(c->image_std)));
+        cJSON_AddItemToArray(m, cJSON_CreateNumber(levi_json_short_float(c->image_mean)));
+        cJSON_AddItemToArray(s, cJSON_CreateNumber(levi_json_short_float(c->image_std)));
     }
     cJSON_AddNumberToObject(o, "resample", 2);
     cJSON_AddNumberToObject(o, "rescale_factor", 1.0 / 255.0);
