@@ -1,9 +1,22 @@
 /* Texts to the (ids, mask) rows a BERT backbone reads. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "levi/text.h"
+
+/* One text's ids in row[0..*count), row holding T + 1 (the extra slot shows
+ * a text that needs more): a longer text keeps its first T - 1 pieces and its
+ * last ([SEP]), and *truncated counts it. */
+static levi_status encode_row(const levi_tokenizer *t, const char *text, int T, int32_t *row, int *count,
+                              int *truncated) {
+    LEVI_TRY(levi_tokenizer_encode(t, text, strlen(text), T + 1, row, count));
+    if (*count > T) {
+        row[T - 1] = row[*count - 1];
+        *count = T;
+        if (truncated) (*truncated)++;
+    }
+    return LEVI_OK;
+}
 
 levi_status levi_text_tokenize(const levi_tokenizer *t, const char *const *texts, int n, int T, float *ids,
                                float *mask, int *truncated) {
@@ -11,24 +24,16 @@ levi_status levi_text_tokenize(const levi_tokenizer *t, const char *const *texts
         return levi_error(LEVI_ERR_INVALID_ARG, "levi_text_tokenize: NULL argument or negative count");
     if (T < 2) return levi_error(LEVI_ERR_INVALID_ARG, "levi_text_tokenize: T must be at least 2, got %d", T);
     if (truncated) *truncated = 0;
-    /* one more slot than T: a text that needs it was truncated */
     int32_t *row = malloc((size_t)(T + 1) * sizeof *row);
     if (!row) return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
     const float pad = (float)levi_tokenizer_pad_id(t);
     levi_status st = LEVI_OK;
     for (int i = 0; i < n && st == LEVI_OK; i++) {
         int count = 0;
-        st = levi_tokenizer_encode(t, texts[i], strlen(texts[i]), T + 1, row, &count);
+        st = encode_row(t, texts[i], T, row, &count, truncated);
         if (st != LEVI_OK) {
-            char msg[512];
-            snprintf(msg, sizeof msg, "%s", levi_last_error());
-            st = levi_error(st, "text %d: %s", i, msg);
+            st = levi_error(st, "text %d: %s", i, levi_last_error());
             break;
-        }
-        if (count > T) { /* drop the last piece, keep [SEP] */
-            row[T - 1] = row[count - 1];
-            count = T;
-            if (truncated) (*truncated)++;
         }
         float *ri = ids + (size_t)i * T, *rm = mask + (size_t)i * T;
         for (int k = 0; k < T; k++) {
@@ -68,18 +73,10 @@ levi_status levi_text_dataset_tokens(levi_dataset *ds, const levi_text_dataset *
     const int pad = levi_tokenizer_pad_id(t);
     for (size_t i = 0; st == LEVI_OK && i < n; i++) {
         int count = 0;
-        /* one more slot than T: a text that needs it was truncated */
-        st = levi_tokenizer_encode(t, td->texts[i], strlen(td->texts[i]), T + 1, row, &count);
+        st = encode_row(t, td->texts[i], T, row, &count, truncated);
         if (st != LEVI_OK) {
-            char msg[512];
-            snprintf(msg, sizeof msg, "%s", levi_last_error());
-            st = levi_error(st, "row %zu: %s", i + 1, msg);
+            st = levi_error(st, "row %zu: %s", i + 1, levi_last_error());
             break;
-        }
-        if (count > T) { /* drop the last piece, keep [SEP] */
-            row[T - 1] = row[count - 1];
-            count = T;
-            if (truncated) (*truncated)++;
         }
         int *ri = ds->tokens + i * (size_t)T;
         unsigned char *rm = ds->mask + i * (size_t)T;
@@ -100,11 +97,7 @@ levi_status levi_text_load_tokens(levi_dataset *ds, const char *path, const levi
     levi_text_dataset td;
     LEVI_TRY(levi_text_load(&td, path, opt));
     levi_status st = levi_text_dataset_tokens(ds, &td, t, T, truncated);
-    if (st != LEVI_OK) {
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", levi_last_error());
-        st = levi_error(st, "%s: %s", path, msg);
-    }
+    if (st != LEVI_OK) st = levi_error(st, "%s: %s", path, levi_last_error());
     levi_text_free(&td);
     return st;
 }
