@@ -34,11 +34,7 @@ levi_status cli_text_open(cli_text *t, const char *folder, const char *what, int
     memset(t, 0, sizeof *t);
     columns(t, text_column, label_column);
     levi_status st = levi_tokenizer_load(&t->tok, folder);
-    if (st != LEVI_OK) {
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", levi_last_error());
-        return levi_error(st, "%s %s: %s", what, folder, msg);
-    }
+    if (st != LEVI_OK) return levi_error(st, "%s %s: %s", what, folder, levi_last_error());
     int max = levi_tokenizer_max_length(t->tok);
     if (seq_len > max) {
         levi_status e = levi_error(LEVI_ERR_INVALID_ARG, "--seq-len %d is above the tokenizer's limit of %d tokens (%s)",

@@ -121,12 +121,7 @@ levi_status enc_write_table(const enc_stack *s, levi_st_writer *w, const char *p
 
 levi_status enc_read_file(enc_stack *s, const levi_safetensors *st, const char *prefix, int lora, const char *path) {
     levi_status rc = enc_read_table(s, st, prefix, lora, NULL);
-    if (rc != LEVI_OK) {
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", levi_last_error());
-        rc = levi_error(rc, "%s: %s", path, msg);
-    }
-    return rc;
+    return rc == LEVI_OK ? rc : levi_error(rc, "%s: %s", path, levi_last_error());
 }
 
 const char *enc_name_prefix(const levi_safetensors *st, const char *probe, const char *model_prefix) {
