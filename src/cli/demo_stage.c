@@ -140,21 +140,6 @@ int demo_contents_ok(const cJSON *marker, const char *dir, int hash) {
     return ok;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-levi_status demo_rmtree(const char *path) {
-    struct stat st;
-    if (lstat(path, &st) != 0) return LEVI_OK;
-    if (nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
-        return levi_error(LEVI_ERR_IO, "cannot remove '%s': %s", path, strerror(errno));
-    return LEVI_OK;
-}
-
 int demo_lock(const char *path) {
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return -1;

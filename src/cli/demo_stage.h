@@ -27,9 +27,6 @@ levi_status demo_marker_write(const char *path, const char *key, cJSON *obj);
 levi_status demo_contents_add(cJSON *marker, const char *dir, int hash);
 int demo_contents_ok(const cJSON *marker, const char *dir, int hash);
 
-/* rm -rf of a folder the demo owns (missing is fine). */
-levi_status demo_rmtree(const char *path);
-
 /* An exclusive lock on `path` (created), so that two demos sharing a cache
  * folder never build the same entry at once. Returns the fd (or -1: no lock,
  * which is not fatal) and waits while another process holds it. */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "demo_stages.h"
+#include "levi/files.h"
 
 /* --- argv and the record of commands ------------------------------------------------------------ */
 
@@ -162,7 +163,7 @@ int demo_stage_data(demo_run_state *s, const cli_env *env, int k) {
         stage_cached(s, k);
     } else {
         double t0 = demo_now();
-        levi_status st = demo_rmtree(s->data_dir);
+        levi_status st = levi_rmtree(s->data_dir);
         if (st == LEVI_OK) st = levi_mkdirs(s->data_dir);
         if (st != LEVI_OK) rc = cli_fail(st);
         if (!rc) {
@@ -223,7 +224,7 @@ int demo_stage_pretrain(demo_run_state *s, const cli_env *env, int k) {
         stage_cached(s, k);
     } else {
         double t0 = demo_now();
-        levi_status st = demo_rmtree(s->backbone_dir);
+        levi_status st = levi_rmtree(s->backbone_dir);
         if (st == LEVI_OK) st = levi_mkdirs(s->backbone_dir);
         if (st != LEVI_OK) rc = cli_fail(st);
         if (!rc) {
@@ -290,7 +291,7 @@ static int run_method(demo_run_state *s, const cli_env *env, int k, const char *
         }
     }
     if (!done) {
-        levi_status st = demo_rmtree(dir);
+        levi_status st = levi_rmtree(dir);
         if (st == LEVI_OK) st = levi_mkdirs(dir);
         if (st != LEVI_OK) return cli_fail(st);
         rc = demo_run(&s->prog, k, s->stage_names[k], log, NULL, metrics, tr->n, tr->v, env);

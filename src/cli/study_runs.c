@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "levi/data.h"
+#include "levi/files.h"
 #include "study.h"
 
 #define ARGS_MAX 64
@@ -110,7 +111,7 @@ int study_make_splits(study *s, int k) {
     }
     /* the first `fit` images of every class fit the models, the next `val` select their settings */
     snprintf(tmp, sizeof tmp, "%s.tmp", dir);
-    levi_status st = demo_rmtree(tmp);
+    levi_status st = levi_rmtree(tmp);
     char src[1400], fit[1400], val[1400];
     snprintf(src, sizeof src, "%s/train", s->ds.data);
     snprintf(fit, sizeof fit, "%s/fit", tmp);
@@ -123,7 +124,7 @@ int study_make_splits(study *s, int k) {
         if (st == LEVI_OK) st = link_class(src, val, classes[c], s->fit, s->val);
     }
     if (classes) levi_class_names_free(classes, nc);
-    if (st == LEVI_OK) st = demo_rmtree(dir);
+    if (st == LEVI_OK) st = levi_rmtree(dir);
     if (st == LEVI_OK && rename(tmp, dir) != 0)
         st = levi_error(LEVI_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, dir, strerror(errno));
     if (st == LEVI_OK) {
@@ -231,7 +232,7 @@ static int train(study *s, const cli_env *env, int k, const char *label, const c
     }
     cJSON_Delete(started);
     if (rc) {
-        levi_status st = demo_rmtree(dir);
+        levi_status st = levi_rmtree(dir);
         if (st == LEVI_OK) st = levi_mkdirs(dir);
         if (st == LEVI_OK) {
             cJSON *o = cJSON_CreateObject();
