@@ -56,6 +56,9 @@ typedef struct levi_device_list {
 levi_status levi_device_list_query(levi_device_list *out);
 void levi_device_list_free(levi_device_list *list);
 
+/* Seconds on the monotonic clock (for durations and deadlines). */
+double levi_now_s(void);
+
 /* Index of the default device in `devices` (first GPU, else first), -1 if n == 0. */
 int levi_device_default(const levi_device_info *devices, int n);
 

@@ -20,8 +20,6 @@ typedef struct bench_stats {
     int reps;                      /* runs per sample */
 } bench_stats;
 
-/* Monotonic wall clock in seconds. */
-double bench_now(void);
 
 /* Warm up (one run + clFinish), then time samples of `reps` runs each, where
  * reps makes a sample last ≥ ~2 ms and the sample count (3..200) fills

@@ -49,14 +49,14 @@ static void time_loader(levi_dataset *ds, int batch, double budget, long *images
     if (levi_loader_init(&l, ds, batch, 1, 1) != LEVI_OK) return;
     size_t per = (size_t)ds->channels * ds->height * ds->width;
     float *px = malloc(sizeof(float) * per * (size_t)l.batch), *lab = malloc(sizeof(float) * (size_t)l.batch);
-    double t0 = bench_now();
+    double t0 = levi_now_s();
     for (int e = 0; px && lab; e++) {
         levi_loader_epoch(&l, e);
         int b;
         while ((b = levi_loader_next(&l, px, lab)) > 0) *images += b;
-        if (bench_now() - t0 >= budget) break;
+        if (levi_now_s() - t0 >= budget) break;
     }
-    *seconds = bench_now() - t0;
+    *seconds = levi_now_s() - t0;
     free(px);
     free(lab);
     levi_loader_free(&l);
@@ -143,11 +143,11 @@ int bench_data(int argc, char **argv) {
         levi_dataset ds;
         /* all in memory: the cache folder would turn a second decode into a file read */
         levi_load_options lo = {.limit_per_class = (int)limit, .workers = counts[k], .max_memory = (size_t)-1};
-        double t0 = bench_now();
+        double t0 = levi_now_s();
         long before = levi_image_decode_count();
         st = levi_dataset_load(&ds, dir, &pre, (int)size, (int)size, &lo);
         if (st != LEVI_OK) break;
-        add_row(doc, "decode", counts[k], levi_image_decode_count() - before, bench_now() - t0);
+        add_row(doc, "decode", counts[k], levi_image_decode_count() - before, levi_now_s() - t0);
         ds.workers = counts[k];
         long n;
         double s;

@@ -29,10 +29,10 @@ int bench_startup_child(const cli_env *env) {
     if (st == LEVI_OK) st = levi_tensor_alloc1(&c, ctx, 64 * 64);
     if (st == LEVI_OK) st = levi_scale_forward(ctx, &b, &a, 2.0f, 64 * 64);
     if (st == LEVI_OK) st = levi_finish(ctx);
-    double t_kernel = bench_now();
+    double t_kernel = levi_now_s();
     if (st == LEVI_OK) st = levi_gemm(ctx, 0, 0, 64, 64, 64, 1.0f, &a, &b, 0.0f, &c);
     if (st == LEVI_OK) st = levi_finish(ctx);
-    double t_gemm = bench_now();
+    double t_gemm = levi_now_s();
     int rc = st == LEVI_OK ? 0 : cli_fail(st);
     if (rc == 0) printf("startup %.6f %.6f %d %d\n", t_kernel, t_gemm, ctx->programs_compiled, ctx->programs_from_cache);
     levi_ctx_destroy(ctx);
@@ -80,7 +80,7 @@ static levi_status run_child(const cli_env *env, const char *cache_dir, int cold
     posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
     posix_spawn_file_actions_addclose(&fa, fds[0]);
     pid_t pid;
-    double t0 = bench_now();
+    double t0 = levi_now_s();
     int rc = posix_spawn(&pid, exe, &fa, NULL, argv, envp);
     posix_spawn_file_actions_destroy(&fa);
     free(envp);
@@ -139,18 +139,18 @@ levi_status bench_startup(const cli_env *env, cJSON *doc, double budget_s) {
     char *base = mkdtemp(tmpl);
     if (!base) return levi_error(LEVI_ERR_IO, "mkdtemp: %s", strerror(errno));
     bench_print_row(NULL, 0, 0);
-    double start = bench_now();
+    double start = levi_now_s();
     levi_status st = LEVI_OK;
     /* each cold run gets an empty folder; the warm runs reuse the first one */
     char first[1200] = "";
-    while (st == LEVI_OK && nc < MAXS && (nc < 1 || bench_now() - start < budget_s / 2)) {
+    while (st == LEVI_OK && nc < MAXS && (nc < 1 || levi_now_s() - start < budget_s / 2)) {
         char dir[1200];
         snprintf(dir, sizeof dir, "%s/cold%d", base, nc);
         if (!first[0]) snprintf(first, sizeof first, "%s", dir);
         st = run_child(env, dir, 1, &ck[nc], &cg[nc]);
         if (st == LEVI_OK) nc++;
     }
-    while (st == LEVI_OK && nw < MAXS && (nw < 3 || bench_now() - start < budget_s)) {
+    while (st == LEVI_OK && nw < MAXS && (nw < 3 || levi_now_s() - start < budget_s)) {
         st = run_child(env, first, 0, &wk[nw], &wg[nw]);
         if (st == LEVI_OK) nw++;
     }

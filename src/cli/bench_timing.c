@@ -6,12 +6,6 @@
 
 #include "bench.h"
 
-double bench_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -22,10 +16,10 @@ levi_status bench_time_runs(const bench_timer *tm, levi_comm *comm, double budge
     /* warm-up: compilation, allocation of CLBlast's temporaries, caches */
     LEVI_TRY(tm->run(tm->arg));
     LEVI_TRY(tm->finish(tm->arg));
-    double t0 = bench_now();
+    double t0 = levi_now_s();
     LEVI_TRY(tm->run(tm->arg));
     LEVI_TRY(tm->finish(tm->arg));
-    double one = bench_now() - t0;
+    double one = levi_now_s() - t0;
     if (one < 1e-7) one = 1e-7;
     int counts[2]; /* runs per sample, samples */
     counts[0] = (int)(2e-3 / one) + 1;
@@ -37,7 +31,7 @@ levi_status bench_time_runs(const bench_timer *tm, levi_comm *comm, double budge
     double *t = malloc(sizeof(double) * (size_t)samples);
     if (!t) return levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory");
     for (int s = 0; s < samples; s++) {
-        double a = bench_now();
+        double a = levi_now_s();
         levi_status st = LEVI_OK;
         for (int r = 0; r < reps && st == LEVI_OK; r++) st = tm->run(tm->arg);
         if (st == LEVI_OK) st = tm->finish(tm->arg);
@@ -45,7 +39,7 @@ levi_status bench_time_runs(const bench_timer *tm, levi_comm *comm, double budge
             free(t);
             return st;
         }
-        t[s] = (bench_now() - a) / reps;
+        t[s] = (levi_now_s() - a) / reps;
     }
     qsort(t, (size_t)samples, sizeof *t, cmp_double);
     out->min_s = t[0];

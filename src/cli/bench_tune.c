@@ -236,10 +236,10 @@ static levi_status time_shapes(tune_state *S, const char *const *names, int n, d
     for (int i = 0; i < n; i++) {
         int k = index_of(S, names[i]);
         bench_row row;
-        double t0 = bench_now();
+        double t0 = levi_now_s();
         LEVI_TRY(bench_gemm_shape_time(S->ctx, shape_by_name(names[i]), k_per_shape_s, &row));
-        if (i == 0) S->first_s = bench_now() - t0; /* with the program's compilation, when it is new */
-        LEVI_DEBUG("tune: %-32s %8.2f GFLOP/s, timed in %.2f s", names[i], row.value, bench_now() - t0);
+        if (i == 0) S->first_s = levi_now_s() - t0; /* with the program's compilation, when it is new */
+        LEVI_DEBUG("tune: %-32s %8.2f GFLOP/s, timed in %.2f s", names[i], row.value, levi_now_s() - t0);
         if (k >= 0) g[k] = row.value;
         logsum += log(row.value);
     }
@@ -303,7 +303,7 @@ static void publish(tune_state *S) {
     if (!choose(S, &t, &score, &own)) return;
     S->rep.defaults = own;
     S->rep.tuned = score;
-    S->rep.seconds = bench_now() - S->start;
+    S->rep.seconds = levi_now_s() - S->start;
     pthread_mutex_lock(&S->shared->mu);
     S->shared->have = 1;
     S->shared->best = t;
@@ -317,7 +317,7 @@ static void publish(tune_state *S) {
 static levi_status try_candidate(tune_state *S, const levi_tuning *t, const char *const *shapes, int nshapes,
                                  double *g, double *gflops) {
     *gflops = 0;
-    double t0 = bench_now();
+    double t0 = levi_now_s();
     levi_status st = levi_tuning_apply(S->d, t);
     for (int i = 0; i < 2 && st == LEVI_OK; i++) {
         double worst = 0;
@@ -328,7 +328,7 @@ static levi_status try_candidate(tune_state *S, const levi_tuning *t, const char
             return LEVI_OK;
         }
     }
-    S->prep_s = bench_now() - t0; /* CLBlast's compilation is in the first check */
+    S->prep_s = levi_now_s() - t0; /* CLBlast's compilation is in the first check */
     if (st == LEVI_OK) st = time_shapes(S, shapes, nshapes, g, gflops);
     if (st != LEVI_OK) {
         fprintf(stderr, "    rejected: %s\n", levi_last_error());
@@ -358,7 +358,7 @@ static levi_status candidate(tune_state *S, int direct, int n, int *more) {
     }
     t.has_xgemm = !direct, t.has_direct = direct;
     t.has_min_indirect = 1, t.min_indirect = direct ? 4096 : 1;
-    double c0 = bench_now();
+    double c0 = levi_now_s();
     fprintf(stderr, "tune: %s #%d ", direct ? "XgemmDirect" : "Xgemm", n + 1);
     if (direct) print_params(stderr, levi_xgemm_direct_param_names, t.direct, LEVI_XGEMM_DIRECT_NPARAMS);
     else print_params(stderr, levi_xgemm_param_names, t.xgemm, LEVI_XGEMM_NPARAMS);
@@ -389,7 +389,7 @@ static levi_status candidate(tune_state *S, int direct, int n, int *more) {
         }
         publish(S);
     }
-    double c = bench_now() - c0;
+    double c = levi_now_s() - c0;
     fprintf(stderr, "    (%.1f s, of which %.1f s compiling and checking)\n", c, c_first);
     if (c > S->cost) S->cost = c;
     return LEVI_OK;
@@ -397,15 +397,15 @@ static levi_status candidate(tune_state *S, int direct, int n, int *more) {
 
 /* CLBlast's own kernels forced down one path, timed on every shape. */
 static levi_status time_defaults(tune_state *S, int direct) {
-    double c0 = bench_now(), mean;
+    double c0 = levi_now_s(), mean;
     levi_tuning thr = {.has_min_indirect = 1, .min_indirect = direct ? 4096 : 1};
     LEVI_TRY(levi_tuning_apply(S->d, &thr));
     LEVI_TRY(time_shapes(S, S->all, S->nall, direct ? S->g_defdir : S->g_defind, &mean));
     if (direct) S->have_defdir = 1;
     else S->have_defind = 1;
     fprintf(stderr, "tune: CLBlast's kernels forced %s: %.2f GFLOP/s (%.1f s, of which %.1f s compiling and the first shape)\n",
-            direct ? "direct" : "indirect", mean, bench_now() - c0, S->first_s);
-    if (bench_now() - c0 > S->cost) S->cost = bench_now() - c0;
+            direct ? "direct" : "indirect", mean, levi_now_s() - c0, S->first_s);
+    if (levi_now_s() - c0 > S->cost) S->cost = levi_now_s() - c0;
     publish(S);
     return LEVI_OK;
 }
@@ -427,7 +427,7 @@ static void tune_print_choice(const tune_state *S, const levi_tuning *t) {
 }
 
 /* Room for one more step that costs about S->cost before `end`. */
-static int fits(const tune_state *S, double end) { return bench_now() + S->cost <= end; }
+static int fits(const tune_state *S, double end) { return levi_now_s() + S->cost <= end; }
 
 levi_status bench_tune_gemm(levi_ctx *ctx, double start, double budget_s, tune_shared *shared, levi_tuning *best,
                             tune_report *rep) {
@@ -456,7 +456,7 @@ levi_status bench_tune_gemm(levi_ctx *ctx, double start, double budget_s, tune_s
     if (st == LEVI_OK && fits(S, S->deadline)) st = time_defaults(S, 1);
     if (st == LEVI_OK && fits(S, S->deadline)) st = candidate(S, 0, 0, &more);
     if (st == LEVI_OK && fits(S, S->deadline)) st = candidate(S, 1, 0, &more);
-    double x_end = bench_now() + 0.5 * (S->deadline - bench_now());
+    double x_end = levi_now_s() + 0.5 * (S->deadline - levi_now_s());
     for (int n = 1; st == LEVI_OK && more && fits(S, x_end); n++) st = candidate(S, 0, n, &more);
     more = 1;
     for (int n = 1; st == LEVI_OK && more && fits(S, S->deadline); n++) st = candidate(S, 1, n, &more);
@@ -470,7 +470,7 @@ levi_status bench_tune_gemm(levi_ctx *ctx, double start, double budget_s, tune_s
     if (st == LEVI_OK) {
         S->rep.defaults = own;
         S->rep.tuned = score;
-        S->rep.seconds = bench_now() - start;
+        S->rep.seconds = levi_now_s() - start;
         tune_print_choice(S, best);
     }
     *rep = S->rep;

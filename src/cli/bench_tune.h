@@ -24,7 +24,7 @@ typedef struct tune_shared {
 } tune_shared;
 
 /* Search on ctx's device (which must have no overridden parameters yet, so
- * the defaults are CLBlast's own) until start + budget_s (bench_now()
+ * the defaults are CLBlast's own) until start + budget_s (levi_now_s()
  * clock); *best receives the chosen Xgemm + XgemmDirect + threshold set.
  * A step that starts in time may end after the budget: the caller enforces
  * the deadline with `shared`. */

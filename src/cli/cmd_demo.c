@@ -241,7 +241,7 @@ int cmd_demo(int argc, char **argv, const cli_env *env_in) {
     demo_sigint_install();
     demo_result *res = calloc((size_t)s->n_methods, sizeof *res);
     int rc = res ? 0 : cli_fail(levi_error(LEVI_ERR_HOST_MEMORY, "out of memory"));
-    double t0 = demo_now();
+    double t0 = levi_now_s();
     if (!rc) rc = demo_stage_data(s, &env, 0);
     if (!rc && !s->text) rc = demo_stage_pretrain(s, &env, 1);
     if (!rc && s->text) snprintf(s->setup_cmds + strlen(s->setup_cmds), sizeof s->setup_cmds - strlen(s->setup_cmds),
@@ -249,7 +249,7 @@ int cmd_demo(int argc, char **argv, const cli_env *env_in) {
     for (int i = 0; i < s->n_methods && !rc; i++) rc = demo_stage_method(s, &env, first + i, i, &res[i]);
     demo_sigint_restore();
     if (!rc) {
-        double total = demo_now() - t0;
+        double total = levi_now_s() - t0;
         demo_summary sum = {.size = s->size->name,
                             .seed = s->seed,
                             .dev = &dev,

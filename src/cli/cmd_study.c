@@ -325,7 +325,7 @@ int cmd_study(int argc, char **argv, const cli_env *env_in) {
             s->subdomain, s->nv, s->nlr * s->nwd, s->nsearch, s->nseeds, s->out);
 
     demo_sigint_install();
-    double t0 = demo_now();
+    double t0 = levi_now_s();
     int rc = demo_stage_data(d, &env, 0);
     if (!rc && needs_backbone) rc = demo_stage_pretrain(d, &env, 1);
     if (!rc) rc = study_make_splits(s, 2);
@@ -340,7 +340,7 @@ int cmd_study(int argc, char **argv, const cli_env *env_in) {
     }
     demo_sigint_restore();
     if (!rc) {
-        s->total_s = demo_now() - t0;
+        s->total_s = levi_now_s() - t0;
         st = study_write(s);
         if (st != LEVI_OK) rc = cli_fail(st);
         else {

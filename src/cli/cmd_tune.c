@@ -55,7 +55,7 @@ static int finish(tune_run *r, levi_tuning best, const tune_report *rep, int cut
         levi_status st = levi_tuning_save(&r->dev, &best);
         if (st != LEVI_OK) return cli_fail(st);
     }
-    printf("%d candidates in %.0f s (%d valid, %d rejected)%s\n", rep->tried, bench_now() - r->start, rep->valid,
+    printf("%d candidates in %.0f s (%d valid, %d rejected)%s\n", rep->tried, levi_now_s() - r->start, rep->valid,
            rep->rejected, cut ? "; the budget ended during the next one" : "");
     printf("GEMM geometric mean over the unbatched bench shapes: %.2f GFLOP/s with CLBlast's own kernels, %.2f tuned (%.2fx)\n",
            rep->defaults, rep->tuned, rep->tuned / rep->defaults);
@@ -71,7 +71,7 @@ static void *watchdog(void *arg) {
     double end = r->start + r->budget;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    double wait = end - bench_now();
+    double wait = end - levi_now_s();
     if (wait < 0) wait = 0;
     ts.tv_sec += (time_t)wait;
     ts.tv_nsec += (long)((wait - (double)(time_t)wait) * 1e9);
@@ -141,7 +141,7 @@ int cmd_tune(int argc, char **argv, const cli_env *env) {
         fputs(k_usage, stdout);
         return 0;
     }
-    double start = bench_now();
+    double start = levi_now_s();
     int reset = 0, show = 0, gemm = 0;
     double budget = 120;
     for (int i = 1; i < argc; i++) {

@@ -177,19 +177,13 @@ void demo_sigint_restore(void) { signal(SIGINT, SIG_DFL); }
 
 /* --- progress --------------------------------------------------------------- */
 
-double demo_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 void demo_progress_init(demo_progress *p, int n_stages) {
     memset(p, 0, sizeof *p);
     p->n_stages = n_stages;
     for (int i = 0; i < DEMO_MAX_STAGES; i++) p->actual[i] = -1;
     p->tty = isatty(STDERR_FILENO);
     p->err_fd = STDERR_FILENO;
-    p->t_start = demo_now();
+    p->t_start = levi_now_s();
 }
 
 double demo_eta(const demo_progress *p, int k, double elapsed) {
@@ -260,7 +254,7 @@ typedef struct heartbeat {
 } heartbeat;
 
 static void heartbeat_line(heartbeat *h, int final) {
-    double el = demo_now() - h->t0;
+    double el = levi_now_s() - h->t0;
     char e[32], eta[32], m[96] = "";
     demo_fmt_time(e, sizeof e, el);
     demo_fmt_time(eta, sizeof eta, demo_eta(h->p, h->k, el));
@@ -332,7 +326,7 @@ int demo_run(demo_progress *p, int k, const char *label, const char *log_path, c
     int first = p->announced != k + 1;
     if (first) {
         p->announced = k + 1;
-        p->stage_t0 = demo_now();
+        p->stage_t0 = levi_now_s();
     }
     heartbeat h = {.p = p, .k = k, .label = label, .metrics = metrics_path, .t0 = p->stage_t0};
     pthread_mutex_init(&h.mu, NULL);

@@ -54,7 +54,6 @@ typedef struct demo_progress {
 } demo_progress;
 
 void demo_progress_init(demo_progress *p, int n_stages);
-double demo_now(void);
 
 /* Seconds left after stage k (0-based) has run for `elapsed`, from the
  * estimates scaled by how fast the finished stages went. */

@@ -162,7 +162,7 @@ int demo_stage_data(demo_run_state *s, const cli_env *env, int k) {
     if (m) {
         stage_cached(s, k);
     } else {
-        double t0 = demo_now();
+        double t0 = levi_now_s();
         levi_status st = levi_rmtree(s->data_dir);
         if (st == LEVI_OK) st = levi_mkdirs(s->data_dir);
         if (st != LEVI_OK) rc = cli_fail(st);
@@ -176,11 +176,11 @@ int demo_stage_data(demo_run_state *s, const cli_env *env, int k) {
             cJSON_AddStringToObject(m, "stage", s->text ? "text-shift" : "fashion-shift");
             cJSON_AddNumberToObject(m, "limit", s->size->data_limit);
             cJSON_AddNumberToObject(m, "seed", (double)s->data_seed);
-            cJSON_AddNumberToObject(m, "seconds", demo_now() - t0);
+            cJSON_AddNumberToObject(m, "seconds", levi_now_s() - t0);
             st = demo_contents_add(m, s->data_dir, 0);
             if (st == LEVI_OK) st = demo_marker_write(marker, s->data_key, m);
             if (st != LEVI_OK) rc = cli_fail(st);
-            else stage_done(s, k, demo_now() - t0);
+            else stage_done(s, k, levi_now_s() - t0);
         }
     }
     cJSON_Delete(m);
@@ -223,7 +223,7 @@ int demo_stage_pretrain(demo_run_state *s, const cli_env *env, int k) {
     if (m) {
         stage_cached(s, k);
     } else {
-        double t0 = demo_now();
+        double t0 = levi_now_s();
         levi_status st = levi_rmtree(s->backbone_dir);
         if (st == LEVI_OK) st = levi_mkdirs(s->backbone_dir);
         if (st != LEVI_OK) rc = cli_fail(st);
@@ -235,11 +235,11 @@ int demo_stage_pretrain(demo_run_state *s, const cli_env *env, int k) {
             m = cJSON_CreateObject();
             cJSON_AddStringToObject(m, "stage", "pretrain");
             cJSON_AddStringToObject(m, "data_key", s->data_key);
-            cJSON_AddNumberToObject(m, "seconds", demo_now() - t0);
+            cJSON_AddNumberToObject(m, "seconds", levi_now_s() - t0);
             st = demo_contents_add(m, s->backbone_dir, 1);
             if (st == LEVI_OK) st = demo_marker_write(marker, s->backbone_key, m);
             if (st != LEVI_OK) rc = cli_fail(st);
-            else stage_done(s, k, demo_now() - t0);
+            else stage_done(s, k, levi_now_s() - t0);
         }
     }
     cJSON_Delete(m);
@@ -263,7 +263,7 @@ static int run_method(demo_run_state *s, const cli_env *env, int k, const char *
     snprintf(ckpt, sizeof ckpt, "%s/model.safetensors.ckpt", dir);
     snprintf(eval, sizeof eval, "%s/eval.json", dir);
     snprintf(eval_tmp, sizeof eval_tmp, "%s/eval.json.partial", dir);
-    double t0 = demo_now(), t_before = 0;
+    double t0 = levi_now_s(), t_before = 0;
     int rc = 0;
     cJSON *done = demo_marker_read(trained, key);
     if (!done && access(ckpt, R_OK) == 0 && access(metrics, R_OK) == 0) {
@@ -285,7 +285,7 @@ static int run_method(demo_run_state *s, const cli_env *env, int k, const char *
                     s->prog.n_stages, s->stage_names[k]);
             rc = 0;
             t_before = 0;
-            t0 = demo_now();
+            t0 = levi_now_s();
         } else {
             done = cJSON_CreateObject();
         }
@@ -299,7 +299,7 @@ static int run_method(demo_run_state *s, const cli_env *env, int k, const char *
         done = cJSON_CreateObject();
     }
     if (!cJSON_GetObjectItemCaseSensitive(done, "train_s")) {
-        cJSON_AddNumberToObject(done, "train_s", t_before + demo_now() - t0);
+        cJSON_AddNumberToObject(done, "train_s", t_before + levi_now_s() - t0);
         levi_status st = demo_marker_write(trained, key, done);
         if (st != LEVI_OK) {
             cJSON_Delete(done);
@@ -313,7 +313,7 @@ static int run_method(demo_run_state *s, const cli_env *env, int k, const char *
         cJSON_Delete(done);
         return stage_failed(s, k, log, rc);
     }
-    double secs = demo_now() - t0;
+    double secs = levi_now_s() - t0;
     cJSON_AddNumberToObject(done, "seconds", secs);
     char complete[1400];
     snprintf(complete, sizeof complete, "%s/complete.json", dir);

@@ -210,7 +210,7 @@ static int train(study *s, const cli_env *env, int k, const char *label, const c
         cJSON_Delete(done);
         return 0;
     }
-    double t0 = demo_now(), before = 0;
+    double t0 = levi_now_s(), before = 0;
     int rc = -1;
     char marker_key[1400];
     snprintf(marker_key, sizeof marker_key, "%s/key", dir);
@@ -227,7 +227,7 @@ static int train(study *s, const cli_env *env, int k, const char *label, const c
             fprintf(stderr, "stage %d/%d: %s — could not resume; starting the run over\n", k + 1,
                     s->ds.prog.n_stages, label);
             before = 0;
-            t0 = demo_now();
+            t0 = levi_now_s();
         }
     }
     cJSON_Delete(started);
@@ -243,7 +243,7 @@ static int train(study *s, const cli_env *env, int k, const char *label, const c
         rc = demo_run(&s->ds.prog, k, label, log, NULL, metrics, tr->n, tr->v, env);
         if (rc) return run_failed(s, k, label, log, rc);
     }
-    *train_s = before + demo_now() - t0;
+    *train_s = before + levi_now_s() - t0;
     done = cJSON_CreateObject();
     cJSON_AddNumberToObject(done, "train_s", *train_s);
     levi_status st = demo_marker_write(trained, key, done);
@@ -313,7 +313,7 @@ int study_search_run(study *s, const cli_env *env, int k, int vi, int li, int wi
     args *tr = calloc(1, sizeof *tr);
     if (!tr) return cli_fail(levi_error(LEVI_ERR_HOST_MEMORY, "out of memory"));
     train_args(s, v, tr, s->lr_s[li], s->wd_s[wi], s->max_epochs, seed, 1, dir);
-    double t0 = demo_now(), train_s = 0;
+    double t0 = levi_now_s(), train_s = 0;
     int rc = train(s, env, k, label, dir, key, tr, &train_s);
     free(tr);
     if (rc) return rc;
@@ -328,7 +328,7 @@ int study_search_run(study *s, const cli_env *env, int k, int vi, int li, int wi
     st = demo_marker_write(marker, key, m);
     cJSON_Delete(m);
     if (st != LEVI_OK) return cli_fail(st);
-    double secs = demo_now() - t0;
+    double secs = levi_now_s() - t0;
     s->ds.prog.actual[k] = secs;
     char t[32], eta[32];
     demo_fmt_time(t, sizeof t, secs);
@@ -375,7 +375,7 @@ int study_final_run(study *s, const cli_env *env, int k, int vi, int si) {
         s->ds.prog.actual[k] = -1;
         fprintf(stderr, "stage %d/%d: %s — cached\n", k + 1, s->ds.prog.n_stages, label);
     } else {
-        double t0 = demo_now(), train_s = 0;
+        double t0 = levi_now_s(), train_s = 0;
         rc = train(s, env, k, label, dir, key, tr, &train_s);
         char eval[1500], eval_tmp[1500], log[1500];
         snprintf(eval, sizeof eval, "%s/eval.json", dir);
@@ -399,7 +399,7 @@ int study_final_run(study *s, const cli_env *env, int k, int vi, int si) {
             cJSON_AddNumberToObject(m, "train_s", train_s);
             levi_status st = demo_marker_write(marker, key, m);
             if (st != LEVI_OK) rc = cli_fail(st);
-            double secs = demo_now() - t0;
+            double secs = levi_now_s() - t0;
             s->ds.prog.actual[k] = secs;
             char t[32], eta[32];
             demo_fmt_time(t, sizeof t, secs);

@@ -14,12 +14,6 @@ int levi_comm_have_mpi(void) { return 1; }
 /* MPI counts are int: long buffers go in pieces of at most this many elements. */
 #define CHUNK ((size_t)1 << 26)
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 static levi_status mpi_fail(levi_comm *c, int rc, const char *call, const char *what) {
     char msg[MPI_MAX_ERROR_STRING] = "";
     int len = 0;
@@ -34,14 +28,14 @@ static levi_status mpi_fail(levi_comm *c, int rc, const char *call, const char *
  * core between tests (a sum between live ranks is quick); after that it
  * naps, up to 1 ms, so a rank that waits on a slow one leaves it the cores. */
 static levi_status wait_req(levi_comm *c, MPI_Request *req, const char *call, const char *what) {
-    double t0 = now_s(), t;
+    double t0 = levi_now_s(), t;
     long nap_ns = 20000;
     for (;;) {
         int done = 0;
         int rc = MPI_Test(req, &done, MPI_STATUS_IGNORE);
         if (rc != MPI_SUCCESS) return mpi_fail(c, rc, call, what);
         if (done) return LEVI_OK;
-        t = now_s() - t0;
+        t = levi_now_s() - t0;
         if (t > c->timeout_s) {
             c->failed = 1;
             return levi_error(LEVI_ERR_COMM,

@@ -34,8 +34,6 @@ LEVI_DATA_HIDDEN int data_workers(int workers);
  * thread included); items are handed out in order, one at a time. */
 LEVI_DATA_HIDDEN void data_parallel_for(int n, int threads, void (*fn)(void *arg, int i, int worker), void *arg);
 
-/* Monotonic seconds. */
-LEVI_DATA_HIDDEN double data_now(void);
 
 /* One augmented image: src (h, w, C) → dst (h, w, C), flags LEVI_AUGMENT_*,
  * randomness from `rng` (a splitmix64 state). */

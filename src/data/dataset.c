@@ -50,7 +50,7 @@ static void decode_one(void *arg, int i, int worker) {
     }
     int d = atomic_fetch_add(&j->done, 1) + 1;
     if (j->progress && worker == 0) {
-        double t = data_now();
+        double t = levi_now_s();
         if (t - j->last >= 2.0) {
             j->last = t;
             fprintf(stderr, "decoding: %d/%d images, %.0f images/s\n", d, j->n, d / (t - j->t0));
@@ -74,7 +74,7 @@ static levi_status decode_all(const char *root, char *const *paths, int n, const
     }
     atomic_init(&j.failed, 0);
     atomic_init(&j.done, 0);
-    j.t0 = j.last = data_now();
+    j.t0 = j.last = levi_now_s();
     data_parallel_for(n, data_workers(opt->workers), decode_one, &j);
     levi_status st = LEVI_OK;
     int k = 0, bad = 0;

@@ -19,6 +19,7 @@
 
 #include "data_internal.h"
 #include "levi/random.h"
+#include "levi/runtime.h"
 
 #define LOADER_SLOTS 3
 
@@ -91,7 +92,7 @@ static void prepare_tokens(const levi_dataset *ds, int idx, float *x, float *mas
 static void prepare(levi_loader *l, slot *s, int k, int who) {
     loader_pool *p = l->pool_;
     const levi_dataset *ds = l->ds;
-    double t0 = data_now();
+    double t0 = levi_now_s();
     int C = ds->channels, H = ds->height, W = ds->width, idx = s->idx[k];
     size_t per = levi_dataset_sample_floats(ds);
     const unsigned char *src = ds->kind == LEVI_INPUT_TOKENS ? NULL : ds->pixels + (size_t)idx * per;
@@ -105,7 +106,7 @@ static void prepare(levi_loader *l, slot *s, int k, int who) {
     }
     if (src) levi_preprocess_normalize((const float(*)[256])p->table, src, C, H, W, s->px + (size_t)k * per);
     s->lab[k] = (float)ds->labels[idx];
-    double t = data_now() - t0;
+    double t = levi_now_s() - t0;
     pthread_mutex_lock(&p->mu);
     p->prepare_s += t;
     s->done++;
@@ -303,7 +304,7 @@ int levi_loader_next(levi_loader *l, float *images, float *labels) {
 int levi_loader_next_input(levi_loader *l, float *x, float *mask, float *labels) {
     loader_pool *p = l->pool_;
     if (l->pos >= l->ds->n) return 0;
-    double t0 = data_now();
+    double t0 = levi_now_s();
     pthread_mutex_lock(&p->mu);
     schedule(l);
     slot *s = &p->slots[p->head];
@@ -331,7 +332,7 @@ int levi_loader_next_input(levi_loader *l, float *x, float *mask, float *labels)
     l->pos += b;
     schedule(l);
     p->images += b;
-    p->wait_s += data_now() - t0;
+    p->wait_s += levi_now_s() - t0;
     pthread_mutex_unlock(&p->mu);
     return b;
 }

@@ -15,12 +15,6 @@ int data_workers(int workers) {
     return n > 0 ? (int)(n > 256 ? 256 : n) : 1;
 }
 
-double data_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 typedef struct pfor {
     atomic_int next;
     int n;

@@ -1,10 +1,12 @@
 /* Leveled logging to stderr; the level is read from LEVI_LOG once. */
 #include "levi/log.h"
+#include "levi/runtime.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
+#include <time.h>
 
 static levi_log_level g_level = LEVI_LOG_INFO;
 static char g_tag[40]; /* "rank 1" on MPI ranks other than 0 (levi_log_set_tag) */
@@ -33,4 +35,10 @@ void levi_log(levi_log_level level, const char *fmt, ...) {
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
+}
+
+double levi_now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }

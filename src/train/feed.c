@@ -40,12 +40,6 @@ struct levi_feed {
     double cache_s;
 };
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 void levi_feed_free(levi_feed *f) {
     if (!f) return;
     /* pending writes read host memory freed below */
@@ -184,7 +178,7 @@ static levi_status init(levi_feed **out, levi_model *m, const levi_dataset *ds, 
 
 /* The tap features of the whole dataset, in dataset order, once. */
 static levi_status build_cache(levi_feed *f) {
-    double t0 = now_s();
+    double t0 = levi_now_s();
     size_t n = (size_t)f->ds->n, F = (size_t)f->F, bytes = n * F * sizeof(float);
     f->resident = f->cache == 1 && bytes <= cache_budget(f->ctx);
     if (f->resident) {
@@ -225,7 +219,7 @@ static levi_status build_cache(levi_feed *f) {
     if (st == LEVI_OK && !f->resident) st = levi_finish(f->ctx);
     levi_loader_free(&pass);
     LEVI_TRY(st);
-    f->cache_s = now_s() - t0;
+    f->cache_s = levi_now_s() - t0;
     if (f->resident) return LEVI_OK;
     /* chunks: a multiple of the batch, a sixteenth of the device at most */
     size_t per = (size_t)f->batch * F * sizeof(float), rows = cache_budget(f->ctx) / 4 / per;

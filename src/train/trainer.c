@@ -36,12 +36,6 @@ float levi_train_lr(const levi_train_config *c, long t, long total) {
     return (float)lr;
 }
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 static levi_status resume(levi_model *m, const char *path, int *epoch, long *step) {
     levi_safetensors st;
     LEVI_TRY(levi_safetensors_read(path, &st));
@@ -297,7 +291,7 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
         return levi_error(LEVI_ERR_INVALID_ARG, "%s already finished epoch %d of %d: nothing to resume",
                           cfg->resume_path, start_epoch, cfg->epochs);
     const long spe = (train->n + cfg->batch - 1) / cfg->batch;
-    double t0 = now_s();
+    double t0 = levi_now_s();
     const char *what = sample_word(train);
     if (use_cache && cfg->progress)
         fprintf(stderr, "feature cache: computing the backbone's tap features of %d %s once\n",
@@ -313,7 +307,7 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
     if (st == LEVI_OK && use_cache) {
         int resident = 0;
         if (feed) levi_feed_cached(feed, &resident);
-        res->cache_build_s = now_s() - t0;
+        res->cache_build_s = levi_now_s() - t0;
         res->cached_features = 1;
         if (cfg->progress)
             fprintf(stderr, "feature cache: ready in %.1f s (%s)\n", res->cache_build_s,
@@ -331,7 +325,7 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
     steady prof;
     steady_init(&prof, m, cfg->parallel);
     for (int epoch = start_epoch; st == LEVI_OK && epoch < cfg->epochs; epoch++) {
-        double te = now_s(), last_draw = te;
+        double te = levi_now_s(), last_draw = te;
         long seen = 0, in_epoch = 0;
         int mark = 0;
         st = steplog_epoch(sl, epoch == start_epoch);
@@ -362,7 +356,7 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
             seen += b.n;
             if (in_epoch == 2 && epoch == cfg->epochs - 1) st = steady_begin(&prof);
             /* the step's values come back in batches: the log's lines and the progress with them */
-            double now = now_s();
+            double now = levi_now_s();
             steplog_step info = {step, epoch, b.n, opt.lr, now - t0, samples};
             int fresh = 0;
             if (st == LEVI_OK) st = steplog_step_done(sl, &info, &fresh);
@@ -385,14 +379,14 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
         levi_metrics mt;
         if (st == LEVI_OK) st = steplog_flush(sl, &mt);
         if (st != LEVI_OK) break;
-        double epoch_s = now_s() - te;
+        double epoch_s = levi_now_s() - te;
         if (epoch == start_epoch) res->first_epoch_s = epoch_s;
         res->last_epoch_s = epoch_s;
         res->loss = mt.n ? mt.loss_sum / mt.n : 0;
         res->acc = mt.n ? (double)mt.correct / mt.n : 0;
         res->epochs_done = epoch + 1;
         res->steps = step;
-        double el = now_s() - t0, sps = samples / (el > 0 ? el : 1e-9);
+        double el = levi_now_s() - t0, sps = samples / (el > 0 ? el : 1e-9);
         /* which side waits: time spent in levi_loader_next (waiting for the loader's threads, copying the
          * batch) against the rest of the epoch (the device, uploads, the optimizer) */
         levi_loader_stats ls;
@@ -431,7 +425,7 @@ levi_status levi_train(levi_model *m, const levi_dataset *train, const levi_trai
         if (cfg->checkpoint_path) st = checkpoint(m, cfg, epoch + 1, step);
         if (st == LEVI_OK && cfg->on_epoch) cfg->on_epoch(cfg->on_epoch_user, epoch + 1, res);
     }
-    double el = now_s() - t0;
+    double el = levi_now_s() - t0;
     res->seconds = el;
     res->samples_per_s = samples / (el > 0 ? el : 1e-9);
     steplog_free(sl);
