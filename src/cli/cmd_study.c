@@ -1,15 +1,19 @@
-/* levi-cl study: a fair comparison of methods on one fashion-shift subdomain.
+/* levi-cl study: a fair comparison of methods on one fashion-shift subdomain,
+ * or with --text on text-shift with all-MiniLM-L6-v2 (as `levi-cl demo --text`).
  *
  *   1  generate fashion-shift (the subdomain's)   cached, shared with the demo
+ *      or text-shift
  *   2  pretrain the demo's backbone                cached, shared with the demo
- *   3  carve DIR/splits/{fit,val} from `train`     (links: the first --fit images
- *                                                  of every class, then --val more)
+ *      (text: the BERT is found, not made)
+ *   3  carve DIR/splits/{fit,val} from `train`     (the first --fit rows of every
+ *                                                  class, then --val more: links to
+ *                                                  images, or lines of train.jsonl)
  *   4  search: every variant × every (lr, wd) of the grid × every search seed,
  *      trained on fit with the validation accuracy after every epoch
  *                                                 DIR/search/<variant>/lr=..,wd=..,seed=S/
  *   5  select (lr, wd, epochs) per variant by the mean validation accuracy
  *   6  final: every variant × every seed at its setting, evaluated on test-id
- *      and test-ood                               DIR/final/<variant>/seed-S/
+ *      and test-ood (text: and test-noname)      DIR/final/<variant>/seed-S/
  *   then DIR/study.json and DIR/study.md (printed too).
  *
  * Every variant gets the same grid, the same epochs and the same data, and
@@ -24,34 +28,28 @@
 
 #include "study.h"
 
-/* Study sizes on top of the demo's: images per class to fit and to validate
- * on, test images per class (0: all), the most epochs, and the grid. */
-typedef struct study_size {
-    const char *name;
-    int fit, val, eval, epochs;
-    const char *lrs, *wds;
-} study_size;
-
-static const study_size k_study_sizes[] = {
-    {"full", 500, 100, 0, 6, "3e-4,1e-3,3e-3", "0.01,0.1"},
-    {"quick", 100, 50, 100, 4, "3e-4,1e-3,3e-3", "0.01,0.1"},
-    {"tiny", 6, 3, 4, 2, "1e-3", "0.01"},
-};
-
 static const char *k_usage =
     "usage: levi-cl [--device SEL] study [--subdomain invert|edges|blur] [--seeds LIST] [--methods LIST]\n"
     "                                    [--variant 'NAME=METHOD [TRAIN OPTIONS]'] [--out DIR] [OPTIONS]\n"
+    "       levi-cl [--device SEL] study --text [--backbone DIR] [the same OPTIONS]\n"
     "\n"
-    "Compare methods fairly on the fashion-shift benchmark (the demo's data and backbone):\n"
+    "Compare methods fairly on the fashion-shift benchmark (the demo's data and backbone),\n"
+    "or with --text on text-shift with all-MiniLM-L6-v2 (the data and backbone of demo --text):\n"
     "every method picks its learning rate, weight decay and number of epochs from the same\n"
     "grid by accuracy on a validation split carved from `train` (never from a test split;\n"
     "the mean over the search seeds),\n"
     "then trains with every seed at that setting and is evaluated on `test-id` (ID) and\n"
-    "`test-ood` (OOD). Prints mean ± standard deviation over the seeds and the paired\n"
+    "`test-ood` (OOD), with --text also on `test-noname` (no package name). Prints mean ± standard deviation over the seeds and the paired\n"
     "differences (the reference minus every other method, seed by seed), and writes\n"
     "DIR/study.json and DIR/study.md. Stopped and run again, it continues where it stopped.\n"
     "\n"
     "  --subdomain S      target domain of the benchmark (default invert)\n"
+    "  --text             text-shift (Debian package descriptions by section; the package\n"
+    "                     name is a shortcut in train and test-id, shuffled in test-ood, absent\n"
+    "                     in test-noname; levi-cl data text-shift --help) with a BERT backbone;\n"
+    "                     scratch and the levi variants use the n-gram task model\n"
+    "  --backbone DIR     with --text: the BERT folder (default: $LEVI_MINILM, else\n"
+    "                     <cache>/models/all-MiniLM-L6-v2)\n"
     "  --seeds LIST       training seeds (default 0,1,2)\n"
     "  --search-seeds N   the search trains with the first N seeds and selects by the mean\n"
     "                     validation accuracy over them (default: all)\n"
@@ -61,14 +59,19 @@ static const char *k_usage =
     "                     --variant 'levi-ens=levi --fusion ensemble' (repeatable)\n"
     "  --reference NAME   the method compared with every other one (default: levi when listed,\n"
     "                     else the last one)\n"
-    "  --lrs LIST --wds LIST   the grid (default 3e-4,1e-3,3e-3 and 0.01,0.1)\n"
+    "  --lrs LIST --wds LIST   the grid (default 3e-4,1e-3,3e-3 and 0.01,0.1;\n"
+    "                     --text: 3e-5,3e-4,3e-3 and 0.01)\n"
     "  --epochs N         the most epochs (default 6); every epoch count up to N is a candidate\n"
-    "  --fit N --val N    images per class to train on / to select with (default 500 / 100)\n"
-    "  --eval-limit N     test images per class (default 0: all 1000)\n"
-    "  --batch N          (default 64)\n"
-    "  --task-model mlp|cnn  --task-hidden N   the task model of scratch and of every levi variant\n"
+    "  --fit N --val N    images (texts) per class to train on / to select with (default 500 / 100;\n"
+    "                     --text: 110 / 40 of the 150 per class of train)\n"
+    "  --eval-limit N     test images (texts) per class (default 0: all)\n"
+    "  --batch N          (default 64; --text 32)\n"
+    "  --task-model mlp|cnn|ngram  --task-hidden N   the task model of scratch and of every levi\n"
+    "                     variant (default mlp; --text: ngram, the only one for texts)\n"
     "  --size S           full | quick | tiny: the demo's data and backbone sizes and the defaults\n"
-    "                     above (quick: fit 100, val 50, 100 test images per class, 4 epochs)\n"
+    "                     above (quick: fit 100, val 50, 100 test images per class, 4 epochs;\n"
+    "                     --text quick: fit 40, val 20 of 60 texts per class, all 50 test texts\n"
+    "                     per class, 6 epochs)\n"
     "  --source DIR       Fashion-MNIST's four .gz files (default: the Debian package's)\n"
     "  --arch A           the backbone: vit-tiny (default) or vit-small (a larger one, for GPUs)\n"
     "  --out DIR          output folder (default ./levi-study)\n";
@@ -191,15 +194,19 @@ static void record_command(study *s, int argc, char **argv) {
     }
 }
 
-static levi_status parse_args(study *s, int argc, char **argv, const char **device) {
+static levi_status parse_args(study *s, int argc, char **argv, const char **device, const char **backbone) {
     const char *methods = "scratch,lp,ft,levi", *lrs = NULL, *wds = NULL, *seeds = "0,1,2", *size = "full";
-    const char *ref = NULL, *sub = "invert";
-    long fit = -1, val = -1, eval = -1, epochs = -1, batch = 64, hidden = 0, nsearch = 0;
+    const char *ref = NULL, *sub = NULL;
+    long fit = -1, val = -1, eval = -1, epochs = -1, batch = 0, hidden = 0, nsearch = 0;
     char defs[STUDY_MAX_VARIANTS][600];
     int ndefs = 0;
     s->out = "levi-study";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--text")) {
+            s->ds.text = 1;
+            continue;
+        }
         if (!v) return levi_error(LEVI_ERR_INVALID_ARG, "%s needs a value (see levi-cl study --help)", a);
         i++;
         if (!strcmp(a, "--subdomain")) sub = v;
@@ -217,9 +224,12 @@ static levi_status parse_args(study *s, int argc, char **argv, const char **devi
         else if (!strcmp(a, "--search-seeds")) LEVI_TRY(cli_parse_int(a, v, 1, STUDY_MAX_SEEDS, &nsearch));
         else if (!strcmp(a, "--task-hidden")) LEVI_TRY(cli_parse_int(a, v, 1, 65536, &hidden));
         else if (!strcmp(a, "--task-model")) {
-            if (strcmp(v, "mlp") && strcmp(v, "cnn"))
-                return levi_error(LEVI_ERR_INVALID_ARG, "--task-model: '%s' is not mlp or cnn", v);
+            if (strcmp(v, "mlp") && strcmp(v, "cnn") && strcmp(v, "ngram"))
+                return levi_error(LEVI_ERR_INVALID_ARG, "--task-model: '%s' is not mlp, cnn or ngram", v);
             s->task_model = v;
+        } else if (!strcmp(a, "--backbone")) {
+            if (!*v) return levi_error(LEVI_ERR_INVALID_ARG, "--backbone: empty folder name");
+            *backbone = v;
         } else if (!strcmp(a, "--size")) size = v;
         else if (!strcmp(a, "--source")) s->ds.source = v;
         else if (!strcmp(a, "--arch")) {
@@ -232,19 +242,37 @@ static levi_status parse_args(study *s, int argc, char **argv, const char **devi
         else return levi_error(LEVI_ERR_INVALID_ARG, "unexpected argument '%s' (see levi-cl study --help)", a);
     }
     if (!*s->out) return levi_error(LEVI_ERR_INVALID_ARG, "--out: empty folder name");
-    levi_subdomain sd;
-    LEVI_TRY(levi_subdomain_parse(sub, &sd));
-    snprintf(s->subdomain, sizeof s->subdomain, "%s", sub);
+    s->bench = s->ds.text ? &study_text_shift : &study_fashion_shift;
+    if (s->ds.text) {
+        /* text-shift has no subdomains, no ViT to pretrain and no images */
+        if (sub) return levi_error(LEVI_ERR_INVALID_ARG, "--subdomain applies to fashion-shift, not to --text");
+        if (s->ds.arch)
+            return levi_error(LEVI_ERR_INVALID_ARG, "--arch applies to fashion-shift (--text uses a pre-trained BERT)");
+        if (s->ds.source)
+            return levi_error(LEVI_ERR_INVALID_ARG, "--source applies to fashion-shift (Fashion-MNIST's files); "
+                              "--text reads the package lists of this machine");
+        if (s->task_model && strcmp(s->task_model, "ngram"))
+            return levi_error(LEVI_ERR_INVALID_ARG, "--task-model %s reads images; --text takes ngram",
+                              s->task_model);
+    } else {
+        if (*backbone)
+            return levi_error(LEVI_ERR_INVALID_ARG, "--backbone applies to --text (fashion-shift pretrains its own ViT)");
+        if (s->task_model && !strcmp(s->task_model, "ngram"))
+            return levi_error(LEVI_ERR_INVALID_ARG, "--task-model ngram reads texts; it applies to --text");
+        levi_subdomain sd;
+        LEVI_TRY(levi_subdomain_parse(sub ? sub : "invert", &sd));
+        snprintf(s->subdomain, sizeof s->subdomain, "%s", sub ? sub : "invert");
+    }
     const study_size *z = NULL;
-    for (size_t k = 0; k < sizeof k_study_sizes / sizeof *k_study_sizes; k++)
-        if (!strcmp(k_study_sizes[k].name, size)) z = &k_study_sizes[k];
-    s->ds.size = demo_size_named(size);
+    for (int k = 0; k < s->bench->nsizes; k++)
+        if (!strcmp(s->bench->sizes[k].name, size)) z = &s->bench->sizes[k];
+    s->ds.size = s->ds.text ? demo_text_size(size) : demo_size_named(size);
     if (!z || !s->ds.size) return levi_error(LEVI_ERR_INVALID_ARG, "--size: '%s' is not full, quick or tiny", size);
     s->fit = fit > 0 ? (int)fit : z->fit;
     s->val = val > 0 ? (int)val : z->val;
     s->eval_limit = eval >= 0 ? (int)eval : z->eval;
     s->max_epochs = epochs > 0 ? (int)epochs : z->epochs;
-    s->batch = (int)batch;
+    s->batch = batch > 0 ? (int)batch : z->batch;
     s->task_hidden = hidden;
     LEVI_TRY(parse_list("--lrs", lrs ? lrs : z->lrs, s->lr_s, STUDY_MAX_GRID, &s->nlr));
     LEVI_TRY(parse_list("--wds", wds ? wds : z->wds, s->wd_s, STUDY_MAX_GRID, &s->nwd));
@@ -281,7 +309,8 @@ int cmd_study(int argc, char **argv, const cli_env *env_in) {
     study *s = calloc(1, sizeof *s);
     if (!s) return cli_fail(levi_error(LEVI_ERR_HOST_MEMORY, "out of memory"));
     cli_env env = *env_in;
-    levi_status st = parse_args(s, argc, argv, &env.device);
+    const char *backbone = NULL;
+    levi_status st = parse_args(s, argc, argv, &env.device, &backbone);
     if (st != LEVI_OK) {
         fprintf(stderr, "levi-cl study: %s\n", levi_last_error());
         free(s);
@@ -290,8 +319,13 @@ int cmd_study(int argc, char **argv, const cli_env *env_in) {
     record_command(s, argc, argv);
     demo_run_state *d = &s->ds;
     d->out = s->out;
-    d->subdomain = s->subdomain;
+    d->subdomain = d->text ? NULL : s->subdomain;
     st = demo_set_paths(d);
+    int text_rows = 0, text_test;
+    if (st == LEVI_OK && d->text) {
+        st = demo_text_find_backbone(d, backbone);
+        demo_text_data_size(d, &text_rows, &text_test, &s->seq_len);
+    }
     char logs[1200];
     snprintf(logs, sizeof logs, "%s/logs", s->out);
     if (st == LEVI_OK) st = levi_mkdirs(logs);
@@ -301,18 +335,24 @@ int cmd_study(int argc, char **argv, const cli_env *env_in) {
     }
     int needs_backbone = 0;
     for (int i = 0; i < s->nv; i++) needs_backbone |= strcmp(s->v[i].method, "scratch") != 0;
+    if (d->text) needs_backbone = 0; /* found, not pretrained */
 
     /* stages: data, backbone, splits, searches, finals */
     int n_search = s->nv * s->nlr * s->nwd * s->nsearch, n = 3 + n_search + s->nv * s->nseeds;
     demo_progress_init(&d->prog, n);
-    snprintf(d->stage_names[0], sizeof d->stage_names[0], "generate fashion-shift (%s)", s->subdomain);
-    snprintf(d->stage_names[1], sizeof d->stage_names[1], "pretrain %s backbone", d->arch ? d->arch : "vit-tiny");
+    if (d->text) {
+        snprintf(d->stage_names[0], sizeof d->stage_names[0], "generate text-shift");
+        snprintf(d->stage_names[1], sizeof d->stage_names[1], "%s", "the BERT backbone (found)");
+    } else {
+        snprintf(d->stage_names[0], sizeof d->stage_names[0], "generate fashion-shift (%s)", s->subdomain);
+        snprintf(d->stage_names[1], sizeof d->stage_names[1], "pretrain %s backbone", d->arch ? d->arch : "vit-tiny");
+    }
     d->prog.est[0] = d->size->est_data_s;
     d->prog.est[1] = needs_backbone ? d->size->est_pretrain_s : 0;
-    /* a method of cost 1 trains + evaluates a demo run (train_limit images/class, train_epochs) in est_train_s */
+    /* a method of cost 1 trains + evaluates a demo run (train_limit rows/class, train_epochs) in est_train_s */
     int demo_epochs = d->size->train_epochs > 0 ? d->size->train_epochs : 5;
-    double per_epoch = d->size->est_train_s / demo_epochs * s->fit /
-                       (d->size->train_limit > 0 ? d->size->train_limit : 500);
+    int demo_rows = d->size->train_limit > 0 ? d->size->train_limit : text_rows > 0 ? text_rows : 500;
+    double per_epoch = d->size->est_train_s / demo_epochs * s->fit / demo_rows;
     int k = 3;
     for (int vi = 0; vi < s->nv; vi++)
         for (int j = 0; j < s->nlr * s->nwd * s->nsearch; j++)
@@ -320,9 +360,11 @@ int cmd_study(int argc, char **argv, const cli_env *env_in) {
     for (int vi = 0; vi < s->nv; vi++)
         for (int j = 0; j < s->nseeds; j++) d->prog.est[k++] = per_epoch * s->v[vi].cost * (s->max_epochs / 2.0 + 2);
     fprintf(stderr,
-            "levi-cl study: fashion-shift/%s, %d methods × %d grid points × %d search seeds, then × %d seeds; "
+            "levi-cl study: %s%s%s, %d methods × %d grid points × %d search seeds, then × %d seeds; "
             "output in %s\n",
-            s->subdomain, s->nv, s->nlr * s->nwd, s->nsearch, s->nseeds, s->out);
+            s->bench->name, d->text ? "" : "/", d->text ? "" : s->subdomain, s->nv, s->nlr * s->nwd, s->nsearch,
+            s->nseeds, s->out);
+    if (d->text) fprintf(stderr, "levi-cl study: backbone %s\n", d->backbone);
 
     demo_sigint_install();
     double t0 = levi_now_s();

@@ -94,19 +94,27 @@ static int fmt_stats(char *out, size_t len, stats r, int sign) {
     return snprintf(out, len, f, r.mean, r.sd, r.min, r.max);
 }
 
+/* The paired table's order: the shift first, then ID, then the rest. */
+static int paired_test(const study *s, int j) {
+    return j == 0 ? 1 : j == 1 ? 0 : j < s->bench->ntests ? j : -1;
+}
+
 static char *markdown(const study *s) {
     size_t cap = 65536, o = 0;
     char *md = malloc(cap);
     if (!md) return NULL;
+    const study_bench *b = s->bench;
+    int nt = b->ntests;
 #define P(...) (o += (size_t)snprintf(md + o, o < cap ? cap - o : 0, __VA_ARGS__))
-    P("## fashion-shift / %s: %d seeds\n\n", s->subdomain, s->nseeds);
+    if (s->ds.text) P("## %s: %d seeds\n\n", b->name, s->nseeds);
+    else P("## %s / %s: %d seeds\n\n", b->name, s->subdomain, s->nseeds);
     P("Every method chose its learning rate (");
     for (int i = 0; i < s->nlr; i++) P("%s%s", i ? ", " : "", s->lr_s[i]);
     P("), weight decay (");
     for (int i = 0; i < s->nwd; i++) P("%s%s", i ? ", " : "", s->wd_s[i]);
-    P(") and epochs (1–%d) by accuracy on a validation split of %d images per class carved from `train` "
+    P(") and epochs (1–%d) by accuracy on a validation split of %d %s per class carved from `train` "
       "(disjoint from the %d per class it trains on), ",
-      s->max_epochs, s->val, s->fit);
+      s->max_epochs, s->val, b->rows, s->fit);
     if (s->nsearch == 1) P("on seed %ld", s->seeds[0]);
     else {
         P("the mean over seeds ");
@@ -114,35 +122,49 @@ static char *markdown(const study *s) {
     }
     P("; then it trained with seeds ");
     for (int i = 0; i < s->nseeds; i++) P("%s%ld", i ? ", " : "", s->seeds[i]);
-    if (s->eval_limit > 0)
-        P(" and was evaluated on %d images per class of `test-id` and of `test-ood`.\n\n", s->eval_limit);
-    else P(" and was evaluated on all of `test-id` and `test-ood`.\n\n");
-    P("| method | lr | wd | epochs | val %% | ID %% | OOD %% | seeds |\n|---|---|---|---|---|---|---|---|\n");
+    if (s->eval_limit > 0) P(" and was evaluated on %d %s per class of ", s->eval_limit, b->rows);
+    else P(" and was evaluated on all of ");
+    for (int t = 0; t < nt; t++) P("%s`%s`", t == 0 ? "" : t + 1 < nt ? ", " : " and ", b->tests[t]);
+    P(".\n\n| method | lr | wd | epochs | val %% |");
+    for (int t = 0; t < nt; t++) P(" %s %% |", b->labels[t]);
+    P(" seeds |\n|---|---|---|---|---|");
+    for (int t = 0; t < nt; t++) P("---|");
+    P("---|\n");
     for (int vi = 0; vi < s->nv; vi++) {
         const study_variant *v = &s->v[vi];
-        double id[STUDY_MAX_SEEDS], ood[STUDY_MAX_SEEDS];
-        only_found(v->id, s->nseeds, id);
-        only_found(v->ood, s->nseeds, ood);
-        char a[96], b[96];
-        fmt_stats(a, sizeof a, stats_of(id, s->nseeds, 100), 0);
-        fmt_stats(b, sizeof b, stats_of(ood, s->nseeds, 100), 0);
-        P("| %s | %s | %s | %d | %.1f | %s | %s | %d |\n", v->name, v->sel_lr >= 0 ? s->lr_s[v->sel_lr] : "-",
-          v->sel_wd >= 0 ? s->wd_s[v->sel_wd] : "-", v->sel_epochs, 100 * v->sel_val, a, b,
-          stats_of(ood, s->nseeds, 100).n);
+        P("| %s | %s | %s | %d | %.1f |", v->name, v->sel_lr >= 0 ? s->lr_s[v->sel_lr] : "-",
+          v->sel_wd >= 0 ? s->wd_s[v->sel_wd] : "-", v->sel_epochs, 100 * v->sel_val);
+        for (int t = 0; t < nt; t++) {
+            double x[STUDY_MAX_SEEDS];
+            char a[96];
+            only_found(v->acc[t], s->nseeds, x);
+            fmt_stats(a, sizeof a, stats_of(x, s->nseeds, 100), 0);
+            P(" %s |", a);
+        }
+        double ood[STUDY_MAX_SEEDS];
+        only_found(v->acc[1], s->nseeds, ood);
+        P(" %d |\n", stats_of(ood, s->nseeds, 100).n);
     }
     P("\nmean ± sample standard deviation over seeds (min–max).\n\n");
     if (s->nv > 1) {
         const study_variant *r = &s->v[s->ref];
-        P("| paired, seed by seed | ΔOOD (points) | ΔID (points) |\n|---|---|---|\n");
+        P("| paired, seed by seed |");
+        for (int j = 0; j < nt; j++) P(" Δ%s (points) |", b->labels[paired_test(s, j)]);
+        P("\n|---|");
+        for (int j = 0; j < nt; j++) P("---|");
+        P("\n");
         for (int vi = 0; vi < s->nv; vi++) {
             if (vi == s->ref) continue;
-            double d_ood[STUDY_MAX_SEEDS], d_id[STUDY_MAX_SEEDS];
-            paired(r->ood, s->v[vi].ood, s->nseeds, d_ood);
-            paired(r->id, s->v[vi].id, s->nseeds, d_id);
-            char a[96], b[96];
-            fmt_stats(a, sizeof a, stats_of(d_ood, s->nseeds, 100), 1);
-            fmt_stats(b, sizeof b, stats_of(d_id, s->nseeds, 100), 1);
-            P("| %s − %s | %s | %s |\n", r->name, s->v[vi].name, a, b);
+            P("| %s − %s |", r->name, s->v[vi].name);
+            for (int j = 0; j < nt; j++) {
+                int t = paired_test(s, j);
+                double d[STUDY_MAX_SEEDS];
+                char a[96];
+                paired(r->acc[t], s->v[vi].acc[t], s->nseeds, d);
+                fmt_stats(a, sizeof a, stats_of(d, s->nseeds, 100), 1);
+                P(" %s |", a);
+            }
+            P("\n");
         }
         P("\n");
     }
@@ -161,7 +183,9 @@ static cJSON *json(const study *s) {
     cJSON_AddStringToObject(root, "format", "levi-study");
     cJSON_AddNumberToObject(root, "version", 1);
     cJSON_AddStringToObject(root, "command", s->command);
-    cJSON_AddStringToObject(root, "subdomain", s->subdomain);
+    cJSON_AddStringToObject(root, "benchmark", s->bench->name);
+    if (!s->ds.text) cJSON_AddStringToObject(root, "subdomain", s->subdomain);
+    else cJSON_AddNumberToObject(root, "seq_len", s->seq_len);
     cJSON_AddStringToObject(root, "data", s->ds.data);
     cJSON_AddStringToObject(root, "backbone", s->ds.backbone);
     cJSON_AddNumberToObject(root, "fit_per_class", s->fit);
@@ -205,17 +229,22 @@ static cJSON *json(const study *s) {
                 cJSON_AddNumberToObject(g, "train_s", t);
                 cJSON_AddItemToArray(search, g);
             }
-        double id[STUDY_MAX_SEEDS], ood[STUDY_MAX_SEEDS];
-        only_found(v->id, s->nseeds, id);
-        only_found(v->ood, s->nseeds, ood);
-        cJSON_AddItemToObject(m, "id_acc", stats_json(stats_of(id, s->nseeds, 100), id, s->nseeds, 100));
-        cJSON_AddItemToObject(m, "ood_acc", stats_json(stats_of(ood, s->nseeds, 100), ood, s->nseeds, 100));
+        for (int t = 0; t < s->bench->ntests; t++) {
+            double x[STUDY_MAX_SEEDS];
+            char key[40];
+            only_found(v->acc[t], s->nseeds, x);
+            snprintf(key, sizeof key, "%s_acc", s->bench->keys[t]);
+            cJSON_AddItemToObject(m, key, stats_json(stats_of(x, s->nseeds, 100), x, s->nseeds, 100));
+        }
         cJSON *runs = cJSON_AddArrayToObject(m, "runs");
         for (int si = 0; si < s->nseeds; si++) {
             cJSON *r = cJSON_CreateObject();
             cJSON_AddNumberToObject(r, "seed", (double)s->seeds[si]);
-            cJSON_AddNumberToObject(r, "id_acc", v->id[si]);
-            cJSON_AddNumberToObject(r, "ood_acc", v->ood[si]);
+            for (int t = 0; t < s->bench->ntests; t++) {
+                char key[40];
+                snprintf(key, sizeof key, "%s_acc", s->bench->keys[t]);
+                cJSON_AddNumberToObject(r, key, v->acc[t][si]);
+            }
             cJSON_AddNumberToObject(r, "train_s", v->train_s[si]);
             cJSON_AddStringToObject(r, "commands", v->cmd[si]);
             cJSON_AddItemToArray(runs, r);
@@ -226,14 +255,17 @@ static cJSON *json(const study *s) {
     const study_variant *r = &s->v[s->ref];
     for (int vi = 0; vi < s->nv; vi++) {
         if (vi == s->ref) continue;
-        double d_ood[STUDY_MAX_SEEDS], d_id[STUDY_MAX_SEEDS];
-        paired(r->ood, s->v[vi].ood, s->nseeds, d_ood);
-        paired(r->id, s->v[vi].id, s->nseeds, d_id);
         cJSON *p = cJSON_CreateObject();
         cJSON_AddStringToObject(p, "method", r->name);
         cJSON_AddStringToObject(p, "baseline", s->v[vi].name);
-        cJSON_AddItemToObject(p, "ood_diff", stats_json(stats_of(d_ood, s->nseeds, 100), d_ood, s->nseeds, 100));
-        cJSON_AddItemToObject(p, "id_diff", stats_json(stats_of(d_id, s->nseeds, 100), d_id, s->nseeds, 100));
+        for (int j = 0; j < s->bench->ntests; j++) {
+            int t = paired_test(s, j);
+            double d[STUDY_MAX_SEEDS];
+            char key[40];
+            paired(r->acc[t], s->v[vi].acc[t], s->nseeds, d);
+            snprintf(key, sizeof key, "%s_diff", s->bench->keys[t]);
+            cJSON_AddItemToObject(p, key, stats_json(stats_of(d, s->nseeds, 100), d, s->nseeds, 100));
+        }
         cJSON_AddItemToArray(pairs, p);
     }
     cJSON_AddNumberToObject(root, "total_s", s->total_s);

@@ -96,34 +96,42 @@ static levi_status link_class(const char *src, const char *dst, const char *cls,
     return st;
 }
 
+levi_status study_carve_images(const char *train, const char *fit, const char *val, int fit_per_class,
+                               int val_per_class) {
+    char **classes = NULL;
+    int nc = 0;
+    levi_status st = levi_folder_classes(train, &classes, &nc);
+    for (int c = 0; c < nc && st == LEVI_OK; c++) {
+        st = link_class(train, fit, classes[c], 0, fit_per_class);
+        if (st == LEVI_OK) st = link_class(train, val, classes[c], fit_per_class, val_per_class);
+    }
+    if (classes) levi_class_names_free(classes, nc);
+    return st;
+}
+
 int study_make_splits(study *s, int k) {
     char dir[1200], tmp[1300], marker[1300];
+    const char *ext = s->bench->ext;
     snprintf(dir, sizeof dir, "%s/splits", s->out);
     snprintf(marker, sizeof marker, "%s/complete.json", dir);
-    snprintf(s->fit_dir, sizeof s->fit_dir, "%s/fit", dir);
-    snprintf(s->val_dir, sizeof s->val_dir, "%s/val", dir);
-    demo_key(s->splits_key, "study splits v1 data=%s train=%s/train fit=%d val=%d", s->ds.data_key, s->ds.data, s->fit,
-             s->val);
+    snprintf(s->fit_dir, sizeof s->fit_dir, "%s/fit%s", dir, ext);
+    snprintf(s->val_dir, sizeof s->val_dir, "%s/val%s", dir, ext);
+    demo_key(s->splits_key, "study splits v1 data=%s train=%s/train%s fit=%d val=%d", s->ds.data_key, s->ds.data,
+             ext, s->fit, s->val);
     cJSON *m = demo_marker_read(marker, s->splits_key);
     if (m) {
         cJSON_Delete(m);
         return 0;
     }
-    /* the first `fit` images of every class fit the models, the next `val` select their settings */
+    /* the first `fit` rows of every class fit the models, the next `val` select their settings */
     snprintf(tmp, sizeof tmp, "%s.tmp", dir);
     levi_status st = levi_rmtree(tmp);
     char src[1400], fit[1400], val[1400];
     snprintf(src, sizeof src, "%s/train", s->ds.data);
     snprintf(fit, sizeof fit, "%s/fit", tmp);
     snprintf(val, sizeof val, "%s/val", tmp);
-    char **classes = NULL;
-    int nc = 0;
-    if (st == LEVI_OK) st = levi_folder_classes(src, &classes, &nc);
-    for (int c = 0; c < nc && st == LEVI_OK; c++) {
-        st = link_class(src, fit, classes[c], 0, s->fit);
-        if (st == LEVI_OK) st = link_class(src, val, classes[c], s->fit, s->val);
-    }
-    if (classes) levi_class_names_free(classes, nc);
+    if (st == LEVI_OK) st = levi_mkdirs(tmp);
+    if (st == LEVI_OK) st = s->bench->carve(src, fit, val, s->fit, s->val);
     if (st == LEVI_OK) st = levi_rmtree(dir);
     if (st == LEVI_OK && rename(tmp, dir) != 0)
         st = levi_error(LEVI_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, dir, strerror(errno));
@@ -152,8 +160,16 @@ static void train_args(const study *s, const study_variant *v, args *a, const ch
         add(a, "--backbone");
         add(a, "%s", s->ds.backbone);
     }
+    if (s->ds.text && !strcmp(v->method, "scratch")) {
+        add(a, "--tokenizer"); /* the n-gram model reads the backbone's word pieces */
+        add(a, "%s", s->ds.backbone);
+    }
     add(a, "--data");
     add(a, "%s", s->fit_dir);
+    if (s->ds.text) {
+        add(a, "--seq-len");
+        add(a, "%d", s->seq_len);
+    }
     if (with_val) {
         add(a, "--val");
         add(a, "%s", s->val_dir);
@@ -337,6 +353,21 @@ int study_search_run(study *s, const cli_env *env, int k, int vi, int li, int wi
     return 0;
 }
 
+/* The accuracy on every test split of the benchmark from eval's JSON output
+ * (the splits in the order eval was given them). */
+static levi_status read_eval(const study_bench *b, const char *path, double acc[STUDY_MAX_TESTS]) {
+    for (int t = 0; t < b->ntests; t += 2) {
+        const char *other = t + 1 < b->ntests ? b->tests[t + 1] : b->tests[t];
+        double second;
+        LEVI_TRY(demo_eval_read(path, b->tests[t], other, &acc[t], &second));
+        if (t + 1 < b->ntests) acc[t + 1] = second;
+    }
+    for (int t = 0; t < b->ntests; t++)
+        if (!(acc[t] >= 0 && acc[t] <= 1))
+            return levi_error(LEVI_ERR_FORMAT, "%s: no accuracy for %s in eval's output", path, b->tests[t]);
+    return LEVI_OK;
+}
+
 int study_final_run(study *s, const cli_env *env, int k, int vi, int si) {
     study_variant *v = &s->v[vi];
     const char *lr = s->lr_s[v->sel_lr], *wd = s->wd_s[v->sel_wd];
@@ -356,10 +387,10 @@ int study_final_run(study *s, const cli_env *env, int k, int vi, int si) {
     add(ev, "eval");
     add(ev, "--model");
     add(ev, "%s/model.safetensors", dir);
-    add(ev, "--data");
-    add(ev, "%s/test-id", s->ds.data);
-    add(ev, "--data");
-    add(ev, "%s/test-ood", s->ds.data);
+    for (int t = 0; t < s->bench->ntests; t++) {
+        add(ev, "--data");
+        add(ev, "%s/%s%s", s->ds.data, s->bench->tests[t], s->bench->ext);
+    }
     if (s->eval_limit > 0) {
         add(ev, "--limit");
         add(ev, "%d", s->eval_limit);
@@ -387,15 +418,18 @@ int study_final_run(study *s, const cli_env *env, int k, int vi, int si) {
                 rc = cli_fail(levi_error(LEVI_ERR_IO, "cannot rename '%s' onto '%s'", eval_tmp, eval));
             else if (rc) rc = run_failed(s, k, label, log, rc);
         }
-        double id = -1, ood = -1;
+        double acc[STUDY_MAX_TESTS];
         if (!rc) {
-            levi_status st = demo_eval_read(eval, "test-id", "test-ood", &id, &ood);
+            levi_status st = read_eval(s->bench, eval, acc);
             if (st != LEVI_OK) rc = cli_fail(st);
         }
         if (!rc) {
             m = cJSON_CreateObject();
-            cJSON_AddNumberToObject(m, "id_acc", id);
-            cJSON_AddNumberToObject(m, "ood_acc", ood);
+            for (int t = 0; t < s->bench->ntests; t++) {
+                char key[40];
+                snprintf(key, sizeof key, "%s_acc", s->bench->keys[t]);
+                cJSON_AddNumberToObject(m, key, acc[t]);
+            }
             cJSON_AddNumberToObject(m, "train_s", train_s);
             levi_status st = demo_marker_write(marker, key, m);
             if (st != LEVI_OK) rc = cli_fail(st);
@@ -405,15 +439,17 @@ int study_final_run(study *s, const cli_env *env, int k, int vi, int si) {
             demo_fmt_time(t, sizeof t, secs);
             demo_fmt_time(eta, sizeof eta, demo_eta(&s->ds.prog, k, secs));
             fprintf(stderr, "stage %d/%d: %s — ID %.1f%%, OOD %.1f%% — done in %s — ETA %s\n", k + 1,
-                    s->ds.prog.n_stages, label, 100 * id, 100 * ood, t, eta);
+                    s->ds.prog.n_stages, label, 100 * acc[0], 100 * acc[1], t, eta);
         }
     }
     if (m) {
-        const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "id_acc");
-        const cJSON *ood = cJSON_GetObjectItemCaseSensitive(m, "ood_acc");
+        for (int t = 0; t < s->bench->ntests; t++) {
+            char key[40];
+            snprintf(key, sizeof key, "%s_acc", s->bench->keys[t]);
+            const cJSON *a = cJSON_GetObjectItemCaseSensitive(m, key);
+            v->acc[t][si] = cJSON_IsNumber(a) ? a->valuedouble : -1;
+        }
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(m, "train_s");
-        v->id[si] = cJSON_IsNumber(id) ? id->valuedouble : -1;
-        v->ood[si] = cJSON_IsNumber(ood) ? ood->valuedouble : -1;
         v->train_s[si] = cJSON_IsNumber(t) ? t->valuedouble : -1;
     }
     cJSON_Delete(m);
