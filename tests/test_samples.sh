@@ -1,6 +1,6 @@
 #!/bin/sh
 # Smoke tests of samples/ at tiny sizes, so that they cannot rot.
-# usage: test_samples.sh study|own-data|c-api|demo LEVI_CL BUILD_DIR SOURCE_DIR
+# usage: test_samples.sh study-cli|study-text|study|own-data|c-api|demo LEVI_CL BUILD_DIR SOURCE_DIR
 # Exit 77 (skipped) when no OpenCL device exists.
 set -eu
 which=$1
@@ -141,6 +141,77 @@ assert d['search_seeds']==[0,1] and all(len(g['val_acc_per_seed'])==2 for m in d
         if "$LEVI_CL" study --size tiny $bad --out "$T/bad" 2>"$T/bad.txt"; then fail "accepted $bad"; fi
     done
     grep -q "sepia" "$T/bad.txt" || fail "the error does not name the bad subdomain"
+    ;;
+study-text)
+    # levi-cl study --text at tiny size with a tiny random BERT: the tables with the three test
+    # splits, every number finite, the splits carved from train.jsonl, a rerun from the markers,
+    # bad input
+    . "$SRC/tests/text_fixture.sh"
+    text_fixture "$T" "$SRC/tests/fixtures"
+    export LEVI_CACHE_DIR="$T/cache"
+    unset LEVI_MINILM
+    run_text() { "$LEVI_CL" study --text --size tiny --seeds 0,1 --methods scratch,lp,ft,levi \
+        --variant 'levi-ens=levi --fusion ensemble' --backbone "$T/bert" --source "$T/pk.txt" --out "$T/st" "$@"; }
+    run_text >"$T/out.txt" 2>"$T/err.txt" || { tail -n 30 "$T/err.txt"; fail "study --text exited non-zero"; }
+    cat "$T/out.txt"
+    grep -q "^## text-shift: 2 seeds" "$T/out.txt" || fail "the report is not titled text-shift"
+    grep -q "^| method | lr | wd | epochs | val % | ID % | OOD % | no-name % | seeds |\$" "$T/out.txt" ||
+        fail "the table has no ID, OOD and no-name columns"
+    for m in scratch lp ft levi levi-ens; do
+        grep -q "^| $m | 1e-3 | 0.01 | [12] | [0-9.]* | [0-9.]* ± [0-9.]* (.*) | [0-9.]* ± [0-9.]* (.*) | [0-9.]* ± [0-9.]* (.*) | 2 |\$" \
+            "$T/out.txt" || fail "no mean ± sd row over 2 seeds with three test splits for $m"
+    done
+    grep -q "^| levi − ft | [-+][0-9.]* ± [0-9.]* (.*) | [-+][0-9.]* ± [0-9.]* (.*) | [-+][0-9.]* ± [0-9.]* (" \
+        "$T/out.txt" || fail "no paired levi − ft row over OOD, ID and no-name"
+    if grep -q -i -w -E "[-+]?(nan|inf)" "$T/out.txt"; then fail "the report holds a non-finite number"; fi
+    python3 -c "
+import json, math, sys
+d = json.load(open(sys.argv[1]))
+assert d['format'] == 'levi-study' and d['benchmark'] == 'text-shift' and 'subdomain' not in d
+assert [m['name'] for m in d['methods']] == ['scratch', 'lp', 'ft', 'levi', 'levi-ens']
+def finite(x, where):
+    if isinstance(x, dict): [finite(v, where + '.' + k) for k, v in x.items()]
+    elif isinstance(x, list): [finite(v, where + '[%d]' % i) for i, v in enumerate(x)]
+    elif isinstance(x, (int, float)) and not isinstance(x, bool): assert math.isfinite(x), where
+    else: assert x is not None, where + ' is null'
+finite(d, 'study.json')
+for m in d['methods']:
+    assert len(m['runs']) == 2 and m['selected']['epochs'] >= 1, m['name']
+    for r in m['runs']:
+        for k in ('id_acc', 'ood_acc', 'noname_acc'): assert 0 <= r[k] <= 1, (m['name'], k)
+        assert 'test-noname.jsonl' in r['commands'] and '--seq-len 16' in r['commands']
+    for k in ('id_acc', 'ood_acc', 'noname_acc'): assert m[k]['n'] == 2, (m['name'], k)
+    assert ('--tokenizer' in m['runs'][0]['commands']) == (m['name'] == 'scratch')
+assert len(d['paired']) == 4 and all(len(p[k]['per_seed']) == 2 for p in d['paired']
+                                     for k in ('ood_diff', 'id_diff', 'noname_diff'))
+" "$T/st/study.json" || fail "study.json does not hold every method, run, test split and pair, all finite"
+    # the splits: the first 5 texts of every class of train.jsonl, then 3 more
+    [ "$(wc -l <"$T/st/splits/fit.jsonl")" -eq 40 ] || fail "fit split is not 5 texts x 8 classes"
+    [ "$(wc -l <"$T/st/splits/val.jsonl")" -eq 24 ] || fail "val split is not 3 texts x 8 classes"
+    [ -z "$(sort "$T/st/splits/fit.jsonl" "$T/st/splits/val.jsonl" | uniq -d)" ] ||
+        fail "a text is in both the fit and the val split"
+    run_text >"$T/out2.txt" 2>"$T/err2.txt" || fail "rerun exited non-zero"
+    # the data, 10 searches (5 methods x 2 seeds) and 10 final runs
+    [ "$(grep -c -- "— cached" "$T/err2.txt")" -eq 21 ] || fail "the rerun redid a run"
+    diff "$T/out.txt" "$T/out2.txt" >/dev/null || fail "the rerun changed the results"
+    # a grid point whose loss diverges counts as a failed setting, not as a failed study
+    "$LEVI_CL" study --text --size tiny --seeds 0 --methods ft --lrs 1e-3,10 --backbone "$T/bert" \
+        --source "$T/pk.txt" --out "$T/div" >"$T/div.txt" 2>"$T/div.err" ||
+        { tail -n 20 "$T/div.err"; fail "a diverging grid point stopped the study"; }
+    grep -q "search ft lr 10 .* diverged" "$T/div.err" || fail "the diverged run is not reported"
+    grep -q "^| ft | 1e-3 | " "$T/div.txt" || fail "the diverged learning rate was selected"
+    # bad input: exit 2 with a message naming it
+    for bad in "--subdomain edges:--subdomain" "--task-model cnn:cnn" "--arch vit-small:--arch" \
+        "--fit 8:needs 11"; do
+        # shellcheck disable=SC2086
+        if "$LEVI_CL" study --text --size tiny ${bad%%:*} --backbone "$T/bert" --source "$T/pk.txt" \
+            --out "$T/bad" 2>"$T/bad.txt"; then fail "accepted ${bad%%:*}"; fi
+        grep -q -- "${bad#*:}" "$T/bad.txt" || fail "the error for ${bad%%:*} does not name it"
+    done
+    if "$LEVI_CL" study --size tiny --backbone "$T/bert" --out "$T/bad" 2>"$T/bad.txt"; then
+        fail "accepted --backbone without --text"
+    fi
+    grep -q -- "--backbone applies to --text" "$T/bad.txt" || fail "the --backbone error does not say why"
     ;;
 *)
     fail "unknown sample '$which'"

@@ -14,27 +14,9 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/levi-text-demo-XXXXXX")
 trap 'rm -rf "$T"' EXIT
 fails=0
 . "$(dirname "$0")/cli_common.sh"
-# the tiny BERT (50 ids, 16 positions) with a vocabulary of 50 tokens
+. "$(dirname "$0")/text_fixture.sh"
+text_fixture "$T" "$F"
 B=$T/bert
-mkdir -p "$B" && cp -r "$F/bert_tiny/." "$B/"
-{
-    printf '[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n'
-    for w in doc fonts games golang perl python science sound tool number for testing a the of and to in is with \
-        data file library module program font game audio music go package documentation lib dev test ; do
-        echo "$w"
-    done
-    for w in x y z w v u t s r q p o m n k j; do echo "$w"; done
-} | head -50 >"$B/vocab.txt"
-echo '{"model_max_length": 16, "do_lower_case": true}' >"$B/tokenizer_config.json"
-# a Packages file: the eight default sections, 30 packages from 30 sources each
-for s in doc fonts games golang perl python science sound; do
-    i=0
-    while [ $i -lt 30 ]; do
-        printf 'Package: %s-%02d\nSection: %s\nSource: %s-src%02d\nDescription: %s tool number %d for testing\n\n' \
-            "$s" $i "$s" "$s" $i "$s" $i
-        i=$((i + 1))
-    done
-done >"$T/pk.txt"
 export LEVI_CACHE_DIR="$T/cache"
 REAL=${LEVI_MINILM:-}
 unset LEVI_MINILM

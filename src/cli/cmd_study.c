@@ -39,9 +39,12 @@ static const char *k_usage =
     "grid by accuracy on a validation split carved from `train` (never from a test split;\n"
     "the mean over the search seeds),\n"
     "then trains with every seed at that setting and is evaluated on `test-id` (ID) and\n"
-    "`test-ood` (OOD), with --text also on `test-noname` (no package name). Prints mean ± standard deviation over the seeds and the paired\n"
-    "differences (the reference minus every other method, seed by seed), and writes\n"
+    "`test-ood` (OOD), with --text also on `test-noname` (no package name). Prints mean ±\n"
+    "standard deviation over the seeds and the paired differences (the reference minus\n"
+    "every other method, seed by seed), and writes\n"
     "DIR/study.json and DIR/study.md. Stopped and run again, it continues where it stopped.\n"
+    "A search run whose loss becomes non-finite counts its unfinished epochs as validation\n"
+    "accuracy 0 (a learning rate too high for that method), and the study goes on.\n"
     "\n"
     "  --subdomain S      target domain of the benchmark (default invert)\n"
     "  --text             text-shift (Debian package descriptions by section; the package\n"
@@ -72,7 +75,8 @@ static const char *k_usage =
     "                     above (quick: fit 100, val 50, 100 test images per class, 4 epochs;\n"
     "                     --text quick: fit 40, val 20 of 60 texts per class, all 50 test texts\n"
     "                     per class, 6 epochs)\n"
-    "  --source DIR       Fashion-MNIST's four .gz files (default: the Debian package's)\n"
+    "  --source DIR       Fashion-MNIST's four .gz files (default: the Debian package's);\n"
+    "                     --text: a Packages file (default: apt-cache dumpavail)\n"
     "  --arch A           the backbone: vit-tiny (default) or vit-small (a larger one, for GPUs)\n"
     "  --out DIR          output folder (default ./levi-study)\n";
 
@@ -248,9 +252,6 @@ static levi_status parse_args(study *s, int argc, char **argv, const char **devi
         if (sub) return levi_error(LEVI_ERR_INVALID_ARG, "--subdomain applies to fashion-shift, not to --text");
         if (s->ds.arch)
             return levi_error(LEVI_ERR_INVALID_ARG, "--arch applies to fashion-shift (--text uses a pre-trained BERT)");
-        if (s->ds.source)
-            return levi_error(LEVI_ERR_INVALID_ARG, "--source applies to fashion-shift (Fashion-MNIST's files); "
-                              "--text reads the package lists of this machine");
         if (s->task_model && strcmp(s->task_model, "ngram"))
             return levi_error(LEVI_ERR_INVALID_ARG, "--task-model %s reads images; --text takes ngram",
                               s->task_model);

@@ -210,10 +210,23 @@ static int run_failed(study *s, int k, const char *label, const char *log, int r
     return rc == 2 ? 1 : (rc ? rc : 1);
 }
 
+/* A training run that stopped on a non-finite loss or gradient (the trainer's
+ * "training stopped"): in a search, a grid point that diverged. */
+#define STUDY_DIVERGED (-2)
+static int log_diverged(const char *log) {
+    char *text;
+    size_t len;
+    if (levi_read_file(log, &text, &len) != LEVI_OK) return 0;
+    int r = strstr(text, "is not finite") || (strstr(text, "the loss is ") && strstr(text, "training stopped"));
+    free(text);
+    return r;
+}
+
 /* Train unless trained.json in dir holds `key` (continuing an interrupted
- * run from its checkpoint); *train_s is the training time. */
+ * run from its checkpoint); *train_s is the training time. STUDY_DIVERGED
+ * when it stopped on a non-finite loss (with `diverged_ok`; else a failure). */
 static int train(study *s, const cli_env *env, int k, const char *label, const char *dir, const char *key,
-                 args *tr, double *train_s) {
+                 args *tr, double *train_s, int diverged_ok) {
     char trained[1400], ckpt[1400], metrics[1400], log[1400];
     snprintf(trained, sizeof trained, "%s/trained.json", dir);
     snprintf(ckpt, sizeof ckpt, "%s/model.safetensors.ckpt", dir);
@@ -257,6 +270,12 @@ static int train(study *s, const cli_env *env, int k, const char *label, const c
         }
         if (st != LEVI_OK) return cli_fail(st);
         rc = demo_run(&s->ds.prog, k, label, log, NULL, metrics, tr->n, tr->v, env);
+        if (rc && diverged_ok && log_diverged(log)) {
+            *train_s = levi_now_s() - t0;
+            fprintf(stderr, "stage %d/%d: %s — diverged (a non-finite loss, see %s): the epochs it did not "
+                    "finish count as validation accuracy 0\n", k + 1, s->ds.prog.n_stages, label, log);
+            return STUDY_DIVERGED;
+        }
         if (rc) return run_failed(s, k, label, log, rc);
     }
     *train_s = before + levi_now_s() - t0;
@@ -268,14 +287,17 @@ static int train(study *s, const cli_env *env, int k, const char *label, const c
     return st == LEVI_OK ? 0 : cli_fail(st);
 }
 
-/* Validation accuracy after every epoch, from the metrics file. */
-static levi_status read_val_curve(const char *path, double *val, int max_epochs) {
+/* Validation accuracy after every epoch, from the metrics file; `diverged`:
+ * a run stopped early, its missing epochs 0. */
+static levi_status read_val_curve(const char *path, double *val, int max_epochs, int diverged) {
     for (int e = 0; e < max_epochs; e++) val[e] = -1;
     char *text;
     size_t len;
-    LEVI_TRY(levi_read_file(path, &text, &len));
+    levi_status st = levi_read_file(path, &text, &len);
+    if (st != LEVI_OK && diverged) text = NULL;
+    else if (st != LEVI_OK) return st;
     char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    for (char *line = text ? strtok_r(text, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
         if (!strstr(line, "\"type\":\"epoch\"")) continue;
         cJSON *o = cJSON_Parse(line);
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "epoch");
@@ -286,7 +308,8 @@ static levi_status read_val_curve(const char *path, double *val, int max_epochs)
     }
     free(text);
     for (int e = 0; e < max_epochs; e++)
-        if (val[e] < 0) return levi_error(LEVI_ERR_FORMAT, "%s: no validation accuracy for epoch %d", path, e + 1);
+        if (val[e] < 0 && diverged) val[e] = 0;
+        else if (val[e] < 0) return levi_error(LEVI_ERR_FORMAT, "%s: no validation accuracy for epoch %d", path, e + 1);
     return LEVI_OK;
 }
 
@@ -330,17 +353,19 @@ int study_search_run(study *s, const cli_env *env, int k, int vi, int li, int wi
     if (!tr) return cli_fail(levi_error(LEVI_ERR_HOST_MEMORY, "out of memory"));
     train_args(s, v, tr, s->lr_s[li], s->wd_s[wi], s->max_epochs, seed, 1, dir);
     double t0 = levi_now_s(), train_s = 0;
-    int rc = train(s, env, k, label, dir, key, tr, &train_s);
+    int rc = train(s, env, k, label, dir, key, tr, &train_s, 1);
     free(tr);
-    if (rc) return rc;
+    int diverged = rc == STUDY_DIVERGED;
+    if (rc && !diverged) return rc;
     char metrics[1500];
     snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", dir);
-    levi_status st = read_val_curve(metrics, val, s->max_epochs);
+    levi_status st = read_val_curve(metrics, val, s->max_epochs, diverged);
     if (st != LEVI_OK) return cli_fail(st);
     v->search_s[si][li][wi] = train_s;
     m = cJSON_CreateObject();
     cJSON_AddItemToObject(m, "val_acc", cJSON_CreateDoubleArray(val, s->max_epochs));
     cJSON_AddNumberToObject(m, "train_s", train_s);
+    if (diverged) cJSON_AddBoolToObject(m, "diverged", 1);
     st = demo_marker_write(marker, key, m);
     cJSON_Delete(m);
     if (st != LEVI_OK) return cli_fail(st);
@@ -407,7 +432,7 @@ int study_final_run(study *s, const cli_env *env, int k, int vi, int si) {
         fprintf(stderr, "stage %d/%d: %s — cached\n", k + 1, s->ds.prog.n_stages, label);
     } else {
         double t0 = levi_now_s(), train_s = 0;
-        rc = train(s, env, k, label, dir, key, tr, &train_s);
+        rc = train(s, env, k, label, dir, key, tr, &train_s, 0);
         char eval[1500], eval_tmp[1500], log[1500];
         snprintf(eval, sizeof eval, "%s/eval.json", dir);
         snprintf(eval_tmp, sizeof eval_tmp, "%s/eval.json.partial", dir);
