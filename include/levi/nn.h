@@ -85,6 +85,10 @@ levi_status levi_linear_apply_backward(const levi_linear *l, const levi_params *
 levi_status levi_linear_apply_backward_acc(const levi_linear *l, const levi_params *p, const levi_tensor *dinp,
                                            const levi_tensor *dout, const levi_tensor *inp, int B,
                                            int dinp_accumulate);
+/* dinp (B, cols) = the gradient of inp's columns [col0, col0 + cols) only */
+levi_status levi_linear_apply_backward_cols(const levi_linear *l, const levi_params *p, const levi_tensor *dinp,
+                                            int col0, int cols, const levi_tensor *dout, const levi_tensor *inp,
+                                            int B, int dinp_accumulate);
 
 /* --- activations arena helper ---------------------------------------------- */
 
@@ -168,6 +172,11 @@ levi_status levi_adapter_backward(levi_adapter *a, const levi_params *p, const l
 levi_status levi_adapter_backward_acc(levi_adapter *a, const levi_params *p, const levi_arena *acts,
                                       const levi_tensor *dx, const levi_tensor *dlogits, const levi_tensor *x, int B,
                                       int dx_accumulate);
+/* dx (B, in - dx_col) = the gradient of x's columns from dx_col on only (the
+ * others' input needs none: it is not computed) */
+levi_status levi_adapter_backward_cols(levi_adapter *a, const levi_params *p, const levi_arena *acts,
+                                       const levi_tensor *dx, int dx_col, const levi_tensor *dlogits,
+                                       const levi_tensor *x, int B, int dx_accumulate);
 
 #ifdef __cplusplus
 }

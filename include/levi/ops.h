@@ -24,6 +24,12 @@ extern "C" {
 levi_status levi_gemm(levi_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha,
                       const levi_tensor *A, const levi_tensor *B, float beta, const levi_tensor *C);
 
+/* The same on operands with leading dimensions lda, ldb, ldc (floats between
+ * rows as stored; at least the stored row's length): e.g. a block of columns. */
+levi_status levi_gemm_ld(levi_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha,
+                         const levi_tensor *A, size_t lda, const levi_tensor *B, size_t ldb, float beta,
+                         const levi_tensor *C, size_t ldc);
+
 /* batch independent GEMMs; matrix i starts at offset + i*stride in each tensor. */
 levi_status levi_gemm_batched(levi_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha,
                               const levi_tensor *A, size_t stride_a, const levi_tensor *B, size_t stride_b,
@@ -44,6 +50,13 @@ levi_status levi_linear_backward(levi_ctx *ctx, const levi_tensor *dinp, const l
 levi_status levi_linear_backward_acc(levi_ctx *ctx, const levi_tensor *dinp, const levi_tensor *dw,
                                      const levi_tensor *db, const levi_tensor *dout, const levi_tensor *inp,
                                      const levi_tensor *w, int N, int C, int OC, int dinp_accumulate);
+/* The same with the input gradient of columns [col0, col0 + cols) of inp only:
+ * dinp (N, cols) = dout · w[:, col0 : col0 + cols] (+= with dinp_accumulate);
+ * the other columns' gradient is not computed (their input needs none). */
+levi_status levi_linear_backward_cols(levi_ctx *ctx, const levi_tensor *dinp, int col0, int cols,
+                                      const levi_tensor *dw, const levi_tensor *db, const levi_tensor *dout,
+                                      const levi_tensor *inp, const levi_tensor *w, int N, int C, int OC,
+                                      int dinp_accumulate);
 
 /* Activations of the fused linear epilogue. */
 typedef enum levi_activation { LEVI_ACTIVATION_NONE = 0, LEVI_ACTIVATION_RELU = 1, LEVI_ACTIVATION_GELU = 2 } levi_activation;

@@ -46,10 +46,18 @@ levi_status levi_adapter_backward(levi_adapter *a, const levi_params *p, const l
 levi_status levi_adapter_backward_acc(levi_adapter *a, const levi_params *p, const levi_arena *acts,
                                       const levi_tensor *dx, const levi_tensor *dlogits, const levi_tensor *x, int B,
                                       int dx_accumulate) {
-    if (a->linear) return levi_linear_apply_backward_acc(&a->fc1, p, dx, dlogits, x, B, dx_accumulate);
+    return levi_adapter_backward_cols(a, p, acts, dx, 0, dlogits, x, B, dx_accumulate);
+}
+
+levi_status levi_adapter_backward_cols(levi_adapter *a, const levi_params *p, const levi_arena *acts,
+                                       const levi_tensor *dx, int dx_col, const levi_tensor *dlogits,
+                                       const levi_tensor *x, int B, int dx_accumulate) {
+    const int cols = a->in - dx_col;
+    if (a->linear)
+        return levi_linear_apply_backward_cols(&a->fc1, p, dx, dx_col, cols, dlogits, x, B, dx_accumulate);
     levi_tensor h = levi_act_view(acts, a->h, B), g = levi_act_view(acts, a->g, B);
     levi_tensor dh = levi_act_view(acts, a->dh, B), dg = levi_act_view(acts, a->dg, B);
     LEVI_TRY(levi_linear_apply_backward_acc(&a->fc2, p, &dg, dlogits, &g, B, 0));
     LEVI_TRY(levi_gelu_backward_acc(p->ctx, &dh, &h, &dg, (size_t)B * a->hidden, 0));
-    return levi_linear_apply_backward_acc(&a->fc1, p, dx, &dh, x, B, dx_accumulate);
+    return levi_linear_apply_backward_cols(&a->fc1, p, dx, dx_col, cols, &dh, x, B, dx_accumulate);
 }

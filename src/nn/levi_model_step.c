@@ -192,10 +192,13 @@ levi_status levi_model_backward_shard(levi_model *m, int Bcall, int global_batch
         if (m->x_alias[0]) {
             const levi_tensor *dx = hz ? &dz : (need_dfe ? &dfe : NULL);
             LEVI_TRY(levi_adapter_backward_acc(&m->ad[0], &m->P, &m->acts, dx, &dlogits, &m->xv[0], B, 0));
+        } else if (!need_dfe) {
+            /* frozen features: the gradient of z's columns of x only, straight into dz */
+            LEVI_TRY(levi_adapter_backward_cols(&m->ad[0], &m->P, &m->acts, &dz, F, &dlogits, &m->xv[0], B, 0));
         } else {
             levi_tensor dx = VIEW(m->dx[0], B);
             LEVI_TRY(levi_adapter_backward_acc(&m->ad[0], &m->P, &m->acts, &dx, &dlogits, &m->xv[0], B, 0));
-            if (need_dfe) LEVI_TRY(levi_copy_cols(ctx, &dfe, F, 0, &dx, F + hz, 0, B, F, 0));
+            LEVI_TRY(levi_copy_cols(ctx, &dfe, F, 0, &dx, F + hz, 0, B, F, 0));
             LEVI_TRY(levi_copy_cols(ctx, &dz, hz, 0, &dx, F + hz, F, B, hz, 0));
         }
     } else if (c->fusion == LEVI_FUSION_LATE) {

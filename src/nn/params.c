@@ -238,10 +238,16 @@ levi_status levi_linear_apply_backward(const levi_linear *l, const levi_params *
 levi_status levi_linear_apply_backward_acc(const levi_linear *l, const levi_params *p, const levi_tensor *dinp,
                                            const levi_tensor *dout, const levi_tensor *inp, int B,
                                            int dinp_accumulate) {
+    return levi_linear_apply_backward_cols(l, p, dinp, 0, l->in, dout, inp, B, dinp_accumulate);
+}
+
+levi_status levi_linear_apply_backward_cols(const levi_linear *l, const levi_params *p, const levi_tensor *dinp,
+                                            int col0, int cols, const levi_tensor *dout, const levi_tensor *inp,
+                                            int B, int dinp_accumulate) {
     levi_tensor w = levi_params_value(p, l->w);
     levi_tensor dw = levi_params_grad(p, l->w), db = levi_params_grad(p, l->b);
-    return levi_linear_backward_acc(p->ctx, dinp, dw.buf ? &dw : NULL, db.buf ? &db : NULL, dout, inp, &w, B,
-                                    l->in, l->out, dinp_accumulate);
+    return levi_linear_backward_cols(p->ctx, dinp, col0, cols, dw.buf ? &dw : NULL, db.buf ? &db : NULL, dout, inp,
+                                     &w, B, l->in, l->out, dinp_accumulate);
 }
 
 /* --- activation slices ---------------------------------------------------------- */

@@ -136,6 +136,29 @@ levi_status levi_gemm(levi_ctx *ctx, int trans_a, int trans_b, int M, int N, int
     return run(ctx, &g);
 }
 
+levi_status levi_gemm_ld(levi_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha,
+                         const levi_tensor *A, size_t lda, const levi_tensor *B, size_t ldb, float beta,
+                         const levi_tensor *C, size_t ldc) {
+    if (M <= 0 || N <= 0 || K <= 0)
+        return levi_error(LEVI_ERR_INVALID_ARG, "GEMM with M=%d N=%d K=%d", M, N, K);
+    const char *bad = !A || !A->buf ? "A" : !B || !B->buf ? "B" : !C || !C->buf ? "C" : NULL;
+    if (bad) return levi_error(LEVI_ERR_INVALID_ARG, "GEMM: operand %s is NULL", bad);
+    /* rows x cols of each stored operand, and the floats it spans with its leading dimension */
+    size_t ra = trans_a ? (size_t)K : (size_t)M, ca = trans_a ? (size_t)M : (size_t)K;
+    size_t rb = trans_b ? (size_t)N : (size_t)K, cb = trans_b ? (size_t)K : (size_t)N;
+    if (lda < ca || ldb < cb || ldc < (size_t)N)
+        return levi_error(LEVI_ERR_SHAPE, "GEMM %dx%dx%d: leading dimensions %zu, %zu, %zu below the rows' %zu, %zu, %d",
+                          M, N, K, lda, ldb, ldc, ca, cb, N);
+    size_t need_a = (ra - 1) * lda + ca, need_b = (rb - 1) * ldb + cb, need_c = (size_t)(M - 1) * ldc + (size_t)N;
+    if (A->numel < need_a || B->numel < need_b || C->numel < need_c)
+        return levi_error(LEVI_ERR_SHAPE,
+                          "GEMM %dx%dx%d: operands of %zu, %zu, %zu floats are too small (need %zu, %zu, %zu)", M, N,
+                          K, A->numel, B->numel, C->numel, need_a, need_b, need_c);
+    gemm_call g = {.trans_a = trans_a, .trans_b = trans_b, .M = M, .N = N, .K = K, .batch = 1, .batched = 0,
+                   .alpha = alpha, .beta = beta, .A = A, .B = B, .C = C, .lda = lda, .ldb = ldb, .ldc = ldc};
+    return run(ctx, &g);
+}
+
 levi_status levi_gemm_batched(levi_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha,
                               const levi_tensor *A, size_t stride_a, const levi_tensor *B, size_t stride_b,
                               float beta, const levi_tensor *C, size_t stride_c, int batch) {

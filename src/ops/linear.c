@@ -62,13 +62,33 @@ levi_status levi_linear_backward(levi_ctx *ctx, const levi_tensor *dinp, const l
 levi_status levi_linear_backward_acc(levi_ctx *ctx, const levi_tensor *dinp, const levi_tensor *dw,
                                      const levi_tensor *db, const levi_tensor *dout, const levi_tensor *inp,
                                      const levi_tensor *w, int N, int C, int OC, int dinp_accumulate) {
+    return levi_linear_backward_cols(ctx, dinp, 0, C, dw, db, dout, inp, w, N, C, OC, dinp_accumulate);
+}
+
+/* dinp (N, cols) (+)= dout (N,OC) · w[:, col0 : col0 + cols], w (OC,C); dw, db as above */
+levi_status levi_linear_backward_cols(levi_ctx *ctx, const levi_tensor *dinp, int col0, int cols,
+                                      const levi_tensor *dw, const levi_tensor *db, const levi_tensor *dout,
+                                      const levi_tensor *inp, const levi_tensor *w, int N, int C, int OC,
+                                      int dinp_accumulate) {
     if (N <= 0 || C <= 0 || OC <= 0)
         return levi_error(LEVI_ERR_INVALID_ARG, "linear_backward: N=%d C=%d OC=%d must be positive", N, C, OC);
+    if (col0 < 0 || cols < 1 || cols > C - col0)
+        return levi_error(LEVI_ERR_INVALID_ARG, "linear_backward: input columns [%d, %d) are not within the %d of inp",
+                          col0, col0 + cols, C);
     LEVI_TRY(ops_need("linear_backward", "dout", dout, (size_t)N * OC));
     if (dinp) {
-        LEVI_TRY(ops_need("linear_backward", "dinp", dinp, (size_t)N * C));
+        LEVI_TRY(ops_need("linear_backward", "dinp", dinp, (size_t)N * cols));
         LEVI_TRY(ops_need("linear_backward", "w", w, (size_t)OC * C));
-        LEVI_TRY(levi_gemm(ctx, 0, 0, N, C, OC, 1.0f, dout, w, dinp_accumulate ? 1.0f : 0.0f, dinp));
+        const float beta = dinp_accumulate ? 1.0f : 0.0f;
+        if (col0 == 0 && cols == C) {
+            LEVI_TRY(levi_gemm(ctx, 0, 0, N, C, OC, 1.0f, dout, w, beta, dinp));
+        } else {
+            levi_tensor wc = *w; /* w's columns from col0, rows C apart */
+            wc.offset += (size_t)col0;
+            wc.numel -= (size_t)col0;
+            LEVI_TRY(levi_gemm_ld(ctx, 0, 0, N, cols, OC, 1.0f, dout, (size_t)OC, &wc, (size_t)C, beta, dinp,
+                                  (size_t)cols));
+        }
     }
     if (dw) {
         LEVI_TRY(ops_need("linear_backward", "dw", dw, (size_t)OC * C));
