@@ -309,6 +309,15 @@ __kernel void gather_rows(__global float *dst, const ulong dst_off, __global con
     dst[dst_off + b * row + j] = src[src_off + (ulong)idx[idx_off + b] * row + j];
 }
 
+/* The same for rows of a multiple of 4 floats, 4 floats a work-item (on PoCL
+ * twice as fast as one: fewer work-items, vector loads). Range (row/4, B). */
+__kernel void gather_rows4(__global float *dst, const ulong dst_off, __global const float *src, const ulong src_off,
+                           __global const int *idx, const ulong idx_off, const ulong row, const int B) {
+    const size_t j = get_global_id(0), b = get_global_id(1);
+    if (j >= row / 4 || b >= (size_t)B) return;
+    vstore4(vload4(j, src + src_off + (ulong)idx[idx_off + b] * row), j, dst + dst_off + b * row);
+}
+
 /* conf (K,K) int: += 1 at (label, argmax of the row's logits, first maximum)
  * for each of B rows; one work-item per row. */
 __kernel void confusion_accumulate(__global int *conf, __global const float *logits, const ulong logits_off,

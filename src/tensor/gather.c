@@ -11,7 +11,8 @@ levi_status levi_gather_rows(const levi_tensor *dst, const levi_tensor *src, cl_
                           dst->numel);
     if (!n) return LEVI_OK;
     cl_kernel k;
-    LEVI_TRY(levi_kernel_get(dst->ctx, "train", "gather_rows", &k));
+    const size_t vec = row_len % 4 ? 1 : 4; /* floats a work-item */
+    LEVI_TRY(levi_kernel_get(dst->ctx, "train", vec == 4 ? "gather_rows4" : "gather_rows", &k));
     cl_ulong dof = dst->offset, sof = src->offset, iof = idx_off, row = row_len;
     cl_int nrows = rows;
     LEVI_CL_CHECK(clSetKernelArg(k, 0, sizeof(cl_mem), &dst->buf));
@@ -23,9 +24,10 @@ levi_status levi_gather_rows(const levi_tensor *dst, const levi_tensor *src, cl_
     LEVI_CL_CHECK(clSetKernelArg(k, 6, sizeof row, &row));
     LEVI_CL_CHECK(clSetKernelArg(k, 7, sizeof nrows, &nrows));
     /* a row's columns in a group (the device's 1-D size), on CPUs several rows too */
-    size_t want = levi_group_1d(dst->ctx, n), lx = 1, ly = 1;
-    while (lx < row_len && lx < want) lx *= 2;
+    const size_t cols = row_len / vec;
+    size_t want = levi_group_1d(dst->ctx, n / vec), lx = 1, ly = 1;
+    while (lx < cols && lx < want) lx *= 2;
     while ((dst->ctx->info.type & CL_DEVICE_TYPE_CPU) && lx * ly * 2 <= want && ly < (size_t)rows) ly *= 2;
-    size_t local[2] = {lx, ly}, global[2] = {(row_len + lx - 1) / lx * lx, ((size_t)rows + ly - 1) / ly * ly};
+    size_t local[2] = {lx, ly}, global[2] = {(cols + lx - 1) / lx * lx, ((size_t)rows + ly - 1) / ly * ly};
     return levi_launch(dst->ctx, k, 2, global, local);
 }
