@@ -3,7 +3,8 @@
  * transposes, alpha/beta, operands at odd offsets of one shared buffer or of
  * two or three buffers (every float but C's must stay untouched), strided
  * batches (B shared with stride 0), operands past float 2^31 of a buffer
- * (CLBlast then gets sub-buffers), the path API, and
+ * (CLBlast then gets sub-buffers), the path API, pairs (levi_gemm2) with
+ * leading dimensions, and
  * two contexts side by side (POCL_DEVICES="pthread pthread": two devices):
  * concurrent first calls, and destroying one keeps the other's programs. */
 #include <malloc.h>
@@ -301,6 +302,80 @@ START_TEST(path_api) {
 }
 END_TEST
 
+/* levi_gemm2 and leading dimensions: a layer's input gradient of a block of
+ * columns (B = w[:, c0:] with ldb the full row, C with ldc past its row) and
+ * its weight gradient (accumulated), as one pair: small, of the size that
+ * runs side by side on OpenBLAS, and large enough to run in turn. Floats of C
+ * outside its columns stay untouched. */
+static void pair_case(levi_gemm_path path, int N, int C, int OC, int c0) {
+    const int cols = C - c0, ldc = cols + 3;
+    size_t nd = (size_t)N * OC, nw = (size_t)OC * C, nx = (size_t)N * ldc, ni = (size_t)N * C;
+    float *dout = malloc(nd * 4), *w = malloc(nw * 4), *dx = malloc(nx * 4), *inp = malloc(ni * 4), *dw = malloc(nw * 4);
+    double *rx = malloc(nx * 8), *rw = malloc(nw * 8);
+    for (size_t i = 0; i < nd; i++) dout[i] = (float)((i * 37) % 17) / 8.0f - 1.0f;
+    for (size_t i = 0; i < nw; i++) w[i] = (float)((i * 11) % 13) / 6.0f - 1.0f, dw[i] = (float)(i % 5) - 2.0f;
+    for (size_t i = 0; i < ni; i++) inp[i] = (float)((i * 7) % 19) / 9.0f - 1.0f;
+    for (size_t i = 0; i < nx; i++) dx[i] = 100.0f + (float)(i % 3);
+    for (int r = 0; r < N; r++)
+        for (int j = 0; j < ldc; j++) {
+            double acc = 0;
+            for (int o = 0; o < OC && j < cols; o++) acc += (double)dout[(size_t)r * OC + o] * w[(size_t)o * C + c0 + j];
+            rx[(size_t)r * ldc + j] = j < cols ? acc : dx[(size_t)r * ldc + j];
+        }
+    for (int o = 0; o < OC; o++)
+        for (int j = 0; j < C; j++) {
+            double acc = dw[(size_t)o * C + j];
+            for (int r = 0; r < N; r++) acc += (double)dout[(size_t)r * OC + o] * inp[(size_t)r * C + j];
+            rw[(size_t)o * C + j] = acc;
+        }
+    levi_tensor td, tw, tx, ti, tg;
+    ck_assert_levi_ok(levi_tensor_alloc1(&td, g_ctx, (int)nd));
+    ck_assert_levi_ok(levi_tensor_alloc1(&tw, g_ctx, (int)nw));
+    ck_assert_levi_ok(levi_tensor_alloc1(&tx, g_ctx, (int)nx));
+    ck_assert_levi_ok(levi_tensor_alloc1(&ti, g_ctx, (int)ni));
+    ck_assert_levi_ok(levi_tensor_alloc1(&tg, g_ctx, (int)nw));
+    ck_assert_levi_ok(levi_tensor_write(&td, dout));
+    ck_assert_levi_ok(levi_tensor_write(&tw, w));
+    ck_assert_levi_ok(levi_tensor_write(&tx, dx));
+    ck_assert_levi_ok(levi_tensor_write(&ti, inp));
+    ck_assert_levi_ok(levi_tensor_write(&tg, dw));
+    ck_assert_levi_ok(levi_gemm_set_path(g_ctx, path));
+    levi_tensor wc = tw;
+    wc.offset += (size_t)c0, wc.numel -= (size_t)c0;
+    levi_gemm_op gx = {0, 0, N, cols, OC, 1.0f, 0.0f, &td, &wc, &tx, 0, (size_t)C, (size_t)ldc};
+    levi_gemm_op gw = {1, 0, OC, C, N, 1.0f, 1.0f, &td, &ti, &tg, 0, 0, 0};
+    ck_assert_levi_ok(levi_gemm2(g_ctx, &gx, &gw));
+    ck_assert_levi_ok(levi_tensor_read(&tx, dx));
+    ck_assert_levi_ok(levi_tensor_read(&tg, dw));
+    char what[96];
+    snprintf(what, sizeof what, "pair dx %dx%dx%d from col %d (%s)", N, cols, OC, c0, levi_gemm_path_name(path));
+    test_check_close(what, dx, rx, nx, 1e-4, 1e-5);
+    snprintf(what, sizeof what, "pair dw %dx%dx%d (%s)", OC, C, N, levi_gemm_path_name(path));
+    test_check_close(what, dw, rw, nw, 1e-4, 1e-5);
+    /* a leading dimension below the row, and B's block past its buffer */
+    gx.ldb = (size_t)cols - 1;
+    ck_assert_int_eq(levi_gemm2(g_ctx, &gx, &gw), LEVI_ERR_SHAPE);
+    gx.ldb = (size_t)C + 1;
+    ck_assert_int_eq(levi_gemm_ld(g_ctx, 0, 0, N, cols, OC, 1.0f, &td, 0, &wc, gx.ldb, 0.0f, &tx, (size_t)ldc),
+                     LEVI_ERR_SHAPE);
+    levi_tensor *ts[] = {&td, &tw, &tx, &ti, &tg};
+    for (int i = 0; i < 5; i++) levi_tensor_free(ts[i]);
+    free(dout), free(w), free(dx), free(inp), free(dw), free(rx), free(rw);
+}
+
+START_TEST(pairs_and_leading_dims) {
+    levi_gemm_path p[2];
+    int np = paths(g_ctx, p);
+    for (int ip = 0; ip < np; ip++) {
+        pair_case(p[ip], 5, 9, 7, 4);
+        if (small()) continue;
+        pair_case(p[ip], 64, 256, 128, 128); /* the LEVI head's: side by side */
+        pair_case(p[ip], 300, 200, 150, 0);  /* 9M multiply-adds each: in turn */
+    }
+    ck_assert_levi_ok(levi_gemm_set_path(g_ctx, LEVI_GEMM_AUTO));
+}
+END_TEST
+
 /* --- two contexts ------------------------------------------------------------------ */
 
 typedef struct worker {
@@ -387,6 +462,7 @@ int main(void) {
         tcase_add_test(tc, bad_arguments);
         tcase_add_test(tc, offsets_past_2_31);
         tcase_add_test(tc, path_api);
+        tcase_add_test(tc, pairs_and_leading_dims);
         suite_add_tcase(s, tc);
         TCase *two = tcase_create("two contexts");
         tcase_set_timeout(two, 300);

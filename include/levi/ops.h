@@ -30,6 +30,18 @@ levi_status levi_gemm_ld(levi_ctx *ctx, int trans_a, int trans_b, int M, int N, 
                          const levi_tensor *A, size_t lda, const levi_tensor *B, size_t ldb, float beta,
                          const levi_tensor *C, size_t ldc);
 
+/* Two independent GEMMs (neither reads what the other writes), e.g. a layer's
+ * input and weight gradients: in this order, or at once. On the OpenBLAS path
+ * one command, whose two products run side by side on one thread each when
+ * both are small. A leading dimension of 0 means packed. */
+typedef struct levi_gemm_op {
+    int trans_a, trans_b, M, N, K;
+    float alpha, beta;
+    const levi_tensor *A, *B, *C;
+    size_t lda, ldb, ldc;
+} levi_gemm_op;
+levi_status levi_gemm2(levi_ctx *ctx, const levi_gemm_op *a, const levi_gemm_op *b);
+
 /* batch independent GEMMs; matrix i starts at offset + i*stride in each tensor. */
 levi_status levi_gemm_batched(levi_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha,
                               const levi_tensor *A, size_t stride_a, const levi_tensor *B, size_t stride_b,

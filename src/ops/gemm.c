@@ -136,27 +136,56 @@ levi_status levi_gemm(levi_ctx *ctx, int trans_a, int trans_b, int M, int N, int
     return run(ctx, &g);
 }
 
-levi_status levi_gemm_ld(levi_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha,
-                         const levi_tensor *A, size_t lda, const levi_tensor *B, size_t ldb, float beta,
-                         const levi_tensor *C, size_t ldc) {
-    if (M <= 0 || N <= 0 || K <= 0)
-        return levi_error(LEVI_ERR_INVALID_ARG, "GEMM with M=%d N=%d K=%d", M, N, K);
-    const char *bad = !A || !A->buf ? "A" : !B || !B->buf ? "B" : !C || !C->buf ? "C" : NULL;
+/* op's call, checked: leading dimensions (0: packed) at least the stored rows, operands large enough */
+static levi_status make_call(const levi_gemm_op *op, gemm_call *g) {
+    const int M = op->M, N = op->N, K = op->K, ta = op->trans_a, tb = op->trans_b;
+    if (M <= 0 || N <= 0 || K <= 0) return levi_error(LEVI_ERR_INVALID_ARG, "GEMM with M=%d N=%d K=%d", M, N, K);
+    const char *bad = !op->A || !op->A->buf ? "A" : !op->B || !op->B->buf ? "B" : !op->C || !op->C->buf ? "C" : NULL;
     if (bad) return levi_error(LEVI_ERR_INVALID_ARG, "GEMM: operand %s is NULL", bad);
     /* rows x cols of each stored operand, and the floats it spans with its leading dimension */
-    size_t ra = trans_a ? (size_t)K : (size_t)M, ca = trans_a ? (size_t)M : (size_t)K;
-    size_t rb = trans_b ? (size_t)N : (size_t)K, cb = trans_b ? (size_t)K : (size_t)N;
+    size_t ra = ta ? (size_t)K : (size_t)M, ca = ta ? (size_t)M : (size_t)K;
+    size_t rb = tb ? (size_t)N : (size_t)K, cb = tb ? (size_t)K : (size_t)N;
+    size_t lda = op->lda ? op->lda : ca, ldb = op->ldb ? op->ldb : cb, ldc = op->ldc ? op->ldc : (size_t)N;
     if (lda < ca || ldb < cb || ldc < (size_t)N)
         return levi_error(LEVI_ERR_SHAPE, "GEMM %dx%dx%d: leading dimensions %zu, %zu, %zu below the rows' %zu, %zu, %d",
                           M, N, K, lda, ldb, ldc, ca, cb, N);
     size_t need_a = (ra - 1) * lda + ca, need_b = (rb - 1) * ldb + cb, need_c = (size_t)(M - 1) * ldc + (size_t)N;
-    if (A->numel < need_a || B->numel < need_b || C->numel < need_c)
+    if (op->A->numel < need_a || op->B->numel < need_b || op->C->numel < need_c)
         return levi_error(LEVI_ERR_SHAPE,
                           "GEMM %dx%dx%d: operands of %zu, %zu, %zu floats are too small (need %zu, %zu, %zu)", M, N,
-                          K, A->numel, B->numel, C->numel, need_a, need_b, need_c);
-    gemm_call g = {.trans_a = trans_a, .trans_b = trans_b, .M = M, .N = N, .K = K, .batch = 1, .batched = 0,
-                   .alpha = alpha, .beta = beta, .A = A, .B = B, .C = C, .lda = lda, .ldb = ldb, .ldc = ldc};
+                          K, op->A->numel, op->B->numel, op->C->numel, need_a, need_b, need_c);
+    *g = (gemm_call){.trans_a = ta, .trans_b = tb, .M = M, .N = N, .K = K, .batch = 1, .batched = 0,
+                     .alpha = op->alpha, .beta = op->beta, .A = op->A, .B = op->B, .C = op->C,
+                     .lda = lda, .ldb = ldb, .ldc = ldc};
+    return LEVI_OK;
+}
+
+levi_status levi_gemm_ld(levi_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha,
+                         const levi_tensor *A, size_t lda, const levi_tensor *B, size_t ldb, float beta,
+                         const levi_tensor *C, size_t ldc) {
+    levi_gemm_op op = {trans_a, trans_b, M, N, K, alpha, beta, A, B, C, lda, ldb, ldc};
+    gemm_call g;
+    LEVI_TRY(make_call(&op, &g));
     return run(ctx, &g);
+}
+
+levi_status levi_gemm2(levi_ctx *ctx, const levi_gemm_op *a, const levi_gemm_op *b) {
+    gemm_call g[2];
+    LEVI_TRY(make_call(a, &g[0]));
+    LEVI_TRY(make_call(b, &g[1]));
+    if (!ctx->gemm) return levi_error(LEVI_ERR_INVALID_ARG, "GEMM on a context that was not created by levi_ctx_create");
+#ifdef LEVI_HAVE_OPENBLAS
+    if (ctx->gemm->path == LEVI_GEMM_OPENBLAS) {
+        levi_status st = gemm_openblas2(ctx, &g[0], &g[1]);
+        if (st == LEVI_OK) {
+            levi_count_gemm(ctx); /* one per product, as run counts */
+            levi_count_gemm(ctx);
+        }
+        if (st != LEVI_ERR_UNSUPPORTED) return st;
+    }
+#endif
+    LEVI_TRY(run(ctx, &g[0]));
+    return run(ctx, &g[1]);
 }
 
 levi_status levi_gemm_batched(levi_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha,

@@ -43,6 +43,8 @@ void gemm_clblast_ctx_release(levi_ctx *ctx);
  * then runs the call through CLBlast. */
 int gemm_openblas_applies(const levi_ctx *ctx, const char **why);
 levi_status gemm_openblas(levi_ctx *ctx, const gemm_call *g);
+/* g, then g2 (independent of g) in one native kernel: side by side when small */
+levi_status gemm_openblas2(levi_ctx *ctx, const gemm_call *g, const gemm_call *g2);
 void gemm_openblas_ctx_init(levi_ctx *ctx);
 
 #endif

@@ -28,6 +28,7 @@
  * costs more than it saves (the LEVI head's 64x128x128 products: 1 thread as
  * fast as 2; its 64x128x256 ones gain from 2). */
 #include <cblas.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -35,6 +36,7 @@
 
 #include "gemm_internal.h"
 #include "levi/log.h"
+#include "levi/runtime.h"
 
 /* --- host addresses of buffers, learnt in the queue ---------------------------------- */
 
@@ -115,46 +117,140 @@ static levi_status host_addr_of(levi_ctx *ctx, cl_mem mem, host_addr **out) {
 /* --- the GEMM ------------------------------------------------------------------------ */
 
 #define SMALL_MNK (1 << 21)
+/* Two GEMMs of fewer multiply-adds each run side by side on one thread each */
+#define PAIR_MNK (1 << 23)
 
 /* OpenBLAS's thread count for the other GEMMs; 0: leave it alone (set by the
  * environment, or no context on this path yet) */
 static atomic_int g_threads;
 
 typedef struct blas_job {
-    void *mem[3];       /* the distinct buffers' addresses, in the runtime's order */
-    int n_mem;
     host_addr *addr[3]; /* A, B, C */
-    atomic_int *fault;  /* set when the addresses do not match (ctx's) */
     int trans_a, trans_b, M, N, K, batch;
     int lda, ldb, ldc;
     float alpha, beta;
     size_t off_a, off_b, off_c;          /* floats */
     size_t stride_a, stride_b, stride_c; /* floats between matrices of a batch */
+    float *base[3];                      /* A, B, C's host addresses, when run */
 } blas_job;
 
-static void CL_CALLBACK run_job(void *arg) {
-    const blas_job *j = arg;
-    float *base[3];
-    for (int i = 0; i < 3; i++) {
-        base[i] = atomic_load_explicit(&j->addr[i]->host, memory_order_acquire);
-        int given = 0;
-        for (int k = 0; k < j->n_mem; k++) given |= base[i] && j->mem[k] == (void *)base[i];
-        if (!given) {
-            atomic_store(j->fault, 1);
-            return;
-        }
-    }
-    const float *A = base[0] + j->off_a, *B = base[1] + j->off_b;
-    float *C = base[2] + j->off_c;
-    const int many = atomic_load_explicit(&g_threads, memory_order_relaxed);
-    if (many > 1) {
-        const int want = (double)j->M * j->N * j->K < SMALL_MNK ? 1 : many;
-        if (openblas_get_num_threads() != want) openblas_set_num_threads(want);
-    }
+/* One native kernel: one GEMM, or two independent ones (levi_gemm2). */
+typedef struct blas_cmd {
+    void *mem[6]; /* the distinct buffers' addresses, in the runtime's order */
+    int n_mem, n_jobs;
+    atomic_int *fault; /* set when the addresses do not match (ctx's) */
+    blas_job job[2];
+} blas_cmd;
+
+static void sgemm_job(const blas_job *j) {
+    const float *A = j->base[0] + j->off_a, *B = j->base[1] + j->off_b;
+    float *C = j->base[2] + j->off_c;
     enum CBLAS_TRANSPOSE ta = j->trans_a ? CblasTrans : CblasNoTrans, tb = j->trans_b ? CblasTrans : CblasNoTrans;
     for (int b = 0; b < j->batch; b++)
         cblas_sgemm(CblasRowMajor, ta, tb, j->M, j->N, j->K, j->alpha, A + (size_t)b * j->stride_a, j->lda,
                     B + (size_t)b * j->stride_b, j->ldb, j->beta, C + (size_t)b * j->stride_c, j->ldc);
+}
+
+static double mnk(const blas_job *j) { return (double)j->M * j->N * j->K * j->batch; }
+
+static void set_threads(int want) {
+    if (openblas_get_num_threads() != want) openblas_set_num_threads(want);
+}
+
+/* --- a second thread for the second GEMM of a pair ----------------------------------- *
+ * Two small independent GEMMs (a layer's input and weight gradients) run
+ * side by side, each on one OpenBLAS thread: while the native kernel runs,
+ * the device's other worker has nothing of this queue to do. The helper
+ * waits for work yielding its core (as OpenBLAS's own idle threads do) for
+ * up to HELPER_SPIN_S after its last job, then sleeps. */
+
+#define HELPER_SPIN_S 2e-3
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    atomic_int state; /* 0 idle, 1 a job posted, 2 done; -1 not started, -2 could not start */
+    atomic_flag busy; /* a pair holds the helper (two devices' queues may run pairs at once) */
+    const blas_job *job;
+} g_helper = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, -1, ATOMIC_FLAG_INIT, NULL};
+
+static void *helper_main(void *arg) {
+    (void)arg;
+    for (;;) {
+        double t0 = levi_now_s();
+        while (atomic_load_explicit(&g_helper.state, memory_order_acquire) != 1) {
+            if (levi_now_s() - t0 < HELPER_SPIN_S) {
+                sched_yield();
+                continue;
+            }
+            pthread_mutex_lock(&g_helper.mu);
+            while (atomic_load_explicit(&g_helper.state, memory_order_acquire) != 1)
+                pthread_cond_wait(&g_helper.cv, &g_helper.mu);
+            pthread_mutex_unlock(&g_helper.mu);
+        }
+        sgemm_job(g_helper.job);
+        atomic_store_explicit(&g_helper.state, 2, memory_order_release);
+    }
+    return NULL;
+}
+
+/* Take the helper (starting it the first time); 0: run the pair in turn. */
+static int helper_take(void) {
+    if (atomic_flag_test_and_set(&g_helper.busy)) return 0;
+    int st = atomic_load(&g_helper.state);
+    if (st == -1) {
+        pthread_t th;
+        pthread_attr_t at;
+        int ok = pthread_attr_init(&at) == 0;
+        ok = ok && pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED) == 0;
+        ok = ok && pthread_create(&th, &at, helper_main, NULL) == 0;
+        pthread_attr_destroy(&at);
+        atomic_store(&g_helper.state, st = ok ? 0 : -2);
+    }
+    if (st < 0) {
+        atomic_flag_clear(&g_helper.busy);
+        return 0;
+    }
+    return 1;
+}
+
+static void run_pair(const blas_job *first, const blas_job *second) {
+    set_threads(1);
+    g_helper.job = second;
+    pthread_mutex_lock(&g_helper.mu);
+    atomic_store_explicit(&g_helper.state, 1, memory_order_release);
+    pthread_cond_signal(&g_helper.cv);
+    pthread_mutex_unlock(&g_helper.mu);
+    sgemm_job(first);
+    while (atomic_load_explicit(&g_helper.state, memory_order_acquire) != 2) sched_yield();
+    atomic_store_explicit(&g_helper.state, 0, memory_order_relaxed);
+    atomic_flag_clear(&g_helper.busy);
+}
+
+static void CL_CALLBACK run_cmd(void *arg) {
+    blas_cmd *c = arg;
+    for (int n = 0; n < c->n_jobs; n++) {
+        blas_job *j = &c->job[n];
+        for (int i = 0; i < 3; i++) {
+            j->base[i] = atomic_load_explicit(&j->addr[i]->host, memory_order_acquire);
+            int given = 0;
+            for (int k = 0; k < c->n_mem; k++) given |= j->base[i] && c->mem[k] == (void *)j->base[i];
+            if (!given) {
+                atomic_store(c->fault, 1);
+                return;
+            }
+        }
+    }
+    const int many = atomic_load_explicit(&g_threads, memory_order_relaxed);
+    /* both small enough that one thread each, side by side, beats two threads each in turn */
+    if (c->n_jobs == 2 && many > 1 && mnk(&c->job[0]) < PAIR_MNK && mnk(&c->job[1]) < PAIR_MNK && helper_take()) {
+        run_pair(&c->job[0], &c->job[1]);
+        return;
+    }
+    for (int n = 0; n < c->n_jobs; n++) {
+        if (many > 1) set_threads(mnk(&c->job[n]) < SMALL_MNK ? 1 : many);
+        sgemm_job(&c->job[n]);
+    }
 }
 
 int gemm_openblas_applies(const levi_ctx *ctx, const char **why) {
@@ -211,11 +307,8 @@ static levi_status check_buffer(levi_ctx *ctx, cl_mem buf, size_t end_floats, co
     return LEVI_OK;
 }
 
-levi_status gemm_openblas(levi_ctx *ctx, const gemm_call *g) {
-    if (atomic_exchange(&ctx->gemm->blas_fault, 0))
-        return levi_error(LEVI_ERR_CHECK_FAILED,
-                          "an earlier OpenBLAS GEMM on '%s' was skipped: the runtime handed it buffer addresses "
-                          "other than those learnt for its buffers", ctx->info.name);
+/* Check g's operands and fill job, adding its buffers to c's list. */
+static levi_status prepare(levi_ctx *ctx, const gemm_call *g, blas_cmd *c, blas_job *j, cl_mem *list) {
     /* the last float each operand touches must lie inside its buffer: a
      * native kernel writes host memory directly, nothing else checks it */
     size_t last = (size_t)(g->batch - 1);
@@ -229,35 +322,51 @@ levi_status gemm_openblas(levi_ctx *ctx, const gemm_call *g) {
     /* a sub-buffer's host address is not portable across runtimes (PoCL
      * passes its parent's): such calls go to CLBlast */
     if (sub) return LEVI_ERR_UNSUPPORTED;
-    blas_job j;
-    memset(&j, 0, sizeof j);
+    memset(j, 0, sizeof *j);
     const levi_tensor *op[3] = {g->A, g->B, g->C};
-    cl_mem list[3];
-    const void *locs[3];
     for (int i = 0; i < 3; i++) {
-        LEVI_TRY(host_addr_of(ctx, op[i]->buf, &j.addr[i]));
+        LEVI_TRY(host_addr_of(ctx, op[i]->buf, &j->addr[i]));
         int k = 0;
-        while (k < j.n_mem && list[k] != op[i]->buf) k++;
-        if (k == j.n_mem) {
+        while (k < c->n_mem && list[k] != op[i]->buf) k++;
+        if (k == c->n_mem) {
             list[k] = op[i]->buf;
-            j.mem[k] = (void *)op[i]->buf;
-            locs[k] = &j.mem[k];
-            j.n_mem++;
+            c->mem[k] = (void *)op[i]->buf;
+            c->n_mem++;
         }
     }
-    j.fault = &ctx->gemm->blas_fault;
-    j.trans_a = g->trans_a, j.trans_b = g->trans_b;
-    j.M = g->M, j.N = g->N, j.K = g->K, j.batch = g->batch;
-    j.lda = (int)g->lda, j.ldb = (int)g->ldb, j.ldc = (int)g->ldc;
-    j.alpha = g->alpha, j.beta = g->beta;
-    j.off_a = g->A->offset, j.off_b = g->B->offset, j.off_c = g->C->offset;
-    j.stride_a = g->stride_a, j.stride_b = g->stride_b, j.stride_c = g->stride_c;
-    cl_event ev; /* profiling only */
-    cl_int rc = clEnqueueNativeKernel(ctx->queue, run_job, &j, sizeof j, (cl_uint)j.n_mem, list, locs, 0, NULL,
-                                      levi_profile_event(ctx, &ev));
-    levi_profile_track(ctx, g->batched ? "sgemm_batched (OpenBLAS)" : "sgemm (OpenBLAS)", &ev);
-    if (rc != CL_SUCCESS)
-        return levi_error(rc, "enqueueing OpenBLAS SGEMM %dx%dx%d x%d on '%s': %s", g->M, g->N, g->K, g->batch,
-                          ctx->info.name, levi_status_name(rc));
+    j->trans_a = g->trans_a, j->trans_b = g->trans_b;
+    j->M = g->M, j->N = g->N, j->K = g->K, j->batch = g->batch;
+    j->lda = (int)g->lda, j->ldb = (int)g->ldb, j->ldc = (int)g->ldc;
+    j->alpha = g->alpha, j->beta = g->beta;
+    j->off_a = g->A->offset, j->off_b = g->B->offset, j->off_c = g->C->offset;
+    j->stride_a = g->stride_a, j->stride_b = g->stride_b, j->stride_c = g->stride_c;
+    c->n_jobs++;
     return LEVI_OK;
 }
+
+/* g, then g2 (may be NULL; independent of g) in one native kernel */
+levi_status gemm_openblas2(levi_ctx *ctx, const gemm_call *g, const gemm_call *g2) {
+    if (atomic_exchange(&ctx->gemm->blas_fault, 0))
+        return levi_error(LEVI_ERR_CHECK_FAILED,
+                          "an earlier OpenBLAS GEMM on '%s' was skipped: the runtime handed it buffer addresses "
+                          "other than those learnt for its buffers", ctx->info.name);
+    blas_cmd c;
+    memset(&c, 0, sizeof c);
+    cl_mem list[6];
+    LEVI_TRY(prepare(ctx, g, &c, &c.job[0], list));
+    if (g2) LEVI_TRY(prepare(ctx, g2, &c, &c.job[1], list));
+    c.fault = &ctx->gemm->blas_fault;
+    const void *locs[6];
+    for (int k = 0; k < c.n_mem; k++) locs[k] = &c.mem[k];
+    cl_event ev; /* profiling only */
+    cl_int rc = clEnqueueNativeKernel(ctx->queue, run_cmd, &c, sizeof c, (cl_uint)c.n_mem, list, locs, 0, NULL,
+                                      levi_profile_event(ctx, &ev));
+    levi_profile_track(ctx, g2 ? "sgemm pair (OpenBLAS)" : g->batched ? "sgemm_batched (OpenBLAS)" : "sgemm (OpenBLAS)",
+                       &ev);
+    if (rc != CL_SUCCESS)
+        return levi_error(rc, "enqueueing OpenBLAS SGEMM %dx%dx%d x%d%s on '%s': %s", g->M, g->N, g->K, g->batch,
+                          g2 ? " and its pair" : "", ctx->info.name, levi_status_name(rc));
+    return LEVI_OK;
+}
+
+levi_status gemm_openblas(levi_ctx *ctx, const gemm_call *g) { return gemm_openblas2(ctx, g, NULL); }

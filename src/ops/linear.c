@@ -76,23 +76,26 @@ levi_status levi_linear_backward_cols(levi_ctx *ctx, const levi_tensor *dinp, in
         return levi_error(LEVI_ERR_INVALID_ARG, "linear_backward: input columns [%d, %d) are not within the %d of inp",
                           col0, col0 + cols, C);
     LEVI_TRY(ops_need("linear_backward", "dout", dout, (size_t)N * OC));
+    /* dinp (N, cols) = dout · w[:, col0:] (w's rows C apart), dw (OC,C) += doutᵀ · inp: independent products */
+    levi_tensor wc;
+    levi_gemm_op gx = {0, 0, N, cols, OC, 1.0f, dinp_accumulate ? 1.0f : 0.0f, dout, &wc, dinp, 0, (size_t)C, 0};
+    levi_gemm_op gw = {1, 0, OC, C, N, 1.0f, 1.0f, dout, inp, dw, 0, 0, 0};
     if (dinp) {
         LEVI_TRY(ops_need("linear_backward", "dinp", dinp, (size_t)N * cols));
         LEVI_TRY(ops_need("linear_backward", "w", w, (size_t)OC * C));
-        const float beta = dinp_accumulate ? 1.0f : 0.0f;
-        if (col0 == 0 && cols == C) {
-            LEVI_TRY(levi_gemm(ctx, 0, 0, N, C, OC, 1.0f, dout, w, beta, dinp));
-        } else {
-            levi_tensor wc = *w; /* w's columns from col0, rows C apart */
-            wc.offset += (size_t)col0;
-            wc.numel -= (size_t)col0;
-            LEVI_TRY(levi_gemm_ld(ctx, 0, 0, N, cols, OC, 1.0f, dout, (size_t)OC, &wc, (size_t)C, beta, dinp,
-                                  (size_t)cols));
-        }
+        wc = *w;
+        wc.offset += (size_t)col0;
+        wc.numel -= (size_t)col0;
     }
     if (dw) {
         LEVI_TRY(ops_need("linear_backward", "dw", dw, (size_t)OC * C));
         LEVI_TRY(ops_need("linear_backward", "inp", inp, (size_t)N * C));
+    }
+    if (dinp && dw) {
+        LEVI_TRY(levi_gemm2(ctx, &gx, &gw));
+    } else if (dinp) {
+        LEVI_TRY(levi_gemm_ld(ctx, 0, 0, N, cols, OC, 1.0f, dout, 0, &wc, (size_t)C, gx.beta, dinp, 0));
+    } else if (dw) {
         LEVI_TRY(levi_gemm(ctx, 1, 0, OC, C, N, 1.0f, dout, inp, 1.0f, dw));
     }
     if (db) {
