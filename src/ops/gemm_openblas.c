@@ -117,8 +117,10 @@ static levi_status host_addr_of(levi_ctx *ctx, cl_mem mem, host_addr **out) {
 /* --- the GEMM ------------------------------------------------------------------------ */
 
 #define SMALL_MNK (1 << 21)
-/* Two GEMMs of fewer multiply-adds each run side by side on one thread each */
+/* Two GEMMs of fewer multiply-adds each run side by side on one thread each,
+ * unless the smaller has fewer than PAIR_MIN_MNK (not worth a hand-off) */
 #define PAIR_MNK (1 << 23)
+#define PAIR_MIN_MNK (1 << 18)
 
 /* OpenBLAS's thread count for the other GEMMs; 0: leave it alone (set by the
  * environment, or no context on this path yet) */
@@ -164,7 +166,7 @@ static void set_threads(int want) {
  * waits for work yielding its core (as OpenBLAS's own idle threads do) for
  * up to HELPER_SPIN_S after its last job, then sleeps. */
 
-#define HELPER_SPIN_S 2e-3
+#define HELPER_SPIN_S 1e-3
 
 static struct {
     pthread_mutex_t mu;
@@ -242,10 +244,15 @@ static void CL_CALLBACK run_cmd(void *arg) {
         }
     }
     const int many = atomic_load_explicit(&g_threads, memory_order_relaxed);
-    /* both small enough that one thread each, side by side, beats two threads each in turn */
-    if (c->n_jobs == 2 && many > 1 && mnk(&c->job[0]) < PAIR_MNK && mnk(&c->job[1]) < PAIR_MNK && helper_take()) {
-        run_pair(&c->job[0], &c->job[1]);
-        return;
+    /* both small enough that one thread each, side by side, beats two threads each in turn, and the
+     * smaller worth the hand-off; this thread takes the larger (it starts at once, the helper may not) */
+    if (c->n_jobs == 2 && many > 1) {
+        const int big = mnk(&c->job[1]) > mnk(&c->job[0]);
+        const blas_job *large = &c->job[big], *other = &c->job[!big];
+        if (mnk(large) < PAIR_MNK && mnk(other) >= PAIR_MIN_MNK && helper_take()) {
+            run_pair(large, other);
+            return;
+        }
     }
     for (int n = 0; n < c->n_jobs; n++) {
         if (many > 1) set_threads(mnk(&c->job[n]) < SMALL_MNK ? 1 : many);
