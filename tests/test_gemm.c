@@ -369,8 +369,8 @@ START_TEST(pairs_and_leading_dims) {
     for (int ip = 0; ip < np; ip++) {
         pair_case(p[ip], 5, 9, 7, 4);
         if (small()) continue;
-        pair_case(p[ip], 64, 256, 128, 128); /* the LEVI head's: side by side */
-        pair_case(p[ip], 300, 200, 150, 0);  /* 9M multiply-adds each: in turn */
+        pair_case(p[ip], 64, 192, 128, 64); /* 1M and 1.5M multiply-adds: side by side */
+        pair_case(p[ip], 300, 200, 150, 0); /* 9M multiply-adds each: in turn */
     }
     ck_assert_levi_ok(levi_gemm_set_path(g_ctx, LEVI_GEMM_AUTO));
 }

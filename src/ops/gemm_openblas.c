@@ -117,9 +117,11 @@ static levi_status host_addr_of(levi_ctx *ctx, cl_mem mem, host_addr **out) {
 /* --- the GEMM ------------------------------------------------------------------------ */
 
 #define SMALL_MNK (1 << 21)
-/* Two GEMMs of fewer multiply-adds each run side by side on one thread each,
- * unless the smaller has fewer than PAIR_MIN_MNK (not worth a hand-off) */
-#define PAIR_MNK (1 << 23)
+/* Two GEMMs that would each run on one thread (fewer than SMALL_MNK
+ * multiply-adds) run side by side, unless the smaller has fewer than
+ * PAIR_MIN_MNK (not worth a hand-off). Only those: OpenBLAS's results on one
+ * thread differ in the last bits from those on two, and a pair computes
+ * exactly what its two products compute alone. */
 #define PAIR_MIN_MNK (1 << 18)
 
 /* OpenBLAS's thread count for the other GEMMs; 0: leave it alone (set by the
@@ -153,7 +155,8 @@ static void sgemm_job(const blas_job *j) {
                     B + (size_t)b * j->stride_b, j->ldb, j->beta, C + (size_t)b * j->stride_c, j->ldc);
 }
 
-static double mnk(const blas_job *j) { return (double)j->M * j->N * j->K * j->batch; }
+/* multiply-adds of one matrix of the batch: what decides its thread count */
+static double mnk(const blas_job *j) { return (double)j->M * j->N * j->K; }
 
 static void set_threads(int want) {
     if (openblas_get_num_threads() != want) openblas_set_num_threads(want);
@@ -244,12 +247,12 @@ static void CL_CALLBACK run_cmd(void *arg) {
         }
     }
     const int many = atomic_load_explicit(&g_threads, memory_order_relaxed);
-    /* both small enough that one thread each, side by side, beats two threads each in turn, and the
-     * smaller worth the hand-off; this thread takes the larger (it starts at once, the helper may not) */
+    /* both on one thread anyway, and the smaller worth the hand-off; this thread takes the larger
+     * (it starts at once, the helper may not) */
     if (c->n_jobs == 2 && many > 1) {
         const int big = mnk(&c->job[1]) > mnk(&c->job[0]);
         const blas_job *large = &c->job[big], *other = &c->job[!big];
-        if (mnk(large) < PAIR_MNK && mnk(other) >= PAIR_MIN_MNK && helper_take()) {
+        if (mnk(large) < SMALL_MNK && mnk(other) >= PAIR_MIN_MNK && helper_take()) {
             run_pair(large, other);
             return;
         }
