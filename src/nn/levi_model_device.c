@@ -306,7 +306,9 @@ levi_status model_step_device(levi_model *m, const levi_grad_group *g, int ng, c
     LEVI_TRY(levi_launch(ctx, kr, 1, &one, &one));
     float bc1 = (float)(1.0 - pow((double)cfg->beta1, t));
     float bc2 = (float)(1.0 - pow((double)cfg->beta2, t));
-    LEVI_TRY(levi_kernel_get(ctx, CL_FILE, "adamw_update2", &kr));
+    /* CPU devices: 16 items a work-item (adamw_update2_x16), others one */
+    const size_t per = ctx->info.type & CL_DEVICE_TYPE_CPU ? 16 : 1;
+    LEVI_TRY(levi_kernel_get(ctx, CL_FILE, per == 16 ? "adamw_update2_x16" : "adamw_update2", &kr));
     a = 0;
     for (int i = 0; i < 2; i++) {
         const levi_grad_group *q = i ? g2 : &g[0];
@@ -316,7 +318,8 @@ levi_status model_step_device(levi_model *m, const levi_grad_group *g, int ng, c
         LEVI_TRY(arg_t(kr, &a, &q->adam_v));
         LEVI_TRY(arg_ulong(kr, &a, i ? n2 : n1));
     }
-    size_t local = levi_group_1d(ctx, n1 + n2), start2 = (n1 + local - 1) / local * local;
+    const size_t w1 = (n1 + per - 1) / per, w2 = (n2 + per - 1) / per; /* work-items */
+    size_t local = levi_group_1d(ctx, w1 + w2), start2 = (w1 + local - 1) / local * local;
     LEVI_TRY(arg_ulong(kr, &a, start2));
     LEVI_TRY(arg_float(kr, &a, cfg->lr));
     LEVI_TRY(arg_float(kr, &a, cfg->beta1));
@@ -326,7 +329,7 @@ levi_status model_step_device(levi_model *m, const levi_grad_group *g, int ng, c
     LEVI_TRY(arg_float(kr, &a, bc1));
     LEVI_TRY(arg_float(kr, &a, bc2));
     LEVI_TRY(arg_t(kr, &a, &st));
-    size_t global = start2 + (n2 + local - 1) / local * local;
+    size_t global = start2 + (w2 + local - 1) / local * local;
     return levi_launch(ctx, kr, 1, &global, &local);
 }
 
