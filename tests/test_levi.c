@@ -1,6 +1,7 @@
 /* LEVI model: forward loss, logits and every trainable gradient against the
  * PyTorch reference of tools/golden_levi.py (concat + mlp, ensemble + mlp,
- * concat + cnn, late + mlp), the feature-cache path, a frozen backbone that never moves,
+ * concat + cnn, late + mlp), late fusion's distillation gradient against finite
+ * differences, the feature-cache path, a frozen backbone that never moves,
  * the save → load round trip, and bad configurations / files. */
 #include <math.h>
 #include <stdio.h>
@@ -402,6 +403,98 @@ END_TEST
 START_TEST(backbone_gradients_ft) { backbone_fd(LEVI_METHOD_FT, LEVI_VIT_FULL, 0, LEVI_FUSION_CONCAT); }
 END_TEST
 
+/* Late fusion with distill d: the task view's gradient gains that of
+ * d · CE(p_feats, p_z), the backbone view's probabilities a constant. The
+ * same model without it (distill 0, the same weights) has the same loss
+ * minus d · CE: at the parameters where the two gradients differ most (the
+ * task view's), their difference against central finite differences of the
+ * difference of the losses. */
+START_TEST(late_distill_gradients) {
+    levi_model *mm[2];
+    for (int i = 0; i < 2; i++) {
+        levi_model_config mc;
+        tiny_model_config(&mc, LEVI_FUSION_LATE, LEVI_TASK_MLP);
+        mc.seed = 5;
+        mc.distill = i ? 0.7f : 0.0f;
+        levi_vit_config vc;
+        tiny_vit_config(&vc);
+        levi_vit *v;
+        ck_assert_levi_ok(levi_vit_create(&v, g_ctx, &vc, B, LEVI_VIT_FROZEN, 0));
+        ck_assert_levi_ok(levi_vit_init_random(v, 11));
+        ck_assert_levi_ok(levi_model_create(&mm[i], g_ctx, &mc, vit_backbone(g_ctx, v), B));
+    }
+    {
+        /* only late fusion has a backbone view to learn from */
+        levi_model_config mc;
+        tiny_model_config(&mc, LEVI_FUSION_CONCAT, LEVI_TASK_MLP);
+        mc.distill = 0.7f;
+        levi_vit_config vc;
+        tiny_vit_config(&vc);
+        levi_vit *v;
+        levi_model *bad;
+        ck_assert_levi_ok(levi_vit_create(&v, g_ctx, &vc, B, LEVI_VIT_FROZEN, 0));
+        ck_assert_int_eq(levi_model_create(&bad, g_ctx, &mc, vit_backbone(g_ctx, v), B), LEVI_ERR_INVALID_ARG);
+        ck_assert_ptr_nonnull(strstr(levi_last_error(), "needs late fusion"));
+    }
+    float x[B * IMG * IMG], y[B] = {0, 1, 2, 1, 0}, loss[2];
+    test_fill_uniform(x, B * IMG * IMG, 9, -1.5f, 1.5f);
+    levi_grad_group g[2];
+    float *p = NULL, *gr[2] = {NULL, NULL};
+    size_t n = 0;
+    for (int i = 0; i < 2; i++) {
+        levi_tensor px = levi_model_input_pixels(mm[i], B), lab = levi_model_input_labels(mm[i], B);
+        ck_assert_levi_ok(levi_tensor_write(&px, x));
+        ck_assert_levi_ok(levi_tensor_write(&lab, y));
+        ck_assert_levi_ok(levi_model_zero_grad(mm[i]));
+        ck_assert_levi_ok(levi_model_forward(mm[i], &px, NULL, &lab, B, &loss[i], NULL));
+        ck_assert_levi_ok(levi_model_backward(mm[i], B));
+        ck_assert_int_eq(levi_model_grad_groups(mm[i], &g[i], 1), 1);
+        n = g[i].params.numel;
+        gr[i] = malloc(n * sizeof *gr[i]);
+        ck_assert_levi_ok(levi_tensor_read(&g[i].grads, gr[i]));
+    }
+    ck_assert_int_eq(g[0].params.numel, g[1].params.numel);
+    ck_assert_msg(loss[1] > loss[0], "distill: loss %g is not above %g without it", loss[1], loss[0]);
+    p = malloc(n * sizeof *p);
+    ck_assert_levi_ok(levi_tensor_read(&g[0].params, p));
+    size_t changed = 0;
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_msg(isfinite(gr[0][i]) && isfinite(gr[1][i]), "gradient %zu is not finite", i);
+        gr[1][i] -= gr[0][i];
+        changed += gr[1][i] != 0;
+    }
+    ck_assert_msg(changed > 0, "distill changed no gradient");
+    for (int r = 0; r < 4; r++) {
+        size_t j = 0;
+        for (size_t i = 1; i < n; i++)
+            if (fabsf(gr[1][i]) > fabsf(gr[1][j])) j = i;
+        double gj = gr[1][j];
+        gr[1][j] = 0;
+        ck_assert_msg(fabs(gj) > 1e-4, "distill: gradient difference %g is (nearly) zero", gj);
+        const float eps = 1e-2f, saved = p[j];
+        float l[2][2];
+        for (int s = 0; s < 2; s++) {
+            p[j] = saved + (s ? -eps : eps);
+            for (int i = 0; i < 2; i++) {
+                levi_tensor px = levi_model_input_pixels(mm[i], B), lab = levi_model_input_labels(mm[i], B);
+                ck_assert_levi_ok(levi_tensor_write(&g[i].params, p));
+                ck_assert_levi_ok(levi_model_forward(mm[i], &px, NULL, &lab, B, &l[s][i], NULL));
+            }
+        }
+        p[j] = saved;
+        for (int i = 0; i < 2; i++) ck_assert_levi_ok(levi_tensor_write(&g[i].params, p));
+        char what[120];
+        snprintf(what, sizeof what, "distill: parameter %zu: finite difference vs gradient", j);
+        test_check_value(what, ((double)(l[0][1] - l[0][0]) - (l[1][1] - l[1][0])) / (2.0 * eps), gj, 0, 3e-2);
+    }
+    free(p);
+    free(gr[0]);
+    free(gr[1]);
+    levi_model_free(mm[0]);
+    levi_model_free(mm[1]);
+}
+END_TEST
+
 int main(void) {
     if (!test_have_device()) return TEST_SKIP;
     Suite *s = suite_create("levi");
@@ -417,6 +510,7 @@ int main(void) {
     tcase_add_test(tc, backbone_gradients_levi_lora);
     tcase_add_test(tc, backbone_gradients_levi_lora_late);
     tcase_add_test(tc, backbone_gradients_ft);
+    tcase_add_test(tc, late_distill_gradients);
     suite_add_tcase(s, tc);
     levi_log_init();
     g_ctx = NULL;

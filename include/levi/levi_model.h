@@ -80,6 +80,8 @@ typedef struct levi_model_config {
     int adapter_linear; /* 1: A is one Linear (lp/ft/lora/scratch always) */
     int adapter_hidden; /* default 128 */
     float lambda;       /* ensemble: auxiliary loss weight; late: per-view loss weight (default 0.5) */
+    float distill;      /* late: weight of the task view's extra loss CE(p_backbone, p_task), the backbone
+                           view's probabilities (no gradient into it) as soft labels (default 0: none) */
     int lora_rank;      /* lora / levi+lora, default 4 */
     unsigned long long seed;
 } levi_model_config;

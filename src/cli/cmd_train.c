@@ -77,6 +77,8 @@ static const char *k_usage =
     "                         its own loss, mixed by learned weights (the adapter applies to the backbone's);\n"
     "                         concat: the paper's, one adapter on the taps and z side by side\n"
     "  --lambda X (0.5)       ensemble: auxiliary loss weight; late: weight of the per-view losses\n"
+    "  --distill X (0)        late: the task model also learns the backbone view's predictions\n"
+    "                         (soft labels, weight X; distillation of the backbone into the task model)\n"
     "  --lora-rank R (4)\n"
     "  --limit N              at most N images (texts) per class\n"
     "texts:\n"

@@ -89,6 +89,7 @@ levi_status train_parse_args(int argc, char **argv, train_args *a) {
         else if (!strcmp(o, "--lr")) fp = &a->lr, flo = 0, fhi = 10;
         else if (!strcmp(o, "--wd")) fp = &a->wd, flo = 0, fhi = 10;
         else if (!strcmp(o, "--lambda")) fp = &a->lambda, flo = 0, fhi = 100;
+        else if (!strcmp(o, "--distill")) fp = &a->distill, flo = 0, fhi = 100;
         else if (!strcmp(o, "--grad-clip")) fp = &a->clip, flo = 0, fhi = 1e6;
         else return levi_error(LEVI_ERR_INVALID_ARG, "unknown option '%s' (see levi-cl train --help)", o);
         if (!v) return levi_error(LEVI_ERR_INVALID_ARG, "%s needs a value", o);
@@ -111,6 +112,7 @@ levi_status train_build_config(const train_args *a, levi_model_config *c) {
     c->task.hidden = (int)a->task_hidden;
     c->adapter_hidden = (int)a->adapter_hidden;
     c->lambda = (float)a->lambda;
+    c->distill = (float)a->distill;
     c->lora_rank = (int)a->lora_rank;
     c->task.buckets = (int)a->ngram_buckets;
     c->task.embed = (int)a->ngram_embed;
@@ -181,6 +183,7 @@ void train_run_opts_of(const train_args *a, train_run_opts *o) {
     train_opt_str(o, "--adapter", a->adapter ? a->adapter : "mlp");
     train_opt_long(o, "--adapter-hidden", a->adapter_hidden);
     train_opt_double(o, "--lambda", a->lambda);
+    train_opt_double(o, "--distill", a->distill);
     train_opt_long(o, "--lora-rank", a->lora_rank);
     train_opt_long(o, "--image-size", a->image_size);
     train_opt_long(o, "--channels", a->channels);

@@ -15,7 +15,7 @@ typedef struct train_args {
     int skip_bad;
     long workers, warmup, epochs, batch, seed, task_hidden, adapter_hidden, lora_rank, limit, image_size, channels, log_every;
     long seq_len, ngram_buckets, ngram_embed;
-    double lr, wd, lambda, clip;
+    double lr, wd, lambda, distill, clip;
     int argc; /* the command line, for the ranks' configuration check */
     char **argv;
 } train_args;

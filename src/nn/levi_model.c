@@ -66,6 +66,7 @@ void levi_model_config_default(levi_model_config *c, levi_method m) {
     c->adapter_linear = !(m == LEVI_METHOD_LEVI || m == LEVI_METHOD_LEVI_LORA);
     c->adapter_hidden = 128;
     c->lambda = 0.5f;
+    c->distill = 0.0f;
     c->lora_rank = 4;
 }
 
@@ -126,6 +127,10 @@ static levi_status validate(levi_model_config *c, const levi_backbone *v) {
         return levi_error(LEVI_ERR_INVALID_ARG, "adapter hidden size %d is not in 1..65536", c->adapter_hidden);
     if (!(c->lambda >= 0 && c->lambda <= 100))
         return levi_error(LEVI_ERR_INVALID_ARG, "lambda %g is not in 0..100", (double)c->lambda);
+    if (!(c->distill >= 0 && c->distill <= 100))
+        return levi_error(LEVI_ERR_INVALID_ARG, "distill %g is not in 0..100", (double)c->distill);
+    if (c->distill > 0 && (c->fusion != LEVI_FUSION_LATE || c->task.kind == LEVI_TASK_NONE))
+        return levi_error(LEVI_ERR_INVALID_ARG, "distill %g needs late fusion with a task model", (double)c->distill);
     if (!v) {
         c->ntaps = 0;
         return LEVI_OK;

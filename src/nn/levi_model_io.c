@@ -40,6 +40,7 @@ static char *config_json(const levi_model_config *c) {
     cJSON_AddStringToObject(o, "adapter", c->adapter_linear ? "linear" : "mlp");
     cJSON_AddNumberToObject(o, "adapter_hidden", c->adapter_hidden);
     cJSON_AddNumberToObject(o, "lambda", c->lambda);
+    if (c->distill > 0) cJSON_AddNumberToObject(o, "distill", c->distill);
     cJSON_AddNumberToObject(o, "lora_rank", c->lora_rank);
     cJSON_AddNumberToObject(o, "seed", (double)c->seed);
     char *s = cJSON_PrintUnformatted(o);
@@ -122,6 +123,9 @@ static levi_status parse_config(const char *text, const char *file, levi_model_c
     if (st == LEVI_OK) st = get_str(o, file, "adapter", "mlp", "linear", NULL, &lin);
     if (st == LEVI_OK) st = get_int(o, file, "adapter_hidden", 1, 65536, &c->adapter_hidden);
     if (st == LEVI_OK) st = get_float(o, file, "lambda", &c->lambda);
+    c->distill = 0; /* optional: written only when set */
+    if (st == LEVI_OK && cJSON_GetObjectItemCaseSensitive(o, "distill"))
+        st = get_float(o, file, "distill", &c->distill);
     if (st == LEVI_OK) st = get_int(o, file, "lora_rank", 0, 4096, &c->lora_rank);
     if (st == LEVI_OK) st = get_int(o, file, "seed", 0, 2147483647, &seed);
     const cJSON *taps = cJSON_GetObjectItemCaseSensitive(o, "taps");

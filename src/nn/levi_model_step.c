@@ -7,12 +7,33 @@
  *             logits = Σ_l w_l logits_l with w = softmax(alpha),
  *             loss = CE(logits) + lambda · mean_l CE(logits_l)
  *   late    : logits_v = A_v(v) for the views v = feats, z; mixed as in
- *             ensemble; the views learn from their own CE only, alpha from CE(logits) */
+ *             ensemble; the views learn from their own CE only, alpha from CE(logits);
+ *             with distill d > 0 the task view also learns from d · CE(p_feats, p_z),
+ *             the backbone view's probabilities as soft labels (in the loss returned
+ *             by forward, not in the on-device metrics' loss) */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "levi_model_internal.h"
+
+/* Late fusion's distillation term on the host: the mean over the batch of
+ * CE(p_feats, p_z) = -sum_k p_feats,k log p_z,k. */
+static levi_status distill_loss(levi_model *m, int B, double *out) {
+    size_t n = (size_t)B * m->cfg.num_classes;
+    float *pb = malloc(n * sizeof *pb), *pz = malloc(n * sizeof *pz);
+    levi_tensor tb = VIEW(m->probs_l[0], B), tz = VIEW(m->probs_l[1], B);
+    levi_status st = LEVI_OK;
+    if (!pb || !pz) st = levi_error(LEVI_ERR_HOST_MEMORY, "out of host memory for the distillation loss");
+    if (st == LEVI_OK) st = levi_tensor_read(&tb, pb);
+    if (st == LEVI_OK) st = levi_tensor_read(&tz, pz);
+    double s = 0;
+    for (size_t i = 0; st == LEVI_OK && i < n; i++) s -= (double)pb[i] * log(fmax((double)pz[i], 1e-30));
+    free(pb);
+    free(pz);
+    *out = s / B;
+    return st;
+}
 
 levi_tensor levi_model_input_pixels(levi_model *m, int B) {
     levi_tensor t = VIEW(m->pix, B);
@@ -151,6 +172,11 @@ levi_status levi_model_forward_input(levi_model *m, const levi_input *in, const 
             aux += li;
         }
         total += c->lambda * aux / m->nadapt;
+        if (host && c->fusion == LEVI_FUSION_LATE && F && hz && c->distill > 0) {
+            double d;
+            LEVI_TRY(distill_loss(m, B, &d));
+            total += c->distill * d;
+        }
     }
     if (loss) *loss = (float)total;
     if (correct) *correct = c0;
@@ -209,6 +235,12 @@ levi_status levi_model_backward_shard(levi_model *m, int Bcall, int global_batch
             LEVI_TRY(levi_crossentropy_backward(ctx, &dl, &pl, &m->last_labels, B, K,
                                                 c->lambda / (float)m->nadapt / G));
             int z_view = !F || i == 1;
+            if (z_view && F && hz && c->distill > 0) {
+                /* d CE(p_b, softmax(l_z)) / d l_z = p_z - p_b; p_b is a constant (no gradient into view 0) */
+                levi_tensor pb = VIEW(m->probs_l[0], B);
+                LEVI_TRY(levi_axpy(ctx, &dl, c->distill / G, &pl, (size_t)B * K));
+                LEVI_TRY(levi_axpy(ctx, &dl, -c->distill / G, &pb, (size_t)B * K));
+            }
             const levi_tensor *dx = z_view ? (hz ? &dz : NULL) : (need_dfe ? &dfe : NULL);
             LEVI_TRY(levi_adapter_backward(&m->ad[i], &m->P, &m->acts, dx, &dl, &m->xv[i], B));
         }
