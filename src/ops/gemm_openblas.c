@@ -167,14 +167,16 @@ static void set_threads(int want) {
  * side by side, each on one OpenBLAS thread: while the native kernel runs,
  * the device's other worker has nothing of this queue to do. The helper
  * waits for work yielding its core (as OpenBLAS's own idle threads do) for
- * up to HELPER_SPIN_S after its last job, then sleeps. */
+ * up to HELPER_SPIN_S after its last job, then sleeps; a second product it
+ * has not started when the first is done is taken back and run in turn. */
 
 #define HELPER_SPIN_S 1e-3
 
 static struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    atomic_int state; /* 0 idle, 1 a job posted, 2 done; -1 not started, -2 could not start */
+    /* 0 idle, 1 a job posted, 3 the helper runs it, 2 done; -1 not started, -2 could not start */
+    atomic_int state;
     atomic_flag busy; /* a pair holds the helper (two devices' queues may run pairs at once) */
     const blas_job *job;
 } g_helper = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, -1, ATOMIC_FLAG_INIT, NULL};
@@ -193,6 +195,8 @@ static void *helper_main(void *arg) {
                 pthread_cond_wait(&g_helper.cv, &g_helper.mu);
             pthread_mutex_unlock(&g_helper.mu);
         }
+        int posted = 1;
+        if (!atomic_compare_exchange_strong(&g_helper.state, &posted, 3)) continue; /* taken back */
         sgemm_job(g_helper.job);
         atomic_store_explicit(&g_helper.state, 2, memory_order_release);
     }
@@ -227,6 +231,14 @@ static void run_pair(const blas_job *first, const blas_job *second) {
     pthread_cond_signal(&g_helper.cv);
     pthread_mutex_unlock(&g_helper.mu);
     sgemm_job(first);
+    /* not started yet (the helper was not scheduled in time, e.g. on a busy machine): take it
+     * back, so that a pair never takes longer than its products in turn */
+    int posted = 1;
+    if (atomic_compare_exchange_strong(&g_helper.state, &posted, 0)) {
+        sgemm_job(second);
+        atomic_flag_clear(&g_helper.busy);
+        return;
+    }
     while (atomic_load_explicit(&g_helper.state, memory_order_acquire) != 2) sched_yield();
     atomic_store_explicit(&g_helper.state, 0, memory_order_relaxed);
     atomic_flag_clear(&g_helper.busy);
