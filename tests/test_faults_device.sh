@@ -240,6 +240,14 @@ PY
 }
 "$L" train --method lp --backbone "$T/bb" --data "$T/fs/train" --epochs 1 --batch 16 --out "$T/lp.safetensors" >/dev/null 2>&1
 check "train lp (tiny)" $?
+# levi's default fusion is late: a checkpoint of a run without --fusion resumes with
+# --fusion late and refuses --fusion concat
+LV="train --method levi --backbone $T/bb --data $T/fs/train --epochs 1 --batch 16 --out $T/lv.safetensors"
+"$L" $LV >/dev/null 2>&1 && rm -f "$T/lv.safetensors" && "$L" $LV --fusion late --resume "$T/lv.safetensors.ckpt" >/dev/null 2>"$T/e"
+r=$?; check "levi without --fusion resumes with --fusion late (rc $r: $(tail -c 200 "$T/e"))" $r
+"$L" $LV --fusion concat --resume "$T/lv.safetensors.ckpt" >/dev/null 2>"$T/e"
+rc=$?; [ $rc -eq 2 ] && grep -q -- "--fusion is concat here but" "$T/e"
+r=$?; check "and refuses --fusion concat (rc $rc: $(tail -c 200 "$T/e"))" $r
 for case in "method|m['method'] = 'levi'|'method' is 'levi' but its config's method is 'lp'" \
             "std|c['image_std'] = 0|'image_std' must be positive" \
             "taps|c['taps'] = []|'taps' is empty" \

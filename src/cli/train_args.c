@@ -179,7 +179,9 @@ void train_run_opts_of(const train_args *a, train_run_opts *o) {
     train_opt_long(o, "--task-hidden", a->task_hidden);
     train_opt_str(o, "--cnn-channels", a->cnn ? a->cnn : "16,32");
     train_opt_str(o, "--taps", a->taps ? a->taps : "default");
-    train_opt_str(o, "--fusion", a->fusion ? a->fusion : "concat");
+    /* the levi methods default to late fusion (levi_model.c), the others have none to choose */
+    int levi = a->method && (!strcmp(a->method, "levi") || !strcmp(a->method, "levi+lora"));
+    train_opt_str(o, "--fusion", a->fusion ? a->fusion : levi ? "late" : "concat");
     train_opt_str(o, "--adapter", a->adapter ? a->adapter : "mlp");
     train_opt_long(o, "--adapter-hidden", a->adapter_hidden);
     train_opt_double(o, "--lambda", a->lambda);
