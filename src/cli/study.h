@@ -9,7 +9,7 @@
 #include "demo_stages.h"
 
 #define STUDY_MAX_VARIANTS 16
-#define STUDY_MAX_GRID 6    /* values per grid axis (lr, wd) */
+#define STUDY_MAX_GRID 8    /* values per grid axis (lr, wd) */
 #define STUDY_MAX_SEEDS 16
 #define STUDY_MAX_EPOCHS 50
 #define STUDY_MAX_ARGS 24   /* extra train options of a variant */
