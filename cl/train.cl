@@ -216,26 +216,34 @@ __kernel void clip_finish(__global float *state, const ulong state_off, __global
     }
 }
 
+/* The parameters of adamw_update2 and adamw_update2_x16, and their first
+ * lines: the clip scale (NaN: no update), the group of this work-item's
+ * work-group (the same for all of it), that group's buffers and size n, and
+ * i, the first of the PER items of this work-item within the group. */
+#define ADAMW2_PARAMS                                                                                              \
+    __global float *p1, const ulong p1_off, __global float *g1, const ulong g1_off, __global float *m1,              \
+        const ulong m1_off, __global float *v1, const ulong v1_off, const ulong n1, __global float *p2,              \
+        const ulong p2_off, __global float *g2, const ulong g2_off, __global float *m2, const ulong m2_off,          \
+        __global float *v2, const ulong v2_off, const ulong n2, const ulong start2, const float lr,                  \
+        const float beta1, const float beta2, const float eps, const float weight_decay, const float bc1,           \
+        const float bc2, __global const float *state, const ulong state_off
+#define ADAMW2_PROLOGUE(PER)                                                                                       \
+    const float scale = state[state_off + S_CLIP_SCALE];                                                            \
+    if (isnan(scale)) return;                                                                                       \
+    const int second = get_group_id(0) >= start2 / get_local_size(0);                                               \
+    size_t i = (PER) * (second ? get_global_id(0) - start2 : get_global_id(0));                                     \
+    const size_t n = second ? n2 : n1;                                                                              \
+    if (i >= n) return;                                                                                             \
+    __global float *params = second ? p2 + p2_off : p1 + p1_off, *grads = second ? g2 + g2_off : g1 + g1_off;       \
+    __global float *m = second ? m2 + m2_off : m1 + m1_off, *v = second ? v2 + v2_off : v1 + v1_off
+
 /* AdamW (as adamw_update) over two groups in one launch: items [0, n1) of
  * group 1, then group 2 from item start2 (n1 rounded up to a multiple of the
  * work-group size, so that every work-group works on one group and the branch
  * is uniform), with the gradients scaled by the clip scale in state (written
  * back, as clipping in place would); a NaN scale skips the update. */
-__kernel void adamw_update2(__global float *p1, const ulong p1_off, __global float *g1, const ulong g1_off,
-                            __global float *m1, const ulong m1_off, __global float *v1, const ulong v1_off,
-                            const ulong n1, __global float *p2, const ulong p2_off, __global float *g2,
-                            const ulong g2_off, __global float *m2, const ulong m2_off, __global float *v2,
-                            const ulong v2_off, const ulong n2, const ulong start2, const float lr,
-                            const float beta1, const float beta2, const float eps, const float weight_decay,
-                            const float bc1, const float bc2, __global const float *state, const ulong state_off) {
-    const float scale = state[state_off + S_CLIP_SCALE];
-    if (isnan(scale)) return;
-    const size_t first2 = start2 / get_local_size(0);
-    const int second = get_group_id(0) >= first2; /* the same for the whole work-group */
-    const size_t i = second ? get_global_id(0) - start2 : get_global_id(0);
-    if (i >= (second ? n2 : n1)) return;
-    __global float *params = second ? p2 + p2_off : p1 + p1_off, *grads = second ? g2 + g2_off : g1 + g1_off;
-    __global float *m = second ? m2 + m2_off : m1 + m1_off, *v = second ? v2 + v2_off : v1 + v1_off;
+__kernel void adamw_update2(ADAMW2_PARAMS) {
+    ADAMW2_PROLOGUE(1);
     float g = grads[i];
     if (scale != 1.0f) {
         g = scale * g;
@@ -249,22 +257,8 @@ __kernel void adamw_update2(__global float *p1, const ulong p1_off, __global flo
  * work-items). The same operations on every item, so the same results; on
  * PoCL 1.6x as fast as one item a work-item (its vectorizer leaves the
  * divisions and square roots narrower). */
-__kernel void adamw_update2_x16(__global float *p1, const ulong p1_off, __global float *g1, const ulong g1_off,
-                                __global float *m1, const ulong m1_off, __global float *v1, const ulong v1_off,
-                                const ulong n1, __global float *p2, const ulong p2_off, __global float *g2,
-                                const ulong g2_off, __global float *m2, const ulong m2_off, __global float *v2,
-                                const ulong v2_off, const ulong n2, const ulong start2, const float lr,
-                                const float beta1, const float beta2, const float eps, const float weight_decay,
-                                const float bc1, const float bc2, __global const float *state, const ulong state_off) {
-    const float scale = state[state_off + S_CLIP_SCALE];
-    if (isnan(scale)) return;
-    const size_t first2 = start2 / get_local_size(0);
-    const int second = get_group_id(0) >= first2; /* the same for the whole work-group */
-    size_t i = 16 * (second ? get_global_id(0) - start2 : get_global_id(0));
-    const size_t n = second ? n2 : n1;
-    if (i >= n) return;
-    __global float *params = second ? p2 + p2_off : p1 + p1_off, *grads = second ? g2 + g2_off : g1 + g1_off;
-    __global float *m = second ? m2 + m2_off : m1 + m1_off, *v = second ? v2 + v2_off : v1 + v1_off;
+__kernel void adamw_update2_x16(ADAMW2_PARAMS) {
+    ADAMW2_PROLOGUE(16);
     if (i + 16 <= n) {
         float16 g = vload16(0, grads + i);
         if (scale != 1.0f) {

@@ -21,14 +21,8 @@ expect() {
     fi
 }
 # three sections of 40 packages from 40 sources each
-for s in games sound science; do
-    i=0
-    while [ $i -lt 40 ]; do
-        printf 'Package: %s-%02d\nSection: %s\nSource: %s-src%02d\nDescription: %s tool number %d for testing\n\n' \
-            "$s" $i "$s" "$s" $i "$s" $i
-        i=$((i + 1))
-    done
-done >"$T/pk.txt"
+. "$(dirname "$0")/text_fixture.sh"
+text_packages 40 games sound science >"$T/pk.txt"
 expect 0 "text-shift" data text-shift --help
 expect 2 "needs --out" data text-shift --source "$T/pk.txt"
 expect 2 "rho" data text-shift --out "$T/x" --source "$T/pk.txt" --rho 2

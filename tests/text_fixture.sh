@@ -2,7 +2,7 @@
 # FIXTURES` writes DIR/bert, the tiny random BERT of FIXTURES/bert_tiny (50
 # ids, 16 positions) with a vocabulary of 50 tokens, and DIR/pk.txt, a
 # Packages file of the eight default sections with 30 packages from 30
-# sources each.
+# sources each (text_packages, below).
 text_fixture() {
     mkdir -p "$1/bert" && cp -r "$2/bert_tiny/." "$1/bert/"
     {
@@ -14,12 +14,19 @@ text_fixture() {
         for w in x y z w v u t s r q p o m n k j; do echo "$w"; done
     } | head -50 >"$1/bert/vocab.txt"
     echo '{"model_max_length": 16, "do_lower_case": true}' >"$1/bert/tokenizer_config.json"
-    for s in doc fonts games golang perl python science sound; do
+    text_packages 30 doc fonts games golang perl python science sound >"$1/pk.txt"
+}
+# `text_packages N SECTION...`: a Packages file on standard output, N packages
+# from N sources in each SECTION
+text_packages() {
+    tp_n=$1
+    shift
+    for s in "$@"; do
         i=0
-        while [ $i -lt 30 ]; do
+        while [ $i -lt "$tp_n" ]; do
             printf 'Package: %s-%02d\nSection: %s\nSource: %s-src%02d\nDescription: %s tool number %d for testing\n\n' \
                 "$s" $i "$s" "$s" $i "$s" $i
             i=$((i + 1))
         done
-    done >"$1/pk.txt"
+    done
 }
