@@ -197,6 +197,52 @@ START_TEST(strided_batches) {
     /* a batch of one through the batched routine */
     layout one = make_layout(0, 1, 9, 8, 7, 1, 0, 0);
     for (int ip = 0; ip < np; ip++) run_case(g_ctx, p[ip], &one, 1.0f, 0.5f, NULL, ONE_BUFFER, 1);
+    if (small()) return;
+    /* attention-sized batches (OpenBLAS: halves side by side, odd and shared-B ones too) */
+    for (int ip = 0; ip < np; ip++) {
+        layout L = make_layout(0, 1, 17, 17, 16, 257, 0, 0);
+        run_case(g_ctx, p[ip], &L, 1.0f, 0.0f, NULL, THREE_BUFFERS, 1);
+        layout S = make_layout(1, 0, 17, 16, 17, 256, 0, 1);
+        run_case(g_ctx, p[ip], &S, 0.5f, 1.0f, NULL, A_C_SHARED, 1);
+    }
+    ck_assert_levi_ok(levi_gemm_set_path(g_ctx, LEVI_GEMM_AUTO));
+}
+END_TEST
+
+/* OpenBLAS: a batch computes, bit for bit, what its products compute one by
+ * one (each on one thread, wherever it runs). */
+START_TEST(batch_bits_as_alone) {
+    if (!levi_gemm_openblas_applies(g_ctx, NULL) || small()) return;
+    const int M = 17, N = 17, K = 16, nb = 129;
+    const size_t na = (size_t)M * K * nb, nbb = (size_t)K * N * nb, nc = (size_t)M * N * nb;
+    float *h = malloc(sizeof(float) * (na + nbb)), *c1 = malloc(sizeof(float) * nc), *c2 = malloc(sizeof(float) * nc);
+    ck_assert_msg(h && c1 && c2, "out of host memory");
+    test_fill_uniform(h, na + nbb, 11, -1, 1);
+    levi_tensor A, B, C1, C2;
+    ck_assert_levi_ok(levi_tensor_alloc1(&A, g_ctx, (int)na));
+    ck_assert_levi_ok(levi_tensor_alloc1(&B, g_ctx, (int)nbb));
+    ck_assert_levi_ok(levi_tensor_alloc1(&C1, g_ctx, (int)nc));
+    ck_assert_levi_ok(levi_tensor_alloc1(&C2, g_ctx, (int)nc));
+    ck_assert_levi_ok(levi_tensor_write(&A, h));
+    ck_assert_levi_ok(levi_tensor_write(&B, h + na));
+    ck_assert_levi_ok(levi_gemm_set_path(g_ctx, LEVI_GEMM_OPENBLAS));
+    ck_assert_levi_ok(levi_gemm_batched(g_ctx, 0, 1, M, N, K, 1.0f, &A, (size_t)M * K, &B, (size_t)K * N, 0.0f, &C1,
+                                        (size_t)M * N, nb));
+    for (int b = 0; b < nb; b++) {
+        levi_tensor a = A, bb = B, c = C2;
+        a.offset += (size_t)b * M * K, a.numel = (size_t)M * K;
+        bb.offset += (size_t)b * K * N, bb.numel = (size_t)K * N;
+        c.offset += (size_t)b * M * N, c.numel = (size_t)M * N;
+        ck_assert_levi_ok(levi_gemm(g_ctx, 0, 1, M, N, K, 1.0f, &a, &bb, 0.0f, &c));
+    }
+    ck_assert_levi_ok(levi_tensor_read(&C1, c1));
+    ck_assert_levi_ok(levi_tensor_read(&C2, c2));
+    for (size_t i = 0; i < nc; i++)
+        ck_assert_msg(memcmp(&c1[i], &c2[i], sizeof(float)) == 0 && isfinite(c1[i]),
+                      "batched %dx%dx%d x%d: float %zu is %.9g, alone %.9g", M, N, K, nb, i, c1[i], c2[i]);
+    levi_tensor_free(&A), levi_tensor_free(&B), levi_tensor_free(&C1), levi_tensor_free(&C2);
+    free(h), free(c1), free(c2);
+    ck_assert_levi_ok(levi_gemm_set_path(g_ctx, LEVI_GEMM_AUTO));
 }
 END_TEST
 
@@ -459,6 +505,7 @@ int main(void) {
         tcase_set_timeout(tc, 300);
         tcase_add_test(tc, odd_shapes_all_transposes);
         tcase_add_test(tc, strided_batches);
+        tcase_add_test(tc, batch_bits_as_alone);
         tcase_add_test(tc, bad_arguments);
         tcase_add_test(tc, offsets_past_2_31);
         tcase_add_test(tc, path_api);

@@ -177,8 +177,9 @@ static void set_threads(int want) {
 }
 
 /* --- a second thread for the second GEMM of a pair ----------------------------------- *
- * Two small independent GEMMs (a layer's input and weight gradients) run
- * side by side, each on one OpenBLAS thread: while the native kernel runs,
+ * Two small independent GEMMs (a layer's input and weight gradients), or the
+ * two halves of a batch of small products, run side by side, each on one
+ * OpenBLAS thread: while the native kernel runs,
  * the device's other worker has nothing of this queue to do. The helper
  * waits for work yielding its core (as OpenBLAS's own idle threads do) for
  * up to HELPER_SPIN_S after its last job, then sleeps; a second product it
@@ -297,6 +298,20 @@ static void CL_CALLBACK run_cmd(void *arg) {
             run_pair(large, other);
             return;
         }
+    }
+    /* a batch of products that each run on one thread: its second half on the helper (each
+     * product is computed as alone, on one thread, whichever thread runs it) */
+    const blas_job *one = &c->job[0];
+    if (c->n_jobs == 1 && many > 1 && one->batch > 1 && mnk(one) < SMALL_MNK &&
+        mnk(one) * (one->batch / 2) >= PAIR_MIN_MNK && helper_take()) {
+        blas_job lo = *one, hi = *one;
+        lo.batch = one->batch - one->batch / 2;
+        hi.batch = one->batch / 2;
+        hi.off_a += (size_t)lo.batch * one->stride_a;
+        hi.off_b += (size_t)lo.batch * one->stride_b;
+        hi.off_c += (size_t)lo.batch * one->stride_c;
+        run_pair(&lo, &hi);
+        return;
     }
     for (int n = 0; n < c->n_jobs; n++) {
         if (many > 1) set_threads(mnk(&c->job[n]) < SMALL_MNK ? 1 : many);
