@@ -200,6 +200,7 @@ assert len(d['paired']) == 4 and all(len(p[k]['per_seed']) == 2 for p in d['pair
         { tail -n 20 "$T/div.err"; fail "a diverging grid point stopped the study"; }
     grep -q "search ft lr 10 .* diverged" "$T/div.err" || fail "the diverged run is not reported"
     grep -q "^| ft | 1e-3 | " "$T/div.txt" || fail "the diverged learning rate was selected"
+    grep -q "^## text-shift: 1 seed$" "$T/div.txt" || fail "the report of one seed is not titled '1 seed'"
     # bad input: exit 2 with a message naming it
     for bad in "--subdomain edges:--subdomain" "--task-model cnn:cnn" "--arch vit-small:--arch" \
         "--fit 8:needs 11"; do

@@ -106,8 +106,9 @@ static char *markdown(const study *s) {
     const study_bench *b = s->bench;
     int nt = b->ntests;
 #define P(...) (o += (size_t)snprintf(md + o, o < cap ? cap - o : 0, __VA_ARGS__))
-    if (s->ds.text) P("## %s: %d seeds\n\n", b->name, s->nseeds);
-    else P("## %s / %s: %d seeds\n\n", b->name, s->subdomain, s->nseeds);
+    const char *seed_word = s->nseeds == 1 ? "seed" : "seeds";
+    if (s->ds.text) P("## %s: %d %s\n\n", b->name, s->nseeds, seed_word);
+    else P("## %s / %s: %d %s\n\n", b->name, s->subdomain, s->nseeds, seed_word);
     P("Every method chose its learning rate (");
     for (int i = 0; i < s->nlr; i++) P("%s%s", i ? ", " : "", s->lr_s[i]);
     P("), weight decay (");
