@@ -93,9 +93,9 @@ START_TEST(fifo_inputs_never_block) {
     cJSON *o;
     assert_error_has(levi_json_load(fifo, &o), LEVI_ERR_IO, "fifo", "FIFO");
     int fd;
-    assert_error_has(levi_open_regular(fifo, &fd), LEVI_ERR_IO, "fifo", "FIFO");
-    assert_error_has(levi_open_regular(g_dir, &fd), LEVI_ERR_IO, g_dir, "folder");
-    assert_error_has(levi_open_regular("/dev/null", &fd), LEVI_ERR_IO, "/dev/null", "device");
+    assert_error_has(levi_open_regular(fifo, &fd, NULL), LEVI_ERR_IO, "fifo", "FIFO");
+    assert_error_has(levi_open_regular(g_dir, &fd, NULL), LEVI_ERR_IO, g_dir, "folder");
+    assert_error_has(levi_open_regular("/dev/null", &fd, NULL), LEVI_ERR_IO, "/dev/null", "device");
     /* a backbone folder whose config.json is a FIFO */
     ck_assert_int_eq(mkdir(pathf("bb"), 0755), 0);
     ck_assert_int_eq(mkfifo(pathf("bb/config.json"), 0644), 0);
@@ -106,7 +106,9 @@ START_TEST(fifo_inputs_never_block) {
     ck_assert_levi_ok(levi_read_file(pathf("plain"), &data, &len));
     ck_assert_str_eq(data, "hello");
     free(data);
-    ck_assert_levi_ok(levi_open_regular(pathf("plain"), &fd));
+    size_t size = 0;
+    ck_assert_levi_ok(levi_open_regular(pathf("plain"), &fd, &size));
+    ck_assert_uint_eq(size, 5);
     ck_assert_int_eq(fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
     close(fd);
 }

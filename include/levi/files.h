@@ -27,8 +27,9 @@ levi_status levi_check_regular(const char *path);
 
 /* Open a regular file for reading without blocking on a FIFO or device: the
  * type is checked before the open and again on the open descriptor. *fd is
- * a blocking, close-on-exec descriptor; the caller closes it. */
-levi_status levi_open_regular(const char *path, int *fd);
+ * a blocking, close-on-exec descriptor; the caller closes it. *size (unless
+ * NULL): the file's size in bytes, from that same check. */
+levi_status levi_open_regular(const char *path, int *fd, size_t *size);
 
 /* Read exactly n bytes of fd into a new NUL-terminated buffer (the caller
  * frees it) and close fd, on success and on error; errors name `path`. */

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "levi/safetensors.h"
@@ -415,13 +414,9 @@ levi_status levi_safetensors_read(const char *path, levi_safetensors *out) {
     memset(out, 0, sizeof *out);
     if (!path) return levi_error(LEVI_ERR_INVALID_ARG, "levi_safetensors_read: path is NULL");
     int fd;
-    LEVI_TRY(levi_open_regular(path, &fd)); /* never blocks on a FIFO or device */
-    struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        close(fd);
-        return levi_error(LEVI_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
-    }
-    st_src s = {.fd = fd, .buf = NULL, .len = (size_t)sb.st_size, .what = path};
+    size_t size;
+    LEVI_TRY(levi_open_regular(path, &fd, &size)); /* never blocks on a FIFO or device */
+    st_src s = {.fd = fd, .buf = NULL, .len = size, .what = path};
     levi_status st = read_src(&s, out);
     close(fd);
     return st;

@@ -86,14 +86,10 @@ levi_status levi_read_file(const char *path, char **data, size_t *len) {
     *data = NULL;
     *len = 0;
     int fd;
-    LEVI_TRY(levi_open_regular(path, &fd)); /* never blocks on a FIFO or device */
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        close(fd);
-        return levi_error(LEVI_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
-    }
-    LEVI_TRY(levi_read_fd(fd, path, (size_t)st.st_size, data));
-    *len = (size_t)st.st_size;
+    size_t size;
+    LEVI_TRY(levi_open_regular(path, &fd, &size)); /* never blocks on a FIFO or device */
+    LEVI_TRY(levi_read_fd(fd, path, size, data));
+    *len = size;
     return LEVI_OK;
 }
 

@@ -83,7 +83,7 @@ levi_status levi_check_regular(const char *path) {
     return LEVI_OK;
 }
 
-levi_status levi_open_regular(const char *path, int *fd) {
+levi_status levi_open_regular(const char *path, int *fd, size_t *size) {
     *fd = -1;
     LEVI_TRY(levi_check_regular(path));
     /* O_NONBLOCK: should the path have become a FIFO since the stat, the
@@ -98,6 +98,7 @@ levi_status levi_open_regular(const char *path, int *fd) {
     int flags = fcntl(f, F_GETFL);
     if (flags >= 0) fcntl(f, F_SETFL, flags & ~O_NONBLOCK);
     *fd = f;
+    if (size) *size = (size_t)sb.st_size;
     return LEVI_OK;
 }
 
