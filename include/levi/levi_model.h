@@ -89,6 +89,8 @@ typedef struct levi_model_config {
 typedef struct levi_model levi_model;
 
 const char *levi_method_name(levi_method m);
+/* "concat", "ensemble" or "late" */
+const char *levi_fusion_name(levi_fusion f);
 levi_status levi_method_parse(const char *name, levi_method *out);
 /* Defaults for a method: mlp task model of 128 (for token input choose ngram:
  * 32768 buckets of width 64), late fusion for levi and levi+lora, adapter

@@ -30,16 +30,19 @@ levi_status train_parse_args(int argc, char **argv, train_args *a) {
     a->batch = 64;
     a->lr = 1e-3;
     a->wd = 0.01;
-    a->lambda = 0.5;
     a->clip = 1.0;
-    a->task_hidden = 128;
-    a->adapter_hidden = 128;
-    a->lora_rank = 4;
     a->image_size = 28;
     a->channels = 1;
     a->log_every = 1;
-    a->ngram_buckets = 32768;
-    a->ngram_embed = 64;
+    /* the model's sizes and weights default to the library's */
+    levi_model_config d;
+    levi_model_config_default(&d, LEVI_METHOD_LEVI);
+    a->lambda = d.lambda;
+    a->task_hidden = d.task.hidden;
+    a->adapter_hidden = d.adapter_hidden;
+    a->lora_rank = d.lora_rank;
+    a->ngram_buckets = d.task.buckets;
+    a->ngram_embed = d.task.embed;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         const char **sp = NULL;
@@ -179,9 +182,12 @@ void train_run_opts_of(const train_args *a, train_run_opts *o) {
     train_opt_long(o, "--task-hidden", a->task_hidden);
     train_opt_str(o, "--cnn-channels", a->cnn ? a->cnn : "16,32");
     train_opt_str(o, "--taps", a->taps ? a->taps : "default");
-    /* the levi methods default to late fusion (levi_model.c), the others have none to choose */
-    int levi = a->method && (!strcmp(a->method, "levi") || !strcmp(a->method, "levi+lora"));
-    train_opt_str(o, "--fusion", a->fusion ? a->fusion : levi ? "late" : "concat");
+    /* without --fusion: the method's default (late for levi, levi+lora) */
+    levi_method m = LEVI_METHOD_SCRATCH;
+    levi_model_config d;
+    if (a->method) (void)levi_method_parse(a->method, &m);
+    levi_model_config_default(&d, m);
+    train_opt_str(o, "--fusion", a->fusion ? a->fusion : levi_fusion_name(d.fusion));
     train_opt_str(o, "--adapter", a->adapter ? a->adapter : "mlp");
     train_opt_long(o, "--adapter-hidden", a->adapter_hidden);
     train_opt_double(o, "--lambda", a->lambda);

@@ -23,6 +23,10 @@ const char *levi_method_name(levi_method m) {
     return (m >= 0 && m <= LEVI_METHOD_LEVI_LORA) ? names[m] : "unknown";
 }
 
+const char *levi_fusion_name(levi_fusion f) {
+    return f == LEVI_FUSION_ENSEMBLE ? "ensemble" : f == LEVI_FUSION_LATE ? "late" : "concat";
+}
+
 levi_status levi_method_parse(const char *name, levi_method *out) {
     for (int m = 0; m <= LEVI_METHOD_LEVI_LORA; m++)
         if (name && !strcmp(name, levi_method_name((levi_method)m))) {

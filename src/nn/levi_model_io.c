@@ -34,9 +34,7 @@ static char *config_json(const levi_model_config *c) {
     }
     cJSON *taps = cJSON_AddArrayToObject(o, "taps");
     for (int i = 0; taps && i < c->ntaps; i++) cJSON_AddItemToArray(taps, cJSON_CreateNumber(c->taps[i]));
-    cJSON_AddStringToObject(o, "fusion", c->fusion == LEVI_FUSION_ENSEMBLE ? "ensemble"
-                                         : c->fusion == LEVI_FUSION_LATE   ? "late"
-                                                                           : "concat");
+    cJSON_AddStringToObject(o, "fusion", levi_fusion_name(c->fusion));
     cJSON_AddStringToObject(o, "adapter", c->adapter_linear ? "linear" : "mlp");
     cJSON_AddNumberToObject(o, "adapter_hidden", c->adapter_hidden);
     cJSON_AddNumberToObject(o, "lambda", c->lambda);
