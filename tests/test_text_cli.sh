@@ -6,20 +6,8 @@
 # usage: test_text_cli.sh LEVI_CL
 set -u
 L=$1
-T=$(mktemp -d "${TMPDIR:-/tmp}/levi-text-cli-XXXXXX")
-trap 'rm -rf "$T"' EXIT
-fails=0
-expect() {
-    want=$1 pat=$2
-    shift 2
-    "$L" "$@" >"$T/out" 2>"$T/err"
-    rc=$?
-    if [ "$rc" -ne "$want" ] || ! grep -q -- "$pat" "$T/err" "$T/out"; then
-        echo "FAIL: levi-cl $* -> exit $rc (want $want), output:" >&2
-        cat "$T/out" "$T/err" >&2
-        fails=$((fails + 1))
-    fi
-}
+. "$(dirname "$0")/cli_common.sh"
+cli_begin text-cli
 # three sections of 40 packages from 40 sources each
 . "$(dirname "$0")/text_fixture.sh"
 text_packages 40 games sound science >"$T/pk.txt"
@@ -30,21 +18,20 @@ expect 2 "unexpected argument '--bogus'" data text-shift --out "$T/x" --bogus
 expect 1 "cannot open '$T/none.txt'" data text-shift --out "$T/x" --source "$T/none.txt"
 expect 1 "section 'mail' has 0 usable packages" data text-shift --out "$T/x" --source "$T/pk.txt" --classes games,mail
 expect 2 "not a Debian section name" data text-shift --out "$T/x" --source "$T/pk.txt" --classes Games,sound
-[ -e "$T/x" ] && { echo "FAIL: a failed run left $T/x behind" >&2; fails=$((fails + 1)); }
+[ -e "$T/x" ] && { fail "a failed run left $T/x behind"; }
 for d in a b; do
     expect 0 "wrote $T/$d" data text-shift --out "$T/$d" --source "$T/pk.txt" --classes games,sound,science \
         --train-per-class 10 --test-per-class 8 --seed 5
 done
 for f in train test-id test-ood test-noname; do
-    cmp -s "$T/a/$f.jsonl" "$T/b/$f.jsonl" || { echo "FAIL: $f.jsonl differs between runs" >&2; fails=$((fails + 1)); }
+    cmp -s "$T/a/$f.jsonl" "$T/b/$f.jsonl" || { fail "$f.jsonl differs between runs"; }
 done
 grep -q "\"source_sha256\":.*$(sha256sum "$T/pk.txt" | cut -c1-64)" "$T/a/manifest.json" ||
-    { echo "FAIL: manifest lacks the source's SHA-256" >&2; fails=$((fails + 1)); }
+    { fail "manifest lacks the source's SHA-256"; }
 expect 2 "not empty (pass --force" data text-shift --out "$T/a" --source "$T/pk.txt" --classes games,sound,science
 # from standard input, replacing the folder
 "$L" data text-shift --out "$T/a" --source - --classes games,sound --force <"$T/pk.txt" >/dev/null 2>&1 ||
-    { echo "FAIL: --source - --force" >&2; fails=$((fails + 1)); }
-grep -q '"standard input"' "$T/a/manifest.json" || { echo "FAIL: stdin source not recorded" >&2; fails=$((fails + 1)); }
-ls "$T" | grep -q '\.tmp\.' && { echo "FAIL: temporary folders left in $T" >&2; fails=$((fails + 1)); }
-[ "$fails" -eq 0 ] && echo "text-cli: all checks passed"
-exit $((fails > 0))
+    { fail "--source - --force"; }
+grep -q '"standard input"' "$T/a/manifest.json" || { fail "stdin source not recorded"; }
+ls "$T" | grep -q '\.tmp\.' && { fail "temporary folders left in $T"; }
+cli_end text-cli
